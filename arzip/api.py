@@ -1,0 +1,198 @@
+"""Public API: compress and decompress images as arrays, archives as bytes, and files on disk.
+
+The data path: pixels -> image_codec (exact model + coder, wave by wave) -> container.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numba
+import numpy as np
+import torch
+
+from . import container, image_codec, image_io, registry
+from .errors import ArzipError, FormatError, UnsupportedInput
+
+SUFFIX = ".arz"
+
+
+def set_threads(n: int) -> None:
+    """Use n threads for the network and the table kernel."""
+    if n < 1:
+        raise ArzipError(f"--threads must be at least 1 (got {n})")
+    torch.set_num_threads(n)
+    numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
+
+
+def compress_image(pixels: np.ndarray, model: str | None = None) -> bytes:
+    """(H, W, 3) uint8 RGB array -> .arz archive bytes."""
+    pixels = np.asarray(pixels)
+    if pixels.dtype != np.uint8 or pixels.ndim != 3 or pixels.shape[2] != 3:
+        raise UnsupportedInput(f"expected an (H, W, 3) uint8 RGB array, got {pixels.dtype} "
+                               f"{pixels.shape} (other image kinds are not supported yet)")
+    if pixels.shape[0] == 0 or pixels.shape[1] == 0:
+        raise UnsupportedInput("empty image")
+    pixels = np.ascontiguousarray(pixels)
+    name = model or registry.default_model("image")
+    exact_model = registry.load(name)
+    payload, nll = image_codec.encode_image(exact_model, pixels)
+    header = container.Header(
+        kind=container.KIND_IMAGE, mode=container.MODE_RGB8, model_name=name,
+        model_sha256=bytes.fromhex(registry.model_sha256(name))[:16],
+        width=pixels.shape[1], height=pixels.shape[0], nll_bits=nll,
+        checksum=container.pixel_checksum(pixels.tobytes()), payload_len=len(payload),
+        payload_crc=0)
+    return container.pack(header, payload)
+
+
+def _model_for(header: container.Header) -> str:
+    name = registry.find_by_hash_prefix(header.model_sha256)
+    if name is None:
+        raise FormatError(f"archive was made with model '{header.model_name}' "
+                          f"(sha256 {header.model_sha256.hex()}...), which is not installed")
+    return name
+
+
+def decompress_image(blob: bytes) -> np.ndarray:
+    """.arz archive bytes -> (H, W, 3) uint8 array, checksum verified."""
+    header, payload = container.unpack(blob)
+    model = registry.load(_model_for(header))
+    try:
+        pixels = image_codec.decode_image(model, payload, header.height, header.width)
+    except (ValueError, RuntimeError, IndexError) as e:
+        raise FormatError(f"corrupted archive (payload does not decode: {e})") from None
+    if container.pixel_checksum(pixels.tobytes()) != header.checksum:
+        raise FormatError("checksum mismatch: the decoded image differs from the original "
+                          "(corrupted archive or a different model build)")
+    return pixels
+
+
+def info(blob: bytes) -> dict:
+    """Summary of an archive, from its header alone."""
+    header, _ = container.unpack(blob)
+    try:
+        sha = registry.model_sha256(_model_for(header))
+    except ArzipError:
+        sha = header.model_sha256.hex()
+    bits = 8 * len(blob)
+    return {
+        "kind": container.KINDS[header.kind],
+        "format_version": container.FORMAT_VERSION,
+        "width": header.width,
+        "height": header.height,
+        "mode": container.MODES[header.mode],
+        "model": header.model_name,
+        "model_sha256": sha,
+        "compressed_bytes": len(blob),
+        "header_bytes": header.size,
+        "payload_bytes": header.payload_len,
+        "bits_per_subpixel": bits / header.subpixels,
+        "nll_bits": header.nll_bits,
+        "nll_bits_per_subpixel": header.nll_bits / header.subpixels,
+        "payload_over_nll_percent": 100 * (8 * header.payload_len / header.nll_bits - 1)
+        if header.nll_bits > 0 else 0.0,
+    }
+
+
+# -- files ------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Report:
+    """What one file operation did; the CLI turns it into its summary line."""
+    source: Path
+    target: Path
+    source_bytes: int
+    target_bytes: int
+    subpixels: int
+    dropped_metadata: tuple[str, ...] = ()
+
+
+def default_output(source: Path, decompress: bool) -> Path:
+    if not decompress:
+        return source.with_name(source.name + SUFFIX)
+    if source.name.endswith(SUFFIX) and len(source.name) > len(SUFFIX):
+        return source.with_name(source.name[:-len(SUFFIX)])
+    raise ArzipError(f"{source}: unknown suffix (expected {SUFFIX}); use -o to name the output")
+
+
+def compress_file(source: str | Path, target: str | Path | None = None, force: bool = False,
+                  model: str | None = None) -> Report:
+    source = Path(source)
+    target = Path(target) if target is not None else default_output(source, decompress=False)
+    data = read_input(source)
+    _check_target(source, target, force)
+    pixels, dropped = image_io.read_png_rgb8(data, str(source))
+    blob = compress_image(pixels, model)
+    write_atomic(target, blob, force)
+    return Report(source, target, len(data), len(blob), pixels.size, tuple(dropped))
+
+
+def decompress_file(source: str | Path, target: str | Path | None = None,
+                    force: bool = False) -> Report:
+    source = Path(source)
+    target = Path(target) if target is not None else default_output(source, decompress=True)
+    blob = read_input(source)
+    _check_target(source, target, force)
+    pixels = decompress_image(blob)
+    png = image_io.write_png(pixels)
+    write_atomic(target, png, force)
+    return Report(source, target, len(blob), len(png), pixels.size)
+
+
+def read_input(path: Path) -> bytes:
+    if not path.exists():
+        raise ArzipError(f"{path}: no such file")
+    if path.is_dir():
+        raise ArzipError(f"{path}: is a directory")
+    try:
+        return path.read_bytes()
+    except OSError as e:
+        raise ArzipError(f"{path}: cannot read ({e.strerror})") from None
+
+
+def _check_target(source: Path, target: Path, force: bool) -> None:
+    if target.exists():
+        if target.is_dir():
+            raise ArzipError(f"{target}: is a directory")
+        if source.exists() and os.path.samefile(source, target):
+            raise ArzipError(f"{target}: output would overwrite the input")
+        if not force:
+            raise ArzipError(f"{target} already exists (use -f to overwrite)")
+    parent = target.parent
+    if not parent.is_dir():
+        raise ArzipError(f"{parent}: output folder does not exist")
+
+
+def write_atomic(target: Path, data: bytes, force: bool) -> None:
+    """Write to a temporary file beside target, sync it, and only then move it into place: the
+    final name never holds a partial file. Without force an existing target is never replaced,
+    even one that appeared while we were working."""
+    parent = target.parent
+    try:
+        fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{target.name}.", suffix=".tmp")
+    except OSError as e:
+        raise ArzipError(f"{parent}: cannot write ({e.strerror})") from None
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        if force:
+            os.replace(tmp, target)
+        else:
+            try:
+                os.link(tmp, target)  # fails if target exists: no race with another writer
+            except FileExistsError:
+                raise ArzipError(f"{target} already exists (use -f to overwrite)") from None
+            except OSError:  # file system without hard links
+                if target.exists():
+                    raise ArzipError(f"{target} already exists (use -f to overwrite)") from None
+                os.replace(tmp, target)
+    except OSError as e:
+        raise ArzipError(f"{target}: cannot write ({e.strerror})") from None
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)

@@ -1,0 +1,146 @@
+"""Command line: `arzip compress|decompress|info|train`, in the gzip/zstd tradition.
+
+Every failure becomes one line on stderr, `arzip: error: ...`, and exit status 1; no traceback
+(set ARZIP_DEBUG=1 to see one).
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+from pathlib import Path
+
+import click
+
+from . import api
+from .errors import ArzipError
+
+THREADS_HELP = "threads for the network and tables (default: OMP_NUM_THREADS, else 1)"
+
+
+def _setup_threads(threads: int | None) -> None:
+    if threads is None:
+        env = os.environ.get("OMP_NUM_THREADS", "")
+        # one thread by default: measured faster on 2-core machines that have other work
+        threads = int(env) if env.isdigit() and int(env) > 0 else 1
+    api.set_threads(threads)
+
+
+def _kb(n: int) -> str:
+    return f"{n / 1000:.1f} kB"
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="arzip")
+def cli() -> None:
+    """arzip: lossless image compression with a learned, integer-exact model."""
+
+
+@cli.command()
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="output path (default FILE.arz)")
+@click.option("-f", "--force", is_flag=True, help="overwrite an existing output")
+@click.option("-q", "--quiet", is_flag=True, help="print nothing on success")
+@click.option("--threads", type=int, help=THREADS_HELP)
+@click.option("--model", help="model name (default: the shipped image model)")
+def compress(file: Path, output: Path | None, force: bool, quiet: bool, threads: int | None,
+             model: str | None) -> None:
+    """Compress FILE (an 8-bit RGB PNG) to FILE.arz; FILE is kept."""
+    _setup_threads(threads)
+    r = api.compress_file(file, output, force=force, model=model)
+    if not quiet:
+        if r.dropped_metadata:
+            click.echo(f"arzip: warning: {file}: PNG metadata not kept: "
+                       f"{', '.join(r.dropped_metadata)}", err=True)
+        change = 100 * (r.target_bytes / r.source_bytes - 1)
+        click.echo(f"{file}: {_kb(r.source_bytes)} -> {_kb(r.target_bytes)}, "
+                   f"{8 * r.target_bytes / r.subpixels:.2f} bpsp (input PNG "
+                   f"{8 * r.source_bytes / r.subpixels:.2f} bpsp, {change:+.1f} %)", err=True)
+
+
+@cli.command()
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path),
+              help="output path (default FILE without .arz)")
+@click.option("-f", "--force", is_flag=True, help="overwrite an existing output")
+@click.option("-q", "--quiet", is_flag=True, help="print nothing on success")
+@click.option("--threads", type=int, help=THREADS_HELP)
+def decompress(file: Path, output: Path | None, force: bool, quiet: bool, threads: int | None) -> None:
+    """Decompress FILE.arz to FILE (PNG); refuses to overwrite without -f."""
+    _setup_threads(threads)
+    api.decompress_file(file, output, force=force)
+
+
+@cli.command()
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object")
+def info(file: Path, as_json: bool) -> None:
+    """Describe an archive without decoding it."""
+    summary = api.info(api.read_input(file))
+    if as_json:
+        click.echo(json.dumps(summary))
+        return
+    click.echo(f"{file}: arz {summary['kind']}, {summary['width']}x{summary['height']} "
+               f"{summary['mode']}\n"
+               f"  model      {summary['model']} (sha256 {summary['model_sha256'][:16]}...)\n"
+               f"  size       {summary['compressed_bytes']} bytes "
+               f"({summary['header_bytes']} header + {summary['payload_bytes']} payload), "
+               f"{summary['bits_per_subpixel']:.3f} bits per subpixel\n"
+               f"  model NLL  {summary['nll_bits_per_subpixel']:.3f} bits per subpixel "
+               f"(payload {summary['payload_over_nll_percent']:+.3f} % over it)")
+
+
+@cli.command()
+@click.argument("train_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path),
+              help="run folder: checkpoint, float weights and the exact model file")
+@click.option("--name", help="model name (default: the run folder's name)")
+@click.option("--steps", default=120000, show_default=True)
+@click.option("--batch-size", default=4096, show_default=True)
+@click.option("--lr", default=2e-3, show_default=True)
+@click.option("--hidden", default=128, show_default=True)
+@click.option("--head-hidden", default=32, show_default=True)
+@click.option("--components", default=4, show_default=True)
+@click.option("--device", default="auto", show_default=True, help="cpu, cuda or auto")
+@click.option("--threads", type=int, help="CPU training threads (default: torch's choice)")
+@click.option("--seed", default=0, show_default=True)
+def train(train_dir: Path, out_dir: Path, name: str | None, steps: int, batch_size: int, lr: float,
+          hidden: int, head_hidden: int, components: int, device: str, threads: int | None,
+          seed: int) -> None:
+    """Train an image model on the PNGs in TRAIN_DIR (resumes from OUT's checkpoint)."""
+    import torch
+
+    from .image_model import ModelConfig
+    from .train import export, train as run_training
+    if threads:
+        torch.set_num_threads(threads)
+    config = ModelConfig(hidden=hidden, head_hidden=head_hidden, components=components)
+    run_training(train_dir, out_dir, steps, batch_size, lr, config, device=device, seed=seed,
+                 log=lambda m: click.echo(m, err=True))
+    export(out_dir, name or out_dir.name, log=lambda m: click.echo(m, err=True))
+
+
+def main() -> None:
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Exit as e:
+        sys.exit(e.exit_code)
+    except click.ClickException as e:
+        click.echo(f"arzip: error: {e.format_message()}", err=True)
+        sys.exit(1)
+    except ArzipError as e:
+        click.echo(f"arzip: error: {e}", err=True)
+        sys.exit(1)
+    except (KeyboardInterrupt, click.exceptions.Abort):
+        click.echo("arzip: error: interrupted", err=True)
+        sys.exit(130)
+    except Exception as e:  # a bug: still one line, details on request
+        if os.environ.get("ARZIP_DEBUG"):
+            traceback.print_exc()
+        click.echo(f"arzip: error: internal error: {type(e).__name__}: {e}", err=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,43 @@
+"""Entropy coding of symbol batches with constriction's range coder.
+
+Each call codes a whole batch: symbols (n,) with their integer frequency tables (n, 256). The
+tables are integers held in float64, so constriction's own rescaling sees bit-identical input on
+every machine. `perfect=False` is set on both sides, as the format requires.
+"""
+from __future__ import annotations
+
+import constriction
+import numpy as np
+
+_FAMILY = constriction.stream.model.Categorical(perfect=False)
+
+
+class Encoder:
+    def __init__(self) -> None:
+        self._coder = constriction.stream.queue.RangeEncoder()
+
+    def encode(self, symbols: np.ndarray, tables: np.ndarray) -> None:
+        if len(symbols):
+            self._coder.encode(np.ascontiguousarray(symbols, dtype=np.int32), _FAMILY, tables)
+
+    def finish(self) -> bytes:
+        return self._coder.get_compressed().astype("<u4").tobytes()
+
+
+class Decoder:
+    def __init__(self, payload: bytes) -> None:
+        if len(payload) % 4:
+            raise ValueError("payload length is not a multiple of 4")
+        words = np.frombuffer(payload, dtype="<u4").astype(np.uint32)
+        self._coder = constriction.stream.queue.RangeDecoder(words)
+
+    def decode(self, tables: np.ndarray) -> np.ndarray:
+        if not len(tables):
+            return np.zeros(0, dtype=np.int32)
+        return self._coder.decode(_FAMILY, tables)
+
+
+def nll_bits(symbols: np.ndarray, tables: np.ndarray) -> float:
+    """-log2 probability of the symbols under their (unnormalised) tables."""
+    p = tables[np.arange(len(symbols)), symbols] / tables.sum(axis=1)
+    return float(-np.log2(p).sum())

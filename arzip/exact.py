@@ -1,0 +1,216 @@
+"""Integer-exact building blocks: linear layers whose float arithmetic cannot round, and the
+lookup-table construction of integer frequency tables.
+
+Why this works: every value flowing through the network is an integer, and every layer is
+quantized so that the largest possible |partial sum| (sum over inputs of |weight| * max|input|,
+plus |bias|) is below 2^24 for float32 layers and below 2^53 for float64 layers. Every partial
+sum of such a dot product is then an exactly representable integer, so the result does not depend
+on summation order, blocking, thread count, FMA use or device. Rescaling between layers is a
+multiplication by a power of two and a floor, both exact. The mixture-of-logistics tables are
+built from integers only, with lookup tables that ship inside the model file (never recomputed
+with libm on the decoding machine).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+import torch
+
+F32_LIMIT = 2 ** 24
+F64_LIMIT = 2 ** 53
+
+# Frequency-table constants (shared by the float reference in image_model via the clamps).
+CDF_BITS = 24          # each component's CDF is an integer in [0, 2^24]
+LUT_STEPS = 64         # sigmoid lookup table: 64 entries per unit of z ...
+LUT_ZMAX = 16          # ... over z in [-16, 16]
+INV_BITS = 24          # fixed point of the inverse-scale table
+MEAN_FRAC = 6          # means in 1/64 grey level
+LOG2_SCALE_FRAC = 5    # log2 scales in 1/32 steps
+LOGIT_FRAC = 4         # mixture logits (log2 units) in 1/16 steps
+WEIGHT_BITS = 16       # mixture weights: 2^16 for the largest component
+FLOOR_SHIFT = 22       # every value gets at least total / 2^22
+MIN_WEIGHT = 2 ** (WEIGHT_BITS - 10)  # lighter mixture components are left out
+
+
+def build_luts(log2_scale_min: float, log2_scale_max: float) -> dict[str, np.ndarray]:
+    """The tables that replace exp/sigmoid. Computed once when a model is exported and stored
+    in its file; decoding never recomputes them."""
+    c = LUT_STEPS * LUT_ZMAX
+    z = (np.arange(2 * c + 1) - c) / LUT_STEPS
+    sigmoid = np.round((2 ** CDF_BITS) / (1 + np.exp(-z))).astype(np.int64)
+    n_scales = int(round((log2_scale_max - log2_scale_min) * 2 ** LOG2_SCALE_FRAC)) + 1
+    log2_s = log2_scale_min + np.arange(n_scales) / 2 ** LOG2_SCALE_FRAC
+    inv_scale = np.round(2.0 ** (INV_BITS - log2_s)).astype(np.int64)
+    exp2 = np.round(2.0 ** (WEIGHT_BITS - np.arange(WEIGHT_BITS * 2 ** LOGIT_FRAC + 1)
+                            / 2 ** LOGIT_FRAC)).astype(np.int64)
+    return {"lut_sigmoid": sigmoid, "lut_inv_scale": inv_scale, "lut_exp2": exp2}
+
+
+@dataclass
+class ExactLinear:
+    """y_int = W_int @ x_int + b_int, exact in `dtype`. Row i of y_int equals the float layer's
+    output times 2^row_exp[i] (up to weight rounding)."""
+    weight: torch.Tensor   # (out, in), integer values, dtype float32 or float64
+    bias: torch.Tensor     # (out,)
+    row_exp: torch.Tensor  # (out,) int64
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.addmm(self.bias, x, self.weight.t())
+
+    def columns(self, start: int, stop: int, with_bias: bool) -> "ExactLinear":
+        """The part of the layer acting on input columns [start, stop): lets a layer be applied
+        in pieces (for inputs that become known at different times) with the same exact sum."""
+        bias = self.bias if with_bias else torch.zeros_like(self.bias)
+        return ExactLinear(self.weight[:, start:stop].contiguous(), bias, self.row_exp)
+
+
+def quantize_linear(weight: np.ndarray, bias: np.ndarray, in_exp: np.ndarray, in_max: np.ndarray,
+                    dtype: torch.dtype, max_row_exp: int = 40) -> ExactLinear:
+    """Quantize a float layer acting on inputs given as integers x_int = x * 2^in_exp with
+    |x_int| <= in_max, choosing per output row the finest power-of-two scale whose worst-case
+    partial sum stays below the dtype's exact-integer limit."""
+    limit = F32_LIMIT if dtype == torch.float32 else F64_LIMIT
+    weight = weight.astype(np.float64)
+    bias = bias.astype(np.float64)
+    real_bound = np.abs(weight) @ (in_max / 2.0 ** in_exp) + np.abs(bias)
+    row_exp = np.floor(np.log2(limit / np.maximum(real_bound, 1e-30))).astype(np.int64) - 1
+    row_exp = np.minimum(row_exp, max_row_exp)
+    while True:
+        wq = np.round(weight * 2.0 ** (row_exp[:, None] - in_exp[None, :]))
+        bq = np.round(bias * 2.0 ** row_exp)
+        bound = np.abs(wq) @ in_max.astype(np.float64) + np.abs(bq)
+        over = bound >= limit
+        if not over.any():
+            break
+        row_exp = row_exp - over
+    return ExactLinear(torch.tensor(wq, dtype=dtype), torch.tensor(bq, dtype=dtype),
+                       torch.tensor(row_exp, dtype=torch.int64))
+
+
+def worst_case_bound(layer: ExactLinear, in_max: np.ndarray) -> float:
+    """Largest |partial sum| the layer can produce; tests check it against the dtype limit."""
+    w = layer.weight.double().abs().numpy()
+    return float((w @ in_max.astype(np.float64) + layer.bias.double().abs().numpy()).max())
+
+
+def requantize(acc: torch.Tensor, row_exp: torch.Tensor, out_exp: int, cap: int) -> torch.Tensor:
+    """relu, rescale to 2^out_exp fixed point (floor) and clip to [0, cap]: exact in float."""
+    scale = torch.exp2((out_exp - row_exp).to(acc.dtype))
+    return torch.clamp(torch.floor(acc * scale), 0, cap)
+
+
+@numba.njit(cache=True, nogil=True)
+def _cdf(d: np.int64, inv: np.int64, lut: np.ndarray) -> np.int64:
+    """Logistic CDF at distance d (1/64 grey levels) from the mean for inverse scale inv, as an
+    integer in [0, 2^CDF_BITS]: table lookup with integer linear interpolation."""
+    q = d * inv
+    i = q >> INV_BITS
+    frac = q & ((1 << INV_BITS) - 1)
+    c = LUT_STEPS * LUT_ZMAX
+    idx = i + c
+    if idx < 0:
+        return 0
+    if idx >= 2 * c:
+        return lut[2 * c]
+    lo = lut[idx]
+    return lo + (((lut[idx + 1] - lo) * frac) >> INV_BITS)
+
+
+@numba.njit(cache=True, nogil=True)
+def _component(hist, w, mean, inv, lut_sig, full):
+    """Add w times one discretized logistic (integer CDF differences) to hist."""
+    c_lut = LUT_STEPS * LUT_ZMAX
+    # only edges with |d| * inv < (c_lut + 1) * 2^INV_BITS are not saturated
+    span = ((c_lut + 1) << INV_BITS) // inv + 1
+    # the upper edge of value j, in 1/64 grey levels around 128, is 64 * (j - 128) + 32
+    j_lo = max(0, (mean - span + 8192 - 32) // 64 - 1)
+    j_hi = min(254, (mean + span + 8192 - 32) // 64 + 1)
+    prev = _cdf(np.int64(64 * (j_lo - 1 - 128) + 32) - mean, inv, lut_sig) if j_lo > 0 else 0
+    for j in range(j_lo, j_hi + 1):
+        cur = _cdf(np.int64(64 * (j - 128) + 32) - mean, inv, lut_sig)
+        hist[j] += w * (cur - prev)
+        prev = cur
+    hist[j_hi + 1] += w * (full - prev)
+
+
+@numba.njit(cache=True, nogil=True)
+def _row(acc, r, shifts, n_comp, mean_lim, ls_lo, ls_hi, lut_sig, lut_inv, lut_exp2, out, hist, logit):
+    """Table of row r: acc holds integer-valued float64 head outputs, shifts take them to the
+    fixed points of logits, means and log2 scales. Writes integer frequencies to out[r]."""
+    full = lut_sig[lut_sig.shape[0] - 1]
+    n_exp = lut_exp2.shape[0]
+    for k in range(n_comp):
+        logit[k] = np.int64(acc[r, k]) >> shifts[k]
+    top = logit.max()
+    hist[:] = 0
+    total = 0
+    for k in range(n_comp):
+        w = lut_exp2[min(top - logit[k], n_exp - 1)]
+        if w < MIN_WEIGHT:
+            continue  # below 2^-10 of the largest component: not worth its cost
+        m = np.int64(acc[r, n_comp + k]) >> shifts[n_comp + k]
+        ls = np.int64(acc[r, 2 * n_comp + k]) >> shifts[2 * n_comp + k]
+        inv = lut_inv[min(max(ls, ls_lo), ls_hi) - ls_lo]
+        _component(hist, w, min(max(m, -mean_lim), mean_lim), inv, lut_sig, full)
+        total += w * full
+    floor = max(total >> FLOOR_SHIFT, 1)
+    for j in range(256):
+        out[r, j] = hist[j] + floor
+
+
+@numba.njit(cache=True, nogil=True)
+def _tables_serial(acc, shifts, n_comp, mean_lim, ls_lo, ls_hi, lut_sig, lut_inv, lut_exp2, out):
+    hist = np.zeros(256, dtype=np.int64)
+    logit = np.zeros(n_comp, dtype=np.int64)
+    for r in range(acc.shape[0]):
+        _row(acc, r, shifts, n_comp, mean_lim, ls_lo, ls_hi, lut_sig, lut_inv, lut_exp2, out, hist, logit)
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _tables_parallel(acc, shifts, n_comp, mean_lim, ls_lo, ls_hi, lut_sig, lut_inv, lut_exp2, out):
+    """Same tables as _tables_serial: rows are independent, blocks of them run in parallel."""
+    n = acc.shape[0]
+    block = 256
+    for b in numba.prange((n + block - 1) // block):
+        hist = np.zeros(256, dtype=np.int64)
+        logit = np.zeros(n_comp, dtype=np.int64)
+        for r in range(b * block, min(n, (b + 1) * block)):
+            _row(acc, r, shifts, n_comp, mean_lim, ls_lo, ls_hi, lut_sig, lut_inv, lut_exp2, out, hist,
+                 logit)
+
+
+PARALLEL_MIN_ROWS = 4096
+
+
+def mixture_tables(acc: np.ndarray, shifts: np.ndarray, n_comp: int, log2_scale_min: float,
+                   log2_scale_max: float, mean_range: float, luts: dict[str, np.ndarray],
+                   out: np.ndarray | None = None) -> np.ndarray:
+    """(n, 3K) integer head outputs -> (n, 256) float64 table of integer frequencies."""
+    if out is None:
+        out = np.empty((acc.shape[0], 256), dtype=np.float64)
+    parallel = numba.get_num_threads() > 1 and len(acc) >= PARALLEL_MIN_ROWS
+    kernel = _tables_parallel if parallel else _tables_serial
+    kernel(np.ascontiguousarray(acc, dtype=np.float64), shifts.astype(np.int64), n_comp,
+                    int(mean_range * 2 ** MEAN_FRAC), int(round(log2_scale_min * 2 ** LOG2_SCALE_FRAC)),
+                    int(round(log2_scale_max * 2 ** LOG2_SCALE_FRAC)), luts["lut_sigmoid"],
+                    luts["lut_inv_scale"], luts["lut_exp2"], out)
+    return out
+
+
+def output_shifts(row_exp: torch.Tensor, n_comp: int) -> np.ndarray:
+    """Right shifts taking head-output rows (logits, means, log2 scales) to their fixed points."""
+    frac = np.repeat([LOGIT_FRAC, MEAN_FRAC, LOG2_SCALE_FRAC], n_comp)
+    shifts = row_exp.numpy() - frac
+    if (shifts < 0).any():
+        raise ValueError("output layer too coarse for its fixed point")
+    return shifts.astype(np.int64)
+
+
+def use_exact_matmul() -> None:
+    """Forbid reduced-precision float32 matmuls (TF32, bf16 passes): they would round."""
+    torch.set_float32_matmul_precision("highest")
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+

@@ -1,0 +1,283 @@
+"""The RGB image model in its float form: what training optimises.
+
+For each pixel a small MLP reads the causal context (arzip.causal) and produces a feature
+vector; one head per channel turns it, together with the channels already coded in the same
+pixel (R for G; R and G for B), into a mixture of K discretized logistics over 0..255.
+Every head also has a direct linear path from the raw context, so the network learns
+"linear predictor + nonlinear correction", which trains fast and generalises well.
+
+The exact (integer) form used for coding is built from these weights by arzip.exact; the
+clamps below (activation cap, mean and scale ranges) are the ones the integer form enforces,
+so training sees the same function up to rounding.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from safetensors import safe_open
+from safetensors.torch import save_file
+from torch import nn
+
+from . import causal, exact
+
+ACT_CAP = 8.0     # hidden activations are relu clipped to [0, ACT_CAP]
+MEAN_RANGE = 192.0  # means live in [-192, 192] around 128
+LOG2_SCALE_MIN = -3.0
+LOG2_SCALE_MAX = 6.0
+INPUT_SCALE = 64.0  # network input is (v - 128) / 64
+CHANNELS = 3
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    hidden: int = 128
+    head_hidden: int = 32
+    components: int = 4
+
+
+class ImageModel(nn.Module):
+    """Float model: context (B, N_CONTEXT*3) and current pixel (B, 3), both uint8 values as
+    float, -> mixture parameters (B, 3 channels, 3 kinds [logit, mean, log2 scale], K)."""
+
+    def __init__(self, config: ModelConfig = ModelConfig()):
+        super().__init__()
+        self.config = config
+        n_in = causal.N_CONTEXT * CHANNELS
+        k = config.components
+        self.trunk1 = nn.Linear(n_in, config.hidden)
+        self.trunk2 = nn.Linear(config.hidden, config.hidden)
+        # head c sees the trunk features and the c channels already coded in this pixel
+        self.head_hidden = nn.ModuleList(
+            nn.Linear(config.hidden + c, config.head_hidden) for c in range(CHANNELS))
+        # output layer of head c: [head features, raw context, coded channels] -> 3K params
+        self.head_out = nn.ModuleList(
+            nn.Linear(config.head_hidden + n_in + c, 3 * k) for c in range(CHANNELS))
+        self._init_outputs()
+
+    def _init_outputs(self) -> None:
+        k = self.config.components
+        n_ctx = causal.N_CONTEXT
+        for c, layer in enumerate(self.head_out):
+            with torch.no_grad():
+                layer.weight.mul_(0.1)
+                layer.bias.zero_()
+                # means start as the average of the left and upper neighbours of the same channel
+                w = layer.weight[k:2 * k]
+                left = causal.OFFSETS.index((0, -1))
+                up = causal.OFFSETS.index((-1, 0))
+                base = self.config.head_hidden
+                w[:, base + left * CHANNELS + c] += 0.5 / MEAN_UNIT
+                w[:, base + up * CHANNELS + c] += 0.5 / MEAN_UNIT
+                layer.bias[k:2 * k] = torch.linspace(-0.05, 0.05, k)
+                layer.bias[2 * k:] = 2.0  # scale about 4 grey levels
+
+    def forward(self, context: torch.Tensor, current: torch.Tensor) -> torch.Tensor:
+        x = (context - 128.0) / INPUT_SCALE
+        cur = (current - 128.0) / INPUT_SCALE
+        h = act(self.trunk1(x))
+        h = act(self.trunk2(h))
+        outs = []
+        for c in range(CHANNELS):
+            z = act(self.head_hidden[c](torch.cat([h, cur[:, :c]], dim=1)))
+            outs.append(self.head_out[c](torch.cat([z, x, cur[:, :c]], dim=1)))
+        raw = torch.stack(outs, dim=1).unflatten(2, (3, self.config.components))
+        return to_params(raw)
+
+    def config_dict(self) -> dict:
+        return asdict(self.config)
+
+
+MEAN_UNIT = 64.0  # the mean output is in units of 64 grey levels
+
+
+def act(x: torch.Tensor) -> torch.Tensor:
+    return torch.clamp(x, 0.0, ACT_CAP)
+
+
+def to_params(raw: torch.Tensor) -> torch.Tensor:
+    """Raw head outputs -> (logit [log2 units], mean [grey levels - 128], log2 scale), clamped as
+    the integer form clamps them."""
+    logit = raw[:, :, 0]
+    mean = torch.clamp(raw[:, :, 1] * MEAN_UNIT, -MEAN_RANGE, MEAN_RANGE)
+    log2_scale = torch.clamp(raw[:, :, 2], LOG2_SCALE_MIN, LOG2_SCALE_MAX)
+    return torch.stack([logit, mean, log2_scale], dim=2)
+
+
+def nll_bits(params: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Negative log2-likelihood of target values (B, 3) under the mixtures (B, 3, 3, K)."""
+    logit, mean, log2_scale = params[:, :, 0], params[:, :, 1], params[:, :, 2]
+    v = target.unsqueeze(-1) - 128.0
+    inv_s = torch.exp2(-log2_scale)
+    plus = (v + 0.5 - mean) * inv_s
+    minus = (v - 0.5 - mean) * inv_s
+    mid = (v - mean) * inv_s
+    log_cdf_plus = -F.softplus(-plus)
+    log_one_minus_cdf_minus = -F.softplus(minus)
+    # log(sigmoid(plus) - sigmoid(minus)), computed on the side of the mean where it is stable
+    flip = (mid > 0).to(plus.dtype)
+    a = plus * (1 - flip) - minus * flip
+    b = minus * (1 - flip) - plus * flip
+    diff = torch.sigmoid(a) - torch.sigmoid(b)
+    log_pdf_mid = mid - 2 * F.softplus(mid) - log2_scale * math.log(2)
+    log_prob_mid = torch.where(diff > 1e-6, torch.log(diff.clamp_min(1e-12)), log_pdf_mid)
+    lo = target.unsqueeze(-1) <= 0
+    hi = target.unsqueeze(-1) >= 255
+    log_prob = torch.where(lo, log_cdf_plus, torch.where(hi, log_one_minus_cdf_minus, log_prob_mid))
+    log_weights = torch.log_softmax(logit * math.log(2), dim=-1)
+    return -torch.logsumexp(log_weights + log_prob, dim=-1) / math.log(2)
+
+
+# ---------------------------------------------------------------------------------------------
+# Exact form: what the coder uses. Same function as ImageModel up to rounding, computed with
+# integers only (see arzip.exact for why the float matmuls below cannot round).
+
+ACT_FRAC = 8                                  # hidden activations in 1/256
+ACT_MAX = int(ACT_CAP * 2 ** ACT_FRAC)        # 2048
+INPUT_FRAC = 6                                # x_int = v - 128 = x * 2^6
+INPUT_MAX = 128
+FORMAT_NAME = "arzip-image-model"
+FORMAT_VERSION = 1
+
+
+@dataclass
+class PixelFeatures:
+    """Everything about a batch of pixels that does not depend on the pixel's own channels."""
+    context: torch.Tensor      # (m, n_in) float64, v - 128
+    head_hidden: torch.Tensor  # (m, 3, head_hidden) float32 partial sums (trunk part + bias)
+    head_out: torch.Tensor     # (m, 3, 3K) float64 partial sums (context part + bias)
+
+
+class ExactImageModel:
+    """Integer-exact inference for ImageModel, plus the integer frequency tables."""
+
+    def __init__(self, tensors: dict[str, torch.Tensor], config: ModelConfig):
+        self.config = config
+        self.tensors = tensors
+        self.luts = {k: tensors[k].numpy().astype(np.int64) for k in LUT_NAMES}
+        self.device = torch.device("cpu")
+        self._build()
+
+    def _build(self) -> None:
+        t, dev, h, hh = self.tensors, self.device, self.config.hidden, self.config.head_hidden
+        n_in = causal.N_CONTEXT * CHANNELS
+
+        def layer(prefix: str, dtype: torch.dtype) -> exact.ExactLinear:
+            return exact.ExactLinear(t[prefix + ".weight"].to(dev, dtype), t[prefix + ".bias"].to(dev, dtype),
+                                     t[prefix + ".row_exp"])
+
+        self.trunk1, self.trunk2 = layer("trunk1", torch.float32), layer("trunk2", torch.float32)
+        hid = [layer(f"head_hidden.{c}", torch.float32) for c in range(CHANNELS)]
+        out = [layer(f"head_out.{c}", torch.float64) for c in range(CHANNELS)]
+        # pieces applied before the pixel's own channels are known, for all channels at once
+        self.hidden_trunk = _stack([l.columns(0, h, True) for l in hid])
+        self.hidden_cur = [l.columns(h, h + c, False) for c, l in enumerate(hid)]
+        self.hidden_exp = [l.row_exp for l in hid]
+        self.out_context = _stack([l.columns(hh, hh + n_in, True) for l in out])
+        self.out_hidden = [l.columns(0, hh, False) for l in out]
+        self.out_cur = [l.columns(hh + n_in, hh + n_in + c, False) for c, l in enumerate(out)]
+        self.shifts = [exact.output_shifts(l.row_exp, self.config.components) for l in out]
+
+    def to(self, device: str | torch.device) -> "ExactImageModel":
+        self.device = torch.device(device)
+        self._build()
+        return self
+
+    @classmethod
+    def from_float(cls, model: ImageModel) -> "ExactImageModel":
+        cfg, k = model.config, model.config.components
+        n_in = causal.N_CONTEXT * CHANNELS
+        sd = {name: p.detach().double().cpu().numpy() for name, p in model.state_dict().items()}
+        tensors: dict[str, torch.Tensor] = {}
+
+        def put(name: str, w: np.ndarray, b: np.ndarray, in_exp: list[int], in_max: list[int],
+                dtype: torch.dtype) -> None:
+            q = exact.quantize_linear(w, b, np.array(in_exp), np.array(in_max), dtype)
+            tensors[name + ".weight"] = q.weight.to(torch.int64)
+            tensors[name + ".bias"] = q.bias.to(torch.int64)
+            tensors[name + ".row_exp"] = q.row_exp
+
+        put("trunk1", sd["trunk1.weight"], sd["trunk1.bias"], [INPUT_FRAC] * n_in, [INPUT_MAX] * n_in,
+            torch.float32)
+        put("trunk2", sd["trunk2.weight"], sd["trunk2.bias"], [ACT_FRAC] * cfg.hidden,
+            [ACT_MAX] * cfg.hidden, torch.float32)
+        for c in range(CHANNELS):
+            put(f"head_hidden.{c}", sd[f"head_hidden.{c}.weight"], sd[f"head_hidden.{c}.bias"],
+                [ACT_FRAC] * cfg.hidden + [INPUT_FRAC] * c, [ACT_MAX] * cfg.hidden + [INPUT_MAX] * c,
+                torch.float32)
+            w, b = sd[f"head_out.{c}.weight"].copy(), sd[f"head_out.{c}.bias"].copy()
+            w[k:2 * k] *= MEAN_UNIT  # rows of the means, in grey levels
+            b[k:2 * k] *= MEAN_UNIT
+            put(f"head_out.{c}", w, b, [ACT_FRAC] * cfg.head_hidden + [INPUT_FRAC] * (n_in + c),
+                [ACT_MAX] * cfg.head_hidden + [INPUT_MAX] * (n_in + c), torch.float64)
+        for name, lut in exact.build_luts(LOG2_SCALE_MIN, LOG2_SCALE_MAX).items():
+            tensors[name] = torch.from_numpy(lut)
+        return cls(tensors, cfg)
+
+    def save(self, path: str | Path, name: str) -> None:
+        meta = {"format": FORMAT_NAME, "version": str(FORMAT_VERSION), "name": name,
+                "config": json.dumps(asdict(self.config)), "constants": json.dumps(constants())}
+        save_file({k: v.contiguous() for k, v in self.tensors.items()}, str(path), metadata=meta)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "ExactImageModel":
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+            if meta.get("format") != FORMAT_NAME or meta.get("version") != str(FORMAT_VERSION):
+                raise ValueError(f"{path}: not an arzip image model of version {FORMAT_VERSION}")
+            if json.loads(meta["constants"]) != constants():
+                raise ValueError(f"{path}: made for other fixed-point constants")
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+        return cls(tensors, ModelConfig(**json.loads(meta["config"])))
+
+    # -- inference ------------------------------------------------------------------------
+    def pixel_features(self, context: torch.Tensor) -> PixelFeatures:
+        """context: (m, n_in) float32 holding v - 128."""
+        exact.use_exact_matmul()
+        x = context.to(self.device, torch.float32)
+        h = exact.requantize(self.trunk1(x), self.trunk1.row_exp.to(self.device), ACT_FRAC, ACT_MAX)
+        h = exact.requantize(self.trunk2(h), self.trunk2.row_exp.to(self.device), ACT_FRAC, ACT_MAX)
+        m, hh = len(x), self.config.head_hidden
+        return PixelFeatures(x.double(), self.hidden_trunk(h).view(m, CHANNELS, hh),
+                             self.out_context(x.double()).view(m, CHANNELS, -1))
+
+    def channel_outputs(self, c: int, feats: PixelFeatures, current: torch.Tensor) -> np.ndarray:
+        """Integer head outputs (m, 3K) for channel c, given the pixel's channels 0..c-1
+        (current: (m, >=c) holding v - 128)."""
+        cur = current[:, :c].to(self.device)
+        acc = feats.head_hidden[:, c]
+        if c:
+            acc = acc + self.hidden_cur[c](cur.float())
+        z = exact.requantize(acc, self.hidden_exp[c].to(self.device), ACT_FRAC, ACT_MAX)
+        out = feats.head_out[:, c] + self.out_hidden[c](z.double())
+        if c:
+            out = out + self.out_cur[c](cur.double())
+        return out.cpu().numpy()
+
+    def tables(self, c: int, outputs: np.ndarray) -> np.ndarray:
+        """(m, 256) integer frequency tables (float64) from channel c's head outputs."""
+        return exact.mixture_tables(outputs, self.shifts[c], self.config.components, LOG2_SCALE_MIN,
+                                    LOG2_SCALE_MAX, MEAN_RANGE, self.luts)
+
+
+LUT_NAMES = ("lut_sigmoid", "lut_inv_scale", "lut_exp2")
+
+
+def constants() -> dict:
+    """Fixed-point constants a model file was made for; a mismatch means wrong tables."""
+    return {"act_frac": ACT_FRAC, "act_cap": ACT_CAP, "input_frac": INPUT_FRAC,
+            "cdf_bits": exact.CDF_BITS, "lut_steps": exact.LUT_STEPS, "lut_zmax": exact.LUT_ZMAX,
+            "inv_bits": exact.INV_BITS, "mean_frac": exact.MEAN_FRAC,
+            "log2_scale_frac": exact.LOG2_SCALE_FRAC, "logit_frac": exact.LOGIT_FRAC,
+            "weight_bits": exact.WEIGHT_BITS, "floor_shift": exact.FLOOR_SHIFT,
+            "mean_range": MEAN_RANGE, "log2_scale_range": [LOG2_SCALE_MIN, LOG2_SCALE_MAX]}
+
+
+def _stack(layers: list[exact.ExactLinear]) -> exact.ExactLinear:
+    return exact.ExactLinear(torch.cat([l.weight for l in layers]), torch.cat([l.bias for l in layers]),
+                             torch.cat([l.row_exp for l in layers]))

@@ -1,0 +1,81 @@
+"""Shipped models: find them, check their hashes, load them once per process.
+
+models/manifest.json lists every model file with its SHA-256; a file whose hash differs is
+refused, so a damaged install can never produce wrong tables.
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+from pathlib import Path
+
+from .errors import ModelError
+from .image_model import ExactImageModel
+
+
+def models_dir() -> Path:
+    try:
+        from importlib.resources import files
+        path = Path(str(files("arzip.models")))
+    except ModuleNotFoundError:  # running from a source tree without installing
+        path = Path(__file__).resolve().parent.parent / "models"
+    return path
+
+
+@functools.lru_cache(maxsize=1)
+def manifest() -> dict:
+    path = models_dir() / "manifest.json"
+    if not path.exists():
+        raise ModelError(f"no model manifest at {path}")
+    return json.loads(path.read_text())
+
+
+def default_model(kind: str = "image") -> str:
+    return manifest()["default"][kind]
+
+
+def model_sha256(name: str) -> str:
+    entry = manifest()["models"].get(name)
+    if entry is None:
+        known = ", ".join(sorted(manifest()["models"]))
+        raise ModelError(f"model '{name}' is not installed (installed: {known})")
+    return entry["sha256"]
+
+
+def find_by_hash_prefix(prefix: bytes) -> str | None:
+    for name, entry in manifest()["models"].items():
+        if bytes.fromhex(entry["sha256"]).startswith(prefix):
+            return name
+    return None
+
+
+@functools.lru_cache(maxsize=4)
+def load(name: str) -> ExactImageModel:
+    expected = model_sha256(name)
+    path = models_dir() / manifest()["models"][name]["file"]
+    if not path.exists():
+        raise ModelError(f"model file {path} is missing")
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    if digest != expected:
+        raise ModelError(f"model file {path} is damaged (sha256 {digest[:16]}..., "
+                         f"expected {expected[:16]}...)")
+    return ExactImageModel.load(path)
+
+
+def install(model_file: Path, name: str, directory: Path, default: bool = True) -> None:
+    """Copy an exported model into a models folder and record its hash in the manifest
+    (used when shipping a newly trained model)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    target = directory / f"{name}.safetensors"
+    data = Path(model_file).read_bytes()
+    target.write_bytes(data)
+    path = directory / "manifest.json"
+    doc = json.loads(path.read_text()) if path.exists() else {"default": {}, "models": {}}
+    doc["models"][name] = {"file": target.name, "kind": "image",
+                           "sha256": hashlib.sha256(data).hexdigest()}
+    if default:
+        doc["default"]["image"] = name
+    path.write_text(json.dumps(doc, indent=1) + "\n")
+    manifest.cache_clear()
+    load.cache_clear()
