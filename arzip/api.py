@@ -39,8 +39,11 @@ def compress_image(pixels: np.ndarray, model: str | None = None) -> bytes:
     name = model or registry.default_model("image")
     exact_model = registry.load(name)
     payload, nll = image_codec.encode_image(exact_model, pixels)
+    method = container.METHOD_MODEL
+    if len(payload) >= pixels.size:  # e.g. pure noise: the raw pixels are smaller
+        payload, method = pixels.tobytes(), container.METHOD_STORED
     header = container.Header(
-        kind=container.KIND_IMAGE, mode=container.MODE_RGB8, model_name=name,
+        kind=container.KIND_IMAGE, mode=container.MODE_RGB8, method=method, model_name=name,
         model_sha256=bytes.fromhex(registry.model_sha256(name))[:16],
         width=pixels.shape[1], height=pixels.shape[0], nll_bits=nll,
         checksum=container.pixel_checksum(pixels.tobytes()), payload_len=len(payload),
@@ -59,11 +62,20 @@ def _model_for(header: container.Header) -> str:
 def decompress_image(blob: bytes) -> np.ndarray:
     """.arz archive bytes -> (H, W, 3) uint8 array, checksum verified."""
     header, payload = container.unpack(blob)
+    if header.method == container.METHOD_STORED:
+        if len(payload) != header.subpixels:
+            raise FormatError("corrupted archive (stored payload has the wrong size)")
+        pixels = np.frombuffer(payload, dtype=np.uint8).reshape(header.height, header.width, 3).copy()
+        return _verified(pixels, header)
     model = registry.load(_model_for(header))
     try:
         pixels = image_codec.decode_image(model, payload, header.height, header.width)
     except (ValueError, RuntimeError, IndexError) as e:
         raise FormatError(f"corrupted archive (payload does not decode: {e})") from None
+    return _verified(pixels, header)
+
+
+def _verified(pixels: np.ndarray, header: container.Header) -> np.ndarray:
     if container.pixel_checksum(pixels.tobytes()) != header.checksum:
         raise FormatError("checksum mismatch: the decoded image differs from the original "
                           "(corrupted archive or a different model build)")
@@ -84,6 +96,7 @@ def info(blob: bytes) -> dict:
         "width": header.width,
         "height": header.height,
         "mode": container.MODES[header.mode],
+        "method": container.METHODS[header.method],
         "model": header.model_name,
         "model_sha256": sha,
         "compressed_bytes": len(blob),

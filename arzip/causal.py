@@ -50,12 +50,14 @@ def pixel_base(ys: np.ndarray, xs: np.ndarray, padded_width: int, channels: int)
 
 
 def waves(height: int, width: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Pixels grouped by wave index t = x + 2y, in increasing t: a list of (ys, xs)."""
+    """Pixels grouped by wave index t = x + 2y, in increasing t: a list of (ys, xs).
+    Empty waves (odd t in a one-pixel-wide image) are left out."""
     out = []
     for t in range(width + WAVE_SLOPE * (height - 1)):
         y_hi = min(height - 1, t // WAVE_SLOPE)
         y_lo = max(0, -((width - 1 - t) // WAVE_SLOPE))  # ceil((t - width + 1) / 2)
         ys = np.arange(y_lo, y_hi + 1, dtype=np.int64)
         xs = t - WAVE_SLOPE * ys
-        out.append((ys, xs))
+        if len(ys):
+            out.append((ys, xs))
     return out

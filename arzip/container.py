@@ -6,6 +6,7 @@ Layout (all integers little-endian; docs/FORMAT.md is the reference):
     version      1  FORMAT_VERSION
     kind         1  1 = image
     mode         1  1 = 8-bit RGB
+    method       1  0 = model-coded payload, 1 = stored (raw pixels; used when smaller)
     name_len     1  n
     model_name   n  ASCII
     model_sha256 16 first 16 bytes of the model file's SHA-256
@@ -33,9 +34,12 @@ KIND_IMAGE = 1
 KINDS = {KIND_IMAGE: "image"}
 MODE_RGB8 = 1
 MODES = {MODE_RGB8: "RGB"}
+METHOD_MODEL = 0
+METHOD_STORED = 1
+METHODS = {METHOD_MODEL: "model", METHOD_STORED: "stored"}
 MAX_PIXELS = 1 << 32  # refuse absurd geometry before allocating anything
 
-_FIXED = struct.Struct("<4sBBBB")
+_FIXED = struct.Struct("<4sBBBBB")
 _TAIL = struct.Struct("<16sIId16sQI")
 _CRC = struct.Struct("<I")
 
@@ -44,6 +48,7 @@ _CRC = struct.Struct("<I")
 class Header:
     kind: int
     mode: int
+    method: int
     model_name: str
     model_sha256: bytes  # 16-byte prefix
     width: int
@@ -70,7 +75,8 @@ def pack(header: Header, payload: bytes) -> bytes:
     name = header.model_name.encode("ascii")
     if not 0 < len(name) < 256:
         raise ValueError("model name must be 1..255 ASCII bytes")
-    head = (_FIXED.pack(MAGIC, FORMAT_VERSION, header.kind, header.mode, len(name)) + name
+    head = (_FIXED.pack(MAGIC, FORMAT_VERSION, header.kind, header.mode, header.method,
+                           len(name)) + name
             + _TAIL.pack(header.model_sha256, header.width, header.height, header.nll_bits,
                          header.checksum, len(payload), zlib.crc32(payload)))
     return head + _CRC.pack(zlib.crc32(head)) + payload
@@ -80,7 +86,7 @@ def read_header(blob: bytes) -> Header:
     """Parse and validate the header (not the payload)."""
     if len(blob) < _FIXED.size or blob[:4] != MAGIC:
         raise FormatError("not an arz archive")
-    _, version, kind, mode, name_len = _FIXED.unpack_from(blob)
+    _, version, kind, mode, method, name_len = _FIXED.unpack_from(blob)
     if version != FORMAT_VERSION:
         raise FormatError(f"unsupported arz format version {version} (this arzip reads {FORMAT_VERSION})")
     end = _FIXED.size + name_len + _TAIL.size + _CRC.size
@@ -94,6 +100,8 @@ def read_header(blob: bytes) -> Header:
         raise FormatError(f"unknown payload kind {kind}")
     if mode not in MODES:
         raise FormatError(f"unknown image mode {mode}")
+    if method not in METHODS:
+        raise FormatError(f"unknown coding method {method}")
     try:
         name = blob[_FIXED.size:_FIXED.size + name_len].decode("ascii")
     except UnicodeDecodeError:
@@ -102,7 +110,7 @@ def read_header(blob: bytes) -> Header:
         blob, _FIXED.size + name_len)
     if width == 0 or height == 0 or width * height > MAX_PIXELS:
         raise FormatError(f"corrupted archive (image size {width}x{height})")
-    return Header(kind, mode, name, sha, width, height, nll, checksum, payload_len, payload_crc)
+    return Header(kind, mode, method, name, sha, width, height, nll, checksum, payload_len, payload_crc)
 
 
 def unpack(blob: bytes) -> tuple[Header, bytes]:

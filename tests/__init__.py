@@ -1,0 +1,1 @@
+"""arzip test suite."""

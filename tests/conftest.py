@@ -1,0 +1,41 @@
+"""Shared fixtures: real photos (scikit-image's, Kodak when present) and small helpers."""
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+KODAK = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "kodak"
+
+
+def skimage_photo(name: str) -> np.ndarray:
+    from skimage import data
+    return np.ascontiguousarray(getattr(data, name)())
+
+
+@pytest.fixture(scope="session")
+def photo() -> np.ndarray:
+    """A real RGB photograph (scikit-image's astronaut, 512x512)."""
+    return skimage_photo("astronaut")
+
+
+@pytest.fixture(scope="session")
+def small_photo(photo) -> np.ndarray:
+    """A 48x80 crop with texture and edges: fast enough for many tests."""
+    return np.ascontiguousarray(photo[100:148, 200:280])
+
+
+def png_bytes(pixels: np.ndarray, **kw) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(pixels).save(buf, format="PNG", **kw)
+    return buf.getvalue()
+
+
+@pytest.fixture
+def png_file(tmp_path, small_photo) -> Path:
+    path = tmp_path / "photo.png"
+    path.write_bytes(png_bytes(small_photo))
+    return path

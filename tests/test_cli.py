@@ -1,0 +1,157 @@
+"""The command line as users type it: outputs, refusals, messages and exit codes."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from .conftest import png_bytes
+
+
+def arzip(*args: str) -> subprocess.CompletedProcess:
+    """Run the CLI from outside the source tree, so that the installed package (and its
+    installed models) is what runs."""
+    return subprocess.run([sys.executable, "-m", "arzip.cli", *map(str, args)],
+                          cwd=tempfile.gettempdir(), capture_output=True, text=True, timeout=300)
+
+
+def assert_one_line_error(r: subprocess.CompletedProcess, pattern: str = "") -> None:
+    assert r.returncode == 1, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("arzip: error: "), r.stderr
+    assert "Traceback" not in r.stderr
+    assert re.search(pattern, lines[0]), lines[0]
+
+
+def leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
+
+
+def test_compress_decompress_cycle(png_file, small_photo):
+    folder = png_file.parent
+    original = png_file.read_bytes()
+    r = arzip("compress", png_file)
+    assert r.returncode == 0, r.stderr
+    arz = folder / "photo.png.arz"
+    assert arz.exists() and png_file.read_bytes() == original  # input kept, untouched
+    assert re.fullmatch(r"\S+photo\.png: [\d.]+ kB -> [\d.]+ kB, [\d.]+ bpsp \(input PNG [\d.]+ bpsp, "
+                        r"[-+][\d.]+ %\)\n", r.stderr), r.stderr
+    # decompress refuses to clobber the existing photo.png ...
+    assert_one_line_error(arzip("decompress", arz), "already exists")
+    assert png_file.read_bytes() == original
+    # ... writes it after the user removes it ...
+    png_file.unlink()
+    r = arzip("decompress", arz)
+    assert r.returncode == 0, r.stderr
+    assert np.array_equal(np.asarray(Image.open(png_file)), small_photo)
+    assert arz.exists()
+    # ... and overwrites with -f
+    r = arzip("decompress", arz, "-o", png_file, "-f")
+    assert r.returncode == 0, r.stderr
+    assert leftovers(folder) == []
+
+
+def test_explicit_output_quiet_and_threads(png_file, tmp_path):
+    out = tmp_path / "x.arz"
+    r = arzip("compress", png_file, "-o", out, "-q", "--threads", "2")
+    assert r.returncode == 0 and r.stderr == "" and r.stdout == ""
+    assert_one_line_error(arzip("compress", png_file, "-o", out), "already exists")
+    assert arzip("compress", png_file, "-o", out, "-f", "-q").returncode == 0
+    back = tmp_path / "back.png"
+    assert arzip("decompress", out, "-o", back).returncode == 0
+    assert np.array_equal(np.asarray(Image.open(back)), np.asarray(Image.open(png_file)))
+
+
+def test_info(png_file, small_photo):
+    arzip("compress", png_file, "-q")
+    r = arzip("info", f"{png_file}.arz", "--json")
+    assert r.returncode == 0
+    info = json.loads(r.stdout)
+    for key in ["kind", "width", "height", "mode", "model", "model_sha256", "compressed_bytes",
+                "bits_per_subpixel", "nll_bits"]:
+        assert key in info
+    assert info["kind"] == "image" and info["mode"] == "RGB"
+    assert (info["width"], info["height"]) == (small_photo.shape[1], small_photo.shape[0])
+    assert info["compressed_bytes"] == os.path.getsize(f"{png_file}.arz")
+    assert len(info["model_sha256"]) == 64
+    r = arzip("info", f"{png_file}.arz")
+    assert r.returncode == 0 and "bits per subpixel" in r.stdout
+
+
+@pytest.mark.parametrize("mode,expected", [("L", "grayscale"), ("RGBA", "RGBA"), ("P", "palette"),
+                                           ("LA", "grayscale"), ("I;16", "16-bit")])
+def test_unsupported_images_are_refused(tmp_path, mode, expected):
+    rgb = np.random.default_rng(0).integers(0, 256, (8, 8, 3), dtype=np.uint8)
+    im = Image.fromarray(rgb)
+    im = im.convert(mode) if mode != "I;16" else Image.fromarray((rgb[:, :, 0].astype(np.uint16) * 257))
+    path = tmp_path / "in.png"
+    im.save(path)
+    assert_one_line_error(arzip("compress", path), f"{expected}.*not supported yet")
+    assert not (tmp_path / "in.png.arz").exists() and leftovers(tmp_path) == []
+
+
+def test_16_bit_rgb_is_refused_not_reduced(tmp_path):
+    import imagecodecs
+    rgb16 = np.random.default_rng(0).integers(0, 65536, (8, 8, 3), dtype=np.uint16)
+    path = tmp_path / "deep.png"
+    path.write_bytes(imagecodecs.png_encode(rgb16))
+    assert_one_line_error(arzip("compress", path), "16-bit RGB PNG is not supported yet")
+
+
+def test_bad_inputs(tmp_path):
+    assert_one_line_error(arzip("compress", tmp_path / "missing.png"), "no such file")
+    assert_one_line_error(arzip("compress", tmp_path), "is a directory")
+    text = tmp_path / "notes.txt"
+    text.write_text("hello")
+    assert_one_line_error(arzip("compress", text), "not a PNG")
+    fake = tmp_path / "fake.png"
+    fake.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 40)
+    assert_one_line_error(arzip("compress", fake))
+    assert_one_line_error(arzip("decompress", text), "unknown suffix")
+    bogus = tmp_path / "bogus.arz"
+    bogus.write_bytes(b"not an archive at all")
+    assert_one_line_error(arzip("decompress", bogus), "not an arz archive")
+    assert_one_line_error(arzip("info", bogus), "not an arz archive")
+    assert_one_line_error(arzip("frobnicate"))
+    assert_one_line_error(arzip("compress", text, "--threads", "0"))
+    assert leftovers(tmp_path) == []
+    assert not (tmp_path / "bogus").exists()
+
+
+def test_corrupted_archive_leaves_no_output(png_file):
+    arzip("compress", png_file, "-q")
+    arz = Path(f"{png_file}.arz")
+    data = bytearray(arz.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    arz.write_bytes(bytes(data))
+    out = png_file.parent / "out.png"
+    assert_one_line_error(arzip("decompress", arz, "-o", out), "corrupted")
+    assert not out.exists() and leftovers(png_file.parent) == []
+    truncated = png_file.parent / "t.arz"
+    truncated.write_bytes(bytes(data[: len(data) // 3]))
+    assert_one_line_error(arzip("decompress", truncated, "-o", out), "truncated")
+    assert not out.exists()
+
+
+def test_missing_output_folder(png_file, tmp_path):
+    assert_one_line_error(arzip("compress", png_file, "-o", tmp_path / "nope" / "x.arz"), "does not exist")
+
+
+def test_refuses_to_overwrite_its_input(png_file):
+    arzip("compress", png_file, "-q")
+    arz = f"{png_file}.arz"
+    assert_one_line_error(arzip("decompress", arz, "-o", arz, "-f"), "overwrite the input")
+
+
+def test_help_and_version():
+    r = arzip("--help")
+    assert r.returncode == 0 and "compress" in r.stdout
+    assert arzip("--version").returncode == 0

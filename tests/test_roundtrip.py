@@ -1,0 +1,93 @@
+"""Round trips through the public API: real photos and synthetic edge cases."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from arzip import api, container
+
+from .conftest import KODAK, skimage_photo
+
+
+def roundtrip(pixels: np.ndarray) -> bytes:
+    blob = api.compress_image(pixels)
+    out = api.decompress_image(blob)
+    assert out.dtype == np.uint8 and out.shape == pixels.shape
+    assert np.array_equal(out, pixels)
+    return blob
+
+
+def test_full_photo_and_rate_matches_nll(photo):
+    blob = roundtrip(photo)
+    info = api.info(blob)
+    assert info["width"] == 512 and info["height"] == 512 and info["mode"] == "RGB"
+    # a trained model compresses a real photo far below 8 bits per subpixel ...
+    assert info["bits_per_subpixel"] < 5.0
+    # ... and the coded payload is within 0.5 % of the model's NLL, with a small header
+    assert abs(info["payload_over_nll_percent"]) < 0.5
+    assert info["header_bytes"] < 100
+
+
+@pytest.mark.parametrize("name", ["coffee", "chelsea", "rocket"])
+def test_other_photos(name):
+    img = skimage_photo(name)
+    roundtrip(np.ascontiguousarray(img[:61, :97]))  # odd sizes, crops keep the suite fast
+
+
+@pytest.mark.skipif(not (KODAK / "kodim23.png").exists(), reason="Kodak set not present")
+def test_kodak_image():
+    from PIL import Image
+    img = np.asarray(Image.open(KODAK / "kodim23.png"))
+    blob = roundtrip(img)
+    assert api.info(blob)["bits_per_subpixel"] < 3.6
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 37), (37, 1), (2, 2), (3, 131), (131, 3), (17, 19)])
+def test_tiny_and_thin(shape):
+    rng = np.random.default_rng(sum(shape))
+    roundtrip(rng.integers(0, 256, size=shape + (3,), dtype=np.uint8))
+
+
+@pytest.mark.parametrize("value", [0, 1, 128, 254, 255])
+def test_flat(value):
+    img = np.full((23, 29, 3), value, dtype=np.uint8)
+    blob = roundtrip(img)
+    assert api.info(blob)["bits_per_subpixel"] < 1.0
+
+
+def test_noise_is_stored_never_expanded():
+    img = np.random.default_rng(1).integers(0, 256, size=(40, 40, 3), dtype=np.uint8)
+    blob = roundtrip(img)
+    info = api.info(blob)
+    assert info["method"] == "stored"
+    assert len(blob) == img.size + info["header_bytes"]
+
+
+def test_extremes():
+    rng = np.random.default_rng(2)
+    img = (rng.random((32, 45, 3)) < 0.5).astype(np.uint8) * 255  # only 0 and 255
+    roundtrip(img)
+    checker = ((np.indices((16, 16)).sum(0) % 2) * 255).astype(np.uint8)
+    roundtrip(np.repeat(checker[:, :, None], 3, axis=2))
+    roundtrip(np.dstack([np.zeros((9, 9)), np.full((9, 9), 255), np.zeros((9, 9))]).astype(np.uint8))
+
+
+def test_gradients():
+    y, x = np.mgrid[0:50, 0:70]
+    img = np.dstack([(x * 255 // 69), (y * 255 // 49), ((x + y) % 256)]).astype(np.uint8)
+    roundtrip(img)
+
+
+def test_rejects_non_rgb_arrays():
+    from arzip.errors import UnsupportedInput
+    for bad in [np.zeros((4, 4), np.uint8), np.zeros((4, 4, 4), np.uint8),
+                np.zeros((4, 4, 3), np.uint16), np.zeros((0, 4, 3), np.uint8)]:
+        with pytest.raises(UnsupportedInput):
+            api.compress_image(bad)
+
+
+def test_header_is_small(small_photo):
+    blob = api.compress_image(small_photo)
+    header = container.read_header(blob)
+    assert header.size < 100
+    assert header.size + header.payload_len == len(blob)
