@@ -95,9 +95,14 @@ def worst_case_bound(layer: ExactLinear, in_max: np.ndarray) -> float:
     return float((w @ in_max.astype(np.float64) + layer.bias.double().abs().numpy()).max())
 
 
-def requantize(acc: torch.Tensor, row_exp: torch.Tensor, out_exp: int, cap: int) -> torch.Tensor:
-    """relu, rescale to 2^out_exp fixed point (floor) and clip to [0, cap]: exact in float."""
-    scale = torch.exp2((out_exp - row_exp).to(acc.dtype))
+def requantize_scale(row_exp: torch.Tensor, out_exp: int, dtype: torch.dtype,
+                     device: torch.device) -> torch.Tensor:
+    """Per-row powers of two taking accumulators (scale 2^row_exp) to 2^out_exp fixed point."""
+    return torch.exp2((out_exp - row_exp).to(torch.float64)).to(device, dtype)
+
+
+def requantize(acc: torch.Tensor, scale: torch.Tensor, cap: int) -> torch.Tensor:
+    """relu, rescale by a power of two, floor, clip to [0, cap]: every step exact in float."""
     return torch.clamp(torch.floor(acc * scale), 0, cap)
 
 

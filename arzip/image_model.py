@@ -177,7 +177,9 @@ class ExactImageModel:
         # pieces applied before the pixel's own channels are known, for all channels at once
         self.hidden_trunk = _stack([l.columns(0, h, True) for l in hid])
         self.hidden_cur = [l.columns(h, h + c, False) for c, l in enumerate(hid)]
-        self.hidden_exp = [l.row_exp for l in hid]
+        self.scale1 = exact.requantize_scale(self.trunk1.row_exp, ACT_FRAC, torch.float32, dev)
+        self.scale2 = exact.requantize_scale(self.trunk2.row_exp, ACT_FRAC, torch.float32, dev)
+        self.hidden_scale = [exact.requantize_scale(l.row_exp, ACT_FRAC, torch.float32, dev) for l in hid]
         self.out_context = _stack([l.columns(hh, hh + n_in, True) for l in out])
         self.out_hidden = [l.columns(0, hh, False) for l in out]
         self.out_cur = [l.columns(hh + n_in, hh + n_in + c, False) for c, l in enumerate(out)]
@@ -240,8 +242,8 @@ class ExactImageModel:
         """context: (m, n_in) float32 holding v - 128."""
         exact.use_exact_matmul()
         x = context.to(self.device, torch.float32)
-        h = exact.requantize(self.trunk1(x), self.trunk1.row_exp.to(self.device), ACT_FRAC, ACT_MAX)
-        h = exact.requantize(self.trunk2(h), self.trunk2.row_exp.to(self.device), ACT_FRAC, ACT_MAX)
+        h = exact.requantize(self.trunk1(x), self.scale1, ACT_MAX)
+        h = exact.requantize(self.trunk2(h), self.scale2, ACT_MAX)
         m, hh = len(x), self.config.head_hidden
         return PixelFeatures(x.double(), self.hidden_trunk(h).view(m, CHANNELS, hh),
                              self.out_context(x.double()).view(m, CHANNELS, -1))
@@ -253,7 +255,7 @@ class ExactImageModel:
         acc = feats.head_hidden[:, c]
         if c:
             acc = acc + self.hidden_cur[c](cur.float())
-        z = exact.requantize(acc, self.hidden_exp[c].to(self.device), ACT_FRAC, ACT_MAX)
+        z = exact.requantize(acc, self.hidden_scale[c], ACT_MAX)
         out = feats.head_out[:, c] + self.out_hidden[c](z.double())
         if c:
             out = out + self.out_cur[c](cur.double())
