@@ -39,13 +39,15 @@ def split_files(train_dir: Path) -> tuple[list[Path], list[Path]]:
                     if r.get("mode", "RGB") == "RGB"]
     else:
         rows = [(p.name, p.name) for p in sorted(train_dir.glob("*.png"))]
-    train, val = [], []
-    for name, source in rows:
-        path = train_dir / name
-        if not path.exists():
-            continue
-        bucket = hashlib.sha256(source.encode()).digest()[0] % 10
-        (val if bucket == VALIDATION_EVERY_TENTH else train).append(path)
+    rows = [(train_dir / name, hashlib.sha256(source.encode()).digest()) for name, source in rows
+            if (train_dir / name).exists()]
+    held_out = {h for _, h in rows if h[0] % 10 == VALIDATION_EVERY_TENTH}
+    if not held_out and len({h for _, h in rows}) > 1:  # small folders: hold out one source
+        held_out = {min(h for _, h in rows)}
+    train = [p for p, h in rows if h not in held_out]
+    val = [p for p, h in rows if h in held_out]
+    if not train:
+        raise ValueError(f"{train_dir}: no RGB PNG to train on")
     return train, val
 
 
@@ -192,7 +194,7 @@ def train(train_dir: Path, out_dir: Path, steps: int, batch_size: int = 4096, lr
         loss.backward()
         opt.step()
         if step % 50 == 0:
-            run_loss += float(loss)
+            run_loss += float(loss.detach())
         step += 1
         if step % 1000 == 0 and rank == 0:
             log(f"step {step}/{steps}  train {run_loss / 20:.4f} bpsp  lr {lr_at(step, steps, lr):.2e}"

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+# the shared data folder sits beside the checkout (../shared/data); tests pass without it
 KODAK = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "kodak"
 
 

@@ -1,0 +1,47 @@
+"""Training is a command of the project: a tiny run must produce a usable exact model."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from arzip import image_codec
+from arzip.image_model import ExactImageModel
+from arzip.train import export, split_files, train
+from arzip.image_model import ModelConfig
+
+
+@pytest.fixture
+def train_dir(tmp_path, photo):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i in range(12):
+        y, x = divmod(i, 4)
+        Image.fromarray(np.ascontiguousarray(photo[y * 96:(y + 1) * 96, x * 96:(x + 1) * 96])).save(
+            folder / f"crop{i:02d}.png")
+    return folder
+
+
+def test_split_keeps_validation_apart(train_dir):
+    tr, val = split_files(train_dir)
+    assert tr and val and not set(tr) & set(val)
+    assert len(tr) + len(val) == 12
+
+
+def test_tiny_training_run_exports_a_working_model(train_dir, tmp_path, photo):
+    out = tmp_path / "run"
+    cfg = ModelConfig(hidden=16, head_hidden=8, components=2)
+    train(train_dir, out, steps=200, batch_size=256, config=cfg, log=lambda m: None)
+    path = export(out, "tiny", log=lambda m: None)
+    report = json.loads((out / "export.json").read_text())
+    assert report["validation_images"] >= 1
+    assert abs(report["quantization_cost_percent"]) < 2.0
+    model = ExactImageModel.load(path)
+    img = np.ascontiguousarray(photo[110:140, 120:161])
+    payload, nll = image_codec.encode_image(model, img)
+    assert np.array_equal(image_codec.decode_image(model, payload, *img.shape[:2]), img)
+    assert nll / img.size < 8.0
+    # resuming a finished run does no more steps and keeps the result
+    train(train_dir, out, steps=200, batch_size=256, config=cfg, log=lambda m: None)
