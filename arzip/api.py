@@ -136,7 +136,7 @@ def compress_file(source: str | Path, target: str | Path | None = None, force: b
     source = Path(source)
     target = Path(target) if target is not None else default_output(source, decompress=False)
     data = read_input(source)
-    _check_target(source, target, force)
+    check_target(source, target, force)
     pixels, dropped = image_io.read_png_rgb8(data, str(source))
     blob = compress_image(pixels, model)
     write_atomic(target, blob, force)
@@ -148,7 +148,7 @@ def decompress_file(source: str | Path, target: str | Path | None = None,
     source = Path(source)
     target = Path(target) if target is not None else default_output(source, decompress=True)
     blob = read_input(source)
-    _check_target(source, target, force)
+    check_target(source, target, force)
     pixels = decompress_image(blob)
     png = image_io.write_png(pixels)
     write_atomic(target, png, force)
@@ -166,7 +166,7 @@ def read_input(path: Path) -> bytes:
         raise ArzipError(f"{path}: cannot read ({e.strerror})") from None
 
 
-def _check_target(source: Path, target: Path, force: bool) -> None:
+def check_target(source: Path, target: Path, force: bool) -> None:
     if target.exists():
         if target.is_dir():
             raise ArzipError(f"{target}: is a directory")

@@ -1,4 +1,4 @@
-"""Command line: `arzip compress|decompress|info|train`, in the gzip/zstd tradition.
+"""Command line: `arzip compress|decompress|info|explain|train`, in the gzip/zstd tradition.
 
 Every failure becomes one line on stderr, `arzip: error: ...`, and exit status 1; no traceback
 (set ARZIP_DEBUG=1 to see one).
@@ -89,6 +89,31 @@ def info(file: Path, as_json: bool) -> None:
                f"{summary['bits_per_subpixel']:.3f} bits per subpixel\n"
                f"  model NLL  {summary['nll_bits_per_subpixel']:.3f} bits per subpixel "
                f"(payload {summary['payload_over_nll_percent']:+.3f} % over it)")
+
+
+@cli.command()
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="heat map PNG (default FILE.bits.png)")
+@click.option("-f", "--force", is_flag=True, help="overwrite an existing output")
+@click.option("--threads", type=int, help=THREADS_HELP)
+@click.option("--model", help="model name (default: the shipped image model)")
+def explain(file: Path, output: Path | None, force: bool, threads: int | None, model: str | None) -> None:
+    """Write a heat map of the bits spent on each pixel of FILE and print bits per channel."""
+    from . import explain as explain_mod
+    from . import image_io
+    _setup_threads(threads)
+    output = output or file.with_name(file.name + ".bits.png")
+    data = api.read_input(file)
+    api.check_target(file, output, force)
+    pixels, _ = image_io.read_png_rgb8(data, str(file))
+    bits = explain_mod.explain_image(pixels, model)
+    per_channel = bits.reshape(-1, 3).mean(axis=0)
+    total = bits.sum() / bits.size
+    title = (f"{file.name}: {total:.3f} bits per subpixel (R {per_channel[0]:.2f}, "
+             f"G {per_channel[1]:.2f}, B {per_channel[2]:.2f})")
+    api.write_atomic(output, explain_mod.heat_map_png(bits, title), force)
+    click.echo(f"{file}: R {per_channel[0]:.3f}  G {per_channel[1]:.3f}  B {per_channel[2]:.3f}  "
+               f"all {total:.3f} bits per subpixel; map in {output}")
 
 
 @cli.command()

@@ -55,6 +55,21 @@ def image_nll(model: ExactImageModel, image: np.ndarray) -> float:
                for _, values, tables in _chunks(model, image) for c in range(CHANNELS))
 
 
+def bits_map(model: ExactImageModel, image: np.ndarray) -> np.ndarray:
+    """(H, W, 3) float64: the bits the model spends on every subpixel (-log2 of its probability)."""
+    out = np.zeros(image.shape, dtype=np.float64)
+    waves = causal.waves(*image.shape[:2])
+    w = 0
+    for sizes, values, tables in _chunks(model, image):
+        ys = np.concatenate([waves[w + i][0] for i in range(len(sizes))])
+        xs = np.concatenate([waves[w + i][1] for i in range(len(sizes))])
+        w += len(sizes)
+        for c in range(CHANNELS):
+            p = tables[c][np.arange(len(values)), values[:, c]] / tables[c].sum(axis=1)
+            out[ys, xs, c] = -np.log2(p)
+    return out
+
+
 def encode_image(model: ExactImageModel, image: np.ndarray,
                  progress: Callable[[int], None] | None = None) -> tuple[bytes, float]:
     """(H, W, 3) uint8 -> (payload, NLL in bits under the model's integer tables)."""

@@ -155,3 +155,13 @@ def test_help_and_version():
     r = arzip("--help")
     assert r.returncode == 0 and "compress" in r.stdout
     assert arzip("--version").returncode == 0
+
+
+def test_explain_writes_a_heat_map(png_file, small_photo):
+    out = png_file.parent / "bits.png"
+    r = arzip("explain", png_file, "-o", out)
+    assert r.returncode == 0, r.stderr
+    assert re.search(r"R [\d.]+  G [\d.]+  B [\d.]+  all [\d.]+ bits per subpixel", r.stdout)
+    with Image.open(out) as im:
+        assert im.format == "PNG" and im.size[0] > 100
+    assert_one_line_error(arzip("explain", png_file, "-o", out), "already exists")
