@@ -70,7 +70,7 @@ def decompress_image(blob: bytes) -> np.ndarray:
     model = registry.load(_model_for(header))
     try:
         pixels = image_codec.decode_image(model, payload, header.height, header.width)
-    except (ValueError, RuntimeError, IndexError) as e:
+    except (ValueError, RuntimeError, IndexError, AssertionError) as e:  # constriction asserts on bad data
         raise FormatError(f"corrupted archive (payload does not decode: {e})") from None
     return _verified(pixels, header)
 

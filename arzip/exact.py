@@ -32,6 +32,7 @@ LOGIT_FRAC = 4         # mixture logits (log2 units) in 1/16 steps
 WEIGHT_BITS = 16       # mixture weights: 2^16 for the largest component
 FLOOR_SHIFT = 22       # every value gets at least total / 2^22
 MIN_WEIGHT = 2 ** (WEIGHT_BITS - 10)  # lighter mixture components are left out
+WINDOW = 32            # first coding stage: 32 values around the heaviest mean, plus an escape
 
 
 def build_luts(log2_scale_min: float, log2_scale_max: float) -> dict[str, np.ndarray]:
@@ -141,49 +142,109 @@ def _component(hist, w, mean, inv, lut_sig, full):
 
 
 @numba.njit(cache=True, nogil=True)
-def _row(acc, r, shifts, n_comp, mean_lim, ls_lo, ls_hi, lut_sig, lut_inv, lut_exp2, out, hist, logit):
-    """Table of row r: acc holds integer-valued float64 head outputs, shifts take them to the
-    fixed points of logits, means and log2 scales. Writes integer frequencies to out[r]."""
-    full = lut_sig[lut_sig.shape[0] - 1]
+def _mixture(acc, r, shifts, n_comp, mean_lim, ls_lo, ls_hi, lut_inv, lut_exp2, weight, mean, inv):
+    """Decode row r's integer head outputs into mixture weights, means (1/64 grey levels around
+    128) and inverse scales. Returns the index of the heaviest component (first on ties)."""
     n_exp = lut_exp2.shape[0]
+    top, best = np.int64(acc[r, 0]) >> shifts[0], 0
+    for k in range(1, n_comp):
+        logit = np.int64(acc[r, k]) >> shifts[k]
+        if logit > top:
+            top, best = logit, k
     for k in range(n_comp):
-        logit[k] = np.int64(acc[r, k]) >> shifts[k]
-    top = logit.max()
+        logit = np.int64(acc[r, k]) >> shifts[k]
+        w = lut_exp2[min(top - logit, n_exp - 1)]
+        weight[k] = w if w >= MIN_WEIGHT else 0  # lighter than 2^-10 of the top: left out
+        m = np.int64(acc[r, n_comp + k]) >> shifts[n_comp + k]
+        mean[k] = min(max(m, -mean_lim), mean_lim)
+        ls = np.int64(acc[r, 2 * n_comp + k]) >> shifts[2 * n_comp + k]
+        inv[k] = lut_inv[min(max(ls, ls_lo), ls_hi) - ls_lo]
+    return best
+
+
+@numba.njit(cache=True, nogil=True)
+def _edge(j):
+    """Upper edge of value j in 1/64 grey levels around 128."""
+    return np.int64(64 * (j - 128) + 32)
+
+
+@numba.njit(cache=True, nogil=True)
+def _full_row(r, n_comp, weight, mean, inv, lut_sig, out, hist):
+    """All 256 integer frequencies of row r."""
+    full = lut_sig[lut_sig.shape[0] - 1]
     hist[:] = 0
     total = 0
     for k in range(n_comp):
-        w = lut_exp2[min(top - logit[k], n_exp - 1)]
-        if w < MIN_WEIGHT:
-            continue  # below 2^-10 of the largest component: not worth its cost
-        m = np.int64(acc[r, n_comp + k]) >> shifts[n_comp + k]
-        ls = np.int64(acc[r, 2 * n_comp + k]) >> shifts[2 * n_comp + k]
-        inv = lut_inv[min(max(ls, ls_lo), ls_hi) - ls_lo]
-        _component(hist, w, min(max(m, -mean_lim), mean_lim), inv, lut_sig, full)
-        total += w * full
+        if weight[k]:
+            _component(hist, weight[k], mean[k], inv[k], lut_sig, full)
+            total += weight[k] * full
     floor = max(total >> FLOOR_SHIFT, 1)
     for j in range(256):
         out[r, j] = hist[j] + floor
 
 
 @numba.njit(cache=True, nogil=True)
-def _tables_serial(acc, shifts, n_comp, mean_lim, ls_lo, ls_hi, lut_sig, lut_inv, lut_exp2, out):
-    hist = np.zeros(256, dtype=np.int64)
-    logit = np.zeros(n_comp, dtype=np.int64)
-    for r in range(acc.shape[0]):
-        _row(acc, r, shifts, n_comp, mean_lim, ls_lo, ls_hi, lut_sig, lut_inv, lut_exp2, out, hist, logit)
+def _window_row(r, n_comp, weight, mean, inv, best, lut_sig, out, starts, win):
+    """The WINDOW frequencies around the heaviest component's mean, then one escape entry
+    holding exactly the frequency mass of all values outside the window."""
+    full = lut_sig[lut_sig.shape[0] - 1]
+    center = (mean[best] >> MEAN_FRAC) + 128
+    ws = min(max(center - WINDOW // 2, 0), 256 - WINDOW)
+    starts[r] = ws
+    for i in range(WINDOW):
+        win[i] = 0
+    total = 0
+    for k in range(n_comp):
+        w = weight[k]
+        if w == 0:
+            continue
+        total += w * full
+        prev = _cdf(_edge(ws - 1) - mean[k], inv[k], lut_sig) if ws > 0 else 0
+        for i in range(WINDOW):
+            j = ws + i
+            cur = full if j == 255 else _cdf(_edge(j) - mean[k], inv[k], lut_sig)
+            win[i] += w * (cur - prev)
+            prev = cur
+    floor = max(total >> FLOOR_SHIFT, 1)
+    inside = 0
+    for i in range(WINDOW):
+        out[r, i] = win[i] + floor
+        inside += win[i] + floor
+    out[r, WINDOW] = total + 256 * floor - inside
+
+
+@numba.njit(cache=True, nogil=True)
+def _tables(acc, shifts, n_comp, mean_lim, ls_lo, ls_hi, lut_sig, lut_inv, lut_exp2, out, starts,
+            window, row0, row1):
+    """Rows row0..row1 of either the window tables (window=True) or the full tables."""
+    weight = np.zeros(n_comp, dtype=np.int64)
+    mean = np.zeros(n_comp, dtype=np.int64)
+    inv = np.zeros(n_comp, dtype=np.int64)
+    scratch = np.zeros(256, dtype=np.int64)
+    for r in range(row0, row1):
+        best = _mixture(acc, r, shifts, n_comp, mean_lim, ls_lo, ls_hi, lut_inv, lut_exp2, weight, mean, inv)
+        if window:
+            _window_row(r, n_comp, weight, mean, inv, best, lut_sig, out, starts, scratch)
+        else:
+            _full_row(r, n_comp, weight, mean, inv, lut_sig, out, scratch)
+
+
+@numba.njit(cache=True, nogil=True)
+def _tables_serial(acc, shifts, n_comp, mean_lim, ls_lo, ls_hi, lut_sig, lut_inv, lut_exp2, out, starts,
+                   window):
+    _tables(acc, shifts, n_comp, mean_lim, ls_lo, ls_hi, lut_sig, lut_inv, lut_exp2, out, starts, window,
+            0, acc.shape[0])
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)
-def _tables_parallel(acc, shifts, n_comp, mean_lim, ls_lo, ls_hi, lut_sig, lut_inv, lut_exp2, out):
+def _tables_parallel(acc, shifts, n_comp, mean_lim, ls_lo, ls_hi, lut_sig, lut_inv, lut_exp2, out,
+                     starts, window):
     """Same tables as _tables_serial: rows are independent, blocks of them run in parallel."""
     n = acc.shape[0]
     block = 256
     for b in numba.prange((n + block - 1) // block):
-        hist = np.zeros(256, dtype=np.int64)
-        logit = np.zeros(n_comp, dtype=np.int64)
-        for r in range(b * block, min(n, (b + 1) * block)):
-            _row(acc, r, shifts, n_comp, mean_lim, ls_lo, ls_hi, lut_sig, lut_inv, lut_exp2, out, hist,
-                 logit)
+        _tables(acc, shifts, n_comp, mean_lim, ls_lo, ls_hi, lut_sig, lut_inv, lut_exp2, out, starts,
+                window, b * block, min(n, (b + 1) * block))
 
 
 PARALLEL_MIN_ROWS = 4096
@@ -191,17 +252,23 @@ PARALLEL_MIN_ROWS = 4096
 
 def mixture_tables(acc: np.ndarray, shifts: np.ndarray, n_comp: int, log2_scale_min: float,
                    log2_scale_max: float, mean_range: float, luts: dict[str, np.ndarray],
-                   out: np.ndarray | None = None) -> np.ndarray:
-    """(n, 3K) integer head outputs -> (n, 256) float64 table of integer frequencies."""
-    if out is None:
-        out = np.empty((acc.shape[0], 256), dtype=np.float64)
-    parallel = numba.get_num_threads() > 1 and len(acc) >= PARALLEL_MIN_ROWS
+                   window: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """(n, 3K) integer head outputs -> (tables, window starts).
+
+    window=False: (n, 256) integer frequencies of every value.
+    window=True: (n, WINDOW + 1): the frequencies of values starts[i] .. starts[i]+WINDOW-1,
+    then the total frequency of all other values (the escape), so that every value keeps
+    exactly the probability the full table gives it. Frequencies are integers in float64."""
+    acc = np.ascontiguousarray(acc, dtype=np.float64)
+    n = acc.shape[0]
+    out = np.empty((n, WINDOW + 1 if window else 256), dtype=np.float64)
+    starts = np.zeros(n, dtype=np.int64)
+    parallel = numba.get_num_threads() > 1 and n >= PARALLEL_MIN_ROWS
     kernel = _tables_parallel if parallel else _tables_serial
-    kernel(np.ascontiguousarray(acc, dtype=np.float64), shifts.astype(np.int64), n_comp,
-                    int(mean_range * 2 ** MEAN_FRAC), int(round(log2_scale_min * 2 ** LOG2_SCALE_FRAC)),
-                    int(round(log2_scale_max * 2 ** LOG2_SCALE_FRAC)), luts["lut_sigmoid"],
-                    luts["lut_inv_scale"], luts["lut_exp2"], out)
-    return out
+    kernel(acc, shifts.astype(np.int64), n_comp, int(mean_range * 2 ** MEAN_FRAC),
+           int(round(log2_scale_min * 2 ** LOG2_SCALE_FRAC)), int(round(log2_scale_max * 2 ** LOG2_SCALE_FRAC)),
+           luts["lut_sigmoid"], luts["lut_inv_scale"], luts["lut_exp2"], out, starts, window)
+    return out, starts
 
 
 def output_shifts(row_exp: torch.Tensor, n_comp: int) -> np.ndarray:

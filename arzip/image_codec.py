@@ -1,37 +1,73 @@
 """Image payload: the pixels of an 8-bit RGB image, coded wave by wave with the exact model.
 
 Stream order, which encoder and decoder share: waves of increasing t = x + 2y (arzip.causal);
-inside a wave all R values, then all G, then all B. The decoder runs the network once per wave
-and the coder once per (wave, channel). The encoder knows every pixel, so it evaluates the
-network on large chunks of whole waves; exact arithmetic makes its tables identical to the
-decoder's.
+inside a wave the R values of all its pixels, then G, then B. Each (wave, channel) is coded in
+two stages with the same probabilities as one 256-value table:
+  1. every subpixel against its window table: the WINDOW values around the heaviest mixture
+     component's mean, plus one escape entry holding the exact mass of all other values;
+  2. the subpixels that escaped, against their full table with the window values zeroed.
+Building and coding 33-entry tables is several times cheaper than 256-entry ones, and few
+values escape. The decoder runs the network once per wave and the coder twice per
+(wave, channel); the encoder evaluates large chunks of whole waves at once, and exact
+arithmetic makes its tables identical to the decoder's.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from . import causal
 from .coder import Decoder, Encoder, nll_bits
+from .exact import WINDOW
 from .image_model import CHANNELS, ExactImageModel
 
-CHUNK_PIXELS = 16384  # encoder batch (whole waves); bounds memory to ~100 MB of tables
+CHUNK_PIXELS = 16384  # encoder batch (whole waves)
+
+
+@dataclass
+class ChannelCode:
+    """One channel of a chunk of pixels, ready to code."""
+    window: np.ndarray   # (n, WINDOW + 1) tables
+    first: np.ndarray    # (n,) stage-1 symbols: value - start, or WINDOW for an escape
+    escaped: np.ndarray  # (e,) indices of the escaped pixels
+    full: np.ndarray     # (e, 256) their tables, window values zeroed
+    values: np.ndarray   # (n,) the values
+
+    def nll(self) -> float:
+        return nll_bits(self.first, self.window) + nll_bits(self.values[self.escaped], self.full)
 
 
 def _gather_context(flat: np.ndarray, base: np.ndarray, offsets: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(flat[base[:, None] + offsets[None, :]].astype(np.float32) - 128.0)
 
 
-def _chunks(model: ExactImageModel, image: np.ndarray):
-    """Yield (wave sizes, values (n, 3) int32, tables [3 x (n, 256)]) for chunks of whole waves,
-    in stream order."""
-    h, w, _ = image.shape
+def _escape_tables(model: ExactImageModel, c: int, outputs: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Full tables of the given rows with their window values zeroed (they were not escapes)."""
+    full, _ = model.tables(c, outputs)
+    if len(full):
+        full[np.arange(len(full))[:, None], starts[:, None] + np.arange(WINDOW)[None, :]] = 0
+    return full
+
+
+def _channel_code(model: ExactImageModel, c: int, outputs: np.ndarray, values: np.ndarray) -> ChannelCode:
+    window, starts = model.tables(c, outputs, window=True)
+    offset = values - starts
+    inside = (offset >= 0) & (offset < WINDOW)
+    first = np.where(inside, offset, WINDOW).astype(np.int32)
+    escaped = np.flatnonzero(~inside)
+    return ChannelCode(window, first, escaped, _escape_tables(model, c, outputs[escaped], starts[escaped]),
+                       values)
+
+
+def _chunks(model: ExactImageModel, image: np.ndarray) -> Iterator[tuple[list[int], list[ChannelCode]]]:
+    """Yield (wave sizes, one ChannelCode per channel) for chunks of whole waves, in stream order."""
     padded = causal.pad(image)
     flat = padded.reshape(-1)
     offsets = causal.flat_offsets(padded.shape[1], CHANNELS)
-    wave_list = causal.waves(h, w)
+    wave_list = causal.waves(*image.shape[:2])
     i = 0
     while i < len(wave_list):
         j, n = i, 0
@@ -40,19 +76,19 @@ def _chunks(model: ExactImageModel, image: np.ndarray):
             j += 1
         ys = np.concatenate([wv[0] for wv in wave_list[i:j]])
         xs = np.concatenate([wv[1] for wv in wave_list[i:j]])
-        values = image[ys, xs].astype(np.int32)
-        base = causal.pixel_base(ys, xs, padded.shape[1], CHANNELS)
-        feats = model.pixel_features(_gather_context(flat, base, offsets))
+        values = image[ys, xs].astype(np.int64)
+        feats = model.pixel_features(_gather_context(flat, causal.pixel_base(ys, xs, padded.shape[1], CHANNELS),
+                                                     offsets))
         current = torch.from_numpy(values.astype(np.float32) - 128.0)
-        tables = [model.tables(c, model.channel_outputs(c, feats, current)) for c in range(CHANNELS)]
-        yield [len(wv[0]) for wv in wave_list[i:j]], values, tables
+        codes = [_channel_code(model, c, model.channel_outputs(c, feats, current), values[:, c])
+                 for c in range(CHANNELS)]
+        yield [len(wv[0]) for wv in wave_list[i:j]], codes
         i = j
 
 
 def image_nll(model: ExactImageModel, image: np.ndarray) -> float:
     """The model's -log2 likelihood of an image, in bits, without coding it."""
-    return sum(nll_bits(values[:, c], tables[c])
-               for _, values, tables in _chunks(model, image) for c in range(CHANNELS))
+    return sum(code.nll() for _, codes in _chunks(model, image) for code in codes)
 
 
 def bits_map(model: ExactImageModel, image: np.ndarray) -> np.ndarray:
@@ -60,13 +96,16 @@ def bits_map(model: ExactImageModel, image: np.ndarray) -> np.ndarray:
     out = np.zeros(image.shape, dtype=np.float64)
     waves = causal.waves(*image.shape[:2])
     w = 0
-    for sizes, values, tables in _chunks(model, image):
+    for sizes, codes in _chunks(model, image):
         ys = np.concatenate([waves[w + i][0] for i in range(len(sizes))])
         xs = np.concatenate([waves[w + i][1] for i in range(len(sizes))])
         w += len(sizes)
-        for c in range(CHANNELS):
-            p = tables[c][np.arange(len(values)), values[:, c]] / tables[c].sum(axis=1)
-            out[ys, xs, c] = -np.log2(p)
+        for c, code in enumerate(codes):
+            rows = np.arange(len(code.first))
+            bits = -np.log2(code.window[rows, code.first] / code.window.sum(axis=1))
+            e = code.escaped
+            bits[e] -= np.log2(code.full[np.arange(len(e)), code.values[e]] / code.full.sum(axis=1))
+            out[ys, xs, c] = bits
     return out
 
 
@@ -75,15 +114,18 @@ def encode_image(model: ExactImageModel, image: np.ndarray,
     """(H, W, 3) uint8 -> (payload, NLL in bits under the model's integer tables)."""
     encoder = Encoder()
     nll = 0.0
-    for sizes, values, tables in _chunks(model, image):
-        start = 0
-        for size in sizes:
-            for c in range(CHANNELS):
-                encoder.encode(values[start:start + size, c], tables[c][start:start + size])
-            start += size
-        nll += sum(nll_bits(values[:, c], tables[c]) for c in range(CHANNELS))
+    for sizes, codes in _chunks(model, image):
+        bounds = np.concatenate([[0], np.cumsum(sizes)])
+        cuts = [np.searchsorted(code.escaped, bounds) for code in codes]
+        for w in range(len(sizes)):
+            a, b = bounds[w], bounds[w + 1]
+            for code, cut in zip(codes, cuts):
+                encoder.encode(code.first[a:b], code.window[a:b])
+                e0, e1 = cut[w], cut[w + 1]
+                encoder.encode(code.values[code.escaped[e0:e1]], code.full[e0:e1])
+        nll += sum(code.nll() for code in codes)
         if progress:
-            progress(len(values))
+            progress(int(bounds[-1]))
     return encoder.finish(), nll
 
 
@@ -99,9 +141,17 @@ def decode_image(model: ExactImageModel, payload: bytes, height: int, width: int
         feats = model.pixel_features(_gather_context(flat, base, offsets))
         current = torch.zeros((len(ys), CHANNELS), dtype=torch.float32)
         for c in range(CHANNELS):
-            symbols = decoder.decode(model.tables(c, model.channel_outputs(c, feats, current)))
-            flat[base + c] = symbols
-            current[:, c] = torch.from_numpy(symbols.astype(np.float32) - 128.0)
+            outputs = model.channel_outputs(c, feats, current)
+            window, starts = model.tables(c, outputs, window=True)
+            first = decoder.decode(window)
+            values = starts + first
+            escaped = np.flatnonzero(first == WINDOW)
+            if len(escaped):
+                values[escaped] = decoder.decode(_escape_tables(model, c, outputs[escaped], starts[escaped]))
+            if values.min() < 0 or values.max() > 255:
+                raise ValueError("decoded value out of range")
+            flat[base + c] = values
+            current[:, c] = torch.from_numpy(values.astype(np.float32) - 128.0)
         if progress:
             progress(len(ys))
     return padded[causal.PAD_TOP:, causal.PAD_LEFT:causal.PAD_LEFT + width].copy()

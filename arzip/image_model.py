@@ -261,10 +261,11 @@ class ExactImageModel:
             out = out + self.out_cur[c](cur.double())
         return out.cpu().numpy()
 
-    def tables(self, c: int, outputs: np.ndarray) -> np.ndarray:
-        """(m, 256) integer frequency tables (float64) from channel c's head outputs."""
+    def tables(self, c: int, outputs: np.ndarray, window: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """Integer frequency tables (float64) from channel c's head outputs: full (m, 256)
+        tables, or window tables plus their starts (see exact.mixture_tables)."""
         return exact.mixture_tables(outputs, self.shifts[c], self.config.components, LOG2_SCALE_MIN,
-                                    LOG2_SCALE_MAX, MEAN_RANGE, self.luts)
+                                    LOG2_SCALE_MAX, MEAN_RANGE, self.luts, window)
 
 
 LUT_NAMES = ("lut_sigmoid", "lut_inv_scale", "lut_exp2")
@@ -277,6 +278,7 @@ def constants() -> dict:
             "inv_bits": exact.INV_BITS, "mean_frac": exact.MEAN_FRAC,
             "log2_scale_frac": exact.LOG2_SCALE_FRAC, "logit_frac": exact.LOGIT_FRAC,
             "weight_bits": exact.WEIGHT_BITS, "floor_shift": exact.FLOOR_SHIFT,
+            "min_weight": exact.MIN_WEIGHT, "window": exact.WINDOW,
             "mean_range": MEAN_RANGE, "log2_scale_range": [LOG2_SCALE_MIN, LOG2_SCALE_MAX]}
 
 

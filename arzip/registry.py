@@ -60,7 +60,10 @@ def load(name: str) -> ExactImageModel:
     if digest != expected:
         raise ModelError(f"model file {path} is damaged (sha256 {digest[:16]}..., "
                          f"expected {expected[:16]}...)")
-    return ExactImageModel.load(path)
+    try:
+        return ExactImageModel.load(path)
+    except ValueError as e:
+        raise ModelError(str(e)) from None
 
 
 def install(model_file: Path, name: str, directory: Path, default: bool = True) -> None:

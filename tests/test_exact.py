@@ -21,9 +21,19 @@ def crop(photo) -> np.ndarray:
     return np.ascontiguousarray(photo[200:280, 150:246])  # 7680 pixels: big enough for the parallel kernel
 
 
-def all_tables(model, image) -> np.ndarray:
-    parts = [np.stack(tables) for _, _, tables in image_codec._chunks(model, image)]
-    return np.concatenate([p.transpose(1, 0, 2) for p in parts])
+def all_tables(model, image) -> list[np.ndarray]:
+    """Every table and stage-1 symbol the coder would see, per channel, in stream order."""
+    codes = [code for _, codes in image_codec._chunks(model, image) for code in codes]
+    out = []
+    for c in range(CHANNELS):
+        mine = codes[c::CHANNELS]
+        out += [np.concatenate([k.window for k in mine]), np.concatenate([k.first for k in mine]),
+                np.concatenate([k.full for k in mine])]
+    return out
+
+
+def same(a: list[np.ndarray], b: list[np.ndarray]) -> bool:
+    return len(a) == len(b) and all(np.array_equal(x, y) for x, y in zip(a, b))
 
 
 @pytest.fixture(autouse=True)
@@ -35,12 +45,13 @@ def restore_threads():
 def test_tables_identical_across_threads_and_splits(model, crop, monkeypatch):
     api.set_threads(1)
     reference = all_tables(model, crop)
-    assert reference.shape == (crop.shape[0] * crop.shape[1], CHANNELS, 256)
+    assert reference[0].shape == (crop.shape[0] * crop.shape[1], exact.WINDOW + 1)
+    assert len(reference[2]) > 0  # some values escaped the window: stage 2 is exercised
     for threads in (1, 2):
         api.set_threads(threads)
         for chunk in (1, 97, 5000, 100000):
             monkeypatch.setattr(image_codec, "CHUNK_PIXELS", chunk)
-            assert np.array_equal(all_tables(model, crop), reference), (threads, chunk)
+            assert same(all_tables(model, crop), reference), (threads, chunk)
 
 
 def test_single_row_batches_match_large_batch(model, crop):
@@ -65,12 +76,27 @@ def test_parallel_kernel_equals_serial(model):
     acc = np.round(rng.normal(0, 2.0 ** 38, size=(5000, 3 * k)))
     shifts = model.shifts[1]
     args = (acc, shifts, k, -3.0, 6.0, 192.0, model.luts)
-    api.set_threads(1)
-    serial = exact.mixture_tables(*args)
-    api.set_threads(2)
-    parallel = exact.mixture_tables(*args)
-    assert np.array_equal(serial, parallel)
-    assert (serial >= 1).all() and np.all(serial == np.round(serial))
+    for window in (False, True):
+        api.set_threads(1)
+        serial, starts = exact.mixture_tables(*args, window=window)
+        api.set_threads(2)
+        parallel, starts2 = exact.mixture_tables(*args, window=window)
+        assert np.array_equal(serial, parallel) and np.array_equal(starts, starts2)
+        assert (serial >= 1).all() and np.all(serial == np.round(serial))
+
+
+def test_window_tables_hold_the_full_tables_probabilities(model):
+    """Stage 1 + stage 2 give every value exactly the probability of its full table."""
+    rng = np.random.default_rng(4)
+    k = model.config.components
+    acc = np.round(rng.normal(0, 2.0 ** 38, size=(3000, 3 * k)))
+    args = (acc, model.shifts[0], k, -3.0, 6.0, 192.0, model.luts)
+    full, _ = exact.mixture_tables(*args)
+    window, starts = exact.mixture_tables(*args, window=True)
+    rows = np.arange(len(acc))[:, None]
+    inside = full[rows, starts[:, None] + np.arange(exact.WINDOW)[None, :]]
+    assert np.array_equal(window[:, :exact.WINDOW], inside)
+    assert np.array_equal(window.sum(axis=1), full.sum(axis=1))
 
 
 def test_archive_written_with_one_thread_count_reads_with_another(crop):
@@ -132,7 +158,7 @@ def test_exact_form_computes_the_float_model(photo):
 def test_gpu_tables_equal_cpu(model, crop):
     cpu = all_tables(model, crop)
     gpu_model = ExactImageModel(model.tensors, model.config).to("cuda")
-    assert np.array_equal(all_tables(gpu_model, crop), cpu)
+    assert same(all_tables(gpu_model, crop), cpu)
 
 
 def test_waves_cover_each_pixel_once_after_its_context():
