@@ -1,52 +1,80 @@
-"""The causal neighbourhood every image model sees, and the wavefront order that follows from it.
+"""The causal neighbourhoods image models see, and the wavefront order that follows from them.
 
 A pixel (y, x) is predicted from already-coded pixels: a few to its left in its own row and a
-window over the rows above. The window reaches at most one pixel to the right in the row just
-above (two rows up it may reach three, three rows up five), so every context pixel of (y, x) has
-a smaller wave index ``t = x + 2*y``. All pixels of one wave are therefore independent given the
-earlier waves, and the decoder evaluates each wave as one batch.
+window over the rows above. The window may reach at most 2k - 1 pixels to the right k rows up
+(one pixel in the row just above), so every context pixel of (y, x) has a smaller wave index
+``t = x + 2*y``. All pixels of one wave are therefore independent given the earlier waves, and
+the decoder evaluates each wave as one batch.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-# (dy, dx) of the context pixels, dy <= 0. Their wave index x + 2y is always below the pixel's own.
-OFFSETS: tuple[tuple[int, int], ...] = (
-    tuple((-3, dx) for dx in range(-2, 3))
-    + tuple((-2, dx) for dx in range(-3, 4))
-    + tuple((-1, dx) for dx in range(-4, 2))
-    + tuple((0, dx) for dx in range(-4, 0))
-)
-PAD_TOP = 3
-PAD_LEFT = 4
-PAD_RIGHT = 3
 PAD_VALUE = 128  # pixels outside the image read as mid-grey (0 once centred)
-N_CONTEXT = len(OFFSETS)
 WAVE_SLOPE = 2
 
-assert all(dx + WAVE_SLOPE * dy < 0 for dy, dx in OFFSETS), "context must precede the pixel"
+
+@dataclass(frozen=True)
+class Context:
+    """A causal neighbourhood: (dy, dx) offsets with dy <= 0, all in earlier waves."""
+    name: str
+    offsets: tuple[tuple[int, int], ...]
+
+    def __post_init__(self) -> None:
+        if not all(dx + WAVE_SLOPE * dy < 0 for dy, dx in self.offsets):
+            raise ValueError(f"context {self.name}: every offset must lie in an earlier wave")
+
+    @property
+    def size(self) -> int:
+        return len(self.offsets)
+
+    @property
+    def pad_top(self) -> int:
+        return -min(dy for dy, _ in self.offsets)
+
+    @property
+    def pad_left(self) -> int:
+        return max(0, -min(dx for _, dx in self.offsets))
+
+    @property
+    def pad_right(self) -> int:
+        return max(0, max(dx for _, dx in self.offsets))
+
+    def pad(self, image: np.ndarray) -> np.ndarray:
+        """(H, W, C) uint8 -> the image inside a PAD_VALUE border wide enough for the context."""
+        h, w, c = image.shape
+        out = np.full((h + self.pad_top, w + self.pad_left + self.pad_right, c), PAD_VALUE, dtype=np.uint8)
+        out[self.pad_top:, self.pad_left:self.pad_left + w] = image
+        return out
+
+    def unpad(self, padded: np.ndarray, width: int) -> np.ndarray:
+        return padded[self.pad_top:, self.pad_left:self.pad_left + width]
+
+    def flat_offsets(self, padded_width: int, channels: int) -> np.ndarray:
+        """Offsets, in a flattened padded (H, W, C) array, of every context subpixel of a pixel;
+        context pixels in the order of `offsets`, channels inside each pixel."""
+        pix = np.array([dy * padded_width + dx for dy, dx in self.offsets], dtype=np.int64) * channels
+        return (pix[:, None] + np.arange(channels)[None, :]).reshape(-1)
+
+    def pixel_base(self, ys: np.ndarray, xs: np.ndarray, padded_width, channels: int) -> np.ndarray:
+        """Flat index of subpixel 0 of pixels (ys, xs) (image coordinates) in the padded array."""
+        return ((ys + self.pad_top) * padded_width + (xs + self.pad_left)) * channels
 
 
-def pad(image: np.ndarray) -> np.ndarray:
-    """(H, W, C) uint8 -> (H+PAD_TOP, W+PAD_LEFT+PAD_RIGHT, C) uint8 with PAD_VALUE borders."""
-    h, w, c = image.shape
-    out = np.full((h + PAD_TOP, w + PAD_LEFT + PAD_RIGHT, c), PAD_VALUE, dtype=np.uint8)
-    out[PAD_TOP:, PAD_LEFT:PAD_LEFT + w] = image
-    return out
+def _rows(*rows: tuple[int, int, int]) -> tuple[tuple[int, int], ...]:
+    """Offsets from (dy, first dx, last dx) rows."""
+    return tuple((dy, dx) for dy, lo, hi in rows for dx in range(lo, hi + 1))
 
 
-def flat_offsets(padded_width: int, channels: int) -> np.ndarray:
-    """Offsets, in a flattened padded (H, W, C) array, of every context subpixel of a pixel.
-
-    Order: context pixels as in OFFSETS, channels inside each pixel.
-    """
-    pix = np.array([dy * padded_width + dx for dy, dx in OFFSETS], dtype=np.int64) * channels
-    return (pix[:, None] + np.arange(channels)[None, :]).reshape(-1)
-
-
-def pixel_base(ys: np.ndarray, xs: np.ndarray, padded_width: int, channels: int) -> np.ndarray:
-    """Flat index of subpixel 0 of pixels (ys, xs) (image coordinates) in the padded array."""
-    return ((ys + PAD_TOP) * padded_width + (xs + PAD_LEFT)) * channels
+CONTEXTS = {
+    # 22 pixels: 3 rows above (reaching 1 right one row up) and 4 to the left
+    "c22": Context("c22", _rows((-3, -2, 2), (-2, -3, 3), (-1, -4, 1), (0, -4, -1))),
+    # 44 pixels: 5 rows above and 6 to the left
+    "c44": Context("c44", _rows((-5, -2, 2), (-4, -3, 3), (-3, -4, 4), (-2, -5, 3), (-1, -6, 1),
+                                (0, -6, -1))),
+}
 
 
 def waves(height: int, width: int) -> list[tuple[np.ndarray, np.ndarray]]:

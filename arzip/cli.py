@@ -127,12 +127,13 @@ def explain(file: Path, output: Path | None, force: bool, threads: int | None, m
 @click.option("--hidden", default=128, show_default=True)
 @click.option("--head-hidden", default=32, show_default=True)
 @click.option("--components", default=4, show_default=True)
+@click.option("--context", default="c22", show_default=True, help="causal neighbourhood (arzip/causal.py)")
 @click.option("--device", default="auto", show_default=True, help="cpu, cuda or auto")
 @click.option("--threads", type=int, help="CPU training threads (default: torch's choice)")
 @click.option("--seed", default=0, show_default=True)
 def train(train_dir: Path, out_dir: Path, name: str | None, steps: int, batch_size: int, lr: float,
-          hidden: int, head_hidden: int, components: int, device: str, threads: int | None,
-          seed: int) -> None:
+          hidden: int, head_hidden: int, components: int, context: str, device: str,
+          threads: int | None, seed: int) -> None:
     """Train an image model on the PNGs in TRAIN_DIR (resumes from OUT's checkpoint)."""
     import torch
 
@@ -140,7 +141,7 @@ def train(train_dir: Path, out_dir: Path, name: str | None, steps: int, batch_si
     from .train import export, train as run_training
     if threads:
         torch.set_num_threads(threads)
-    config = ModelConfig(hidden=hidden, head_hidden=head_hidden, components=components)
+    config = ModelConfig(hidden=hidden, head_hidden=head_hidden, components=components, context=context)
     run_training(train_dir, out_dir, steps, batch_size, lr, config, device=device, seed=seed,
                  log=lambda m: click.echo(m, err=True))
     export(out_dir, name or out_dir.name, log=lambda m: click.echo(m, err=True))

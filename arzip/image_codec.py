@@ -64,9 +64,10 @@ def _channel_code(model: ExactImageModel, c: int, outputs: np.ndarray, values: n
 
 def _chunks(model: ExactImageModel, image: np.ndarray) -> Iterator[tuple[list[int], list[ChannelCode]]]:
     """Yield (wave sizes, one ChannelCode per channel) for chunks of whole waves, in stream order."""
-    padded = causal.pad(image)
+    ctx = model.context
+    padded = ctx.pad(image)
     flat = padded.reshape(-1)
-    offsets = causal.flat_offsets(padded.shape[1], CHANNELS)
+    offsets = ctx.flat_offsets(padded.shape[1], CHANNELS)
     wave_list = causal.waves(*image.shape[:2])
     i = 0
     while i < len(wave_list):
@@ -77,7 +78,7 @@ def _chunks(model: ExactImageModel, image: np.ndarray) -> Iterator[tuple[list[in
         ys = np.concatenate([wv[0] for wv in wave_list[i:j]])
         xs = np.concatenate([wv[1] for wv in wave_list[i:j]])
         values = image[ys, xs].astype(np.int64)
-        feats = model.pixel_features(_gather_context(flat, causal.pixel_base(ys, xs, padded.shape[1], CHANNELS),
+        feats = model.pixel_features(_gather_context(flat, ctx.pixel_base(ys, xs, padded.shape[1], CHANNELS),
                                                      offsets))
         current = torch.from_numpy(values.astype(np.float32) - 128.0)
         codes = [_channel_code(model, c, model.channel_outputs(c, feats, current), values[:, c])
@@ -132,12 +133,13 @@ def encode_image(model: ExactImageModel, image: np.ndarray,
 def decode_image(model: ExactImageModel, payload: bytes, height: int, width: int,
                  progress: Callable[[int], None] | None = None) -> np.ndarray:
     """Inverse of encode_image."""
-    padded = causal.pad(np.zeros((height, width, CHANNELS), dtype=np.uint8))
+    ctx = model.context
+    padded = ctx.pad(np.zeros((height, width, CHANNELS), dtype=np.uint8))
     flat = padded.reshape(-1)
-    offsets = causal.flat_offsets(padded.shape[1], CHANNELS)
+    offsets = ctx.flat_offsets(padded.shape[1], CHANNELS)
     decoder = Decoder(payload)
     for ys, xs in causal.waves(height, width):
-        base = causal.pixel_base(ys, xs, padded.shape[1], CHANNELS)
+        base = ctx.pixel_base(ys, xs, padded.shape[1], CHANNELS)
         feats = model.pixel_features(_gather_context(flat, base, offsets))
         current = torch.zeros((len(ys), CHANNELS), dtype=torch.float32)
         for c in range(CHANNELS):
@@ -154,4 +156,4 @@ def decode_image(model: ExactImageModel, payload: bytes, height: int, width: int
             current[:, c] = torch.from_numpy(values.astype(np.float32) - 128.0)
         if progress:
             progress(len(ys))
-    return padded[causal.PAD_TOP:, causal.PAD_LEFT:causal.PAD_LEFT + width].copy()
+    return ctx.unpad(padded, width).copy()

@@ -39,6 +39,7 @@ class ModelConfig:
     hidden: int = 128
     head_hidden: int = 32
     components: int = 4
+    context: str = "c22"  # a name in causal.CONTEXTS
 
 
 class ImageModel(nn.Module):
@@ -48,7 +49,8 @@ class ImageModel(nn.Module):
     def __init__(self, config: ModelConfig = ModelConfig()):
         super().__init__()
         self.config = config
-        n_in = causal.N_CONTEXT * CHANNELS
+        self.context = causal.CONTEXTS[config.context]
+        n_in = self.context.size * CHANNELS
         k = config.components
         self.trunk1 = nn.Linear(n_in, config.hidden)
         self.trunk2 = nn.Linear(config.hidden, config.hidden)
@@ -62,15 +64,14 @@ class ImageModel(nn.Module):
 
     def _init_outputs(self) -> None:
         k = self.config.components
-        n_ctx = causal.N_CONTEXT
         for c, layer in enumerate(self.head_out):
             with torch.no_grad():
                 layer.weight.mul_(0.1)
                 layer.bias.zero_()
                 # means start as the average of the left and upper neighbours of the same channel
                 w = layer.weight[k:2 * k]
-                left = causal.OFFSETS.index((0, -1))
-                up = causal.OFFSETS.index((-1, 0))
+                left = self.context.offsets.index((0, -1))
+                up = self.context.offsets.index((-1, 0))
                 base = self.config.head_hidden
                 w[:, base + left * CHANNELS + c] += 0.5 / MEAN_UNIT
                 w[:, base + up * CHANNELS + c] += 0.5 / MEAN_UNIT
@@ -158,6 +159,7 @@ class ExactImageModel:
 
     def __init__(self, tensors: dict[str, torch.Tensor], config: ModelConfig):
         self.config = config
+        self.context = causal.CONTEXTS[config.context]
         self.tensors = tensors
         self.luts = {k: tensors[k].numpy().astype(np.int64) for k in LUT_NAMES}
         self.device = torch.device("cpu")
@@ -165,7 +167,7 @@ class ExactImageModel:
 
     def _build(self) -> None:
         t, dev, h, hh = self.tensors, self.device, self.config.hidden, self.config.head_hidden
-        n_in = causal.N_CONTEXT * CHANNELS
+        n_in = self.context.size * CHANNELS
 
         def layer(prefix: str, dtype: torch.dtype) -> exact.ExactLinear:
             return exact.ExactLinear(t[prefix + ".weight"].to(dev, dtype), t[prefix + ".bias"].to(dev, dtype),
@@ -193,7 +195,7 @@ class ExactImageModel:
     @classmethod
     def from_float(cls, model: ImageModel) -> "ExactImageModel":
         cfg, k = model.config, model.config.components
-        n_in = causal.N_CONTEXT * CHANNELS
+        n_in = model.context.size * CHANNELS
         sd = {name: p.detach().double().cpu().numpy() for name, p in model.state_dict().items()}
         tensors: dict[str, torch.Tensor] = {}
 

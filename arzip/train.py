@@ -62,7 +62,9 @@ class PixelSampler:
     """Holds the padded training images (all 8 dihedral variants) flattened in one array and
     draws (context, pixel) batches from it."""
 
-    def __init__(self, images: list[np.ndarray], augment: bool = True, seed: int = 0):
+    def __init__(self, images: list[np.ndarray], context: causal.Context, augment: bool = True,
+                 seed: int = 0):
+        self.context = context
         variants = []
         for img in images:
             for k in range(4 if augment else 1):
@@ -71,7 +73,7 @@ class PixelSampler:
                 if augment:
                     variants.append(r[:, ::-1])
         self.shapes = [v.shape[:2] for v in variants]
-        padded = [causal.pad(np.ascontiguousarray(v)) for v in variants]
+        padded = [context.pad(np.ascontiguousarray(v)) for v in variants]
         self.padded_widths = np.array([p.shape[1] for p in padded], dtype=np.int64)
         sizes = np.array([p.size for p in padded], dtype=np.int64)
         self.starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
@@ -79,14 +81,14 @@ class PixelSampler:
         self.heights = np.array([s[0] for s in self.shapes])
         self.widths = np.array([s[1] for s in self.shapes])
         self.rng = np.random.default_rng(seed)
-        self.offset_tables = {w: torch.from_numpy(causal.flat_offsets(int(w), CHANNELS))
+        self.offset_tables = {w: torch.from_numpy(context.flat_offsets(int(w), CHANNELS))
                               for w in set(self.padded_widths.tolist())}
 
     def batch(self, size: int) -> tuple[torch.Tensor, torch.Tensor]:
         idx = self.rng.integers(0, len(self.shapes), size)
         ys = (self.rng.random(size) * self.heights[idx]).astype(np.int64)
         xs = (self.rng.random(size) * self.widths[idx]).astype(np.int64)
-        base = self.starts[idx] + causal.pixel_base(ys, xs, self.padded_widths[idx], CHANNELS)
+        base = self.starts[idx] + self.context.pixel_base(ys, xs, self.padded_widths[idx], CHANNELS)
         base_t = torch.from_numpy(base)
         # all images share one padded width when they share one size (the usual case)
         widths = set(self.padded_widths[idx].tolist())
@@ -100,14 +102,14 @@ class PixelSampler:
         return ctx.float(), cur.float()
 
 
-def image_context(image: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+def image_context(image: np.ndarray, context: causal.Context) -> tuple[torch.Tensor, torch.Tensor]:
     """Context and value of every pixel of one image, in raster order (for evaluation)."""
     h, w, c = image.shape
-    padded = causal.pad(image)
+    padded = context.pad(image)
     flat = torch.from_numpy(padded.reshape(-1))
     ys, xs = np.divmod(np.arange(h * w, dtype=np.int64), w)
-    base = torch.from_numpy(causal.pixel_base(ys, xs, padded.shape[1], c))
-    offs = torch.from_numpy(causal.flat_offsets(padded.shape[1], c))
+    base = torch.from_numpy(context.pixel_base(ys, xs, padded.shape[1], c))
+    offs = torch.from_numpy(context.flat_offsets(padded.shape[1], c))
     return flat[base[:, None] + offs[None, :]], flat[base[:, None] + torch.arange(c)[None, :]]
 
 
@@ -117,7 +119,7 @@ def evaluate_bpsp(model: ImageModel, images: list[np.ndarray], chunk: int = 6553
     model.eval()
     total_bits, total_sub = 0.0, 0
     for img in images:
-        ctx, cur = image_context(img)
+        ctx, cur = image_context(img, model.context)
         for i in range(0, len(ctx), chunk):
             c, x = ctx[i:i + chunk].float(), cur[i:i + chunk].float()
             total_bits += float(nll_bits(model(c, x), x).double().sum())
@@ -149,7 +151,8 @@ def train(train_dir: Path, out_dir: Path, steps: int, batch_size: int = 4096, lr
     torch.manual_seed(seed)
     train_files, val_files = split_files(train_dir)
     log(f"train: {len(train_files)} images, validation: {len(val_files)} images, device {device}")
-    sampler = PixelSampler([load_rgb(p) for p in train_files], seed=seed + rank)
+    sampler = PixelSampler([load_rgb(p) for p in train_files], causal.CONTEXTS[config.context],
+                           seed=seed + rank)
     val_images = [load_rgb(p) for p in val_files]
 
     model = ImageModel(config).to(device)

@@ -56,10 +56,11 @@ def test_tables_identical_across_threads_and_splits(model, crop, monkeypatch):
 
 def test_single_row_batches_match_large_batch(model, crop):
     """m=1 takes a different BLAS path (gemv) than a large batch (gemm): same integers."""
-    padded = causal.pad(crop)
+    ctx_def = model.context
+    padded = ctx_def.pad(crop)
     ys, xs = np.divmod(np.arange(200) * 37 % (crop.shape[0] * crop.shape[1]), crop.shape[1])
-    base = causal.pixel_base(ys, xs, padded.shape[1], CHANNELS)
-    ctx = image_codec._gather_context(padded.reshape(-1), base, causal.flat_offsets(padded.shape[1], 3))
+    base = ctx_def.pixel_base(ys, xs, padded.shape[1], CHANNELS)
+    ctx = image_codec._gather_context(padded.reshape(-1), base, ctx_def.flat_offsets(padded.shape[1], 3))
     cur = torch.from_numpy(crop[ys, xs].astype(np.float32) - 128)
     feats = model.pixel_features(ctx)
     batch = [model.channel_outputs(c, feats, cur) for c in range(CHANNELS)]
@@ -112,7 +113,7 @@ def test_archive_written_with_one_thread_count_reads_with_another(crop):
 
 def test_every_layer_stays_below_the_exact_integer_limit(model):
     t, cfg = model.tensors, model.config
-    n_in = causal.N_CONTEXT * CHANNELS
+    n_in = model.context.size * CHANNELS
     layers = [(model.trunk1, [INPUT_MAX] * n_in, exact.F32_LIMIT),
               (model.trunk2, [ACT_MAX] * cfg.hidden, exact.F32_LIMIT)]
     for c in range(CHANNELS):
@@ -139,7 +140,7 @@ def test_exact_form_computes_the_float_model(photo):
     form must cost at most a fraction of a percent more bits."""
     torch.manual_seed(0)
     net = ImageModel(ModelConfig(hidden=32, head_hidden=16, components=3))
-    sampler = PixelSampler([photo[:256]], seed=0)
+    sampler = PixelSampler([photo[:256]], net.context, seed=0)
     opt = torch.optim.Adam(net.parameters(), lr=3e-3)
     for _ in range(150):
         ctx, cur = sampler.batch(1024)
@@ -161,7 +162,8 @@ def test_gpu_tables_equal_cpu(model, crop):
     assert same(all_tables(gpu_model, crop), cpu)
 
 
-def test_waves_cover_each_pixel_once_after_its_context():
+@pytest.mark.parametrize("context", sorted(causal.CONTEXTS))
+def test_waves_cover_each_pixel_once_after_its_context(context):
     h, w = 7, 11
     order = np.full((h, w), -1)
     for t, (ys, xs) in enumerate(causal.waves(h, w)):
@@ -170,6 +172,6 @@ def test_waves_cover_each_pixel_once_after_its_context():
     assert (order >= 0).all()
     for y in range(h):
         for x in range(w):
-            for dy, dx in causal.OFFSETS:
+            for dy, dx in causal.CONTEXTS[context].offsets:
                 if 0 <= y + dy < h and 0 <= x + dx < w:
                     assert order[y + dy, x + dx] < order[y, x]

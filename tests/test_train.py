@@ -30,9 +30,10 @@ def test_split_keeps_validation_apart(train_dir):
     assert len(tr) + len(val) == 12
 
 
-def test_tiny_training_run_exports_a_working_model(train_dir, tmp_path, photo):
+@pytest.mark.parametrize("context", ["c22", "c44"])
+def test_tiny_training_run_exports_a_working_model(train_dir, tmp_path, photo, context):
     out = tmp_path / "run"
-    cfg = ModelConfig(hidden=16, head_hidden=8, components=2)
+    cfg = ModelConfig(hidden=16, head_hidden=8, components=2, context=context)
     train(train_dir, out, steps=200, batch_size=256, config=cfg, log=lambda m: None)
     path = export(out, "tiny", log=lambda m: None)
     report = json.loads((out / "export.json").read_text())
