@@ -1,4 +1,5 @@
-"""The RGB image model in its float form: what training optimises.
+"""The RGB image model: its float form (what training optimises) and its exact form (what the
+coder uses).
 
 For each pixel a small MLP reads the causal context (arzip.causal) and produces a feature
 vector; one head per channel turns it, together with the channels already coded in the same
@@ -6,7 +7,7 @@ pixel (R for G; R and G for B), into a mixture of K discretized logistics over 0
 Every head also has a direct linear path from the raw context, so the network learns
 "linear predictor + nonlinear correction", which trains fast and generalises well.
 
-The exact (integer) form used for coding is built from these weights by arzip.exact; the
+The exact form is built from the trained weights with the integer layers of arzip.exact; the
 clamps below (activation cap, mean and scale ranges) are the ones the integer form enforces,
 so training sees the same function up to rounding.
 """
@@ -43,7 +44,7 @@ class ModelConfig:
 
 
 class ImageModel(nn.Module):
-    """Float model: context (B, N_CONTEXT*3) and current pixel (B, 3), both uint8 values as
+    """Float model: context (B, context.size * 3) and current pixel (B, 3), both uint8 values as
     float, -> mixture parameters (B, 3 channels, 3 kinds [logit, mean, log2 scale], K)."""
 
     def __init__(self, config: ModelConfig = ModelConfig()):
@@ -149,7 +150,6 @@ FORMAT_VERSION = 1
 @dataclass
 class PixelFeatures:
     """Everything about a batch of pixels that does not depend on the pixel's own channels."""
-    context: torch.Tensor      # (m, n_in) float64, v - 128
     head_hidden: torch.Tensor  # (m, 3, head_hidden) float32 partial sums (trunk part + bias)
     head_out: torch.Tensor     # (m, 3, 3K) float64 partial sums (context part + bias)
 
@@ -247,7 +247,7 @@ class ExactImageModel:
         h = exact.requantize(self.trunk1(x), self.scale1, ACT_MAX)
         h = exact.requantize(self.trunk2(h), self.scale2, ACT_MAX)
         m, hh = len(x), self.config.head_hidden
-        return PixelFeatures(x.double(), self.hidden_trunk(h).view(m, CHANNELS, hh),
+        return PixelFeatures(self.hidden_trunk(h).view(m, CHANNELS, hh),
                              self.out_context(x.double()).view(m, CHANNELS, -1))
 
     def channel_outputs(self, c: int, feats: PixelFeatures, current: torch.Tensor) -> np.ndarray:
