@@ -16,7 +16,8 @@ import click
 from . import api
 from .errors import ArzipError
 
-THREADS_HELP = "threads for the network and tables (default: OMP_NUM_THREADS, else 1)"
+THREADS_HELP = ("threads for the network and tables when compressing (default: OMP_NUM_THREADS, "
+                "else 1); decompression works wave by wave, where one thread is fastest")
 
 
 def _setup_threads(threads: int | None) -> None:

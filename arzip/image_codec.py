@@ -132,7 +132,18 @@ def encode_image(model: ExactImageModel, image: np.ndarray,
 
 def decode_image(model: ExactImageModel, payload: bytes, height: int, width: int,
                  progress: Callable[[int], None] | None = None) -> np.ndarray:
-    """Inverse of encode_image."""
+    """Inverse of encode_image. Runs on one thread: per-wave batches are small, and a second
+    thread measured slower (bench/results/kodak-first6-threads2.md)."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _decode_waves(model, payload, height, width, progress)
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _decode_waves(model: ExactImageModel, payload: bytes, height: int, width: int,
+                  progress: Callable[[int], None] | None) -> np.ndarray:
     ctx = model.context
     padded = ctx.pad(np.zeros((height, width, CHANNELS), dtype=np.uint8))
     flat = padded.reshape(-1)
