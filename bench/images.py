@@ -12,7 +12,7 @@ Times come from time.perf_counter around a single encode and a single decode; mo
 JIT compilation are kept out of them by a warm-up on a tiny image first.
 
     python bench/images.py DIR [--name SET] [--out bench/results] [--threads N] [--limit N]
-                               [--skip-slow]
+                               [--skip-slow] [--list training.json]
 
 writes OUT/SET.md (readable summary), OUT/SET.json (all raw numbers) and OUT/SET.png (bar
 chart of total bpsp per codec); SET defaults to DIR's folder name.
@@ -91,10 +91,21 @@ CODEC_NOTES = {
 }
 
 
-def load_images(folder: Path, limit: int | None) -> list[tuple[str, np.ndarray]]:
-    """The 8-bit RGB PNGs of folder, sorted by name; anything else is skipped with a warning."""
+def listed_names(path: Path) -> set[str]:
+    """File names from a training run's training.json (its validation_files) or a text file."""
+    text = path.read_text()
+    if path.suffix == ".json":
+        return set(json.loads(text)["validation_files"])
+    return {line.strip() for line in text.splitlines() if line.strip()}
+
+
+def load_images(folder: Path, limit: int | None, only: set[str] | None = None) -> list[tuple[str, np.ndarray]]:
+    """The 8-bit RGB PNGs of folder (those named in `only`, if given), sorted by name; anything
+    else is skipped with a warning."""
     images = []
     for path in sorted(folder.glob("*.png")):
+        if only is not None and path.name not in only:
+            continue
         try:
             pixels, _ = read_png_rgb8(path.read_bytes(), path.name)
         except UnsupportedInput as e:
@@ -258,6 +269,8 @@ def main() -> None:
                         help="threads for arzip, webp and jxl (default: 1)")
     parser.add_argument("--limit", type=int, help="only the first N images")
     parser.add_argument("--skip-slow", action="store_true", help="skip jxl-e9")
+    parser.add_argument("--list", type=Path,
+                        help="only these files: a training.json (its validation_files) or a text file of names")
     args = parser.parse_args()
     if args.threads < 1 or (args.limit is not None and args.limit < 1):
         parser.error("--threads and --limit must be at least 1")
@@ -266,7 +279,7 @@ def main() -> None:
         sys.exit(f"error: {args.dir}: not a folder")
     if not any(args.dir.glob("*.png")):
         sys.exit(f"error: {args.dir}: no *.png files")
-    images = load_images(args.dir, args.limit)
+    images = load_images(args.dir, args.limit, listed_names(args.list) if args.list else None)
     if not images:
         sys.exit(f"error: {args.dir}: no 8-bit RGB PNGs to benchmark")
     set_name = args.name or args.dir.resolve().name
