@@ -27,8 +27,9 @@ def set_threads(n: int) -> None:
     numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
 
 
-def compress_image(pixels: np.ndarray, model: str | None = None) -> bytes:
-    """(H, W, 3) uint8 RGB array -> .arz archive bytes."""
+def compress_image(pixels: np.ndarray, model: str | None = None, level: int | None = None) -> bytes:
+    """(H, W, 3) uint8 RGB array -> .arz archive bytes, with the named model or the one behind
+    compression level 1 (fastest) .. 9 (smallest); default: the default level."""
     pixels = np.asarray(pixels)
     if pixels.dtype != np.uint8 or pixels.ndim != 3 or pixels.shape[2] != 3:
         raise UnsupportedInput(f"expected an (H, W, 3) uint8 RGB array, got {pixels.dtype} "
@@ -36,7 +37,7 @@ def compress_image(pixels: np.ndarray, model: str | None = None) -> bytes:
     if pixels.shape[0] == 0 or pixels.shape[1] == 0:
         raise UnsupportedInput("empty image")
     pixels = np.ascontiguousarray(pixels)
-    name = model or registry.default_model("image")
+    name = model or registry.model_for_level(level)
     exact_model = registry.load(name)
     payload, nll = image_codec.encode_image(exact_model, pixels)
     method = container.METHOD_MODEL
@@ -86,9 +87,10 @@ def info(blob: bytes) -> dict:
     """Summary of an archive, from its header alone."""
     header, _ = container.unpack(blob)
     try:
-        sha = registry.model_sha256(_model_for(header))
+        installed = _model_for(header)
+        sha, levels = registry.model_sha256(installed), registry.levels_of(installed)
     except ArzipError:
-        sha = header.model_sha256.hex()
+        sha, levels = header.model_sha256.hex(), []
     bits = 8 * len(blob)
     return {
         "kind": container.KINDS[header.kind],
@@ -99,6 +101,7 @@ def info(blob: bytes) -> dict:
         "method": container.METHODS[header.method],
         "model": header.model_name,
         "model_sha256": sha,
+        "levels": levels,
         "compressed_bytes": len(blob),
         "header_bytes": header.size,
         "payload_bytes": header.payload_len,
@@ -132,13 +135,13 @@ def default_output(source: Path, decompress: bool) -> Path:
 
 
 def compress_file(source: str | Path, target: str | Path | None = None, force: bool = False,
-                  model: str | None = None) -> Report:
+                  model: str | None = None, level: int | None = None) -> Report:
     source = Path(source)
     target = Path(target) if target is not None else default_output(source, decompress=False)
     data = read_input(source)
     check_target(source, target, force)
     pixels, dropped = image_io.read_png_rgb8(data, str(source))
-    blob = compress_image(pixels, model)
+    blob = compress_image(pixels, model, level)
     write_atomic(target, blob, force)
     return Report(source, target, len(data), len(blob), pixels.size, tuple(dropped))
 

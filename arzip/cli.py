@@ -28,6 +28,13 @@ def _setup_threads(threads: int | None) -> None:
     api.set_threads(threads)
 
 
+def _levels(levels: list[int]) -> str:
+    if not levels:
+        return "none (chosen with --model)"
+    return f"{levels[0]}-{levels[-1]}" if levels == list(range(levels[0], levels[-1] + 1)) else \
+        ",".join(map(str, levels))
+
+
 def _kb(n: int) -> str:
     return f"{n / 1000:.1f} kB"
 
@@ -38,18 +45,27 @@ def cli() -> None:
     """arzip: lossless image compression with a learned, integer-exact model."""
 
 
+def level_flags(command):
+    """-1 .. -9, as in gzip: each sets the compression level."""
+    for n in range(9, 0, -1):
+        command = click.option(f"-{n}", "level", flag_value=n, type=int, hidden=True)(command)
+    return command
+
+
 @cli.command()
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="output path (default FILE.arz)")
 @click.option("-f", "--force", is_flag=True, help="overwrite an existing output")
 @click.option("-q", "--quiet", is_flag=True, help="print nothing on success")
 @click.option("--threads", type=int, help=THREADS_HELP)
-@click.option("--model", help="model name (default: the shipped image model)")
+@click.option("--model", help="model name (overrides the level)")
+@click.option("--level", "level", type=click.IntRange(1, 9), help="1 (fastest) .. 9 (smallest); default 5")
+@level_flags
 def compress(file: Path, output: Path | None, force: bool, quiet: bool, threads: int | None,
-             model: str | None) -> None:
-    """Compress FILE (an 8-bit RGB PNG) to FILE.arz; FILE is kept."""
+             model: str | None, level: int | None) -> None:
+    """Compress FILE (an 8-bit RGB PNG) to FILE.arz; FILE is kept. -1 .. -9 choose the level."""
     _setup_threads(threads)
-    r = api.compress_file(file, output, force=force, model=model)
+    r = api.compress_file(file, output, force=force, model=model, level=level)
     if not quiet:
         if r.dropped_metadata:
             click.echo(f"arzip: warning: {file}: PNG metadata not kept: "
@@ -84,7 +100,8 @@ def info(file: Path, as_json: bool) -> None:
         return
     click.echo(f"{file}: arz {summary['kind']}, {summary['width']}x{summary['height']} "
                f"{summary['mode']}\n"
-               f"  model      {summary['model']} (sha256 {summary['model_sha256'][:16]}...)\n"
+               f"  model      {summary['model']} (sha256 {summary['model_sha256'][:16]}...), "
+               f"levels {_levels(summary['levels'])}\n"
                f"  size       {summary['compressed_bytes']} bytes "
                f"({summary['header_bytes']} header + {summary['payload_bytes']} payload), "
                f"{summary['bits_per_subpixel']:.3f} bits per subpixel\n"

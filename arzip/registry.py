@@ -31,8 +31,28 @@ def manifest() -> dict:
     return json.loads(path.read_text())
 
 
+LEVELS = range(1, 10)
+
+
+def default_level() -> int:
+    return int(manifest()["default_level"])
+
+
+def model_for_level(level: int | None = None) -> str:
+    """The model behind compression level 1 (fastest) .. 9 (smallest); None: the default."""
+    level = default_level() if level is None else level
+    if level not in LEVELS:
+        raise ModelError(f"level must be 1..9 (got {level})")
+    return manifest()["levels"][str(level)]
+
+
 def default_model(kind: str = "image") -> str:
-    return manifest()["default"][kind]
+    return model_for_level(None)
+
+
+def levels_of(name: str) -> list[int]:
+    """The levels a model serves (empty if it only serves explicit --model requests)."""
+    return [int(lv) for lv, model in manifest()["levels"].items() if model == name]
 
 
 def model_sha256(name: str) -> str:
@@ -66,19 +86,20 @@ def load(name: str) -> ExactImageModel:
         raise ModelError(str(e)) from None
 
 
-def install(model_file: Path, name: str, directory: Path, default: bool = True) -> None:
-    """Copy an exported model into a models folder and record its hash in the manifest
-    (used when shipping a newly trained model)."""
+def install(model_file: Path, name: str, directory: Path, levels: list[int] = list(LEVELS)) -> None:
+    """Copy an exported model into a models folder, record its hash in the manifest and make it
+    serve the given compression levels (used when shipping a newly trained model)."""
     directory.mkdir(parents=True, exist_ok=True)
     target = directory / f"{name}.safetensors"
     data = Path(model_file).read_bytes()
     target.write_bytes(data)
     path = directory / "manifest.json"
-    doc = json.loads(path.read_text()) if path.exists() else {"default": {}, "models": {}}
+    doc = json.loads(path.read_text()) if path.exists() else {"default_level": 5, "levels": {},
+                                                             "models": {}}
     doc["models"][name] = {"file": target.name, "kind": "image",
                            "sha256": hashlib.sha256(data).hexdigest()}
-    if default:
-        doc["default"]["image"] = name
+    for level in levels:
+        doc["levels"][str(level)] = name
     path.write_text(json.dumps(doc, indent=1) + "\n")
     manifest.cache_clear()
     load.cache_clear()

@@ -165,3 +165,18 @@ def test_explain_writes_a_heat_map(png_file, small_photo):
     with Image.open(out) as im:
         assert im.format == "PNG" and im.size[0] > 100
     assert_one_line_error(arzip("explain", png_file, "-o", out), "already exists")
+
+
+def test_levels(png_file, tmp_path):
+    from arzip import registry
+    for flag, level in (("-1", 1), ("-9", 9)):
+        out = tmp_path / f"l{level}.arz"
+        r = arzip("compress", png_file, flag, "-o", out, "-q")
+        assert r.returncode == 0, r.stderr
+        info = json.loads(arzip("info", out, "--json").stdout)
+        assert info["model"] == registry.model_for_level(level)
+        assert level in info["levels"]
+        back = tmp_path / f"l{level}.png"
+        assert arzip("decompress", out, "-o", back).returncode == 0
+        assert back.read_bytes() and np.array_equal(np.asarray(Image.open(back)), np.asarray(Image.open(png_file)))
+    assert_one_line_error(arzip("compress", png_file, "--level", "0", "-o", tmp_path / "x.arz"), "level")

@@ -93,3 +93,11 @@ def test_header_is_small(small_photo):
     header = container.read_header(blob)
     assert header.size < 100
     assert header.size + header.payload_len == len(blob)
+
+
+def test_every_level_round_trips(small_photo):
+    from arzip import registry
+    for level in registry.LEVELS:
+        blob = api.compress_image(small_photo, level=level)
+        assert api.info(blob)["model"] == registry.model_for_level(level)
+        assert np.array_equal(api.decompress_image(blob), small_photo)
