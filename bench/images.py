@@ -59,10 +59,10 @@ def pillow_png_optimized(pixels: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def make_codecs(threads: int, skip_slow: bool) -> list[Codec]:
+def make_codecs(threads: int, skip_slow: bool, level: int | None) -> list[Codec]:
     """arzip first, then the references; webp and jxl get the same thread count as arzip."""
     codecs = [
-        Codec("arzip", api.compress_image, api.decompress_image),
+        Codec("arzip", lambda a: api.compress_image(a, level=level), api.decompress_image),
         Codec("png", imagecodecs.png_encode, imagecodecs.png_decode),
         Codec("png-opt", pillow_png_optimized, imagecodecs.png_decode),
         Codec("webp-ll",
@@ -212,7 +212,7 @@ def write_markdown(path: Path, meta: dict, rows: list[dict], tot: dict) -> None:
 
 - date: {meta['date']}
 - machine: {meta['machine']}, {meta['cpu_count']} logical CPUs
-- arzip model: `{meta['model']}` (sha256 {meta['model_sha256'][:16]}...), threads: {meta['threads']}
+- arzip model: `{meta['model']}` (sha256 {meta['model_sha256'][:16]}...), level: {meta['level'] or 'default'}, threads: {meta['threads']}
 - reference codecs: {meta['codec_versions']}
 - command: `{meta['command']}`
 
@@ -269,6 +269,8 @@ def main() -> None:
                         help="threads for arzip, webp and jxl (default: 1)")
     parser.add_argument("--limit", type=int, help="only the first N images")
     parser.add_argument("--skip-slow", action="store_true", help="skip jxl-e9")
+    parser.add_argument("--level", type=int, help="arzip compression level (default: arzip's default)")
+    parser.add_argument("--arzip-only", action="store_true", help="benchmark arzip alone")
     parser.add_argument("--list", type=Path,
                         help="only these files: a training.json (its validation_files) or a text file of names")
     args = parser.parse_args()
@@ -285,7 +287,9 @@ def main() -> None:
     set_name = args.name or args.dir.resolve().name
 
     api.set_threads(args.threads)
-    codecs = make_codecs(args.threads, args.skip_slow)
+    codecs = make_codecs(args.threads, args.skip_slow, args.level)
+    if args.arzip_only:
+        codecs = codecs[:1]
     warmup = np.random.default_rng(0).integers(0, 256, (8, 8, 3), dtype=np.uint8)
     for codec in codecs:
         blob, _ = measure(codec, warmup, "warm-up image")
@@ -308,6 +312,7 @@ def main() -> None:
         "model": model_info["model"],
         "model_sha256": model_info["model_sha256"],
         "threads": args.threads,
+        "level": args.level,
         "codec_versions": (f"imagecodecs {imagecodecs.__version__} ({imagecodecs.png_version()}, "
                            f"{imagecodecs.webp_version()}, {imagecodecs.jpegxl_version()})"),
         "command": shlex.join(["python", *sys.argv]),
