@@ -37,7 +37,6 @@ class Decoder:
         return self._coder.decode(_FAMILY, tables)
 
 
-def nll_bits(symbols: np.ndarray, tables: np.ndarray) -> float:
-    """-log2 probability of the symbols under their (unnormalised) tables."""
-    p = tables[np.arange(len(symbols)), symbols] / tables.sum(axis=1)
-    return float(-np.log2(p).sum())
+def symbol_bits(symbols: np.ndarray, tables: np.ndarray) -> np.ndarray:
+    """-log2 probability of each symbol under its (unnormalised) table."""
+    return -np.log2(tables[np.arange(len(symbols)), symbols] / tables.sum(axis=1))

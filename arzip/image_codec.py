@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from . import causal
-from .coder import Decoder, Encoder, nll_bits
+from .coder import Decoder, Encoder, symbol_bits
 from .exact import WINDOW
 from .image_model import CHANNELS, ExactImageModel
 
@@ -36,8 +36,14 @@ class ChannelCode:
     full: np.ndarray     # (e, 256) their tables, window values zeroed
     values: np.ndarray   # (n,) the values
 
+    def bits(self) -> np.ndarray:
+        """(n,) bits of each value: its window-stage symbol, plus its escape-stage symbol."""
+        bits = symbol_bits(self.first, self.window)
+        bits[self.escaped] += symbol_bits(self.values[self.escaped], self.full)
+        return bits
+
     def nll(self) -> float:
-        return nll_bits(self.first, self.window) + nll_bits(self.values[self.escaped], self.full)
+        return float(self.bits().sum())
 
 
 def _gather_context(flat: np.ndarray, base: np.ndarray, offsets: np.ndarray) -> torch.Tensor:
@@ -62,8 +68,17 @@ def _channel_code(model: ExactImageModel, c: int, outputs: np.ndarray, values: n
                        values)
 
 
-def _chunks(model: ExactImageModel, image: np.ndarray) -> Iterator[tuple[list[int], list[ChannelCode]]]:
-    """Yield (wave sizes, one ChannelCode per channel) for chunks of whole waves, in stream order."""
+@dataclass
+class Chunk:
+    """Whole consecutive waves of an image, ready to code."""
+    sizes: list[int]          # pixels per wave
+    ys: np.ndarray            # (n,) the pixels, wave after wave
+    xs: np.ndarray
+    codes: list[ChannelCode]  # one per channel
+
+
+def _chunks(model: ExactImageModel, image: np.ndarray) -> Iterator[Chunk]:
+    """Chunks of whole waves, in stream order."""
     ctx = model.context
     padded = ctx.pad(image)
     flat = padded.reshape(-1)
@@ -83,30 +98,21 @@ def _chunks(model: ExactImageModel, image: np.ndarray) -> Iterator[tuple[list[in
         current = torch.from_numpy(values.astype(np.float32) - 128.0)
         codes = [_channel_code(model, c, model.channel_outputs(c, feats, current), values[:, c])
                  for c in range(CHANNELS)]
-        yield [len(wv[0]) for wv in wave_list[i:j]], codes
+        yield Chunk([len(wv[0]) for wv in wave_list[i:j]], ys, xs, codes)
         i = j
 
 
 def image_nll(model: ExactImageModel, image: np.ndarray) -> float:
     """The model's -log2 likelihood of an image, in bits, without coding it."""
-    return sum(code.nll() for _, codes in _chunks(model, image) for code in codes)
+    return sum(code.nll() for chunk in _chunks(model, image) for code in chunk.codes)
 
 
 def bits_map(model: ExactImageModel, image: np.ndarray) -> np.ndarray:
     """(H, W, 3) float64: the bits the model spends on every subpixel (-log2 of its probability)."""
     out = np.zeros(image.shape, dtype=np.float64)
-    waves = causal.waves(*image.shape[:2])
-    w = 0
-    for sizes, codes in _chunks(model, image):
-        ys = np.concatenate([waves[w + i][0] for i in range(len(sizes))])
-        xs = np.concatenate([waves[w + i][1] for i in range(len(sizes))])
-        w += len(sizes)
-        for c, code in enumerate(codes):
-            rows = np.arange(len(code.first))
-            bits = -np.log2(code.window[rows, code.first] / code.window.sum(axis=1))
-            e = code.escaped
-            bits[e] -= np.log2(code.full[np.arange(len(e)), code.values[e]] / code.full.sum(axis=1))
-            out[ys, xs, c] = bits
+    for chunk in _chunks(model, image):
+        for c, code in enumerate(chunk.codes):
+            out[chunk.ys, chunk.xs, c] = code.bits()
     return out
 
 
@@ -115,16 +121,16 @@ def encode_image(model: ExactImageModel, image: np.ndarray,
     """(H, W, 3) uint8 -> (payload, NLL in bits under the model's integer tables)."""
     encoder = Encoder()
     nll = 0.0
-    for sizes, codes in _chunks(model, image):
-        bounds = np.concatenate([[0], np.cumsum(sizes)])
-        cuts = [np.searchsorted(code.escaped, bounds) for code in codes]
-        for w in range(len(sizes)):
+    for chunk in _chunks(model, image):
+        bounds = np.concatenate([[0], np.cumsum(chunk.sizes)])
+        cuts = [np.searchsorted(code.escaped, bounds) for code in chunk.codes]
+        for w in range(len(chunk.sizes)):
             a, b = bounds[w], bounds[w + 1]
-            for code, cut in zip(codes, cuts):
+            for code, cut in zip(chunk.codes, cuts):
                 encoder.encode(code.first[a:b], code.window[a:b])
                 e0, e1 = cut[w], cut[w + 1]
                 encoder.encode(code.values[code.escaped[e0:e1]], code.full[e0:e1])
-        nll += sum(code.nll() for code in codes)
+        nll += sum(code.nll() for code in chunk.codes)
         if progress:
             progress(int(bounds[-1]))
     return encoder.finish(), nll
