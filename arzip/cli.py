@@ -125,13 +125,10 @@ def explain(file: Path, output: Path | None, force: bool, threads: int | None, m
     api.check_target(file, output, force)
     pixels, _ = image_io.read_png_rgb8(data, str(file))
     bits = explain_mod.explain_image(pixels, model)
-    per_channel = bits.reshape(-1, 3).mean(axis=0)
-    total = bits.sum() / bits.size
-    title = (f"{file.name}: {total:.3f} bits per subpixel (R {per_channel[0]:.2f}, "
-             f"G {per_channel[1]:.2f}, B {per_channel[2]:.2f})")
-    api.write_atomic(output, explain_mod.heat_map_png(bits, title), force)
-    click.echo(f"{file}: R {per_channel[0]:.3f}  G {per_channel[1]:.3f}  B {per_channel[2]:.3f}  "
-               f"all {total:.3f} bits per subpixel; map in {output}")
+    api.write_atomic(output, explain_mod.heat_map_png(bits, f"{file.name}: {explain_mod.describe(bits)}"), force)
+    r, g, b = bits.reshape(-1, 3).mean(axis=0)
+    click.echo(f"{file}: R {r:.3f}  G {g:.3f}  B {b:.3f}  all {bits.mean():.3f} bits per subpixel; "
+               f"map in {output}")
 
 
 @cli.command()
