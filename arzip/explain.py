@@ -15,7 +15,7 @@ from .errors import ArzipError
 
 def explain_image(pixels: np.ndarray, model: str | None = None) -> np.ndarray:
     """(H, W, 3) uint8 -> (H, W, 3) bits per subpixel under the model."""
-    return image_codec.bits_map(registry.load(model or registry.default_model("image")), pixels)
+    return image_codec.bits_map(registry.load(model or registry.model_for_level()), pixels)
 
 
 def describe(bits: np.ndarray) -> str:

@@ -46,10 +46,6 @@ def model_for_level(level: int | None = None) -> str:
     return manifest()["levels"][str(level)]
 
 
-def default_model(kind: str = "image") -> str:
-    return model_for_level(None)
-
-
 def levels_of(name: str) -> list[int]:
     """The levels a model serves (empty if it only serves explicit --model requests)."""
     return [int(lv) for lv, model in manifest()["levels"].items() if model == name]

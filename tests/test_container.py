@@ -28,7 +28,7 @@ def test_layout_fields(blob, small_photo):
     h = container.read_header(blob)
     assert blob[:4] == container.MAGIC
     assert (h.width, h.height) == (small_photo.shape[1], small_photo.shape[0])
-    assert h.model_name == registry.default_model()
+    assert h.model_name == registry.model_for_level()
     assert h.checksum == container.pixel_checksum(small_photo.tobytes())
     assert h.nll_bits > 0
 
@@ -103,7 +103,7 @@ def test_damaged_model_file_is_refused(tmp_path, monkeypatch):
     for f in src.iterdir():
         if f.is_file():
             (tmp_path / f.name).write_bytes(f.read_bytes())
-    name = registry.default_model()
+    name = registry.model_for_level()
     path = tmp_path / f"{name}.safetensors"
     data = bytearray(path.read_bytes())
     data[-1] ^= 1

@@ -13,7 +13,7 @@ from arzip.train import PixelSampler, evaluate_bpsp
 
 @pytest.fixture(scope="module")
 def model() -> ExactImageModel:
-    return registry.load(registry.default_model())
+    return registry.load(registry.model_for_level())
 
 
 @pytest.fixture(scope="module")

@@ -5,6 +5,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from arzip import image_codec
@@ -45,4 +46,9 @@ def test_tiny_training_run_exports_a_working_model(train_dir, tmp_path, photo, c
     assert np.array_equal(image_codec.decode_image(model, payload, *img.shape[:2]), img)
     assert nll / img.size < 8.0
     # resuming a finished run does no more steps and keeps the result
-    train(train_dir, out, steps=200, batch_size=256, config=cfg, log=lambda m: None)
+    weights = (out / "float.safetensors").read_bytes()
+    messages: list[str] = []
+    train(train_dir, out, steps=200, batch_size=256, config=cfg, log=messages.append)
+    assert "resumed at step 200" in messages
+    assert torch.load(out / "checkpoint.pt", weights_only=False)["step"] == 200
+    assert (out / "float.safetensors").read_bytes() == weights
