@@ -13,7 +13,7 @@ import numba
 import numpy as np
 import torch
 
-from . import container, image_codec, image_io, registry
+from . import container, image_codec, image_io, registry, schedule
 from .errors import ArzipError, FormatError, UnsupportedInput
 
 SUFFIX = ".arz"
@@ -39,12 +39,13 @@ def compress_image(pixels: np.ndarray, model: str | None = None, level: int | No
     pixels = np.ascontiguousarray(pixels)
     name = model or registry.model_for_level(level)
     exact_model = registry.load(name)
-    payload, nll = image_codec.encode_image(exact_model, pixels)
+    layout = schedule.layout_for(*pixels.shape[:2])
+    payload, nll = image_codec.encode_image(exact_model, pixels, layout)
     method = container.METHOD_MODEL
     if len(payload) >= pixels.size:  # e.g. pure noise: the raw pixels are smaller
         payload, method = pixels.tobytes(), container.METHOD_STORED
     header = container.Header(
-        kind=container.KIND_IMAGE, mode=container.MODE_RGB8, method=method, model_name=name,
+        kind=container.KIND_IMAGE, mode=container.MODE_RGB8, method=method, layout=layout, model_name=name,
         model_sha256=bytes.fromhex(registry.model_sha256(name))[:16],
         width=pixels.shape[1], height=pixels.shape[0], nll_bits=nll,
         checksum=container.pixel_checksum(pixels.tobytes()), payload_len=len(payload),
@@ -70,7 +71,7 @@ def decompress_image(blob: bytes) -> np.ndarray:
         return _verified(pixels, header)
     model = registry.load(_model_for(header))
     try:
-        pixels = image_codec.decode_image(model, payload, header.height, header.width)
+        pixels = image_codec.decode_image(model, payload, header.height, header.width, header.layout)
     except (ValueError, RuntimeError, IndexError, AssertionError) as e:  # constriction asserts on bad data
         raise FormatError(f"corrupted archive (payload does not decode: {e})") from None
     return _verified(pixels, header)
@@ -99,6 +100,7 @@ def info(blob: bytes) -> dict:
         "height": header.height,
         "mode": container.MODES[header.mode],
         "method": container.METHODS[header.method],
+        "layout": schedule.LAYOUTS[header.layout],
         "model": header.model_name,
         "model_sha256": sha,
         "levels": levels,

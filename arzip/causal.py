@@ -4,7 +4,7 @@ A pixel (y, x) is predicted from already-coded pixels: a few to its left in its 
 window over the rows above. The window may reach at most 2k - 1 pixels to the right k rows up
 (one pixel in the row just above), so every context pixel of (y, x) has a smaller wave index
 ``t = x + 2*y``. All pixels of one wave are therefore independent given the earlier waves, and
-the decoder evaluates each wave as one batch.
+the decoder evaluates each wave as one batch (arzip.schedule builds the batches).
 """
 from __future__ import annotations
 
@@ -49,9 +49,6 @@ class Context:
         out[self.pad_top:, self.pad_left:self.pad_left + w] = image
         return out
 
-    def unpad(self, padded: np.ndarray, width: int) -> np.ndarray:
-        return padded[self.pad_top:, self.pad_left:self.pad_left + width]
-
     def flat_offsets(self, padded_width: int, channels: int) -> np.ndarray:
         """Offsets, in a flattened padded (H, W, C) array, of every context subpixel of a pixel;
         context pixels in the order of `offsets`, channels inside each pixel."""
@@ -75,17 +72,3 @@ CONTEXTS = {
     "c44": Context("c44", _rows((-5, -2, 2), (-4, -3, 3), (-3, -4, 4), (-2, -5, 3), (-1, -6, 1),
                                 (0, -6, -1))),
 }
-
-
-def waves(height: int, width: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Pixels grouped by wave index t = x + 2y, in increasing t: a list of (ys, xs).
-    Empty waves (odd t in a one-pixel-wide image) are left out."""
-    out = []
-    for t in range(width + WAVE_SLOPE * (height - 1)):
-        y_hi = min(height - 1, t // WAVE_SLOPE)
-        y_lo = max(0, -((width - 1 - t) // WAVE_SLOPE))  # ceil((t - width + 1) / 2)
-        ys = np.arange(y_lo, y_hi + 1, dtype=np.int64)
-        xs = t - WAVE_SLOPE * ys
-        if len(ys):
-            out.append((ys, xs))
-    return out

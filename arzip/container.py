@@ -7,6 +7,7 @@ Layout (all integers little-endian; docs/FORMAT.md is the reference):
     kind         1  1 = image
     mode         1  1 = 8-bit RGB
     method       1  0 = model-coded payload, 1 = stored (raw pixels; used when smaller)
+    layout       1  tiles of a model-coded image: 0 = one, 1 = four mirrored quadrants
     name_len     1  n
     model_name   n  ASCII
     model_sha256 16 first 16 bytes of the model file's SHA-256
@@ -27,9 +28,10 @@ import zlib
 from dataclasses import dataclass
 
 from .errors import FormatError
+from .schedule import LAYOUTS
 
 MAGIC = b"\x89ARZ"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 KIND_IMAGE = 1
 KINDS = {KIND_IMAGE: "image"}
 MODE_RGB8 = 1
@@ -39,7 +41,7 @@ METHOD_STORED = 1
 METHODS = {METHOD_MODEL: "model", METHOD_STORED: "stored"}
 MAX_PIXELS = 1 << 32  # refuse absurd geometry before allocating anything
 
-_FIXED = struct.Struct("<4sBBBBB")
+_FIXED = struct.Struct("<4sBBBBBB")
 _TAIL = struct.Struct("<16sIId16sQI")
 _CRC = struct.Struct("<I")
 
@@ -49,6 +51,7 @@ class Header:
     kind: int
     mode: int
     method: int
+    layout: int
     model_name: str
     model_sha256: bytes  # 16-byte prefix
     width: int
@@ -76,7 +79,7 @@ def pack(header: Header, payload: bytes) -> bytes:
     if not 0 < len(name) < 256:
         raise ValueError("model name must be 1..255 ASCII bytes")
     head = (_FIXED.pack(MAGIC, FORMAT_VERSION, header.kind, header.mode, header.method,
-                           len(name)) + name
+                           header.layout, len(name)) + name
             + _TAIL.pack(header.model_sha256, header.width, header.height, header.nll_bits,
                          header.checksum, len(payload), zlib.crc32(payload)))
     return head + _CRC.pack(zlib.crc32(head)) + payload
@@ -86,7 +89,7 @@ def read_header(blob: bytes) -> Header:
     """Parse and validate the header (not the payload)."""
     if len(blob) < _FIXED.size or blob[:4] != MAGIC:
         raise FormatError("not an arz archive")
-    _, version, kind, mode, method, name_len = _FIXED.unpack_from(blob)
+    _, version, kind, mode, method, layout, name_len = _FIXED.unpack_from(blob)
     if version != FORMAT_VERSION:
         raise FormatError(f"unsupported arz format version {version} (this arzip reads {FORMAT_VERSION})")
     end = _FIXED.size + name_len + _TAIL.size + _CRC.size
@@ -102,6 +105,8 @@ def read_header(blob: bytes) -> Header:
         raise FormatError(f"unknown image mode {mode}")
     if method not in METHODS:
         raise FormatError(f"unknown coding method {method}")
+    if layout not in LAYOUTS:
+        raise FormatError(f"unknown tile layout {layout}")
     try:
         name = blob[_FIXED.size:_FIXED.size + name_len].decode("ascii")
     except UnicodeDecodeError:
@@ -110,7 +115,7 @@ def read_header(blob: bytes) -> Header:
         blob, _FIXED.size + name_len)
     if width == 0 or height == 0 or width * height > MAX_PIXELS:
         raise FormatError(f"corrupted archive (image size {width}x{height})")
-    return Header(kind, mode, method, name, sha, width, height, nll, checksum, payload_len, payload_crc)
+    return Header(kind, mode, method, layout, name, sha, width, height, nll, checksum, payload_len, payload_crc)
 
 
 def unpack(blob: bytes) -> tuple[Header, bytes]:

@@ -33,6 +33,7 @@ WEIGHT_BITS = 16       # mixture weights: 2^16 for the largest component
 FLOOR_SHIFT = 22       # every value gets at least total / 2^22
 MIN_WEIGHT = 2 ** (WEIGHT_BITS - 10)  # lighter mixture components are left out
 WINDOW = 32            # first coding stage: 32 values around the heaviest mean, plus an escape
+PARALLEL_MIN_ROWS = 4096  # smaller batches run the numba kernels on one thread
 
 
 def build_luts(log2_scale_min: float, log2_scale_max: float) -> dict[str, np.ndarray]:
@@ -105,6 +106,94 @@ def requantize_scale(row_exp: torch.Tensor, out_exp: int, dtype: torch.dtype,
 def requantize(acc: torch.Tensor, scale: torch.Tensor, cap: int) -> torch.Tensor:
     """relu, rescale by a power of two, floor, clip to [0, cap]: every step exact in float."""
     return torch.clamp(torch.floor(acc * scale), 0, cap)
+
+
+# Sums of integers below 2^53 are exact in float64 in any order, so the head kernels may let the
+# compiler reorder and fuse them into vector instructions.
+_EXACT_SUMS = {"reassoc", "contract", "nnan", "ninf", "nsz"}
+
+
+HEAD_BLOCK = 64  # rows per inner block: the innermost loops run over rows, in vector registers
+
+
+@numba.njit(cache=True, nogil=True, fastmath=_EXACT_SUMS)
+def _head_rows(hidden_part, cur, w_hidden_cur_t, hidden_scale, act_max, out_part, w_out_hidden_t, w_out_cur_t,
+               out, row0, row1):
+    """Rows row0..row1 of a two-layer head, with integer values held in float64 (the same
+    integers the float layers give):
+    z = clip(floor((hidden_part + W_hc @ cur) * hidden_scale), 0, act_max);
+    out = out_part + W_oh @ z + W_oc @ cur."""
+    n_hidden, n_out, n_cur = hidden_part.shape[1], out_part.shape[1], w_hidden_cur_t.shape[0]
+    z = np.empty((n_hidden, HEAD_BLOCK), dtype=np.float64)
+    acc = np.empty((n_out, HEAD_BLOCK), dtype=np.float64)
+    for r0 in range(row0, row1, HEAD_BLOCK):
+        nb = min(HEAD_BLOCK, row1 - r0)
+        for b in range(nb):
+            for j in range(n_hidden):
+                z[j, b] = hidden_part[r0 + b, j]
+            for o in range(n_out):
+                acc[o, b] = out_part[r0 + b, o]
+        for i in range(n_cur):
+            for j in range(n_hidden):
+                w = w_hidden_cur_t[i, j]
+                for b in range(nb):
+                    z[j, b] += w * cur[i, r0 + b]
+            for o in range(n_out):
+                w = w_out_cur_t[i, o]
+                for b in range(nb):
+                    acc[o, b] += w * cur[i, r0 + b]
+        for j in range(n_hidden):
+            scale = hidden_scale[j]
+            for b in range(nb):
+                z[j, b] = min(max(np.floor(z[j, b] * scale), 0.0), act_max)
+        for j in range(n_hidden):
+            for o in range(n_out):
+                w = w_out_hidden_t[j, o]
+                for b in range(nb):
+                    acc[o, b] += w * z[j, b]
+        for b in range(nb):
+            for o in range(n_out):
+                out[r0 + b, o] = acc[o, b]
+
+
+@numba.njit(cache=True, nogil=True)
+def _head_serial(hidden_part, cur, w_hidden_cur_t, hidden_scale, act_max, out_part, w_out_hidden_t, w_out_cur_t,
+                 out):
+    _head_rows(hidden_part, cur, w_hidden_cur_t, hidden_scale, act_max, out_part, w_out_hidden_t, w_out_cur_t,
+               out, 0, out.shape[0])
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _head_parallel(hidden_part, cur, w_hidden_cur_t, hidden_scale, act_max, out_part, w_out_hidden_t,
+                   w_out_cur_t, out):
+    n = out.shape[0]
+    block = 256
+    for b in numba.prange((n + block - 1) // block):
+        _head_rows(hidden_part, cur, w_hidden_cur_t, hidden_scale, act_max, out_part, w_out_hidden_t, w_out_cur_t,
+                   out, b * block, min(n, (b + 1) * block))
+
+
+@dataclass
+class IntegerHead:
+    """The part of a two-layer head that waits for the pixel's own earlier channels, run by a
+    numba kernel on the CPU. The partial sums of everything else come from the torch layers
+    (CPU or GPU); all of it is integer arithmetic below the exact limits, so the kernel and the
+    float layers give the same integers."""
+    w_hidden_cur_t: np.ndarray  # (n_cur, hidden) integer weights, float64
+    hidden_scale: np.ndarray    # (hidden,) power of two to the activation fixed point
+    act_max: float
+    w_out_hidden_t: np.ndarray  # (hidden, n_out)
+    w_out_cur_t: np.ndarray     # (n_cur, n_out)
+
+    def __call__(self, hidden_part: np.ndarray, out_part: np.ndarray, cur: np.ndarray) -> np.ndarray:
+        """hidden_part (m, hidden) float32, out_part (m, n_out) float64, cur (>= n_cur, m)
+        float64 -> (m, n_out) integer outputs held in float64."""
+        out = np.empty(out_part.shape, dtype=np.float64)
+        parallel = numba.get_num_threads() > 1 and len(out) >= PARALLEL_MIN_ROWS
+        kernel = _head_parallel if parallel else _head_serial
+        kernel(hidden_part, cur, self.w_hidden_cur_t, self.hidden_scale, self.act_max, out_part,
+               self.w_out_hidden_t, self.w_out_cur_t, out)
+        return out
 
 
 @numba.njit(cache=True, nogil=True)
@@ -246,8 +335,6 @@ def _tables_parallel(acc, shifts, n_comp, mean_lim, ls_lo, ls_hi, lut_sig, lut_i
         _tables(acc, shifts, n_comp, mean_lim, ls_lo, ls_hi, lut_sig, lut_inv, lut_exp2, out, starts,
                 window, b * block, min(n, (b + 1) * block))
 
-
-PARALLEL_MIN_ROWS = 4096
 
 
 def mixture_tables(acc: np.ndarray, shifts: np.ndarray, n_comp: int, log2_scale_min: float,

@@ -1,8 +1,9 @@
 """Image payload: the pixels of an 8-bit RGB image, coded wave by wave with the exact model.
 
-Stream order, which encoder and decoder share: waves of increasing t = x + 2y (arzip.causal);
-inside a wave the R values of all its pixels, then G, then B. Each (wave, channel) is coded in
-two stages with the same probabilities as one 256-value table:
+Stream order, which encoder and decoder share: the waves of the image's schedule
+(arzip.schedule: tiles, wave t of every tile together); inside a wave the R values of all its
+pixels, then G, then B. Each (wave, channel) is coded in two stages with the same
+probabilities as one 256-value table:
   1. every subpixel against its window table: the WINDOW values around the heaviest mixture
      component's mean, plus one escape entry holding the exact mass of all other values;
   2. the subpixels that escaped, against their full table with the window values zeroed.
@@ -19,10 +20,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from . import causal
 from .coder import Decoder, Encoder, symbol_bits
 from .exact import WINDOW
 from .image_model import CHANNELS, ExactImageModel
+from .schedule import Schedule, layout_for
 
 CHUNK_PIXELS = 16384  # encoder batch (whole waves)
 
@@ -46,8 +47,8 @@ class ChannelCode:
         return float(self.bits().sum())
 
 
-def _gather_context(flat: np.ndarray, base: np.ndarray, offsets: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(flat[base[:, None] + offsets[None, :]].astype(np.float32) - 128.0)
+def _gather_context(flat: np.ndarray, base: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    return flat[base[:, None] + offsets[None, :]]
 
 
 def _escape_tables(model: ExactImageModel, c: int, outputs: np.ndarray, starts: np.ndarray) -> np.ndarray:
@@ -71,57 +72,58 @@ def _channel_code(model: ExactImageModel, c: int, outputs: np.ndarray, values: n
 @dataclass
 class Chunk:
     """Whole consecutive waves of an image, ready to code."""
-    sizes: list[int]          # pixels per wave
-    ys: np.ndarray            # (n,) the pixels, wave after wave
+    sizes: np.ndarray         # pixels per wave
+    ys: np.ndarray            # (n,) image coordinates of the pixels, wave after wave
     xs: np.ndarray
     codes: list[ChannelCode]  # one per channel
 
 
-def _chunks(model: ExactImageModel, image: np.ndarray) -> Iterator[Chunk]:
+def schedule_of(model: ExactImageModel, layout: int, height: int, width: int) -> Schedule:
+    return Schedule(layout, height, width, model.context, CHANNELS)
+
+
+def _chunks(model: ExactImageModel, image: np.ndarray, layout: int) -> Iterator[Chunk]:
     """Chunks of whole waves, in stream order."""
-    ctx = model.context
-    padded = ctx.pad(image)
-    flat = padded.reshape(-1)
-    offsets = ctx.flat_offsets(padded.shape[1], CHANNELS)
-    wave_list = causal.waves(*image.shape[:2])
+    sched = schedule_of(model, layout, *image.shape[:2])
+    flat = sched.buffer(image).reshape(-1)
+    bounds = sched.bounds
     i = 0
-    while i < len(wave_list):
-        j, n = i, 0
-        while j < len(wave_list) and (n == 0 or n + len(wave_list[j][0]) <= CHUNK_PIXELS):
-            n += len(wave_list[j][0])
-            j += 1
-        ys = np.concatenate([wv[0] for wv in wave_list[i:j]])
-        xs = np.concatenate([wv[1] for wv in wave_list[i:j]])
-        values = image[ys, xs].astype(np.int64)
-        feats = model.pixel_features(_gather_context(flat, ctx.pixel_base(ys, xs, padded.shape[1], CHANNELS),
-                                                     offsets))
-        current = torch.from_numpy(values.astype(np.float32) - 128.0)
+    while i < sched.waves:
+        j = max(i + 1, int(np.searchsorted(bounds, bounds[i] + CHUNK_PIXELS, side="right")) - 1)
+        a, b = bounds[i], bounds[j]
+        base = sched.base[a:b]
+        values = flat[base[:, None] + np.arange(CHANNELS)[None, :]].astype(np.int64)
+        feats = model.pixel_features(_gather_context(flat, base, sched.offsets))
+        current = np.ascontiguousarray(values.T - 128.0)
         codes = [_channel_code(model, c, model.channel_outputs(c, feats, current), values[:, c])
                  for c in range(CHANNELS)]
-        yield Chunk([len(wv[0]) for wv in wave_list[i:j]], ys, xs, codes)
+        yield Chunk(np.diff(bounds[i:j + 1]), sched.ys[a:b], sched.xs[a:b], codes)
         i = j
 
 
-def image_nll(model: ExactImageModel, image: np.ndarray) -> float:
+def image_nll(model: ExactImageModel, image: np.ndarray, layout: int | None = None) -> float:
     """The model's -log2 likelihood of an image, in bits, without coding it."""
-    return sum(code.nll() for chunk in _chunks(model, image) for code in chunk.codes)
+    layout = layout_for(*image.shape[:2]) if layout is None else layout
+    return sum(code.nll() for chunk in _chunks(model, image, layout) for code in chunk.codes)
 
 
-def bits_map(model: ExactImageModel, image: np.ndarray) -> np.ndarray:
+def bits_map(model: ExactImageModel, image: np.ndarray, layout: int | None = None) -> np.ndarray:
     """(H, W, 3) float64: the bits the model spends on every subpixel (-log2 of its probability)."""
+    layout = layout_for(*image.shape[:2]) if layout is None else layout
     out = np.zeros(image.shape, dtype=np.float64)
-    for chunk in _chunks(model, image):
+    for chunk in _chunks(model, image, layout):
         for c, code in enumerate(chunk.codes):
             out[chunk.ys, chunk.xs, c] = code.bits()
     return out
 
 
-def encode_image(model: ExactImageModel, image: np.ndarray,
+def encode_image(model: ExactImageModel, image: np.ndarray, layout: int,
                  progress: Callable[[int], None] | None = None) -> tuple[bytes, float]:
-    """(H, W, 3) uint8 -> (payload, NLL in bits under the model's integer tables)."""
+    """(H, W, 3) uint8 -> (payload, NLL in bits under the model's integer tables), pixels in
+    the order of the given tile layout (arzip.schedule)."""
     encoder = Encoder()
     nll = 0.0
-    for chunk in _chunks(model, image):
+    for chunk in _chunks(model, image, layout):
         bounds = np.concatenate([[0], np.cumsum(chunk.sizes)])
         cuts = [np.searchsorted(code.escaped, bounds) for code in chunk.codes]
         for w in range(len(chunk.sizes)):
@@ -136,29 +138,27 @@ def encode_image(model: ExactImageModel, image: np.ndarray,
     return encoder.finish(), nll
 
 
-def decode_image(model: ExactImageModel, payload: bytes, height: int, width: int,
+def decode_image(model: ExactImageModel, payload: bytes, height: int, width: int, layout: int,
                  progress: Callable[[int], None] | None = None) -> np.ndarray:
     """Inverse of encode_image. Runs on one thread: per-wave batches are small, and a second
     thread measured slower (bench/results/kodak-first6-threads2.md)."""
     previous = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        return _decode_waves(model, payload, height, width, progress)
+        return _decode_waves(model, payload, schedule_of(model, layout, height, width), progress)
     finally:
         torch.set_num_threads(previous)
 
 
-def _decode_waves(model: ExactImageModel, payload: bytes, height: int, width: int,
+def _decode_waves(model: ExactImageModel, payload: bytes, sched: Schedule,
                   progress: Callable[[int], None] | None) -> np.ndarray:
-    ctx = model.context
-    padded = ctx.pad(np.zeros((height, width, CHANNELS), dtype=np.uint8))
-    flat = padded.reshape(-1)
-    offsets = ctx.flat_offsets(padded.shape[1], CHANNELS)
+    buf = sched.buffer()
+    flat = buf.reshape(-1)
     decoder = Decoder(payload)
-    for ys, xs in causal.waves(height, width):
-        base = ctx.pixel_base(ys, xs, padded.shape[1], CHANNELS)
-        feats = model.pixel_features(_gather_context(flat, base, offsets))
-        current = torch.zeros((len(ys), CHANNELS), dtype=torch.float32)
+    for w in range(sched.waves):
+        base = sched.base[sched.bounds[w]:sched.bounds[w + 1]]
+        feats = model.pixel_features(_gather_context(flat, base, sched.offsets))
+        current = np.zeros((CHANNELS, len(base)), dtype=np.float64)
         for c in range(CHANNELS):
             outputs = model.channel_outputs(c, feats, current)
             window, starts = model.tables(c, outputs, window=True)
@@ -170,7 +170,7 @@ def _decode_waves(model: ExactImageModel, payload: bytes, height: int, width: in
             if values.min() < 0 or values.max() > 255:
                 raise ValueError("decoded value out of range")
             flat[base + c] = values
-            current[:, c] = torch.from_numpy(values.astype(np.float32) - 128.0)
+            current[c] = values - 128
         if progress:
-            progress(len(ys))
-    return ctx.unpad(padded, width).copy()
+            progress(len(base))
+    return sched.image(buf)

@@ -150,12 +150,16 @@ FORMAT_VERSION = 1
 @dataclass
 class PixelFeatures:
     """Everything about a batch of pixels that does not depend on the pixel's own channels."""
-    head_hidden: torch.Tensor  # (m, 3, head_hidden) float32 partial sums (trunk part + bias)
-    head_out: torch.Tensor     # (m, 3, 3K) float64 partial sums (context part + bias)
+    head_hidden: list[np.ndarray]  # per channel (m, head_hidden) float32 partial sums (trunk part + bias)
+    head_out: list[np.ndarray]     # per channel (m, 3K) float64 partial sums (context part + bias)
 
 
 class ExactImageModel:
-    """Integer-exact inference for ImageModel, plus the integer frequency tables."""
+    """Integer-exact inference for ImageModel, plus the integer frequency tables.
+
+    The trunk and the context parts of the heads (most of the multiply-adds) run as exact float
+    matmuls in torch, on the CPU or a GPU; the small remainder of each head, which must wait for
+    the pixel's earlier channels, runs in int64 on the CPU (exact.IntegerHead)."""
 
     def __init__(self, tensors: dict[str, torch.Tensor], config: ModelConfig):
         self.config = config
@@ -178,13 +182,19 @@ class ExactImageModel:
         out = [layer(f"head_out.{c}", torch.float64) for c in range(CHANNELS)]
         # pieces applied before the pixel's own channels are known, for all channels at once
         self.hidden_trunk = _stack([l.columns(0, h, True) for l in hid])
-        self.hidden_cur = [l.columns(h, h + c, False) for c, l in enumerate(hid)]
+        self.out_context = _stack([l.columns(hh, hh + n_in, True) for l in out])
         self.scale1 = exact.requantize_scale(self.trunk1.row_exp, ACT_FRAC, torch.float32, dev)
         self.scale2 = exact.requantize_scale(self.trunk2.row_exp, ACT_FRAC, torch.float32, dev)
-        self.hidden_scale = [exact.requantize_scale(l.row_exp, ACT_FRAC, torch.float32, dev) for l in hid]
-        self.out_context = _stack([l.columns(hh, hh + n_in, True) for l in out])
-        self.out_hidden = [l.columns(0, hh, False) for l in out]
-        self.out_cur = [l.columns(hh + n_in, hh + n_in + c, False) for c, l in enumerate(out)]
+        self.heads = []
+        for c in range(CHANNELS):
+            w_hid, w_out = t[f"head_hidden.{c}.weight"].numpy(), t[f"head_out.{c}.weight"].numpy()
+            self.heads.append(exact.IntegerHead(
+                w_hidden_cur_t=np.ascontiguousarray(w_hid[:, h:h + c].T, dtype=np.float64),
+                hidden_scale=exact.requantize_scale(t[f"head_hidden.{c}.row_exp"], ACT_FRAC, torch.float64,
+                                                    torch.device("cpu")).numpy(),
+                act_max=float(ACT_MAX),
+                w_out_hidden_t=np.ascontiguousarray(w_out[:, :hh].T, dtype=np.float64),
+                w_out_cur_t=np.ascontiguousarray(w_out[:, hh + n_in:hh + n_in + c].T, dtype=np.float64)))
         self.shifts = [exact.output_shifts(l.row_exp, self.config.components) for l in out]
 
     def to(self, device: str | torch.device) -> "ExactImageModel":
@@ -240,28 +250,22 @@ class ExactImageModel:
         return cls(tensors, ModelConfig(**json.loads(meta["config"])))
 
     # -- inference ------------------------------------------------------------------------
-    def pixel_features(self, context: torch.Tensor) -> PixelFeatures:
-        """context: (m, n_in) float32 holding v - 128."""
+    def pixel_features(self, context: np.ndarray) -> PixelFeatures:
+        """context: (m, n_in) uint8 context values."""
         exact.use_exact_matmul()
-        x = context.to(self.device, torch.float32)
+        x = torch.from_numpy(context).to(self.device).float().sub_(128.0)
         h = exact.requantize(self.trunk1(x), self.scale1, ACT_MAX)
         h = exact.requantize(self.trunk2(h), self.scale2, ACT_MAX)
-        m, hh = len(x), self.config.head_hidden
-        return PixelFeatures(self.hidden_trunk(h).view(m, CHANNELS, hh),
-                             self.out_context(x.double()).view(m, CHANNELS, -1))
+        hidden = self.hidden_trunk(h).cpu().numpy()
+        out = self.out_context(x.double()).cpu().numpy()
+        hh, n_out = self.config.head_hidden, 3 * self.config.components
+        return PixelFeatures([np.ascontiguousarray(hidden[:, c * hh:(c + 1) * hh]) for c in range(CHANNELS)],
+                             [np.ascontiguousarray(out[:, c * n_out:(c + 1) * n_out]) for c in range(CHANNELS)])
 
-    def channel_outputs(self, c: int, feats: PixelFeatures, current: torch.Tensor) -> np.ndarray:
+    def channel_outputs(self, c: int, feats: PixelFeatures, current: np.ndarray) -> np.ndarray:
         """Integer head outputs (m, 3K) for channel c, given the pixel's channels 0..c-1
-        (current: (m, >=c) holding v - 128)."""
-        cur = current[:, :c].to(self.device)
-        acc = feats.head_hidden[:, c]
-        if c:
-            acc = acc + self.hidden_cur[c](cur.float())
-        z = exact.requantize(acc, self.hidden_scale[c], ACT_MAX)
-        out = feats.head_out[:, c] + self.out_hidden[c](z.double())
-        if c:
-            out = out + self.out_cur[c](cur.double())
-        return out.cpu().numpy()
+        (current: (3, m) float64 holding v - 128; later rows are not read)."""
+        return self.heads[c](feats.head_hidden[c], feats.head_out[c], current)
 
     def tables(self, c: int, outputs: np.ndarray, window: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """Integer frequency tables (float64) from channel c's head outputs: full (m, 256)

@@ -11,6 +11,8 @@ from arzip import api, container
 from arzip.errors import FormatError, ModelError
 from arzip import registry
 
+NAME_OFFSET = 10  # magic 4, version, kind, mode, method, layout, name length
+
 
 @pytest.fixture(scope="module")
 def blob(small_photo) -> bytes:
@@ -44,6 +46,13 @@ def test_unknown_version(blob):
     data[4] = 99
     with pytest.raises(FormatError, match="version 99"):
         api.decompress_image(bytes(data))
+
+
+def test_unknown_layout(blob):
+    data = bytearray(blob)
+    data[8] = 7  # the layout byte
+    with pytest.raises(FormatError, match="tile layout 7"):
+        api.decompress_image(reseal(data, container.read_header(blob).size))
 
 
 def test_every_truncation_is_an_error(blob):
@@ -82,7 +91,7 @@ def test_payload_corruption_behind_a_valid_crc_is_caught_by_the_pixel_checksum(b
 def test_model_not_installed_is_named(blob):
     h = container.read_header(blob)
     data = bytearray(blob)
-    name_off = 9
+    name_off = NAME_OFFSET
     sha_off = name_off + len(h.model_name)
     data[sha_off:sha_off + 16] = bytes(16)
     with pytest.raises(FormatError, match=f"'{h.model_name}'.*not installed"):
@@ -92,7 +101,7 @@ def test_model_not_installed_is_named(blob):
 def test_absurd_geometry_rejected_before_allocation(blob):
     h = container.read_header(blob)
     data = bytearray(blob)
-    geo = 9 + len(h.model_name) + 16
+    geo = NAME_OFFSET + len(h.model_name) + 16
     data[geo:geo + 8] = struct.pack("<II", 10 ** 6, 10 ** 6)
     with pytest.raises(FormatError, match="image size"):
         api.decompress_image(reseal(data, h.size))

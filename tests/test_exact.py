@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from arzip import api, causal, exact, image_codec, registry
-from arzip.image_model import (ACT_MAX, CHANNELS, INPUT_MAX, ExactImageModel, ImageModel, ModelConfig,
+from arzip import api, causal, exact, image_codec, registry, schedule
+from arzip.image_model import (ACT_FRAC, ACT_MAX, CHANNELS, INPUT_MAX, ExactImageModel, ImageModel, ModelConfig,
                                nll_bits)
 from arzip.train import PixelSampler, evaluate_bpsp
 
@@ -21,9 +21,9 @@ def crop(photo) -> np.ndarray:
     return np.ascontiguousarray(photo[200:280, 150:246])  # 7680 pixels: big enough for the parallel kernel
 
 
-def all_tables(model, image) -> list[np.ndarray]:
+def all_tables(model, image, layout=schedule.LAYOUT_QUADRANTS) -> list[np.ndarray]:
     """Every table and stage-1 symbol the coder would see, per channel, in stream order."""
-    codes = [code for chunk in image_codec._chunks(model, image) for code in chunk.codes]
+    codes = [code for chunk in image_codec._chunks(model, image, layout) for code in chunk.codes]
     out = []
     for c in range(CHANNELS):
         mine = codes[c::CHANNELS]
@@ -56,19 +56,39 @@ def test_tables_identical_across_threads_and_splits(model, crop, monkeypatch):
 
 def test_single_row_batches_match_large_batch(model, crop):
     """m=1 takes a different BLAS path (gemv) than a large batch (gemm): same integers."""
-    ctx_def = model.context
-    padded = ctx_def.pad(crop)
-    ys, xs = np.divmod(np.arange(200) * 37 % (crop.shape[0] * crop.shape[1]), crop.shape[1])
-    base = ctx_def.pixel_base(ys, xs, padded.shape[1], CHANNELS)
-    ctx = image_codec._gather_context(padded.reshape(-1), base, ctx_def.flat_offsets(padded.shape[1], 3))
-    cur = torch.from_numpy(crop[ys, xs].astype(np.float32) - 128)
+    sched = image_codec.schedule_of(model, schedule.LAYOUT_SINGLE, *crop.shape[:2])
+    flat = sched.buffer(crop).reshape(-1)
+    base = sched.base[np.arange(200) * 37 % len(sched.base)]
+    ctx = image_codec._gather_context(flat, base, sched.offsets)
+    cur = np.ascontiguousarray(flat[base[:, None] + np.arange(CHANNELS)].T - 128.0)
     feats = model.pixel_features(ctx)
     batch = [model.channel_outputs(c, feats, cur) for c in range(CHANNELS)]
-    perm = np.random.default_rng(0).permutation(len(ys))
+    perm = np.random.default_rng(0).permutation(len(base))
     for i in perm[:40]:
         f1 = model.pixel_features(ctx[i:i + 1])
         for c in range(CHANNELS):
-            assert np.array_equal(model.channel_outputs(c, f1, cur[i:i + 1])[0], batch[c][i])
+            assert np.array_equal(model.channel_outputs(c, f1, cur[:, i:i + 1])[0], batch[c][i])
+
+
+def test_integer_heads_equal_float_layers(model, crop):
+    """The int64 head (numba) gives the integers the float layers of the model file give."""
+    sched = image_codec.schedule_of(model, schedule.LAYOUT_SINGLE, *crop.shape[:2])
+    flat = sched.buffer(crop).reshape(-1)
+    base = sched.base[:3000]
+    ctx = image_codec._gather_context(flat, base, sched.offsets)
+    cur = np.ascontiguousarray(flat[base[:, None] + np.arange(CHANNELS)].T - 128.0)
+    feats = model.pixel_features(ctx)
+    t, hh, n_in = model.tensors, model.config.head_hidden, ctx.shape[1]
+    x = torch.from_numpy(ctx).double() - 128
+    for c in range(CHANNELS):
+        w_hid, w_out = t[f"head_hidden.{c}.weight"].double(), t[f"head_out.{c}.weight"].double()
+        cur_c = torch.from_numpy(cur[:c].T).double()
+        acc = torch.from_numpy(feats.head_hidden[c]).double() + cur_c @ w_hid[:, model.config.hidden:].t()
+        z = torch.clamp(torch.floor(acc * torch.exp2(ACT_FRAC - t[f"head_hidden.{c}.row_exp"].double())),
+                        0, ACT_MAX)
+        out = (z @ w_out[:, :hh].t() + x @ w_out[:, hh:hh + n_in].t() + cur_c @ w_out[:, hh + n_in:].t()
+               + t[f"head_out.{c}.bias"].double())
+        assert np.array_equal(model.channel_outputs(c, feats, cur), out.numpy()), c
 
 
 def test_parallel_kernel_equals_serial(model):
@@ -150,7 +170,7 @@ def test_exact_form_computes_the_float_model(photo):
         opt.step()
     test_img = np.ascontiguousarray(photo[300:364, 100:196])
     float_bpsp = evaluate_bpsp(net, [test_img])
-    exact_bpsp = image_codec.image_nll(ExactImageModel.from_float(net), test_img) / test_img.size
+    exact_bpsp = image_codec.image_nll(ExactImageModel.from_float(net), test_img, schedule.LAYOUT_SINGLE) / test_img.size
     assert float_bpsp < 6.0
     assert abs(exact_bpsp / float_bpsp - 1) < 0.01
 
@@ -163,15 +183,31 @@ def test_gpu_tables_equal_cpu(model, crop):
 
 
 @pytest.mark.parametrize("context", sorted(causal.CONTEXTS))
-def test_waves_cover_each_pixel_once_after_its_context(context):
-    h, w = 7, 11
+@pytest.mark.parametrize("layout", sorted(schedule.LAYOUTS))
+@pytest.mark.parametrize("size", [(7, 11), (1, 5), (6, 1), (9, 4)])
+def test_waves_cover_each_pixel_once_after_its_context(context, layout, size):
+    h, w = size
+    sched = schedule.Schedule(layout, h, w, causal.CONTEXTS[context], CHANNELS)
     order = np.full((h, w), -1)
-    for t, (ys, xs) in enumerate(causal.waves(h, w)):
+    for t in range(sched.waves):
+        ys, xs = sched.ys[sched.bounds[t]:sched.bounds[t + 1]], sched.xs[sched.bounds[t]:sched.bounds[t + 1]]
         assert np.all(order[ys, xs] == -1)
         order[ys, xs] = t
     assert (order >= 0).all()
-    for y in range(h):
-        for x in range(w):
-            for dy, dx in causal.CONTEXTS[context].offsets:
-                if 0 <= y + dy < h and 0 <= x + dx < w:
-                    assert order[y + dy, x + dx] < order[y, x]
+    for tile in sched.tiles:  # inside a tile, in its coding orientation, context comes first
+        mine = tile.take(order)
+        for y in range(tile.height):
+            for x in range(tile.width):
+                for dy, dx in causal.CONTEXTS[context].offsets:
+                    if 0 <= y + dy < tile.height and 0 <= x + dx < tile.width:
+                        assert mine[y + dy, x + dx] < mine[y, x]
+
+
+def test_buffer_holds_every_pixel_at_its_base_index(photo):
+    image = np.ascontiguousarray(photo[:70, :91])
+    sched = schedule.Schedule(schedule.LAYOUT_QUADRANTS, 70, 91, causal.CONTEXTS["c22"], CHANNELS)
+    buf = sched.buffer(image)
+    flat = buf.reshape(-1)
+    assert np.array_equal(flat[sched.base[:, None] + np.arange(CHANNELS)], image[sched.ys, sched.xs])
+    assert np.array_equal(sched.image(buf), image)
+    assert len(sched.tiles) == 4 and sched.waves < 91 + 2 * 69

@@ -21,11 +21,18 @@ def test_full_photo_and_rate_matches_nll(photo):
     blob = roundtrip(photo)
     info = api.info(blob)
     assert info["width"] == 512 and info["height"] == 512 and info["mode"] == "RGB"
+    assert info["layout"] == "quadrants"
     # a trained model compresses a real photo far below 8 bits per subpixel ...
     assert info["bits_per_subpixel"] < 5.0
     # ... and the coded payload is within 0.5 % of the model's NLL, with a small header
     assert abs(info["payload_over_nll_percent"]) < 0.5
     assert info["header_bytes"] < 100
+
+
+def test_quadrants_of_odd_sizes(photo):
+    """Quadrant tiles of unequal sizes (odd height and width) still cover every pixel once."""
+    blob = roundtrip(np.ascontiguousarray(photo[3:260, 10:311]))
+    assert api.info(blob)["layout"] == "quadrants"
 
 
 @pytest.mark.parametrize("name", ["coffee", "chelsea", "rocket"])

@@ -12,6 +12,7 @@ from arzip import image_codec
 from arzip.image_model import ExactImageModel
 from arzip.train import export, split_files, train
 from arzip.image_model import ModelConfig
+from arzip.schedule import LAYOUT_SINGLE
 
 
 @pytest.fixture
@@ -42,8 +43,8 @@ def test_tiny_training_run_exports_a_working_model(train_dir, tmp_path, photo, c
     assert abs(report["quantization_cost_percent"]) < 2.0
     model = ExactImageModel.load(path)
     img = np.ascontiguousarray(photo[110:140, 120:161])
-    payload, nll = image_codec.encode_image(model, img)
-    assert np.array_equal(image_codec.decode_image(model, payload, *img.shape[:2]), img)
+    payload, nll = image_codec.encode_image(model, img, LAYOUT_SINGLE)
+    assert np.array_equal(image_codec.decode_image(model, payload, *img.shape[:2], LAYOUT_SINGLE), img)
     assert nll / img.size < 8.0
     # resuming a finished run does no more steps and keeps the result
     weights = (out / "float.safetensors").read_bytes()
