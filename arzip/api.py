@@ -19,12 +19,38 @@ from .errors import ArzipError, FormatError, UnsupportedInput
 SUFFIX = ".arz"
 
 
+MAX_DEFAULT_THREADS = 8  # per-wave batches are a few hundred pixels: more threads hardly help
+
+
+def default_threads() -> int:
+    """The cores this process may run on, at most MAX_DEFAULT_THREADS."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(cores, MAX_DEFAULT_THREADS))
+
+
 def set_threads(n: int) -> None:
     """Use n threads for the network and the table kernel."""
     if n < 1:
         raise ArzipError(f"--threads must be at least 1 (got {n})")
     torch.set_num_threads(n)
     numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
+
+
+_device = "cpu"
+
+
+def set_device(name: str) -> str:
+    """Run the network on 'cpu', 'cuda' (or 'cuda:N'), or 'auto' (a GPU when torch sees one).
+    Archives do not depend on it: every layer is exact on any device. Returns the device used."""
+    global _device
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name.split(":")[0] not in ("cpu", "cuda"):
+        raise ArzipError(f"unknown device '{name}' (use cpu, cuda or auto)")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ArzipError(f"device '{name}' requested, but torch sees no CUDA GPU")
+    _device = name
+    return name
 
 
 def compress_image(pixels: np.ndarray, model: str | None = None, level: int | None = None) -> bytes:
@@ -38,7 +64,7 @@ def compress_image(pixels: np.ndarray, model: str | None = None, level: int | No
         raise UnsupportedInput("empty image")
     pixels = np.ascontiguousarray(pixels)
     name = model or registry.model_for_level(level)
-    exact_model = registry.load(name)
+    exact_model = registry.load(name, _device)
     layout = schedule.layout_for(*pixels.shape[:2])
     payload, nll = image_codec.encode_image(exact_model, pixels, layout)
     method = container.METHOD_MODEL
@@ -69,7 +95,7 @@ def decompress_image(blob: bytes) -> np.ndarray:
             raise FormatError("corrupted archive (stored payload has the wrong size)")
         pixels = np.frombuffer(payload, dtype=np.uint8).reshape(header.height, header.width, 3).copy()
         return _verified(pixels, header)
-    model = registry.load(_model_for(header))
+    model = registry.load(_model_for(header), _device)
     try:
         pixels = image_codec.decode_image(model, payload, header.height, header.width, header.layout)
     except (ValueError, RuntimeError, IndexError, AssertionError) as e:  # constriction asserts on bad data

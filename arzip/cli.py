@@ -16,16 +16,19 @@ import click
 from . import api
 from .errors import ArzipError
 
-THREADS_HELP = ("threads for the network and tables when compressing (default: OMP_NUM_THREADS, "
-                "else 1); decompression works wave by wave, where one thread is fastest")
+THREADS_HELP = ("threads for the network and the table kernels (default: OMP_NUM_THREADS, else "
+                f"the available cores, at most {api.MAX_DEFAULT_THREADS}); the output does not depend on it")
 
 
-def _setup_threads(threads: int | None) -> None:
+DEVICE_HELP = "where the network runs: auto (a CUDA GPU when present), cpu or cuda; same output"
+
+
+def _setup(threads: int | None, device: str = "cpu") -> None:
     if threads is None:
         env = os.environ.get("OMP_NUM_THREADS", "")
-        # one thread by default: measured faster on 2-core machines that have other work
-        threads = int(env) if env.isdigit() and int(env) > 0 else 1
+        threads = int(env) if env.isdigit() and int(env) > 0 else api.default_threads()
     api.set_threads(threads)
+    api.set_device(device)
 
 
 def _levels(levels: list[int]) -> str:
@@ -58,13 +61,14 @@ def level_flags(command):
 @click.option("-f", "--force", is_flag=True, help="overwrite an existing output")
 @click.option("-q", "--quiet", is_flag=True, help="print nothing on success")
 @click.option("--threads", type=int, help=THREADS_HELP)
+@click.option("--device", default="auto", show_default=True, help=DEVICE_HELP)
 @click.option("--model", help="model name (overrides the level)")
 @click.option("--level", "level", type=click.IntRange(1, 9), help="1 (fastest) .. 9 (smallest); default 5")
 @level_flags
-def compress(file: Path, output: Path | None, force: bool, quiet: bool, threads: int | None,
+def compress(file: Path, output: Path | None, force: bool, quiet: bool, threads: int | None, device: str,
              model: str | None, level: int | None) -> None:
     """Compress FILE (an 8-bit RGB PNG) to FILE.arz; FILE is kept. -1 .. -9 choose the level."""
-    _setup_threads(threads)
+    _setup(threads, device)
     r = api.compress_file(file, output, force=force, model=model, level=level)
     if not quiet:
         if r.dropped_metadata:
@@ -83,9 +87,11 @@ def compress(file: Path, output: Path | None, force: bool, quiet: bool, threads:
 @click.option("-f", "--force", is_flag=True, help="overwrite an existing output")
 @click.option("-q", "--quiet", is_flag=True, help="print nothing on success")
 @click.option("--threads", type=int, help=THREADS_HELP)
-def decompress(file: Path, output: Path | None, force: bool, quiet: bool, threads: int | None) -> None:
+@click.option("--device", default="auto", show_default=True, help=DEVICE_HELP)
+def decompress(file: Path, output: Path | None, force: bool, quiet: bool, threads: int | None,
+               device: str) -> None:
     """Decompress FILE.arz to FILE (PNG); refuses to overwrite without -f."""
-    _setup_threads(threads)
+    _setup(threads, device)
     api.decompress_file(file, output, force=force)
 
 
@@ -119,7 +125,7 @@ def explain(file: Path, output: Path | None, force: bool, threads: int | None, m
     """Write a heat map of the bits spent on each pixel of FILE and print bits per channel."""
     from . import explain as explain_mod
     from . import image_io
-    _setup_threads(threads)
+    _setup(threads)
     output = output or file.with_name(file.name + ".bits.png")
     data = api.read_input(file)
     api.check_target(file, output, force)

@@ -21,9 +21,9 @@ import numpy as np
 import torch
 
 from .coder import Decoder, Encoder, symbol_bits
-from .exact import WINDOW
-from .image_model import CHANNELS, ExactImageModel
+from .image_model import CHANNELS, ExactImageModel, PixelFeatures
 from .schedule import Schedule, layout_for
+from .tables import WINDOW
 
 CHUNK_PIXELS = 16384  # encoder batch (whole waves)
 
@@ -53,14 +53,15 @@ def _gather_context(flat: np.ndarray, base: np.ndarray, offsets: np.ndarray) -> 
 
 def _escape_tables(model: ExactImageModel, c: int, outputs: np.ndarray, starts: np.ndarray) -> np.ndarray:
     """Full tables of the given rows with their window values zeroed (they were not escapes)."""
-    full, _ = model.tables(c, outputs)
+    full = model.full_tables(c, outputs)
     if len(full):
         full[np.arange(len(full))[:, None], starts[:, None] + np.arange(WINDOW)[None, :]] = 0
     return full
 
 
-def _channel_code(model: ExactImageModel, c: int, outputs: np.ndarray, values: np.ndarray) -> ChannelCode:
-    window, starts = model.tables(c, outputs, window=True)
+def _channel_code(model: ExactImageModel, c: int, feats: PixelFeatures, current: np.ndarray,
+                  values: np.ndarray) -> ChannelCode:
+    outputs, window, starts = model.channel_tables(c, feats, current)
     offset = values - starts
     inside = (offset >= 0) & (offset < WINDOW)
     first = np.where(inside, offset, WINDOW).astype(np.int32)
@@ -95,8 +96,7 @@ def _chunks(model: ExactImageModel, image: np.ndarray, layout: int) -> Iterator[
         values = flat[base[:, None] + np.arange(CHANNELS)[None, :]].astype(np.int64)
         feats = model.pixel_features(_gather_context(flat, base, sched.offsets))
         current = np.ascontiguousarray(values.T - 128.0)
-        codes = [_channel_code(model, c, model.channel_outputs(c, feats, current), values[:, c])
-                 for c in range(CHANNELS)]
+        codes = [_channel_code(model, c, feats, current, values[:, c]) for c in range(CHANNELS)]
         yield Chunk(np.diff(bounds[i:j + 1]), sched.ys[a:b], sched.xs[a:b], codes)
         i = j
 
@@ -140,14 +140,8 @@ def encode_image(model: ExactImageModel, image: np.ndarray, layout: int,
 
 def decode_image(model: ExactImageModel, payload: bytes, height: int, width: int, layout: int,
                  progress: Callable[[int], None] | None = None) -> np.ndarray:
-    """Inverse of encode_image. Runs on one thread: per-wave batches are small, and a second
-    thread measured slower (bench/results/kodak-first6-threads2.md)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        return _decode_waves(model, payload, schedule_of(model, layout, height, width), progress)
-    finally:
-        torch.set_num_threads(previous)
+    """Inverse of encode_image."""
+    return _decode_waves(model, payload, schedule_of(model, layout, height, width), progress)
 
 
 def _decode_waves(model: ExactImageModel, payload: bytes, sched: Schedule,
@@ -160,8 +154,7 @@ def _decode_waves(model: ExactImageModel, payload: bytes, sched: Schedule,
         feats = model.pixel_features(_gather_context(flat, base, sched.offsets))
         current = np.zeros((CHANNELS, len(base)), dtype=np.float64)
         for c in range(CHANNELS):
-            outputs = model.channel_outputs(c, feats, current)
-            window, starts = model.tables(c, outputs, window=True)
+            outputs, window, starts = model.channel_tables(c, feats, current)
             first = decoder.decode(window)
             values = starts + first
             escaped = np.flatnonzero(first == WINDOW)

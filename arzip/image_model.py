@@ -25,7 +25,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 from torch import nn
 
-from . import causal, exact
+from . import causal, exact, tables
 
 ACT_CAP = 8.0     # hidden activations are relu clipped to [0, ACT_CAP]
 MEAN_RANGE = 192.0  # means live in [-192, 192] around 128
@@ -159,7 +159,8 @@ class ExactImageModel:
 
     The trunk and the context parts of the heads (most of the multiply-adds) run as exact float
     matmuls in torch, on the CPU or a GPU; the small remainder of each head, which must wait for
-    the pixel's earlier channels, runs in int64 on the CPU (exact.IntegerHead)."""
+    the pixel's earlier channels, runs on the CPU in a numba kernel that goes on to build the
+    channel's frequency tables (exact.head_rows, arzip.tables)."""
 
     def __init__(self, tensors: dict[str, torch.Tensor], config: ModelConfig):
         self.config = config
@@ -195,7 +196,8 @@ class ExactImageModel:
                 act_max=float(ACT_MAX),
                 w_out_hidden_t=np.ascontiguousarray(w_out[:, :hh].T, dtype=np.float64),
                 w_out_cur_t=np.ascontiguousarray(w_out[:, hh + n_in:hh + n_in + c].T, dtype=np.float64)))
-        self.shifts = [exact.output_shifts(l.row_exp, self.config.components) for l in out]
+        self.mixtures = [tables.MixtureTables.build(l.row_exp, self.config.components, LOG2_SCALE_MIN,
+                                                    LOG2_SCALE_MAX, MEAN_RANGE, self.luts) for l in out]
 
     def to(self, device: str | torch.device) -> "ExactImageModel":
         self.device = torch.device(device)
@@ -229,7 +231,7 @@ class ExactImageModel:
             b[k:2 * k] *= MEAN_UNIT
             put(f"head_out.{c}", w, b, [ACT_FRAC] * cfg.head_hidden + [INPUT_FRAC] * (n_in + c),
                 [ACT_MAX] * cfg.head_hidden + [INPUT_MAX] * (n_in + c), torch.float64)
-        for name, lut in exact.build_luts(LOG2_SCALE_MIN, LOG2_SCALE_MAX).items():
+        for name, lut in tables.build_luts(LOG2_SCALE_MIN, LOG2_SCALE_MAX).items():
             tensors[name] = torch.from_numpy(lut)
         return cls(tensors, cfg)
 
@@ -262,16 +264,16 @@ class ExactImageModel:
         return PixelFeatures([np.ascontiguousarray(hidden[:, c * hh:(c + 1) * hh]) for c in range(CHANNELS)],
                              [np.ascontiguousarray(out[:, c * n_out:(c + 1) * n_out]) for c in range(CHANNELS)])
 
-    def channel_outputs(self, c: int, feats: PixelFeatures, current: np.ndarray) -> np.ndarray:
-        """Integer head outputs (m, 3K) for channel c, given the pixel's channels 0..c-1
-        (current: (3, m) float64 holding v - 128; later rows are not read)."""
-        return self.heads[c](feats.head_hidden[c], feats.head_out[c], current)
+    def channel_tables(self, c: int, feats: PixelFeatures,
+                       current: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Channel c given the pixels' channels 0..c-1 (current: (3, m) float64 holding v - 128;
+        later rows are not read): its integer head outputs (m, 3K), window tables and window
+        starts (arzip.tables)."""
+        return self.mixtures[c].head_window(self.heads[c], feats.head_hidden[c], feats.head_out[c], current)
 
-    def tables(self, c: int, outputs: np.ndarray, window: bool = False) -> tuple[np.ndarray, np.ndarray]:
-        """Integer frequency tables (float64) from channel c's head outputs: full (m, 256)
-        tables, or window tables plus their starts (see exact.mixture_tables)."""
-        return exact.mixture_tables(outputs, self.shifts[c], self.config.components, LOG2_SCALE_MIN,
-                                    LOG2_SCALE_MAX, MEAN_RANGE, self.luts, window)
+    def full_tables(self, c: int, outputs: np.ndarray) -> np.ndarray:
+        """(m, 256) integer frequency tables of channel c from its head outputs."""
+        return self.mixtures[c].full(outputs)
 
 
 LUT_NAMES = ("lut_sigmoid", "lut_inv_scale", "lut_exp2")
@@ -280,11 +282,11 @@ LUT_NAMES = ("lut_sigmoid", "lut_inv_scale", "lut_exp2")
 def constants() -> dict:
     """Fixed-point constants a model file was made for; a mismatch means wrong tables."""
     return {"act_frac": ACT_FRAC, "act_cap": ACT_CAP, "input_frac": INPUT_FRAC,
-            "cdf_bits": exact.CDF_BITS, "lut_steps": exact.LUT_STEPS, "lut_zmax": exact.LUT_ZMAX,
-            "inv_bits": exact.INV_BITS, "mean_frac": exact.MEAN_FRAC,
-            "log2_scale_frac": exact.LOG2_SCALE_FRAC, "logit_frac": exact.LOGIT_FRAC,
-            "weight_bits": exact.WEIGHT_BITS, "floor_shift": exact.FLOOR_SHIFT,
-            "min_weight": exact.MIN_WEIGHT, "window": exact.WINDOW,
+            "cdf_bits": tables.CDF_BITS, "lut_steps": tables.LUT_STEPS, "lut_zmax": tables.LUT_ZMAX,
+            "inv_bits": tables.INV_BITS, "mean_frac": tables.MEAN_FRAC,
+            "log2_scale_frac": tables.LOG2_SCALE_FRAC, "logit_frac": tables.LOGIT_FRAC,
+            "weight_bits": tables.WEIGHT_BITS, "floor_shift": tables.FLOOR_SHIFT,
+            "min_weight": tables.MIN_WEIGHT, "window": tables.WINDOW,
             "mean_range": MEAN_RANGE, "log2_scale_range": [LOG2_SCALE_MIN, LOG2_SCALE_MAX]}
 
 

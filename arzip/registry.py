@@ -67,7 +67,8 @@ def find_by_hash_prefix(prefix: bytes) -> str | None:
 
 
 @functools.lru_cache(maxsize=4)
-def load(name: str) -> ExactImageModel:
+def load(name: str, device: str = "cpu") -> ExactImageModel:
+    """The named shipped model, its file hash verified, with its torch layers on `device`."""
     expected = model_sha256(name)
     path = models_dir() / manifest()["models"][name]["file"]
     if not path.exists():
@@ -77,9 +78,10 @@ def load(name: str) -> ExactImageModel:
         raise ModelError(f"model file {path} is damaged (sha256 {digest[:16]}..., "
                          f"expected {expected[:16]}...)")
     try:
-        return ExactImageModel.load(path)
+        model = ExactImageModel.load(path)
     except ValueError as e:
         raise ModelError(str(e)) from None
+    return model.to(device) if device != "cpu" else model
 
 
 def install(model_file: Path, name: str, directory: Path, levels: list[int] = list(LEVELS)) -> None:

@@ -10,6 +10,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+import torch
 import pytest
 from PIL import Image
 
@@ -68,6 +69,16 @@ def test_explicit_output_quiet_and_threads(png_file, tmp_path):
     back = tmp_path / "back.png"
     assert arzip("decompress", out, "-o", back).returncode == 0
     assert np.array_equal(np.asarray(Image.open(back)), np.asarray(Image.open(png_file)))
+
+
+def test_device_choice(png_file, tmp_path):
+    out = tmp_path / "x.arz"
+    assert arzip("compress", png_file, "-o", out, "-q", "--device", "cpu").returncode == 0
+    assert_one_line_error(arzip("decompress", out, "-o", tmp_path / "y.png", "--device", "tpu"), "unknown device")
+    if not torch.cuda.is_available():
+        assert_one_line_error(arzip("decompress", out, "-o", tmp_path / "y.png", "--device", "cuda"),
+                              "no CUDA GPU")
+    assert not (tmp_path / "y.png").exists()
 
 
 def test_info(png_file, small_photo):

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from arzip import api, causal, exact, image_codec, registry, schedule
+from arzip import api, causal, exact, image_codec, registry, schedule, tables
 from arzip.image_model import (ACT_FRAC, ACT_MAX, CHANNELS, INPUT_MAX, ExactImageModel, ImageModel, ModelConfig,
                                nll_bits)
 from arzip.train import PixelSampler, evaluate_bpsp
@@ -45,7 +45,7 @@ def restore_threads():
 def test_tables_identical_across_threads_and_splits(model, crop, monkeypatch):
     api.set_threads(1)
     reference = all_tables(model, crop)
-    assert reference[0].shape == (crop.shape[0] * crop.shape[1], exact.WINDOW + 1)
+    assert reference[0].shape == (crop.shape[0] * crop.shape[1], tables.WINDOW + 1)
     assert len(reference[2]) > 0  # some values escaped the window: stage 2 is exercised
     for threads in (1, 2):
         api.set_threads(threads)
@@ -62,12 +62,13 @@ def test_single_row_batches_match_large_batch(model, crop):
     ctx = image_codec._gather_context(flat, base, sched.offsets)
     cur = np.ascontiguousarray(flat[base[:, None] + np.arange(CHANNELS)].T - 128.0)
     feats = model.pixel_features(ctx)
-    batch = [model.channel_outputs(c, feats, cur) for c in range(CHANNELS)]
+    batch = [model.channel_tables(c, feats, cur) for c in range(CHANNELS)]
     perm = np.random.default_rng(0).permutation(len(base))
     for i in perm[:40]:
         f1 = model.pixel_features(ctx[i:i + 1])
         for c in range(CHANNELS):
-            assert np.array_equal(model.channel_outputs(c, f1, cur[:, i:i + 1])[0], batch[c][i])
+            one = model.channel_tables(c, f1, cur[:, i:i + 1])
+            assert all(np.array_equal(x[0], y[i]) for x, y in zip(one, batch[c]))
 
 
 def test_integer_heads_equal_float_layers(model, crop):
@@ -88,22 +89,22 @@ def test_integer_heads_equal_float_layers(model, crop):
                         0, ACT_MAX)
         out = (z @ w_out[:, :hh].t() + x @ w_out[:, hh:hh + n_in].t() + cur_c @ w_out[:, hh + n_in:].t()
                + t[f"head_out.{c}.bias"].double())
-        assert np.array_equal(model.channel_outputs(c, feats, cur), out.numpy()), c
+        assert np.array_equal(model.channel_tables(c, feats, cur)[0], out.numpy()), c
 
 
 def test_parallel_kernel_equals_serial(model):
     rng = np.random.default_rng(3)
     k = model.config.components
     acc = np.round(rng.normal(0, 2.0 ** 38, size=(5000, 3 * k)))
-    shifts = model.shifts[1]
-    args = (acc, shifts, k, -3.0, 6.0, 192.0, model.luts)
-    for window in (False, True):
+    mix = model.mixtures[1]
+    for build in (mix.full, mix.window):
         api.set_threads(1)
-        serial, starts = exact.mixture_tables(*args, window=window)
+        serial = build(acc)
         api.set_threads(2)
-        parallel, starts2 = exact.mixture_tables(*args, window=window)
-        assert np.array_equal(serial, parallel) and np.array_equal(starts, starts2)
-        assert (serial >= 1).all() and np.all(serial == np.round(serial))
+        parallel = build(acc)
+        assert all(np.array_equal(a, b) for a, b in zip(serial, parallel))
+    full = mix.full(acc)
+    assert (full >= 1).all() and np.all(full == np.round(full))
 
 
 def test_window_tables_hold_the_full_tables_probabilities(model):
@@ -111,24 +112,27 @@ def test_window_tables_hold_the_full_tables_probabilities(model):
     rng = np.random.default_rng(4)
     k = model.config.components
     acc = np.round(rng.normal(0, 2.0 ** 38, size=(3000, 3 * k)))
-    args = (acc, model.shifts[0], k, -3.0, 6.0, 192.0, model.luts)
-    full, _ = exact.mixture_tables(*args)
-    window, starts = exact.mixture_tables(*args, window=True)
+    full = model.mixtures[0].full(acc)
+    window, starts = model.mixtures[0].window(acc)
     rows = np.arange(len(acc))[:, None]
-    inside = full[rows, starts[:, None] + np.arange(exact.WINDOW)[None, :]]
-    assert np.array_equal(window[:, :exact.WINDOW], inside)
+    inside = full[rows, starts[:, None] + np.arange(tables.WINDOW)[None, :]]
+    assert np.array_equal(window[:, :tables.WINDOW], inside)
     assert np.array_equal(window.sum(axis=1), full.sum(axis=1))
 
 
-def test_archive_written_with_one_thread_count_reads_with_another(crop):
+@pytest.mark.parametrize("size", [(80, 96), (300, 300)])
+def test_archive_written_with_one_thread_count_reads_with_another(photo, size):
+    """(300, 300) has quadrant tiles and waves of up to 300 pixels, so the decoder's kernels run
+    in parallel with 2 threads."""
+    image = np.ascontiguousarray(photo[:size[0], :size[1]])
     api.set_threads(1)
-    blob1 = api.compress_image(crop)
+    blob1 = api.compress_image(image)
     api.set_threads(2)
-    blob2 = api.compress_image(crop)
+    blob2 = api.compress_image(image)
     assert blob1 == blob2
-    assert np.array_equal(api.decompress_image(blob1), crop)
+    assert np.array_equal(api.decompress_image(blob1), image)
     api.set_threads(1)
-    assert np.array_equal(api.decompress_image(blob2), crop)
+    assert np.array_equal(api.decompress_image(blob2), image)
 
 
 def test_every_layer_stays_below_the_exact_integer_limit(model):
@@ -150,7 +154,7 @@ def test_every_layer_stays_below_the_exact_integer_limit(model):
 
 def test_luts_are_monotone_and_shipped(model):
     sig = model.luts["lut_sigmoid"]
-    assert np.all(np.diff(sig) >= 0) and 0 <= sig[0] < 8 and 2 ** exact.CDF_BITS - 8 < sig[-1] <= 2 ** exact.CDF_BITS
+    assert np.all(np.diff(sig) >= 0) and 0 <= sig[0] < 8 and 2 ** tables.CDF_BITS - 8 < sig[-1] <= 2 ** tables.CDF_BITS
     assert np.all(np.diff(model.luts["lut_inv_scale"]) < 0)
     assert np.all(np.diff(model.luts["lut_exp2"]) <= 0) and model.luts["lut_exp2"][-1] >= 1
 

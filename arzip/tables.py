@@ -1,0 +1,268 @@
+"""Integer frequency tables: a channel's head outputs -> a mixture of discretized logistics ->
+integer frequencies for the coder, built with integers only.
+
+The sigmoid, inverse-scale and exp2 functions are lookup tables computed once when a model is
+exported and shipped inside its file, never recomputed with libm on the decoding machine, so
+every machine builds the same integers. Two kinds of table: the full 256-value table, and the
+window table (WINDOW values around the heaviest component's mean plus one escape entry holding
+the exact mass of all other values), which is what most values are coded with.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+import torch
+
+from .exact import IntegerHead, head_rows
+
+CDF_BITS = 24          # each component's CDF is an integer in [0, 2^24]
+LUT_STEPS = 64         # sigmoid lookup table: 64 entries per unit of z ...
+LUT_ZMAX = 16          # ... over z in [-16, 16]
+INV_BITS = 24          # fixed point of the inverse-scale table
+MEAN_FRAC = 6          # means in 1/64 grey level
+LOG2_SCALE_FRAC = 5    # log2 scales in 1/32 steps
+LOGIT_FRAC = 4         # mixture logits (log2 units) in 1/16 steps
+WEIGHT_BITS = 16       # mixture weights: 2^16 for the largest component
+FLOOR_SHIFT = 22       # every value gets at least total / 2^22
+MIN_WEIGHT = 2 ** (WEIGHT_BITS - 10)  # lighter mixture components are left out
+WINDOW = 32            # first coding stage: 32 values around the heaviest mean, plus an escape
+PARALLEL_MIN_ROWS = 256  # smaller batches run on one thread
+
+
+def build_luts(log2_scale_min: float, log2_scale_max: float) -> dict[str, np.ndarray]:
+    """The tables that replace exp/sigmoid. Computed once when a model is exported and stored
+    in its file; decoding never recomputes them."""
+    c = LUT_STEPS * LUT_ZMAX
+    z = (np.arange(2 * c + 1) - c) / LUT_STEPS
+    sigmoid = np.round((2 ** CDF_BITS) / (1 + np.exp(-z))).astype(np.int64)
+    n_scales = int(round((log2_scale_max - log2_scale_min) * 2 ** LOG2_SCALE_FRAC)) + 1
+    log2_s = log2_scale_min + np.arange(n_scales) / 2 ** LOG2_SCALE_FRAC
+    inv_scale = np.round(2.0 ** (INV_BITS - log2_s)).astype(np.int64)
+    exp2 = np.round(2.0 ** (WEIGHT_BITS - np.arange(WEIGHT_BITS * 2 ** LOGIT_FRAC + 1)
+                            / 2 ** LOGIT_FRAC)).astype(np.int64)
+    return {"lut_sigmoid": sigmoid, "lut_inv_scale": inv_scale, "lut_exp2": exp2}
+
+
+@numba.njit(cache=True, nogil=True)
+def _cdf(d: np.int64, inv: np.int64, lut: np.ndarray) -> np.int64:
+    """Logistic CDF at distance d (1/64 grey levels) from the mean for inverse scale inv, as an
+    integer in [0, 2^CDF_BITS]: table lookup with integer linear interpolation."""
+    q = d * inv
+    i = q >> INV_BITS
+    frac = q & ((1 << INV_BITS) - 1)
+    c = LUT_STEPS * LUT_ZMAX
+    idx = i + c
+    if idx < 0:
+        return 0
+    if idx >= 2 * c:
+        return lut[2 * c]
+    lo = lut[idx]
+    return lo + (((lut[idx + 1] - lo) * frac) >> INV_BITS)
+
+
+@numba.njit(cache=True, nogil=True)
+def _component(hist, w, mean, inv, lut_sig, full):
+    """Add w times one discretized logistic (integer CDF differences) to hist."""
+    c_lut = LUT_STEPS * LUT_ZMAX
+    # only edges with |d| * inv < (c_lut + 1) * 2^INV_BITS are not saturated
+    span = ((c_lut + 1) << INV_BITS) // inv + 1
+    # the upper edge of value j, in 1/64 grey levels around 128, is 64 * (j - 128) + 32
+    j_lo = max(0, (mean - span + 8192 - 32) // 64 - 1)
+    j_hi = min(254, (mean + span + 8192 - 32) // 64 + 1)
+    prev = _cdf(np.int64(64 * (j_lo - 1 - 128) + 32) - mean, inv, lut_sig) if j_lo > 0 else 0
+    for j in range(j_lo, j_hi + 1):
+        cur = _cdf(np.int64(64 * (j - 128) + 32) - mean, inv, lut_sig)
+        hist[j] += w * (cur - prev)
+        prev = cur
+    hist[j_hi + 1] += w * (full - prev)
+
+
+@numba.njit(cache=True, nogil=True)
+def _mixture(acc, r, shifts, n_comp, mean_lim, ls_lo, ls_hi, lut_inv, lut_exp2, weight, mean, inv):
+    """Decode row r's integer head outputs into mixture weights, means (1/64 grey levels around
+    128) and inverse scales. Returns the index of the heaviest component (first on ties)."""
+    n_exp = lut_exp2.shape[0]
+    top, best = np.int64(acc[r, 0]) >> shifts[0], 0
+    for k in range(1, n_comp):
+        logit = np.int64(acc[r, k]) >> shifts[k]
+        if logit > top:
+            top, best = logit, k
+    for k in range(n_comp):
+        logit = np.int64(acc[r, k]) >> shifts[k]
+        w = lut_exp2[min(top - logit, n_exp - 1)]
+        weight[k] = w if w >= MIN_WEIGHT else 0  # lighter than 2^-10 of the top: left out
+        m = np.int64(acc[r, n_comp + k]) >> shifts[n_comp + k]
+        mean[k] = min(max(m, -mean_lim), mean_lim)
+        ls = np.int64(acc[r, 2 * n_comp + k]) >> shifts[2 * n_comp + k]
+        inv[k] = lut_inv[min(max(ls, ls_lo), ls_hi) - ls_lo]
+    return best
+
+
+@numba.njit(cache=True, nogil=True)
+def _edge(j):
+    """Upper edge of value j in 1/64 grey levels around 128."""
+    return np.int64(64 * (j - 128) + 32)
+
+
+@numba.njit(cache=True, nogil=True)
+def _full_row(r, n_comp, weight, mean, inv, lut_sig, out, hist):
+    """All 256 integer frequencies of row r."""
+    full = lut_sig[lut_sig.shape[0] - 1]
+    hist[:] = 0
+    total = 0
+    for k in range(n_comp):
+        if weight[k]:
+            _component(hist, weight[k], mean[k], inv[k], lut_sig, full)
+            total += weight[k] * full
+    floor = max(total >> FLOOR_SHIFT, 1)
+    for j in range(256):
+        out[r, j] = hist[j] + floor
+
+
+@numba.njit(cache=True, nogil=True)
+def _window_row(r, n_comp, weight, mean, inv, best, lut_sig, out, starts, win, cdf):
+    """The WINDOW frequencies around the heaviest component's mean, then one escape entry
+    holding exactly the frequency mass of all values outside the window. Same integers as
+    _cdf at every edge, computed without branches so the edge loop runs in vector registers."""
+    c_lut = LUT_STEPS * LUT_ZMAX
+    full = lut_sig[2 * c_lut]
+    center = (mean[best] >> MEAN_FRAC) + 128
+    ws = min(max(center - WINDOW // 2, 0), 256 - WINDOW)
+    starts[r] = ws
+    for i in range(WINDOW):
+        win[i] = 0
+    total = 0
+    for k in range(n_comp):
+        w = weight[k]
+        if w == 0:
+            continue
+        total += w * full
+        m, iv = mean[k], inv[k]
+        for i in range(WINDOW + 1):  # edges of values ws - 1 .. ws + WINDOW - 1
+            q = (np.int64(64 * (ws - 1 + i - 128) + 32) - m) * iv
+            idx = (q >> INV_BITS) + c_lut
+            at = min(max(idx, 0), 2 * c_lut - 1)
+            lo = lut_sig[at]
+            v = lo + (((lut_sig[at + 1] - lo) * (q & ((1 << INV_BITS) - 1))) >> INV_BITS)
+            v = 0 if idx < 0 else v
+            cdf[i] = full if idx >= 2 * c_lut else v
+        if ws == 0:
+            cdf[0] = 0
+        if ws + WINDOW == 256:
+            cdf[WINDOW] = full
+        for i in range(WINDOW):
+            win[i] += w * (cdf[i + 1] - cdf[i])
+    floor = max(total >> FLOOR_SHIFT, 1)
+    inside = 0
+    for i in range(WINDOW):
+        out[r, i] = win[i] + floor
+        inside += win[i] + floor
+    out[r, WINDOW] = total + 256 * floor - inside
+
+
+@numba.njit(cache=True, nogil=True)
+def _table_rows(acc, mix, window, out, starts, row0, row1):
+    """Rows row0..row1 of either the window tables (window=True) or the full tables; mix holds
+    (shifts, n_comp, mean_lim, ls_lo, ls_hi, lut_sig, lut_inv, lut_exp2)."""
+    shifts, n_comp, mean_lim, ls_lo, ls_hi, lut_sig, lut_inv, lut_exp2 = mix
+    weight = np.zeros(n_comp, dtype=np.int64)
+    mean = np.zeros(n_comp, dtype=np.int64)
+    inv = np.zeros(n_comp, dtype=np.int64)
+    scratch = np.zeros(256, dtype=np.int64)
+    cdf = np.zeros(WINDOW + 1, dtype=np.int64)
+    for r in range(row0, row1):
+        best = _mixture(acc, r, shifts, n_comp, mean_lim, ls_lo, ls_hi, lut_inv, lut_exp2, weight, mean, inv)
+        if window:
+            _window_row(r, n_comp, weight, mean, inv, best, lut_sig, out, starts, scratch, cdf)
+        else:
+            _full_row(r, n_comp, weight, mean, inv, lut_sig, out, scratch)
+
+
+@numba.njit(cache=True, nogil=True)
+def _rows(acc, mix, window, out, starts, head, hidden_part, out_part, cur, row0, row1):
+    """Rows row0..row1: first the head outputs (when head is given; else acc holds them), then
+    their tables. One kernel for both saves a round trip through Python per batch."""
+    if head is not None:
+        head_rows(hidden_part, out_part, cur, *head, acc, row0, row1)
+    _table_rows(acc, mix, window, out, starts, row0, row1)
+
+
+@numba.njit(cache=True, nogil=True)
+def _serial(acc, mix, window, out, starts, head, hidden_part, out_part, cur):
+    _rows(acc, mix, window, out, starts, head, hidden_part, out_part, cur, 0, acc.shape[0])
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _parallel(acc, mix, window, out, starts, head, hidden_part, out_part, cur, n_blocks):
+    """Same results as _serial: rows are independent, blocks of them run in parallel."""
+    n = acc.shape[0]
+    for b in numba.prange(n_blocks):
+        _rows(acc, mix, window, out, starts, head, hidden_part, out_part, cur,
+              n * b // n_blocks, n * (b + 1) // n_blocks)
+
+
+def _run(acc: np.ndarray, mix: tuple, window: bool, head: tuple | None = None,
+         hidden_part: np.ndarray | None = None, out_part: np.ndarray | None = None,
+         cur: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    n = acc.shape[0]
+    out = np.empty((n, WINDOW + 1 if window else 256), dtype=np.float64)
+    starts = np.zeros(n, dtype=np.int64)
+    threads = numba.get_num_threads()
+    if threads > 1 and n >= PARALLEL_MIN_ROWS:
+        _parallel(acc, mix, window, out, starts, head, hidden_part, out_part, cur, threads)
+    else:
+        _serial(acc, mix, window, out, starts, head, hidden_part, out_part, cur)
+    return out, starts
+
+
+@dataclass
+class MixtureTables:
+    """How one channel's integer head outputs (n, 3K) become frequency tables: the right shifts
+    to the fixed points of logits, means and log2 scales, their clamps, and the lookup tables."""
+    shifts: np.ndarray  # (3K,)
+    n_comp: int
+    mean_lim: int       # |mean| bound, 1/64 grey levels
+    ls_lo: int          # log2 scale bounds, 1/32 steps
+    ls_hi: int
+    luts: dict[str, np.ndarray]
+
+    @classmethod
+    def build(cls, row_exp: torch.Tensor, n_comp: int, log2_scale_min: float, log2_scale_max: float,
+              mean_range: float, luts: dict[str, np.ndarray]) -> "MixtureTables":
+        return cls(output_shifts(row_exp, n_comp), n_comp, int(mean_range * 2 ** MEAN_FRAC),
+                   int(round(log2_scale_min * 2 ** LOG2_SCALE_FRAC)),
+                   int(round(log2_scale_max * 2 ** LOG2_SCALE_FRAC)), luts)
+
+    @property
+    def params(self) -> tuple:
+        return (self.shifts, self.n_comp, self.mean_lim, self.ls_lo, self.ls_hi, self.luts["lut_sigmoid"],
+                self.luts["lut_inv_scale"], self.luts["lut_exp2"])
+
+    def full(self, acc: np.ndarray) -> np.ndarray:
+        """(n, 256) integer frequencies (held in float64) of every value."""
+        return _run(np.ascontiguousarray(acc, dtype=np.float64), self.params, False)[0]
+
+    def window(self, acc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(n, WINDOW + 1) tables and (n,) starts: the frequencies of values starts[i] ..
+        starts[i]+WINDOW-1, then the total frequency of all other values (the escape), so that
+        every value keeps exactly the probability its full table gives it."""
+        return _run(np.ascontiguousarray(acc, dtype=np.float64), self.params, True)
+
+    def head_window(self, head: IntegerHead, hidden_part: np.ndarray, out_part: np.ndarray,
+                    cur: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Run the head (exact.head_rows) and build the window tables of its outputs in one
+        kernel: (head outputs, window tables, starts)."""
+        acc = np.empty(out_part.shape, dtype=np.float64)
+        window, starts = _run(acc, self.params, True, head.params, hidden_part, out_part, cur)
+        return acc, window, starts
+
+
+def output_shifts(row_exp: torch.Tensor, n_comp: int) -> np.ndarray:
+    """Right shifts taking head-output rows (logits, means, log2 scales) to their fixed points."""
+    frac = np.repeat([LOGIT_FRAC, MEAN_FRAC, LOG2_SCALE_FRAC], n_comp)
+    shifts = row_exp.numpy() - frac
+    if (shifts < 0).any():
+        raise ValueError("output layer too coarse for its fixed point")
+    return shifts.astype(np.int64)
