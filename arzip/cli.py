@@ -155,7 +155,9 @@ def explain(file: Path, output: Path | None, force: bool, threads: int | None, m
 def train(train_dir: Path, out_dir: Path, name: str | None, steps: int, batch_size: int, lr: float,
           hidden: int, head_hidden: int, components: int, context: str, device: str,
           threads: int | None, seed: int) -> None:
-    """Train an image model on the PNGs in TRAIN_DIR (resumes from OUT's checkpoint)."""
+    """Train an image model on the PNGs in TRAIN_DIR (resumes from OUT's checkpoint). Under
+    torchrun every process trains on its own pixels and DistributedDataParallel averages the
+    gradients: `torchrun --nproc_per_node=N -m arzip.cli train ...`."""
     import torch
 
     from .image_model import ModelConfig
@@ -165,7 +167,8 @@ def train(train_dir: Path, out_dir: Path, name: str | None, steps: int, batch_si
     config = ModelConfig(hidden=hidden, head_hidden=head_hidden, components=components, context=context)
     run_training(train_dir, out_dir, steps, batch_size, lr, config, device=device, seed=seed,
                  log=lambda m: click.echo(m, err=True))
-    export(out_dir, name or out_dir.name, log=lambda m: click.echo(m, err=True))
+    if int(os.environ.get("RANK", "0")) == 0:  # under torchrun, one process exports
+        export(out_dir, name or out_dir.name, log=lambda m: click.echo(m, err=True))
 
 
 def main() -> None:

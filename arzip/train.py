@@ -142,15 +142,18 @@ def train(train_dir: Path, out_dir: Path, steps: int, batch_size: int = 4096, lr
     distributed = "LOCAL_RANK" in os.environ
     if distributed:
         torch.distributed.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
-        rank = torch.distributed.get_rank()
+        rank, world = torch.distributed.get_rank(), torch.distributed.get_world_size()
     else:
-        rank = 0
+        rank, world = 0, 1
+    if rank != 0:
+        log = lambda message: None  # noqa: E731 - rank 0 speaks for the run
     if device == "auto":
         device = f"cuda:{os.environ.get('LOCAL_RANK', 0)}" if torch.cuda.is_available() else "cpu"
     out_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)
     train_files, val_files = split_files(train_dir)
-    log(f"train: {len(train_files)} images, validation: {len(val_files)} images, device {device}")
+    log(f"train: {len(train_files)} images, validation: {len(val_files)} images, device {device}, "
+        f"{world} process{'es' if world > 1 else ''} x {batch_size} pixels per step")
     sampler = PixelSampler([load_rgb(p) for p in train_files], causal.CONTEXTS[config.context],
                            seed=seed + rank)
     val_images = [load_rgb(p) for p in val_files]

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -53,3 +55,17 @@ def test_tiny_training_run_exports_a_working_model(train_dir, tmp_path, photo, c
     assert "resumed at step 200" in messages
     assert torch.load(out / "checkpoint.pt", weights_only=False)["step"] == 200
     assert (out / "float.safetensors").read_bytes() == weights
+
+
+def test_distributed_training_with_torchrun(train_dir, tmp_path):
+    """The same command under torchrun: 2 CPU processes (gloo), DistributedDataParallel."""
+    out = tmp_path / "ddp"
+    r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+                        "-m", "arzip.cli", "train", str(train_dir), "--out", str(out), "--steps", "40",
+                        "--batch-size", "128", "--hidden", "8", "--head-hidden", "4", "--components", "2",
+                        "--threads", "1"], capture_output=True, text=True, timeout=240)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stderr.count("2 processes x 128 pixels per step") == 1  # rank 0 alone logs
+    assert torch.load(out / "checkpoint.pt", weights_only=False)["step"] == 40
+    model = ExactImageModel.load(out / "ddp.safetensors")
+    assert model.config.hidden == 8
