@@ -5,6 +5,7 @@ Every failure becomes one line on stderr, `arzip: error: ...`, and exit status 1
 """
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import sys
@@ -149,11 +150,14 @@ def explain(file: Path, output: Path | None, force: bool, threads: int | None, m
 @click.option("--head-hidden", default=32, show_default=True)
 @click.option("--components", default=4, show_default=True)
 @click.option("--context", default="c22", show_default=True, help="causal neighbourhood (arzip/causal.py)")
+@click.option("--channel-order", default="RGB", show_default=True,
+              type=click.Choice(["".join(p) for p in itertools.permutations("RGB")]),
+              help="order the channels are coded in")
 @click.option("--device", default="auto", show_default=True, help="cpu, cuda or auto")
 @click.option("--threads", type=int, help="CPU training threads (default: torch's choice)")
 @click.option("--seed", default=0, show_default=True)
 def train(train_dir: Path, out_dir: Path, name: str | None, steps: int, batch_size: int, lr: float,
-          hidden: int, head_hidden: int, components: int, context: str, device: str,
+          hidden: int, head_hidden: int, components: int, context: str, channel_order: str, device: str,
           threads: int | None, seed: int) -> None:
     """Train an image model on the PNGs in TRAIN_DIR (resumes from OUT's checkpoint). Under
     torchrun every process trains on its own pixels and DistributedDataParallel averages the
@@ -164,7 +168,8 @@ def train(train_dir: Path, out_dir: Path, name: str | None, steps: int, batch_si
     from .train import export, train as run_training
     if threads:
         torch.set_num_threads(threads)
-    config = ModelConfig(hidden=hidden, head_hidden=head_hidden, components=components, context=context)
+    config = ModelConfig(hidden=hidden, head_hidden=head_hidden, components=components, context=context,
+                         channel_order=channel_order)
     run_training(train_dir, out_dir, steps, batch_size, lr, config, device=device, seed=seed,
                  log=lambda m: click.echo(m, err=True))
     if int(os.environ.get("RANK", "0")) == 0:  # under torchrun, one process exports

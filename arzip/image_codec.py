@@ -1,8 +1,9 @@
 """Image payload: the pixels of an 8-bit RGB image, coded wave by wave with the exact model.
 
 Stream order, which encoder and decoder share: the waves of the image's schedule
-(arzip.schedule: tiles, wave t of every tile together); inside a wave the R values of all its
-pixels, then G, then B. Each (wave, channel) is coded in two stages with the same
+(arzip.schedule: tiles, wave t of every tile together); inside a wave the first-coded channel
+of all its pixels (R, unless the model's config orders them otherwise), then the second, then
+the third. Each (wave, channel) is coded in two stages with the same
 probabilities as one 256-value table:
   1. every subpixel against its window table: the WINDOW values around the heaviest mixture
      component's mean, plus one escape entry holding the exact mass of all other values;
@@ -84,9 +85,9 @@ def schedule_of(model: ExactImageModel, layout: int, height: int, width: int) ->
 
 
 def _chunks(model: ExactImageModel, image: np.ndarray, layout: int) -> Iterator[Chunk]:
-    """Chunks of whole waves, in stream order."""
+    """Chunks of whole waves, in stream order; channels in the model's coding order."""
     sched = schedule_of(model, layout, *image.shape[:2])
-    flat = sched.buffer(image).reshape(-1)
+    flat = sched.buffer(image[..., model.config.coding_order]).reshape(-1)
     bounds = sched.bounds
     i = 0
     while i < sched.waves:
@@ -112,7 +113,7 @@ def bits_map(model: ExactImageModel, image: np.ndarray, layout: int | None = Non
     layout = layout_for(*image.shape[:2]) if layout is None else layout
     out = np.zeros(image.shape, dtype=np.float64)
     for chunk in _chunks(model, image, layout):
-        for c, code in enumerate(chunk.codes):
+        for c, code in zip(model.config.coding_order, chunk.codes):
             out[chunk.ys, chunk.xs, c] = code.bits()
     return out
 
@@ -166,4 +167,4 @@ def _decode_waves(model: ExactImageModel, payload: bytes, sched: Schedule,
             current[c] = values - 128
         if progress:
             progress(len(base))
-    return sched.image(buf)
+    return np.ascontiguousarray(sched.image(buf)[..., np.argsort(model.config.coding_order)])

@@ -41,11 +41,22 @@ class ModelConfig:
     head_hidden: int = 32
     components: int = 4
     context: str = "c22"  # a name in causal.CONTEXTS
+    channel_order: str = "RGB"  # the order a pixel's channels are coded in
+
+    def __post_init__(self) -> None:
+        if sorted(self.channel_order) != sorted("RGB"):
+            raise ValueError(f"channel order must be a permutation of RGB, not {self.channel_order!r}")
+
+    @property
+    def coding_order(self) -> list[int]:
+        """RGB channel indices in coding order: image[..., coding_order] is what the model sees."""
+        return ["RGB".index(ch) for ch in self.channel_order]
 
 
 class ImageModel(nn.Module):
     """Float model: context (B, context.size * 3) and current pixel (B, 3), both uint8 values as
-    float, -> mixture parameters (B, 3 channels, 3 kinds [logit, mean, log2 scale], K)."""
+    float with channels in the config's coding order, -> mixture parameters (B, 3 channels,
+    3 kinds [logit, mean, log2 scale], K)."""
 
     def __init__(self, config: ModelConfig = ModelConfig()):
         super().__init__()

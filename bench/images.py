@@ -265,8 +265,8 @@ def main() -> None:
     parser.add_argument("--name", help="set name for the output files (default: folder name)")
     parser.add_argument("--out", type=Path, default=Path("bench/results"),
                         help="output folder (default: bench/results)")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="threads for arzip, webp and jxl (default: 1)")
+    parser.add_argument("--threads", type=int, default=api.default_threads(),
+                        help="threads for arzip, webp and jxl (default: arzip's default, the available cores)")
     parser.add_argument("--limit", type=int, help="only the first N images")
     parser.add_argument("--skip-slow", action="store_true", help="skip jxl-e9")
     parser.add_argument("--level", type=int, help="arzip compression level (default: arzip's default)")

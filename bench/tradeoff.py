@@ -53,7 +53,8 @@ def main() -> None:
     ap.add_argument("dir", type=Path)
     ap.add_argument("--name")
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
-    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=api.default_threads(),
+                    help="threads for every codec (default: arzip's default, the available cores)")
     ap.add_argument("--limit", type=int)
     a = ap.parse_args()
     images = load_images(a.dir, a.limit)

@@ -34,10 +34,10 @@ def test_split_keeps_validation_apart(train_dir):
     assert len(tr) + len(val) == 12
 
 
-@pytest.mark.parametrize("context", ["c22", "c44"])
-def test_tiny_training_run_exports_a_working_model(train_dir, tmp_path, photo, context):
+@pytest.mark.parametrize("context,order", [("c22", "RGB"), ("c44", "GBR")])
+def test_tiny_training_run_exports_a_working_model(train_dir, tmp_path, photo, context, order):
     out = tmp_path / "run"
-    cfg = ModelConfig(hidden=16, head_hidden=8, components=2, context=context)
+    cfg = ModelConfig(hidden=16, head_hidden=8, components=2, context=context, channel_order=order)
     train(train_dir, out, steps=200, batch_size=256, config=cfg, log=lambda m: None)
     path = export(out, "tiny", log=lambda m: None)
     report = json.loads((out / "export.json").read_text())
@@ -48,6 +48,15 @@ def test_tiny_training_run_exports_a_working_model(train_dir, tmp_path, photo, c
     payload, nll = image_codec.encode_image(model, img, LAYOUT_SINGLE)
     assert np.array_equal(image_codec.decode_image(model, payload, *img.shape[:2], LAYOUT_SINGLE), img)
     assert nll / img.size < 8.0
+    bits = image_codec.bits_map(model, img, LAYOUT_SINGLE)
+    assert bits.sum() == pytest.approx(nll)
+    # the map is in RGB order whatever the coding order: changing the last-coded channel of the
+    # last pixel (nobody's context) changes that subpixel's bits alone
+    last = "RGB".index(order[-1])
+    changed = img.copy()
+    changed[-1, -1, last] ^= 0x40
+    diff = np.argwhere(image_codec.bits_map(model, changed, LAYOUT_SINGLE) != bits)
+    assert diff.tolist() == [[img.shape[0] - 1, img.shape[1] - 1, last]]
     # resuming a finished run does no more steps and keeps the result
     weights = (out / "float.safetensors").read_bytes()
     messages: list[str] = []
