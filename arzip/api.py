@@ -55,7 +55,9 @@ def set_device(name: str) -> str:
 
 def compress_image(pixels: np.ndarray, model: str | None = None, level: int | None = None) -> bytes:
     """(H, W, 3) uint8 RGB array -> .arz archive bytes, with the named model or the one behind
-    compression level 1 (fastest) .. 9 (smallest); default: the default level."""
+    compression level 1 (fastest) .. 9 (smallest); default: the default level. Levels the
+    manifest lists as adaptive also fit the model's scales to the image (recorded in the
+    header)."""
     pixels = np.asarray(pixels)
     if pixels.dtype != np.uint8 or pixels.ndim != 3 or pixels.shape[2] != 3:
         raise UnsupportedInput(f"expected an (H, W, 3) uint8 RGB array, got {pixels.dtype} "
@@ -66,12 +68,16 @@ def compress_image(pixels: np.ndarray, model: str | None = None, level: int | No
     name = model or registry.model_for_level(level)
     exact_model = registry.load(name, _device)
     layout = schedule.layout_for(*pixels.shape[:2])
-    payload, nll = image_codec.encode_image(exact_model, pixels, layout)
+    offsets = image_codec.NO_OFFSETS
+    if model is None and registry.adapts(level):
+        offsets = image_codec.choose_scale_offsets(exact_model, pixels, layout)
+    payload, nll = image_codec.encode_image(exact_model, pixels, layout, offsets)
     method = container.METHOD_MODEL
     if len(payload) >= pixels.size:  # e.g. pure noise: the raw pixels are smaller
-        payload, method = pixels.tobytes(), container.METHOD_STORED
+        payload, method, offsets = pixels.tobytes(), container.METHOD_STORED, image_codec.NO_OFFSETS
     header = container.Header(
-        kind=container.KIND_IMAGE, mode=container.MODE_RGB8, method=method, layout=layout, model_name=name,
+        kind=container.KIND_IMAGE, mode=container.MODE_RGB8, method=method, layout=layout,
+        scale_offsets=offsets, model_name=name,
         model_sha256=bytes.fromhex(registry.model_sha256(name))[:16],
         width=pixels.shape[1], height=pixels.shape[0], nll_bits=nll,
         checksum=container.pixel_checksum(pixels.tobytes()), payload_len=len(payload),
@@ -97,7 +103,8 @@ def decompress_image(blob: bytes) -> np.ndarray:
         return _verified(pixels, header)
     model = registry.load(_model_for(header), _device)
     try:
-        pixels = image_codec.decode_image(model, payload, header.height, header.width, header.layout)
+        pixels = image_codec.decode_image(model, payload, header.height, header.width, header.layout,
+                                          header.scale_offsets)
     except (ValueError, RuntimeError, IndexError, AssertionError) as e:  # constriction asserts on bad data
         raise FormatError(f"corrupted archive (payload does not decode: {e})") from None
     return _verified(pixels, header)
@@ -127,6 +134,7 @@ def info(blob: bytes) -> dict:
         "mode": container.MODES[header.mode],
         "method": container.METHODS[header.method],
         "layout": schedule.LAYOUTS[header.layout],
+        "scale_offsets": list(header.scale_offsets),
         "model": header.model_name,
         "model_sha256": sha,
         "levels": levels,

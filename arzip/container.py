@@ -8,6 +8,7 @@ Layout (all integers little-endian; docs/FORMAT.md is the reference):
     mode         1  1 = 8-bit RGB
     method       1  0 = model-coded payload, 1 = stored (raw pixels; used when smaller)
     layout       1  tiles of a model-coded image: 0 = one, 1 = four mirrored quadrants
+    adapt        3  i8 per coded channel: log2-scale offset (1/32 steps) chosen for this image
     name_len     1  n
     model_name   n  ASCII
     model_sha256 16 first 16 bytes of the model file's SHA-256
@@ -41,7 +42,7 @@ METHOD_STORED = 1
 METHODS = {METHOD_MODEL: "model", METHOD_STORED: "stored"}
 MAX_PIXELS = 1 << 32  # refuse absurd geometry before allocating anything
 
-_FIXED = struct.Struct("<4sBBBBBB")
+_FIXED = struct.Struct("<4sBBBBB3bB")
 _TAIL = struct.Struct("<16sIId16sQI")
 _CRC = struct.Struct("<I")
 
@@ -52,6 +53,7 @@ class Header:
     mode: int
     method: int
     layout: int
+    scale_offsets: tuple[int, int, int]
     model_name: str
     model_sha256: bytes  # 16-byte prefix
     width: int
@@ -79,7 +81,7 @@ def pack(header: Header, payload: bytes) -> bytes:
     if not 0 < len(name) < 256:
         raise ValueError("model name must be 1..255 ASCII bytes")
     head = (_FIXED.pack(MAGIC, FORMAT_VERSION, header.kind, header.mode, header.method,
-                           header.layout, len(name)) + name
+                           header.layout, *header.scale_offsets, len(name)) + name
             + _TAIL.pack(header.model_sha256, header.width, header.height, header.nll_bits,
                          header.checksum, len(payload), zlib.crc32(payload)))
     return head + _CRC.pack(zlib.crc32(head)) + payload
@@ -89,7 +91,7 @@ def read_header(blob: bytes) -> Header:
     """Parse and validate the header (not the payload)."""
     if len(blob) < _FIXED.size or blob[:4] != MAGIC:
         raise FormatError("not an arz archive")
-    _, version, kind, mode, method, layout, name_len = _FIXED.unpack_from(blob)
+    _, version, kind, mode, method, layout, *offsets, name_len = _FIXED.unpack_from(blob)
     if version != FORMAT_VERSION:
         raise FormatError(f"unsupported arz format version {version} (this arzip reads {FORMAT_VERSION})")
     end = _FIXED.size + name_len + _TAIL.size + _CRC.size
@@ -115,7 +117,8 @@ def read_header(blob: bytes) -> Header:
         blob, _FIXED.size + name_len)
     if width == 0 or height == 0 or width * height > MAX_PIXELS:
         raise FormatError(f"corrupted archive (image size {width}x{height})")
-    return Header(kind, mode, method, layout, name, sha, width, height, nll, checksum, payload_len, payload_crc)
+    return Header(kind, mode, method, layout, tuple(offsets), name, sha, width, height, nll, checksum,
+                  payload_len, payload_crc)
 
 
 def unpack(blob: bytes) -> tuple[Header, bytes]:

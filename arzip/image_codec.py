@@ -15,7 +15,7 @@ arithmetic makes its tables identical to the decoder's.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,7 +24,7 @@ import torch
 from .coder import Decoder, Encoder, symbol_bits
 from .image_model import CHANNELS, ExactImageModel, PixelFeatures
 from .schedule import Schedule, layout_for
-from .tables import WINDOW
+from .tables import SCALE_OFFSETS, WINDOW
 
 CHUNK_PIXELS = 16384  # encoder batch (whole waves)
 
@@ -52,23 +52,28 @@ def _gather_context(flat: np.ndarray, base: np.ndarray, offsets: np.ndarray) -> 
     return flat[base[:, None] + offsets[None, :]]
 
 
-def _escape_tables(model: ExactImageModel, c: int, outputs: np.ndarray, starts: np.ndarray) -> np.ndarray:
+Offsets = tuple[int, int, int]  # per coded channel, the log2-scale offset (arzip.tables)
+NO_OFFSETS: Offsets = (0, 0, 0)
+
+
+def _escape_tables(model: ExactImageModel, c: int, outputs: np.ndarray, starts: np.ndarray,
+                   offset: int) -> np.ndarray:
     """Full tables of the given rows with their window values zeroed (they were not escapes)."""
-    full = model.full_tables(c, outputs)
+    full = model.full_tables(c, outputs, offset)
     if len(full):
         full[np.arange(len(full))[:, None], starts[:, None] + np.arange(WINDOW)[None, :]] = 0
     return full
 
 
 def _channel_code(model: ExactImageModel, c: int, feats: PixelFeatures, current: np.ndarray,
-                  values: np.ndarray) -> ChannelCode:
-    outputs, window, starts = model.channel_tables(c, feats, current)
-    offset = values - starts
-    inside = (offset >= 0) & (offset < WINDOW)
-    first = np.where(inside, offset, WINDOW).astype(np.int32)
+                  values: np.ndarray, offset: int) -> ChannelCode:
+    outputs, window, starts = model.channel_tables(c, feats, current, offset)
+    in_window = values - starts
+    inside = (in_window >= 0) & (in_window < WINDOW)
+    first = np.where(inside, in_window, WINDOW).astype(np.int32)
     escaped = np.flatnonzero(~inside)
-    return ChannelCode(window, first, escaped, _escape_tables(model, c, outputs[escaped], starts[escaped]),
-                       values)
+    return ChannelCode(window, first, escaped,
+                       _escape_tables(model, c, outputs[escaped], starts[escaped], offset), values)
 
 
 @dataclass
@@ -84,47 +89,71 @@ def schedule_of(model: ExactImageModel, layout: int, height: int, width: int) ->
     return Schedule(layout, height, width, model.context, CHANNELS)
 
 
-def _chunks(model: ExactImageModel, image: np.ndarray, layout: int) -> Iterator[Chunk]:
-    """Chunks of whole waves, in stream order; channels in the model's coding order."""
+def _chunk_inputs(model: ExactImageModel, image: np.ndarray, layout: int
+                  ) -> Iterator[tuple[slice, PixelFeatures, np.ndarray, np.ndarray]]:
+    """Chunks of whole waves in stream order: (wave range, the network's features, the pixels'
+    values as (3, n) v - 128, and as (n, 3) int64), channels in the model's coding order."""
     sched = schedule_of(model, layout, *image.shape[:2])
     flat = sched.buffer(image[..., model.config.coding_order]).reshape(-1)
     bounds = sched.bounds
     i = 0
     while i < sched.waves:
         j = max(i + 1, int(np.searchsorted(bounds, bounds[i] + CHUNK_PIXELS, side="right")) - 1)
-        a, b = bounds[i], bounds[j]
-        base = sched.base[a:b]
+        base = sched.base[bounds[i]:bounds[j]]
         values = flat[base[:, None] + np.arange(CHANNELS)[None, :]].astype(np.int64)
         feats = model.pixel_features(_gather_context(flat, base, sched.offsets))
-        current = np.ascontiguousarray(values.T - 128.0)
-        codes = [_channel_code(model, c, feats, current, values[:, c]) for c in range(CHANNELS)]
-        yield Chunk(np.diff(bounds[i:j + 1]), sched.ys[a:b], sched.xs[a:b], codes)
+        yield slice(i, j), feats, np.ascontiguousarray(values.T - 128.0), values
         i = j
 
 
-def image_nll(model: ExactImageModel, image: np.ndarray, layout: int | None = None) -> float:
+def _chunks(model: ExactImageModel, image: np.ndarray, layout: int, offsets: Offsets) -> Iterator[Chunk]:
+    """Chunks of whole waves, ready to code."""
+    sched = schedule_of(model, layout, *image.shape[:2])
+    for waves, feats, current, values in _chunk_inputs(model, image, layout):
+        a, b = sched.bounds[waves.start], sched.bounds[waves.stop]
+        codes = [_channel_code(model, c, feats, current, values[:, c], offsets[c]) for c in range(CHANNELS)]
+        yield Chunk(np.diff(sched.bounds[waves.start:waves.stop + 1]), sched.ys[a:b], sched.xs[a:b], codes)
+
+
+def choose_scale_offsets(model: ExactImageModel, image: np.ndarray, layout: int,
+                         candidates: tuple[int, ...] = SCALE_OFFSETS) -> Offsets:
+    """Per channel, the log2-scale offset under which the image costs the fewest bits: a
+    per-image adaptation the archive records and the decoder replays. Each channel's tables
+    depend only on the true values of earlier channels, so channels are chosen independently;
+    the network runs once, the tables once per candidate."""
+    bits = np.zeros((CHANNELS, len(candidates)))
+    for _, feats, current, values in _chunk_inputs(model, image, layout):
+        for c in range(CHANNELS):
+            for i, offset in enumerate(candidates):
+                bits[c, i] += _channel_code(model, c, feats, current, values[:, c], offset).nll()
+    return tuple(int(candidates[i]) for i in bits.argmin(axis=1))
+
+
+def image_nll(model: ExactImageModel, image: np.ndarray, layout: int | None = None,
+              offsets: Offsets = NO_OFFSETS) -> float:
     """The model's -log2 likelihood of an image, in bits, without coding it."""
     layout = layout_for(*image.shape[:2]) if layout is None else layout
-    return sum(code.nll() for chunk in _chunks(model, image, layout) for code in chunk.codes)
+    return sum(code.nll() for chunk in _chunks(model, image, layout, offsets) for code in chunk.codes)
 
 
-def bits_map(model: ExactImageModel, image: np.ndarray, layout: int | None = None) -> np.ndarray:
+def bits_map(model: ExactImageModel, image: np.ndarray, layout: int | None = None,
+             offsets: Offsets = NO_OFFSETS) -> np.ndarray:
     """(H, W, 3) float64: the bits the model spends on every subpixel (-log2 of its probability)."""
     layout = layout_for(*image.shape[:2]) if layout is None else layout
     out = np.zeros(image.shape, dtype=np.float64)
-    for chunk in _chunks(model, image, layout):
+    for chunk in _chunks(model, image, layout, offsets):
         for c, code in zip(model.config.coding_order, chunk.codes):
             out[chunk.ys, chunk.xs, c] = code.bits()
     return out
 
 
 def encode_image(model: ExactImageModel, image: np.ndarray, layout: int,
-                 progress: Callable[[int], None] | None = None) -> tuple[bytes, float]:
+                 offsets: Offsets = NO_OFFSETS) -> tuple[bytes, float]:
     """(H, W, 3) uint8 -> (payload, NLL in bits under the model's integer tables), pixels in
-    the order of the given tile layout (arzip.schedule)."""
+    the order of the given tile layout (arzip.schedule), log2 scales moved by offsets."""
     encoder = Encoder()
     nll = 0.0
-    for chunk in _chunks(model, image, layout):
+    for chunk in _chunks(model, image, layout, offsets):
         bounds = np.concatenate([[0], np.cumsum(chunk.sizes)])
         cuts = [np.searchsorted(code.escaped, bounds) for code in chunk.codes]
         for w in range(len(chunk.sizes)):
@@ -134,19 +163,13 @@ def encode_image(model: ExactImageModel, image: np.ndarray, layout: int,
                 e0, e1 = cut[w], cut[w + 1]
                 encoder.encode(code.values[code.escaped[e0:e1]], code.full[e0:e1])
         nll += sum(code.nll() for code in chunk.codes)
-        if progress:
-            progress(int(bounds[-1]))
     return encoder.finish(), nll
 
 
 def decode_image(model: ExactImageModel, payload: bytes, height: int, width: int, layout: int,
-                 progress: Callable[[int], None] | None = None) -> np.ndarray:
+                 offsets: Offsets = NO_OFFSETS) -> np.ndarray:
     """Inverse of encode_image."""
-    return _decode_waves(model, payload, schedule_of(model, layout, height, width), progress)
-
-
-def _decode_waves(model: ExactImageModel, payload: bytes, sched: Schedule,
-                  progress: Callable[[int], None] | None) -> np.ndarray:
+    sched = schedule_of(model, layout, height, width)
     buf = sched.buffer()
     flat = buf.reshape(-1)
     decoder = Decoder(payload)
@@ -155,16 +178,15 @@ def _decode_waves(model: ExactImageModel, payload: bytes, sched: Schedule,
         feats = model.pixel_features(_gather_context(flat, base, sched.offsets))
         current = np.zeros((CHANNELS, len(base)), dtype=np.float64)
         for c in range(CHANNELS):
-            outputs, window, starts = model.channel_tables(c, feats, current)
+            outputs, window, starts = model.channel_tables(c, feats, current, offsets[c])
             first = decoder.decode(window)
             values = starts + first
             escaped = np.flatnonzero(first == WINDOW)
             if len(escaped):
-                values[escaped] = decoder.decode(_escape_tables(model, c, outputs[escaped], starts[escaped]))
+                values[escaped] = decoder.decode(_escape_tables(model, c, outputs[escaped], starts[escaped],
+                                                                offsets[c]))
             if values.min() < 0 or values.max() > 255:
                 raise ValueError("decoded value out of range")
             flat[base + c] = values
             current[c] = values - 128
-        if progress:
-            progress(len(base))
     return np.ascontiguousarray(sched.image(buf)[..., np.argsort(model.config.coding_order)])

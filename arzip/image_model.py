@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -275,16 +275,21 @@ class ExactImageModel:
         return PixelFeatures([np.ascontiguousarray(hidden[:, c * hh:(c + 1) * hh]) for c in range(CHANNELS)],
                              [np.ascontiguousarray(out[:, c * n_out:(c + 1) * n_out]) for c in range(CHANNELS)])
 
-    def channel_tables(self, c: int, feats: PixelFeatures,
-                       current: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def channel_tables(self, c: int, feats: PixelFeatures, current: np.ndarray,
+                       scale_offset: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Channel c given the pixels' channels 0..c-1 (current: (3, m) float64 holding v - 128;
         later rows are not read): its integer head outputs (m, 3K), window tables and window
-        starts (arzip.tables)."""
-        return self.mixtures[c].head_window(self.heads[c], feats.head_hidden[c], feats.head_out[c], current)
+        starts (arzip.tables), log2 scales moved by scale_offset (1/32 steps)."""
+        return self._mixture(c, scale_offset).head_window(self.heads[c], feats.head_hidden[c],
+                                                          feats.head_out[c], current)
 
-    def full_tables(self, c: int, outputs: np.ndarray) -> np.ndarray:
+    def full_tables(self, c: int, outputs: np.ndarray, scale_offset: int = 0) -> np.ndarray:
         """(m, 256) integer frequency tables of channel c from its head outputs."""
-        return self.mixtures[c].full(outputs)
+        return self._mixture(c, scale_offset).full(outputs)
+
+    def _mixture(self, c: int, scale_offset: int) -> tables.MixtureTables:
+        mix = self.mixtures[c]
+        return mix if scale_offset == 0 else replace(mix, ls_offset=scale_offset)
 
 
 LUT_NAMES = ("lut_sigmoid", "lut_inv_scale", "lut_exp2")

@@ -46,6 +46,12 @@ def model_for_level(level: int | None = None) -> str:
     return manifest()["levels"][str(level)]
 
 
+def adapts(level: int | None = None) -> bool:
+    """Whether the level fits the model to each image (image_codec.choose_scale_offsets)."""
+    level = default_level() if level is None else level
+    return level in manifest().get("adaptive_levels", [])
+
+
 def levels_of(name: str) -> list[int]:
     """The levels a model serves (empty if it only serves explicit --model requests)."""
     return [int(lv) for lv, model in manifest()["levels"].items() if model == name]

@@ -80,9 +80,10 @@ def _component(hist, w, mean, inv, lut_sig, full):
 
 
 @numba.njit(cache=True, nogil=True)
-def _mixture(acc, r, shifts, n_comp, mean_lim, ls_lo, ls_hi, lut_inv, lut_exp2, weight, mean, inv):
+def _mixture(acc, r, shifts, n_comp, mean_lim, ls_lo, ls_hi, ls_offset, lut_inv, lut_exp2, weight, mean, inv):
     """Decode row r's integer head outputs into mixture weights, means (1/64 grey levels around
-    128) and inverse scales. Returns the index of the heaviest component (first on ties)."""
+    128) and inverse scales (log2 scales moved by ls_offset, the image's adaptation). Returns the
+    index of the heaviest component (first on ties)."""
     n_exp = lut_exp2.shape[0]
     top, best = np.int64(acc[r, 0]) >> shifts[0], 0
     for k in range(1, n_comp):
@@ -95,7 +96,7 @@ def _mixture(acc, r, shifts, n_comp, mean_lim, ls_lo, ls_hi, lut_inv, lut_exp2, 
         weight[k] = w if w >= MIN_WEIGHT else 0  # lighter than 2^-10 of the top: left out
         m = np.int64(acc[r, n_comp + k]) >> shifts[n_comp + k]
         mean[k] = min(max(m, -mean_lim), mean_lim)
-        ls = np.int64(acc[r, 2 * n_comp + k]) >> shifts[2 * n_comp + k]
+        ls = (np.int64(acc[r, 2 * n_comp + k]) >> shifts[2 * n_comp + k]) + ls_offset
         inv[k] = lut_inv[min(max(ls, ls_lo), ls_hi) - ls_lo]
     return best
 
@@ -165,15 +166,16 @@ def _window_row(r, n_comp, weight, mean, inv, best, lut_sig, out, starts, win, c
 @numba.njit(cache=True, nogil=True)
 def _table_rows(acc, mix, window, out, starts, row0, row1):
     """Rows row0..row1 of either the window tables (window=True) or the full tables; mix holds
-    (shifts, n_comp, mean_lim, ls_lo, ls_hi, lut_sig, lut_inv, lut_exp2)."""
-    shifts, n_comp, mean_lim, ls_lo, ls_hi, lut_sig, lut_inv, lut_exp2 = mix
+    (shifts, n_comp, mean_lim, ls_lo, ls_hi, ls_offset, lut_sig, lut_inv, lut_exp2)."""
+    shifts, n_comp, mean_lim, ls_lo, ls_hi, ls_offset, lut_sig, lut_inv, lut_exp2 = mix
     weight = np.zeros(n_comp, dtype=np.int64)
     mean = np.zeros(n_comp, dtype=np.int64)
     inv = np.zeros(n_comp, dtype=np.int64)
     scratch = np.zeros(256, dtype=np.int64)
     cdf = np.zeros(WINDOW + 1, dtype=np.int64)
     for r in range(row0, row1):
-        best = _mixture(acc, r, shifts, n_comp, mean_lim, ls_lo, ls_hi, lut_inv, lut_exp2, weight, mean, inv)
+        best = _mixture(acc, r, shifts, n_comp, mean_lim, ls_lo, ls_hi, ls_offset, lut_inv, lut_exp2, weight,
+                        mean, inv)
         if window:
             _window_row(r, n_comp, weight, mean, inv, best, lut_sig, out, starts, scratch, cdf)
         else:
@@ -217,16 +219,22 @@ def _run(acc: np.ndarray, mix: tuple, window: bool, head: tuple | None = None,
     return out, starts
 
 
+SCALE_OFFSETS = tuple(range(-12, 13, 3))  # log2-scale offsets an encoder may try (1/32 steps)
+
+
 @dataclass
 class MixtureTables:
     """How one channel's integer head outputs (n, 3K) become frequency tables: the right shifts
-    to the fixed points of logits, means and log2 scales, their clamps, and the lookup tables."""
+    to the fixed points of logits, means and log2 scales, their clamps, and the lookup tables;
+    plus an offset added to every log2 scale (in 1/32 steps), which an encoder may choose per
+    image and record in the archive."""
     shifts: np.ndarray  # (3K,)
     n_comp: int
     mean_lim: int       # |mean| bound, 1/64 grey levels
     ls_lo: int          # log2 scale bounds, 1/32 steps
     ls_hi: int
     luts: dict[str, np.ndarray]
+    ls_offset: int = 0
 
     @classmethod
     def build(cls, row_exp: torch.Tensor, n_comp: int, log2_scale_min: float, log2_scale_max: float,
@@ -237,8 +245,8 @@ class MixtureTables:
 
     @property
     def params(self) -> tuple:
-        return (self.shifts, self.n_comp, self.mean_lim, self.ls_lo, self.ls_hi, self.luts["lut_sigmoid"],
-                self.luts["lut_inv_scale"], self.luts["lut_exp2"])
+        return (self.shifts, self.n_comp, self.mean_lim, self.ls_lo, self.ls_hi, self.ls_offset,
+                self.luts["lut_sigmoid"], self.luts["lut_inv_scale"], self.luts["lut_exp2"])
 
     def full(self, acc: np.ndarray) -> np.ndarray:
         """(n, 256) integer frequencies (held in float64) of every value."""

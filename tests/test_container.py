@@ -11,7 +11,7 @@ from arzip import api, container
 from arzip.errors import FormatError, ModelError
 from arzip import registry
 
-NAME_OFFSET = 10  # magic 4, version, kind, mode, method, layout, name length
+NAME_OFFSET = 13  # magic 4, version, kind, mode, method, layout, 3 scale offsets, name length
 
 
 @pytest.fixture(scope="module")
@@ -52,6 +52,15 @@ def test_unknown_layout(blob):
     data = bytearray(blob)
     data[8] = 7  # the layout byte
     with pytest.raises(FormatError, match="tile layout 7"):
+        api.decompress_image(reseal(data, container.read_header(blob).size))
+
+
+def test_changed_scale_offsets_are_caught(blob):
+    """A header whose adaptation was altered (CRC resealed) decodes to other tables: the pixel
+    checksum turns that into an error."""
+    data = bytearray(blob)
+    data[9] = (data[9] + 6) % 256  # the first channel's log2-scale offset
+    with pytest.raises(FormatError, match="checksum mismatch|does not decode"):
         api.decompress_image(reseal(data, container.read_header(blob).size))
 
 

@@ -23,7 +23,7 @@ def crop(photo) -> np.ndarray:
 
 def all_tables(model, image, layout=schedule.LAYOUT_QUADRANTS) -> list[np.ndarray]:
     """Every table and stage-1 symbol the coder would see, per channel, in stream order."""
-    codes = [code for chunk in image_codec._chunks(model, image, layout) for code in chunk.codes]
+    codes = [code for chunk in image_codec._chunks(model, image, layout, image_codec.NO_OFFSETS) for code in chunk.codes]
     out = []
     for c in range(CHANNELS):
         mine = codes[c::CHANNELS]

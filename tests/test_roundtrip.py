@@ -4,13 +4,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from arzip import api, container
+from arzip import api, container, image_codec, registry
+from arzip.schedule import LAYOUT_SINGLE
+from arzip.tables import SCALE_OFFSETS
 
 from .conftest import KODAK, skimage_photo
 
 
-def roundtrip(pixels: np.ndarray) -> bytes:
-    blob = api.compress_image(pixels)
+def roundtrip(pixels: np.ndarray, level: int | None = None) -> bytes:
+    blob = api.compress_image(pixels, level=level)
     out = api.decompress_image(blob)
     assert out.dtype == np.uint8 and out.shape == pixels.shape
     assert np.array_equal(out, pixels)
@@ -33,6 +35,20 @@ def test_quadrants_of_odd_sizes(photo):
     """Quadrant tiles of unequal sizes (odd height and width) still cover every pixel once."""
     blob = roundtrip(np.ascontiguousarray(photo[3:260, 10:311]))
     assert api.info(blob)["layout"] == "quadrants"
+
+
+def test_adapted_scales_round_trip(small_photo):
+    model = registry.load(registry.model_for_level(9))
+    offsets = image_codec.choose_scale_offsets(model, small_photo, LAYOUT_SINGLE)
+    assert all(o in SCALE_OFFSETS for o in offsets)
+    payload, nll = image_codec.encode_image(model, small_photo, LAYOUT_SINGLE, offsets)
+    back = image_codec.decode_image(model, payload, *small_photo.shape[:2], LAYOUT_SINGLE, offsets)
+    assert np.array_equal(back, small_photo)
+    # 0 is a candidate, so the chosen offsets never cost more than none
+    assert nll <= image_codec.image_nll(model, small_photo, LAYOUT_SINGLE) + 1e-6
+    if registry.adapts(9):
+        blob = roundtrip(small_photo.copy(), level=9)
+        assert api.info(blob)["scale_offsets"] == list(offsets)
 
 
 @pytest.mark.parametrize("name", ["coffee", "chelsea", "rocket"])
