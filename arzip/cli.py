@@ -156,9 +156,11 @@ def explain(file: Path, output: Path | None, force: bool, threads: int | None, m
 @click.option("--device", default="auto", show_default=True, help="cpu, cuda or auto")
 @click.option("--threads", type=int, help="CPU training threads (default: torch's choice)")
 @click.option("--seed", default=0, show_default=True)
+@click.option("--exact-float64", is_flag=True,
+              help="export the hidden layers as exact float64 (finer weights, slower; for wide models)")
 def train(train_dir: Path, out_dir: Path, name: str | None, steps: int, batch_size: int, lr: float,
           hidden: int, head_hidden: int, components: int, context: str, channel_order: str, device: str,
-          threads: int | None, seed: int) -> None:
+          threads: int | None, seed: int, exact_float64: bool) -> None:
     """Train an image model on the PNGs in TRAIN_DIR (resumes from OUT's checkpoint). Under
     torchrun every process trains on its own pixels and DistributedDataParallel averages the
     gradients: `torchrun --nproc_per_node=N -m arzip.cli train ...`."""
@@ -173,7 +175,7 @@ def train(train_dir: Path, out_dir: Path, name: str | None, steps: int, batch_si
     run_training(train_dir, out_dir, steps, batch_size, lr, config, device=device, seed=seed,
                  log=lambda m: click.echo(m, err=True))
     if int(os.environ.get("RANK", "0")) == 0:  # under torchrun, one process exports
-        export(out_dir, name or out_dir.name, log=lambda m: click.echo(m, err=True))
+        export(out_dir, name or out_dir.name, exact_float64, log=lambda m: click.echo(m, err=True))
 
 
 def main() -> None:

@@ -173,8 +173,10 @@ class ExactImageModel:
     the pixel's earlier channels, runs on the CPU in a numba kernel that goes on to build the
     channel's frequency tables (exact.head_rows, arzip.tables)."""
 
-    def __init__(self, tensors: dict[str, torch.Tensor], config: ModelConfig):
+    def __init__(self, tensors: dict[str, torch.Tensor], config: ModelConfig,
+                 hidden_dtype: torch.dtype = torch.float32):
         self.config = config
+        self.hidden_dtype = hidden_dtype  # trunk and head hidden layers; float64 suits wide models
         self.context = causal.CONTEXTS[config.context]
         self.tensors = tensors
         self.luts = {k: tensors[k].numpy().astype(np.int64) for k in LUT_NAMES}
@@ -189,14 +191,14 @@ class ExactImageModel:
             return exact.ExactLinear(t[prefix + ".weight"].to(dev, dtype), t[prefix + ".bias"].to(dev, dtype),
                                      t[prefix + ".row_exp"])
 
-        self.trunk1, self.trunk2 = layer("trunk1", torch.float32), layer("trunk2", torch.float32)
-        hid = [layer(f"head_hidden.{c}", torch.float32) for c in range(CHANNELS)]
+        self.trunk1, self.trunk2 = layer("trunk1", self.hidden_dtype), layer("trunk2", self.hidden_dtype)
+        hid = [layer(f"head_hidden.{c}", self.hidden_dtype) for c in range(CHANNELS)]
         out = [layer(f"head_out.{c}", torch.float64) for c in range(CHANNELS)]
         # pieces applied before the pixel's own channels are known, for all channels at once
         self.hidden_trunk = _stack([l.columns(0, h, True) for l in hid])
         self.out_context = _stack([l.columns(hh, hh + n_in, True) for l in out])
-        self.scale1 = exact.requantize_scale(self.trunk1.row_exp, ACT_FRAC, torch.float32, dev)
-        self.scale2 = exact.requantize_scale(self.trunk2.row_exp, ACT_FRAC, torch.float32, dev)
+        self.scale1 = exact.requantize_scale(self.trunk1.row_exp, ACT_FRAC, self.hidden_dtype, dev)
+        self.scale2 = exact.requantize_scale(self.trunk2.row_exp, ACT_FRAC, self.hidden_dtype, dev)
         self.heads = []
         for c in range(CHANNELS):
             w_hid, w_out = t[f"head_hidden.{c}.weight"].numpy(), t[f"head_out.{c}.weight"].numpy()
@@ -216,7 +218,10 @@ class ExactImageModel:
         return self
 
     @classmethod
-    def from_float(cls, model: ImageModel) -> "ExactImageModel":
+    def from_float(cls, model: ImageModel, hidden_dtype: torch.dtype = torch.float32) -> "ExactImageModel":
+        """Quantize a trained float model. hidden_dtype float64 lets the hidden layers keep finer
+        weights (their exact-sum bound is 2^53 instead of 2^24) at some speed: worth it for wide
+        layers, whose many inputs force coarse float32 weights."""
         cfg, k = model.config, model.config.components
         n_in = model.context.size * CHANNELS
         sd = {name: p.detach().double().cpu().numpy() for name, p in model.state_dict().items()}
@@ -230,13 +235,13 @@ class ExactImageModel:
             tensors[name + ".row_exp"] = q.row_exp
 
         put("trunk1", sd["trunk1.weight"], sd["trunk1.bias"], [INPUT_FRAC] * n_in, [INPUT_MAX] * n_in,
-            torch.float32)
+            hidden_dtype)
         put("trunk2", sd["trunk2.weight"], sd["trunk2.bias"], [ACT_FRAC] * cfg.hidden,
-            [ACT_MAX] * cfg.hidden, torch.float32)
+            [ACT_MAX] * cfg.hidden, hidden_dtype)
         for c in range(CHANNELS):
             put(f"head_hidden.{c}", sd[f"head_hidden.{c}.weight"], sd[f"head_hidden.{c}.bias"],
                 [ACT_FRAC] * cfg.hidden + [INPUT_FRAC] * c, [ACT_MAX] * cfg.hidden + [INPUT_MAX] * c,
-                torch.float32)
+                hidden_dtype)
             w, b = sd[f"head_out.{c}.weight"].copy(), sd[f"head_out.{c}.bias"].copy()
             w[k:2 * k] *= MEAN_UNIT  # rows of the means, in grey levels
             b[k:2 * k] *= MEAN_UNIT
@@ -244,11 +249,12 @@ class ExactImageModel:
                 [ACT_MAX] * cfg.head_hidden + [INPUT_MAX] * (n_in + c), torch.float64)
         for name, lut in tables.build_luts(LOG2_SCALE_MIN, LOG2_SCALE_MAX).items():
             tensors[name] = torch.from_numpy(lut)
-        return cls(tensors, cfg)
+        return cls(tensors, cfg, hidden_dtype)
 
     def save(self, path: str | Path, name: str) -> None:
         meta = {"format": FORMAT_NAME, "version": str(FORMAT_VERSION), "name": name,
-                "config": json.dumps(asdict(self.config)), "constants": json.dumps(constants())}
+                "config": json.dumps(asdict(self.config)), "constants": json.dumps(constants()),
+                "hidden_dtype": str(self.hidden_dtype).removeprefix("torch.")}
         save_file({k: v.contiguous() for k, v in self.tensors.items()}, str(path), metadata=meta)
 
     @classmethod
@@ -260,13 +266,16 @@ class ExactImageModel:
             if json.loads(meta["constants"]) != constants():
                 raise ValueError(f"{path}: made for other fixed-point constants")
             tensors = {k: f.get_tensor(k) for k in f.keys()}
-        return cls(tensors, ModelConfig(**json.loads(meta["config"])))
+        dtype = {"float32": torch.float32, "float64": torch.float64}.get(meta.get("hidden_dtype", "float32"))
+        if dtype is None:
+            raise ValueError(f"{path}: unknown hidden layer type {meta['hidden_dtype']}")
+        return cls(tensors, ModelConfig(**json.loads(meta["config"])), dtype)
 
     # -- inference ------------------------------------------------------------------------
     def pixel_features(self, context: np.ndarray) -> PixelFeatures:
         """context: (m, n_in) uint8 context values."""
         exact.use_exact_matmul()
-        x = torch.from_numpy(context).to(self.device).float().sub_(128.0)
+        x = torch.from_numpy(context).to(self.device).to(self.hidden_dtype).sub_(128.0)
         h = exact.requantize(self.trunk1(x), self.scale1, ACT_MAX)
         h = exact.requantize(self.trunk2(h), self.scale2, ACT_MAX)
         hidden = self.hidden_trunk(h).cpu().numpy()

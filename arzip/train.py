@@ -225,9 +225,10 @@ def train(train_dir: Path, out_dir: Path, steps: int, batch_size: int = 4096, lr
     return out_dir / "float.safetensors"
 
 
-def export(out_dir: Path, name: str, log=print) -> Path:
+def export(out_dir: Path, name: str, hidden_float64: bool = False, log=print) -> Path:
     """Quantize a run's float weights into the exact model file `out_dir/name.safetensors` and
-    record what quantization costs on the validation images (float vs exact bits)."""
+    record what quantization costs on the validation images (float vs exact bits).
+    hidden_float64: exact hidden layers in float64 (finer weights; for wide models)."""
     from safetensors import safe_open
     from safetensors.torch import load_file
 
@@ -240,14 +241,15 @@ def export(out_dir: Path, name: str, log=print) -> Path:
         config = json.loads(f.metadata()["config"])
     model = ImageModel(ModelConfig(**config))
     model.load_state_dict(load_file(str(out_dir / "float.safetensors")))
-    exact_model = ExactImageModel.from_float(model)
+    exact_model = ExactImageModel.from_float(model, torch.float64 if hidden_float64 else torch.float32)
     path = out_dir / f"{name}.safetensors"
     exact_model.save(path, name)
     exact_model = ExactImageModel.load(path)
     val_dir = Path(meta["train_dir"])
     images = [load_rgb(val_dir / n) for n in meta["validation_files"] if (val_dir / n).exists()]
     report = {"name": name, "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
-              "parameters": sum(p.numel() for p in model.parameters())}
+              "parameters": sum(p.numel() for p in model.parameters()),
+              "hidden_dtype": "float64" if hidden_float64 else "float32"}
     if images:
         subpixels = sum(im.size for im in images)
         report["validation_images"] = len(images)

@@ -1,6 +1,6 @@
 """Peak memory and wall time of the arzip command line on one image, start-up included.
 
-    python bench/memory.py IMAGE.png [--threads N] [--out bench/results]
+    python bench/memory.py IMAGE.png [--threads N] [--levels 1 5 9] [--out bench/results]
 
 Runs `arzip compress` and `arzip decompress` as fresh processes and reads each one's peak
 resident memory from os.wait4's rusage, so the figure is what a user's process needs.
@@ -32,21 +32,29 @@ def run(args: list[str]) -> tuple[float, float]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("image", type=Path)
-    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--threads", type=int, help="default: arzip's default (the available cores)")
+    ap.add_argument("--levels", type=int, nargs="+", default=[5])
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     a = ap.parse_args()
+    threads = ["--threads", str(a.threads)] if a.threads else []
+    rows = []
     with tempfile.TemporaryDirectory() as tmp:
         arz, png = Path(tmp) / "x.arz", Path(tmp) / "x.png"
-        run(["compress", str(a.image), "-o", str(arz), "-q"])  # warm the JIT cache
-        c_wall, c_mem = run(["compress", str(a.image), "-o", str(arz), "-f", "-q", "--threads", str(a.threads)])
-        d_wall, d_mem = run(["decompress", str(arz), "-o", str(png), "-f", "-q", "--threads", str(a.threads)])
-    result = {"image": a.image.name, "threads": a.threads, "compress_wall_s": c_wall,
-              "compress_peak_mib": c_mem, "decompress_wall_s": d_wall, "decompress_peak_mib": d_mem}
+        for level in a.levels:
+            run(["compress", str(a.image), "-o", str(arz), "-f", "-q", f"-{level}"])  # warm the JIT cache
+            c_wall, c_mem = run(["compress", str(a.image), "-o", str(arz), "-f", "-q", f"-{level}", *threads])
+            d_wall, d_mem = run(["decompress", str(arz), "-o", str(png), "-f", "-q", *threads])
+            rows.append({"level": level, "compress_wall_s": c_wall, "compress_peak_mib": c_mem,
+                         "decompress_wall_s": d_wall, "decompress_peak_mib": d_mem})
+    result = {"image": a.image.name, "threads": a.threads or "default", "levels": rows}
     a.out.mkdir(parents=True, exist_ok=True)
     (a.out / "memory.json").write_text(json.dumps(result, indent=1) + "\n")
-    md = (f"# arzip process cost on {a.image.name} ({a.threads} thread(s), start-up included)\n\n"
-          f"| command | wall s | peak memory MiB |\n|---|---|---|\n"
-          f"| compress | {c_wall:.2f} | {c_mem:.0f} |\n| decompress | {d_wall:.2f} | {d_mem:.0f} |\n")
+    md = (f"# arzip process cost on {a.image.name} (threads: {result['threads']}, start-up included)\n\n"
+          f"`{' '.join(['python', *sys.argv])}`\n\n"
+          f"| level | compress wall s | compress peak MiB | decompress wall s | decompress peak MiB |\n"
+          f"|---|---|---|---|---|\n"
+          + "".join(f"| {r['level']} | {r['compress_wall_s']:.2f} | {r['compress_peak_mib']:.0f} | "
+                    f"{r['decompress_wall_s']:.2f} | {r['decompress_peak_mib']:.0f} |\n" for r in rows))
     (a.out / "memory.md").write_text(md)
     print(md)
 

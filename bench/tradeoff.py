@@ -3,7 +3,8 @@
     python bench/tradeoff.py DIR [--name SET] [--out bench/results] [--threads N] [--limit N]
 
 Writes OUT/SET-tradeoff.{md,json,png}: total bits per subpixel against median encode (and
-decode) seconds per image. Levels that share a model are measured once and listed together.
+decode) seconds per image. Levels that share a model (and adaptation) are measured once and
+listed together.
 Every decode is checked to be pixel-exact (images.measure).
 """
 from __future__ import annotations
@@ -30,11 +31,12 @@ from arzip import registry  # noqa: E402
 def codecs(threads: int) -> list[tuple[str, str, Codec]]:
     """(family, label, codec) for every point of the plot."""
     out = []
-    by_model: dict[str, list[int]] = {}
+    by_setting: dict[tuple[str, bool], list[int]] = {}
     for level in registry.LEVELS:
-        by_model.setdefault(registry.model_for_level(level), []).append(level)
-    for model, levels in by_model.items():
-        label = f"arzip -{levels[0]}" + (f"..-{levels[-1]}" if len(levels) > 1 else "") + f" ({model})"
+        by_setting.setdefault((registry.model_for_level(level), registry.adapts(level)), []).append(level)
+    for (model, adapts), levels in by_setting.items():
+        label = (f"arzip -{levels[0]}" + (f"..-{levels[-1]}" if len(levels) > 1 else "")
+                 + f" ({model}{', adaptive' if adapts else ''})")
         out.append(("arzip", label, Codec(label, lambda a, lv=levels[0]: api.compress_image(a, level=lv),
                                           api.decompress_image)))
     for effort in range(1, 10):

@@ -11,9 +11,10 @@ from arzip.image_model import (ACT_FRAC, ACT_MAX, CHANNELS, INPUT_MAX, ExactImag
 from arzip.train import PixelSampler, evaluate_bpsp
 
 
-@pytest.fixture(scope="module")
-def model() -> ExactImageModel:
-    return registry.load(registry.model_for_level())
+@pytest.fixture(scope="module", params=[5, 9])
+def model(request) -> ExactImageModel:
+    """The default model (float32 hidden layers) and the strongest (float64 hidden layers)."""
+    return registry.load(registry.model_for_level(request.param))
 
 
 @pytest.fixture(scope="module")
@@ -138,18 +139,19 @@ def test_archive_written_with_one_thread_count_reads_with_another(photo, size):
 def test_every_layer_stays_below_the_exact_integer_limit(model):
     t, cfg = model.tensors, model.config
     n_in = model.context.size * CHANNELS
-    layers = [(model.trunk1, [INPUT_MAX] * n_in, exact.F32_LIMIT),
-              (model.trunk2, [ACT_MAX] * cfg.hidden, exact.F32_LIMIT)]
+    hidden_limit = exact.F32_LIMIT if model.hidden_dtype == torch.float32 else exact.F64_LIMIT
+    layers = [(model.trunk1, [INPUT_MAX] * n_in, hidden_limit),
+              (model.trunk2, [ACT_MAX] * cfg.hidden, hidden_limit)]
     for c in range(CHANNELS):
         w = t[f"head_hidden.{c}.weight"]
         layers.append((exact.ExactLinear(w.double(), t[f"head_hidden.{c}.bias"].double(), None),
-                       [ACT_MAX] * cfg.hidden + [INPUT_MAX] * c, exact.F32_LIMIT))
+                       [ACT_MAX] * cfg.hidden + [INPUT_MAX] * c, hidden_limit))
         w = t[f"head_out.{c}.weight"]
         layers.append((exact.ExactLinear(w.double(), t[f"head_out.{c}.bias"].double(), None),
                        [ACT_MAX] * cfg.head_hidden + [INPUT_MAX] * (n_in + c), exact.F64_LIMIT))
     for layer, in_max, limit in layers:
         assert exact.worst_case_bound(layer, np.array(in_max)) < limit
-    assert model.trunk1.weight.dtype == torch.float32
+    assert model.trunk1.weight.dtype == model.hidden_dtype
 
 
 def test_luts_are_monotone_and_shipped(model):
@@ -182,7 +184,7 @@ def test_exact_form_computes_the_float_model(photo):
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no GPU")
 def test_gpu_tables_equal_cpu(model, crop):
     cpu = all_tables(model, crop)
-    gpu_model = ExactImageModel(model.tensors, model.config).to("cuda")
+    gpu_model = ExactImageModel(model.tensors, model.config, model.hidden_dtype).to("cuda")
     assert same(all_tables(gpu_model, crop), cpu)
 
 
