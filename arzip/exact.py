@@ -75,8 +75,9 @@ def requantize_scale(row_exp: torch.Tensor, out_exp: int, dtype: torch.dtype,
 
 
 def requantize(acc: torch.Tensor, scale: torch.Tensor, cap: int) -> torch.Tensor:
-    """relu, rescale by a power of two, floor, clip to [0, cap]: every step exact in float."""
-    return torch.clamp(torch.floor(acc * scale), 0, cap)
+    """relu, rescale by a power of two, floor, clip to [0, cap]: every step exact in float.
+    Works in place on acc (a fresh layer output)."""
+    return acc.mul_(scale).floor_().clamp_(0, cap)
 
 
 # Sums of integers below 2^53 are exact in float64 in any order, so the head kernels may let the

@@ -161,7 +161,7 @@ FORMAT_VERSION = 1
 @dataclass
 class PixelFeatures:
     """Everything about a batch of pixels that does not depend on the pixel's own channels."""
-    head_hidden: list[np.ndarray]  # per channel (m, head_hidden) float32 partial sums (trunk part + bias)
+    head_hidden: list[np.ndarray]  # per channel (m, head_hidden) partial sums (trunk part + bias)
     head_out: list[np.ndarray]     # per channel (m, 3K) float64 partial sums (context part + bias)
 
 
@@ -281,8 +281,8 @@ class ExactImageModel:
         hidden = self.hidden_trunk(h).cpu().numpy()
         out = self.out_context(x.double()).cpu().numpy()
         hh, n_out = self.config.head_hidden, 3 * self.config.components
-        return PixelFeatures([np.ascontiguousarray(hidden[:, c * hh:(c + 1) * hh]) for c in range(CHANNELS)],
-                             [np.ascontiguousarray(out[:, c * n_out:(c + 1) * n_out]) for c in range(CHANNELS)])
+        return PixelFeatures([hidden[:, c * hh:(c + 1) * hh] for c in range(CHANNELS)],
+                             [out[:, c * n_out:(c + 1) * n_out] for c in range(CHANNELS)])
 
     def channel_tables(self, c: int, feats: PixelFeatures, current: np.ndarray,
                        scale_offset: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

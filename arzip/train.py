@@ -220,7 +220,8 @@ def train(train_dir: Path, out_dir: Path, steps: int, batch_size: int = 4096, lr
         history.append({"step": step, "val_bpsp": v})
         log(f"final validation {v:.4f} bpsp over {len(val_images)} images")
     save(final=True)
-    if distributed:
+    if distributed:  # leave together: a rank exiting while rank 0 still evaluates aborts gloo
+        torch.distributed.barrier()
         torch.distributed.destroy_process_group()
     return out_dir / "float.safetensors"
 
