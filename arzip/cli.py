@@ -109,6 +109,8 @@ def info(file: Path, as_json: bool) -> None:
                f"{summary['mode']}\n"
                f"  model      {summary['model']} (sha256 {summary['model_sha256'][:16]}...), "
                f"levels {_levels(summary['levels'])}\n"
+               f"  coding     {summary['method']}, {summary['layout']} layout, log2-scale offsets "
+               f"{' '.join(f'{o:+d}' for o in summary['scale_offsets'])} (1/32)\n"
                f"  size       {summary['compressed_bytes']} bytes "
                f"({summary['header_bytes']} header + {summary['payload_bytes']} payload), "
                f"{summary['bits_per_subpixel']:.3f} bits per subpixel\n"

@@ -94,7 +94,7 @@ def test_info(png_file, small_photo):
     assert info["compressed_bytes"] == os.path.getsize(f"{png_file}.arz")
     assert len(info["model_sha256"]) == 64
     r = arzip("info", f"{png_file}.arz")
-    assert r.returncode == 0 and "bits per subpixel" in r.stdout
+    assert r.returncode == 0 and "bits per subpixel" in r.stdout and "single layout" in r.stdout
 
 
 @pytest.mark.parametrize("mode,expected", [("L", "grayscale"), ("RGBA", "RGBA"), ("P", "palette"),
