@@ -83,14 +83,10 @@ class Schedule:
         #: pixels [bounds[i], bounds[i+1]) form wave i (empty waves left out)
         self.bounds = np.flatnonzero(np.diff(wave, prepend=-1, append=wave[-1] + 1))
         #: image coordinates of every pixel, in stream order
-        tile_y0 = np.array([t.y0 for t in self.tiles])[k]
-        tile_x0 = np.array([t.x0 for t in self.tiles])[k]
-        flip_y = np.array([t.flip_y for t in self.tiles])[k]
-        flip_x = np.array([t.flip_x for t in self.tiles])[k]
-        tile_h = np.array([t.height for t in self.tiles])[k]
-        tile_w = np.array([t.width for t in self.tiles])[k]
-        self.ys = tile_y0 + np.where(flip_y, tile_h - 1 - y, y)
-        self.xs = tile_x0 + np.where(flip_x, tile_w - 1 - x, x)
+        y0, x0, tile_h, tile_w, flip_y, flip_x = np.array(
+            [(t.y0, t.x0, t.height, t.width, t.flip_y, t.flip_x) for t in self.tiles], dtype=np.int64)[k].T
+        self.ys = y0 + np.where(flip_y, tile_h - 1 - y, y)
+        self.xs = x0 + np.where(flip_x, tile_w - 1 - x, x)
         #: offsets of every context subpixel from a pixel's base index
         self.offsets = context.flat_offsets(self.cols, channels)
 

@@ -123,12 +123,10 @@ def _full_row(r, n_comp, weight, mean, inv, lut_sig, out, hist):
 
 
 @numba.njit(cache=True, nogil=True)
-def _window_row(r, n_comp, weight, mean, inv, best, lut_sig, out, starts, win, cdf):
+def _window_row(r, n_comp, weight, mean, inv, best, lut_sig, out, starts, win):
     """The WINDOW frequencies around the heaviest component's mean, then one escape entry
-    holding exactly the frequency mass of all values outside the window. Same integers as
-    _cdf at every edge, computed without branches so the edge loop runs in vector registers."""
-    c_lut = LUT_STEPS * LUT_ZMAX
-    full = lut_sig[2 * c_lut]
+    holding exactly the frequency mass of all values outside the window."""
+    full = lut_sig[lut_sig.shape[0] - 1]
     center = (mean[best] >> MEAN_FRAC) + 128
     ws = min(max(center - WINDOW // 2, 0), 256 - WINDOW)
     starts[r] = ws
@@ -140,21 +138,12 @@ def _window_row(r, n_comp, weight, mean, inv, best, lut_sig, out, starts, win, c
         if w == 0:
             continue
         total += w * full
-        m, iv = mean[k], inv[k]
-        for i in range(WINDOW + 1):  # edges of values ws - 1 .. ws + WINDOW - 1
-            q = (np.int64(64 * (ws - 1 + i - 128) + 32) - m) * iv
-            idx = (q >> INV_BITS) + c_lut
-            at = min(max(idx, 0), 2 * c_lut - 1)
-            lo = lut_sig[at]
-            v = lo + (((lut_sig[at + 1] - lo) * (q & ((1 << INV_BITS) - 1))) >> INV_BITS)
-            v = 0 if idx < 0 else v
-            cdf[i] = full if idx >= 2 * c_lut else v
-        if ws == 0:
-            cdf[0] = 0
-        if ws + WINDOW == 256:
-            cdf[WINDOW] = full
+        prev = _cdf(_edge(ws - 1) - mean[k], inv[k], lut_sig) if ws > 0 else 0
         for i in range(WINDOW):
-            win[i] += w * (cdf[i + 1] - cdf[i])
+            j = ws + i
+            cur = full if j == 255 else _cdf(_edge(j) - mean[k], inv[k], lut_sig)
+            win[i] += w * (cur - prev)
+            prev = cur
     floor = max(total >> FLOOR_SHIFT, 1)
     inside = 0
     for i in range(WINDOW):
@@ -172,12 +161,11 @@ def _table_rows(acc, mix, window, out, starts, row0, row1):
     mean = np.zeros(n_comp, dtype=np.int64)
     inv = np.zeros(n_comp, dtype=np.int64)
     scratch = np.zeros(256, dtype=np.int64)
-    cdf = np.zeros(WINDOW + 1, dtype=np.int64)
     for r in range(row0, row1):
         best = _mixture(acc, r, shifts, n_comp, mean_lim, ls_lo, ls_hi, ls_offset, lut_inv, lut_exp2, weight,
                         mean, inv)
         if window:
-            _window_row(r, n_comp, weight, mean, inv, best, lut_sig, out, starts, scratch, cdf)
+            _window_row(r, n_comp, weight, mean, inv, best, lut_sig, out, starts, scratch)
         else:
             _full_row(r, n_comp, weight, mean, inv, lut_sig, out, scratch)
 
