@@ -1,7 +1,8 @@
 """Entropy coding of symbol batches with constriction's range coder.
 
-Each call codes a whole batch: symbols (n,) with their integer frequency tables (n, 256). The
-tables are integers held in float64, so constriction's own rescaling sees bit-identical input on
+Each call codes a whole batch: symbols (n,) with their integer frequency tables (n, 256), or bits
+with their 12-bit probabilities of a 1 (the byte model). Tables and probabilities are integers
+(or integers / 4096) held in float64, so constriction's own rescaling sees bit-identical input on
 every machine. `perfect=False` is set on both sides, as the format requires.
 """
 from __future__ import annotations
@@ -10,6 +11,8 @@ import constriction
 import numpy as np
 
 _FAMILY = constriction.stream.model.Categorical(perfect=False)
+_BITS = constriction.stream.model.Bernoulli(perfect=False)
+PROB_ONE = 4096  # bit probabilities are integers p / PROB_ONE, 0 < p < PROB_ONE
 
 
 class Encoder:
@@ -19,6 +22,11 @@ class Encoder:
     def encode(self, symbols: np.ndarray, tables: np.ndarray) -> None:
         if len(symbols):
             self._coder.encode(np.ascontiguousarray(symbols, dtype=np.int32), _FAMILY, tables)
+
+    def encode_bits(self, bits: np.ndarray, p1: np.ndarray) -> None:
+        """bits (n,) in {0, 1}, p1 (n,) integer probabilities of a 1 in units of 1/PROB_ONE."""
+        if len(bits):
+            self._coder.encode(np.ascontiguousarray(bits, dtype=np.int32), _BITS, p1 / PROB_ONE)
 
     def finish(self) -> bytes:
         return self._coder.get_compressed().astype("<u4").tobytes()
@@ -35,6 +43,9 @@ class Decoder:
         if not len(tables):
             return np.zeros(0, dtype=np.int32)
         return self._coder.decode(_FAMILY, tables)
+
+    def decode_bits(self, p1: np.ndarray) -> np.ndarray:
+        return self._coder.decode(_BITS, p1 / PROB_ONE)
 
 
 def symbol_bits(symbols: np.ndarray, tables: np.ndarray) -> np.ndarray:

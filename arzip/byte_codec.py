@@ -1,0 +1,55 @@
+"""Coding one block of bytes with the byte model: network + mixer + range coder, step by step.
+
+The encoder knows every byte, so it runs the model over a chunk of steps in one compiled loop
+and codes all their bits in one coder call. The decoder must learn each bit before it can
+predict the next, so per bit it makes one model call and one coder call over the S segments of
+the step. Both run exactly the same integer predict/update sequence (arzip.byte_mixer).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import byte_mixer, coder
+from .byte_mixer import NetTables
+
+SEGMENT_MIN = 4096      # bytes per segment at least: shorter segments would lose context
+SEGMENTS_MAX = 256      # segments coded side by side
+CHUNK_BITS = 1 << 22    # encoder: bits coded per coder call (bounds its memory)
+
+
+def segments_for(n: int) -> int:
+    return max(1, min(SEGMENTS_MAX, n // SEGMENT_MIN))
+
+
+def encode_block(net: NetTables, block: bytes, segments: int | None = None) -> tuple[bytes, float, int]:
+    """-> (payload, model NLL in bits, segments)."""
+    source = np.frombuffer(block, dtype=np.uint8)
+    segments = segments or segments_for(len(source))
+    state = byte_mixer.MixerState(len(source), segments, net)
+    enc = coder.Encoder()
+    nll = 0.0
+    chunk = max(1, CHUNK_BITS // (8 * segments))
+    probs = np.empty(min(state.steps, chunk) * segments * 8, dtype=np.int64)
+    bits = np.empty_like(probs)
+    for t0 in range(0, state.steps, chunk):
+        t1 = min(state.steps, t0 + chunk)
+        k = byte_mixer.run_encoder(state.arrays, source, t0, t1, state.q, state.r, segments, probs, bits)
+        enc.encode_bits(bits[:k], probs[:k])
+        p_coded = np.where(bits[:k] == 1, probs[:k], coder.PROB_ONE - probs[:k])
+        nll += float(-np.log2(p_coded / coder.PROB_ONE).sum())
+    return enc.finish(), nll, segments
+
+
+def decode_block(net: NetTables, payload: bytes, n: int, segments: int) -> bytes:
+    if not 1 <= segments <= max(1, n):
+        raise ValueError(f"bad segment count {segments} for {n} bytes")
+    state = byte_mixer.MixerState(n, segments, net)
+    data, pout = state.arrays[0], state.arrays[18]
+    dec = coder.Decoder(payload)
+    for t in range(state.steps):
+        active = state.active(t)
+        for j in range(8):
+            byte_mixer.predict(state.arrays, t, j, active)
+            bits = dec.decode_bits(pout[:active])
+            byte_mixer.update(state.arrays, t, j, bits, active)
+    return data.tobytes()

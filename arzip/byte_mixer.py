@@ -1,0 +1,336 @@
+"""The byte model's online half: context mixing over bits, all in integer arithmetic.
+
+A block of bytes is split into S segments coded side by side: step t codes byte t of every
+segment, one bit at a time, so each bit decision is one batch of S probabilities and one call of
+the entropy coder. Every segment reads and writes the same shared statistics, so what one
+segment learns helps all the others from the next step on.
+
+For each bit, these inputs (logits in stretch units, logit * 256, clipped to +-2047) are mixed:
+- seven hashed context models (orders 0, 1, 2, 3, 4, 6 and the current word), each an adaptive
+  probability per (context, bit position), 16 slots per nibble in one cache line;
+- a match model: the byte that followed the last occurrence of the current 6-byte context;
+- the pretrained network (arzip.byte_model), a logit per tree node from the previous bytes;
+- a bias.
+A gated linear mixer (weights chosen by the bits of the byte so far) learns online to combine
+them; two secondary estimations (by the partial byte, and by it and the previous byte) refine
+the result to a 12-bit probability.
+
+Exactness: everything here is integer arithmetic in int64/uint32 on values that cannot
+overflow, executed in the same order by encoder and decoder: predict all segments, code, then
+update all segments in segment order. The encoder writes the block into a fresh buffer as it
+goes, exactly as the decoder does, so even a read of a byte not coded yet gives both sides the
+same zero.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+
+ORDERS = 7                   # context models: orders 0, 1, 2, 3, 4, 6, word
+IN_MATCH, IN_NET, IN_BIAS = ORDERS, ORDERS + 1, ORDERS + 2
+N_INPUTS = ORDERS + 3
+LINE_BITS = 20               # 2^20 lines of 16 slots per context model (64 MiB each, touched lazily)
+MATCH_BITS = 22
+MATCH_MIN = 6                # bytes of context that start a match
+MATCH_VERIFY = 32            # bytes compared backwards when a match candidate is found
+COUNT_LIMIT = 255            # adaptation rate of a context slot falls to 1/(COUNT_LIMIT + 1.5)
+MIX_SHIFT = 16               # mixer weights are fixed point 2^16 = 1.0
+MIX_LR = 6
+APM_RATE = 7
+M32 = 0xFFFFFFFF
+HASH_A, HASH_B = 0x5BD1E995, 0x27D4EB2D  # both < 2^31: products of 32-bit values fit in int64
+
+# squash(x) = 4096 / (1 + e^(-x/256)) at x = -2048, -1920, ..., 2048; interpolated in between
+_SQUASH_KNOTS = np.array([1, 2, 4, 6, 10, 17, 27, 45, 74, 120, 194, 311, 488, 747, 1102, 1546, 2048,
+                          2550, 2994, 3349, 3608, 3785, 3902, 3976, 4022, 4051, 4069, 4079, 4086, 4090,
+                          4092, 4094, 4095], dtype=np.int64)
+
+
+@numba.njit(cache=True, nogil=True)
+def squash(x: int) -> int:
+    """Logistic of x/256 as a 12-bit probability (integer interpolation of the knots)."""
+    if x > 2047:
+        x = 2047
+    if x < -2047:
+        x = -2047
+    w = x & 127
+    i = (x >> 7) + 16
+    return (_SQUASH_KNOTS[i] * (128 - w) + _SQUASH_KNOTS[i + 1] * w + 64) >> 7
+
+
+def _stretch_table() -> np.ndarray:
+    """Inverse of squash over 12-bit probabilities, built from integers only."""
+    table = np.full(4096, 2047, dtype=np.int64)
+    lo = 0
+    for x in range(-2047, 2048):
+        v = squash(x)
+        table[lo:v + 1] = x
+        lo = max(lo, v + 1)
+    return table
+
+
+STRETCH = _stretch_table()
+DT = np.array([131072 // (2 * n + 3) for n in range(COUNT_LIMIT + 1)], dtype=np.int64)
+
+
+def _apm_init(contexts: int) -> np.ndarray:
+    row = np.array([squash((k - 16) * 128) * 16 for k in range(33)], dtype=np.int64)
+    return np.tile(row, contexts)
+
+
+@numba.njit(cache=True, nogil=True)
+def h32(x: int) -> int:
+    x = (x & M32) * HASH_A & M32
+    x ^= x >> 15
+    x = x * HASH_B & M32
+    return x ^ (x >> 13)
+
+
+@numba.njit(cache=True, nogil=True)
+def position_of(off: int, q: int, r: int) -> int:
+    """Position within its segment of block offset off (r segments of q+1 bytes, then q)."""
+    big = r * (q + 1)
+    return off % (q + 1) if off < big else (off - big) % q
+
+
+@dataclass(frozen=True)
+class NetTables:
+    """The exact byte network as integer lookup tables: its first layer summed over the context
+    positions, first[k, b] = W1 . embed(byte b at position k), so a position's pre-activation is
+    first_bias + sum over k of first[k, context byte k], then relu and an arithmetic shift to the
+    activation scale (clipped at act_max); the output layer gives one logit per tree node."""
+    first: np.ndarray       # (context, 256, hidden) int32
+    first_bias: np.ndarray  # (hidden,) int64
+    act_shift: np.ndarray   # (hidden,) int64, right shift (negative: left)
+    out_w: np.ndarray       # (256, hidden) int32
+    out_b: np.ndarray       # (256,) int64
+    out_shift: np.ndarray   # (256,) int64
+
+
+class MixerState:
+    """Everything the mixer learns and tracks for one block of n bytes in S segments."""
+
+    def __init__(self, n: int, segments: int, net: NetTables):
+        S = segments
+        q, r = divmod(n, S)
+        lengths = np.array([q + 1] * r + [q] * (S - r), dtype=np.int64)
+        self.n, self.segments, self.q, self.r = n, S, q, r
+        self.seg_start = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+        self.steps = q + (r > 0)
+        z = lambda *shape: np.zeros(shape, dtype=np.int64)  # noqa: E731
+        self.arrays = (
+            np.zeros(n, dtype=np.uint8),                      # 0 data, written as coded
+            self.seg_start,                                   # 1
+            np.array([n, q, r], dtype=np.int64),              # 2 geometry
+            np.ones(S, dtype=np.int64),                       # 3 c0: 1 then the bits so far
+            np.ones(S, dtype=np.int64),                       # 4 node within the nibble
+            z(S), z(S),                                       # 5 c4, 6 c8: last 8 bytes
+            z(S), z(S),                                       # 7 word, 8 previous word
+            z(S, ORDERS), z(S, ORDERS),                       # 9 context hashes, 10 line bases
+            z(S), z(S), z(S), z(S),                           # 11 match ptr, 12 len, 13 byte, 14 ctx
+            np.zeros((S, N_INPUTS), dtype=np.int64),          # 15 inputs of the current bit
+            z(S), z(S, 2), z(S),                              # 16 mixer p, 17 apm slots, 18 final p
+            np.zeros((ORDERS, (1 << LINE_BITS) * 16), dtype=np.uint32),  # 19 context slots
+            z(1 << MATCH_BITS),                               # 20 match table
+            np.full(64, 1 << 15, dtype=np.int64),             # 21 match statemap (16-bit p)
+            np.full((256, N_INPUTS), (1 << MIX_SHIFT) // 4, dtype=np.int64),  # 22 mixer weights
+            _apm_init(256), _apm_init(65536),                 # 23, 24 secondary estimation
+            net.out_w, net.out_b, net.out_shift,              # 25-27 network output layer
+            STRETCH, DT,                                      # 28, 29
+            net.first, net.first_bias, net.act_shift,         # 30-32 network first layer
+            np.zeros((S, net.first.shape[2]), dtype=np.int64),  # 33 activations of this step
+        )
+
+    def active(self, t: int) -> int:
+        return self.r if t == self.q else self.segments
+
+
+@numba.njit(cache=True, nogil=True)
+def predict(st, t, j, active):
+    """12-bit probabilities that bit j of byte t is 1, for segments 0..active-1, into st[18]."""
+    (data, seg_start, geo, c0a, nna, c4a, c8a, word, wprev, ctx, line, mptr, mlen, mbyte, mctx,
+     inp, pmix, apm_i, pout, slots, mtab, msm, weights, apm1, apm2, out_w, out_b, out_shift,
+     stretch, dt, first, first_bias, act_shift, hidden) = st
+    n, q, r = geo[0], geo[1], geo[2]
+    for s in range(active):
+        c0 = c0a[s]
+        if j == 0 or j == 4:
+            for o in range(ORDERS):
+                lh = h32(ctx[s, o] + c0 * 0x9E3779)
+                base = (lh >> (32 - LINE_BITS)) * 16
+                check = lh | 1
+                if slots[o, base] != check:
+                    for k in range(16):
+                        slots[o, base + k] = 0
+                    slots[o, base] = check
+                line[s, o] = base
+        if j == 0:
+            _activations(s, t, data, seg_start[s], first, first_bias, act_shift, hidden)
+        if j == 0 and mlen[s] > 0:
+            p = mptr[s]
+            if p < n and position_of(p, q, r) < t:
+                mbyte[s] = data[p]
+            else:
+                mlen[s] = 0
+        node = nna[s]
+        for o in range(ORDERS):
+            v = np.int64(slots[o, line[s, o] + node])
+            inp[s, o] = stretch[((v >> 10) ^ 0x200000) >> 10]
+        mctx[s] = -1
+        inp[s, IN_MATCH] = 0
+        if mlen[s] > 0 and ((mbyte[s] | 256) >> (8 - j)) == c0:
+            bit = (mbyte[s] >> (7 - j)) & 1
+            mctx[s] = min(mlen[s], 31) * 2 + bit
+            inp[s, IN_MATCH] = stretch[msm[mctx[s]] >> 4]
+        acc = out_b[c0]
+        for k in range(hidden.shape[1]):
+            acc += out_w[c0, k] * hidden[s, k]
+        z = acc >> out_shift[c0]
+        inp[s, IN_NET] = max(-2047, min(2047, z))
+        inp[s, IN_BIAS] = 256
+        dot = 0
+        for i in range(N_INPUTS):
+            dot += weights[c0, i] * inp[s, i]
+        dot = max(-2047, min(2047, dot >> MIX_SHIFT))
+        pm = squash(dot)
+        pmix[s] = pm
+        x = stretch[pm] + 2048
+        w = x & 127
+        i1 = c0 * 33 + (x >> 7)
+        i2 = (c0 | ((c4a[s] & 0xFF) << 8)) * 33 + (x >> 7)
+        a1 = (apm1[i1] * (128 - w) + apm1[i1 + 1] * w) >> 11
+        a2 = (apm2[i2] * (128 - w) + apm2[i2 + 1] * w) >> 11
+        apm_i[s, 0] = i1 + (w >> 6)
+        apm_i[s, 1] = i2 + (w >> 6)
+        p = (pm + a1 + 2 * a2 + 2) >> 2
+        pout[s] = max(1, min(4095, p))
+
+
+ACT_MAX = 255
+
+
+@numba.njit(cache=True, nogil=True)
+def _activations(s, t, data, start, first, first_bias, act_shift, hidden):
+    """The network's hidden layer for byte t of segment s, from the bytes before it (0 before
+    the segment's start)."""
+    width = first.shape[0]
+    acc = first_bias.copy()
+    for k in range(width):
+        pos = t - width + k
+        b = data[start + pos] if pos >= 0 else 0
+        row = first[k, b]
+        for i in range(acc.shape[0]):
+            acc[i] += row[i]
+    for i in range(acc.shape[0]):
+        a = acc[i]
+        if a <= 0:
+            hidden[s, i] = 0
+        else:
+            sh = act_shift[i]
+            a = a >> sh if sh >= 0 else a << (-sh)
+            hidden[s, i] = min(a, ACT_MAX)
+
+
+@numba.njit(cache=True, nogil=True)
+def update(st, t, j, bits, active):
+    """Learn from the coded bits (bits[s] of segment s) and advance every segment's state."""
+    (data, seg_start, geo, c0a, nna, c4a, c8a, word, wprev, ctx, line, mptr, mlen, mbyte, mctx,
+     inp, pmix, apm_i, pout, slots, mtab, msm, weights, apm1, apm2, out_w, out_b, out_shift,
+     stretch, dt, first, first_bias, act_shift, hidden) = st
+    n = geo[0]
+    for s in range(active):
+        y = np.int64(bits[s])
+        c0, node = c0a[s], nna[s]
+        target = 0x3FFFFF * y
+        for o in range(ORDERS):
+            k = line[s, o] + node
+            v = np.int64(slots[o, k])
+            cnt = v & 1023
+            p22 = (v >> 10) ^ 0x200000
+            p22 += ((target - p22) * dt[cnt]) >> 16
+            if cnt < COUNT_LIMIT:
+                cnt += 1
+            slots[o, k] = ((p22 ^ 0x200000) << 10) | cnt
+        if mctx[s] >= 0:
+            msm[mctx[s]] += ((65535 * y - msm[mctx[s]]) >> 6)
+        err = ((y << 12) - pmix[s]) * MIX_LR
+        for i in range(N_INPUTS):
+            wi = weights[c0, i] + ((inp[s, i] * err + 0x8000) >> 16)
+            weights[c0, i] = max(-(1 << 24), min(1 << 24, wi))
+        apm1[apm_i[s, 0]] += ((65535 * y - apm1[apm_i[s, 0]]) >> APM_RATE)
+        apm2[apm_i[s, 1]] += ((65535 * y - apm2[apm_i[s, 1]]) >> APM_RATE)
+        c0 = 2 * c0 + y
+        node = 2 * node + y
+        if j == 3:
+            node = 1
+        if j == 7:
+            c = c0 & 255
+            off = seg_start[s] + t
+            data[off] = c
+            c8a[s] = ((c8a[s] << 8) | (c4a[s] >> 24)) & M32
+            c4a[s] = ((c4a[s] << 8) | c) & M32
+            _byte_contexts(s, c, t, off, data, seg_start, c4a, c8a, word, wprev, ctx, mptr, mlen, mbyte, mtab)
+            c0, node = 1, 1
+        c0a[s], nna[s] = c0, node
+
+
+@numba.njit(cache=True, nogil=True)
+def _byte_contexts(s, c, t, off, data, seg_start, c4a, c8a, word, wprev, ctx, mptr, mlen, mbyte, mtab):
+    """After a whole byte: the context hashes for the next byte and the match model."""
+    if (65 <= c <= 90) or (97 <= c <= 122):
+        word[s] = h32(word[s] + (c | 32) + 1)
+    elif word[s] != 0:
+        wprev[s] = word[s]
+        word[s] = 0
+    c4 = c4a[s]
+    ctx[s, 0] = 0
+    ctx[s, 1] = h32(c4 & 0xFF)
+    ctx[s, 2] = h32((c4 & 0xFFFF) + 0x10000)
+    ctx[s, 3] = h32((c4 & 0xFFFFFF) + 0x3000000)
+    ctx[s, 4] = h32(c4 ^ 0x4000000)
+    ctx[s, 5] = h32(h32(c4) ^ (c8a[s] & 0xFFFF))
+    ctx[s, 6] = h32(word[s] ^ h32(wprev[s]))
+    if mlen[s] > 0:
+        if mbyte[s] == c:
+            mlen[s] = min(mlen[s] + 1, 65535)
+            mptr[s] += 1
+        else:
+            mlen[s] = 0
+    if t + 1 >= MATCH_MIN:
+        slot = ctx[s, 5] >> (32 - MATCH_BITS)
+        if mlen[s] == 0:
+            cand = mtab[slot]
+            if cand > 0:
+                k = 0
+                start = seg_start[s]
+                while k < MATCH_VERIFY and cand - 1 - k >= 0 and off - k >= start \
+                        and data[cand - 1 - k] == data[off - k]:
+                    k += 1
+                if k >= MATCH_MIN:
+                    mlen[s] = k
+                    mptr[s] = cand
+        mtab[slot] = off + 1
+
+
+@numba.njit(cache=True, nogil=True)
+def run_encoder(st, source, t0, t1, steps_q, r, S, probs, bits_out):
+    """Steps t0..t1-1 of the encoder: the decoder's exact sequence of predict and update, with
+    the true bits taken from source. Writes each coded bit's probability and value in stream
+    order; returns how many."""
+    seg_start = st[1]
+    k = 0
+    bits = np.zeros(S, dtype=np.int64)
+    for t in range(t0, t1):
+        active = r if t == steps_q else S
+        for j in range(8):
+            predict(st, t, j, active)
+            pout = st[18]
+            for s in range(active):
+                bits[s] = (source[seg_start[s] + t] >> (7 - j)) & 1
+                probs[k] = pout[s]
+                bits_out[k] = bits[s]
+                k += 1
+            update(st, t, j, bits, active)
+    return k
