@@ -1,19 +1,26 @@
 """Public API: compress and decompress images as arrays, archives as bytes, and files on disk.
 
-The data path: pixels -> image_codec (exact model + coder, wave by wave) -> container.
+The data paths: pixels -> image_codec (exact model + coder, wave by wave) -> container;
+any other bytes -> byte_archive (blocks) -> byte_codec (network + mixer + coder, step by step)
+-> byte_container.
 """
 from __future__ import annotations
 
+import contextlib
+import io
 import os
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO, Iterator
 
 import numba
 import numpy as np
 import torch
 
-from . import container, image_codec, image_io, registry, schedule
+from . import byte_archive, container, image_codec, image_io, registry, schedule
+from .byte_mixer import NetTables
 from .errors import ArzipError, FormatError, UnsupportedInput
 
 SUFFIX = ".arz"
@@ -117,8 +124,61 @@ def _verified(pixels: np.ndarray, header: container.Header) -> np.ndarray:
     return pixels
 
 
+def compress_bytes(data: bytes) -> bytes:
+    """Any bytes -> .arz archive bytes (the byte path: byte model, or a classical coder per
+    block where that is smaller)."""
+    out = io.BytesIO()
+    _compress_bytes_stream(io.BytesIO(data), out)
+    return out.getvalue()
+
+
+def decompress_bytes(blob: bytes) -> bytes:
+    """.arz archive of the bytes kind -> the original bytes, checksum verified."""
+    out = io.BytesIO()
+    byte_archive.decompress_stream(io.BytesIO(blob), out, _byte_net)
+    return out.getvalue()
+
+
+def compress(data: bytes, level: int | None = None, as_: str = "auto") -> bytes:
+    """Any file's bytes -> archive. as_="auto" codes an 8-bit RGB PNG as an image (its pixels
+    are kept exactly) and everything else as bytes; "bytes" and "image" force a path."""
+    if as_ not in ("auto", "bytes", "image"):
+        raise ArzipError(f"unknown path '{as_}' (use auto, bytes or image)")
+    if as_ == "image" or (as_ == "auto" and image_io.is_png(data)):
+        try:
+            pixels, _ = image_io.read_png_rgb8(data)
+            return compress_image(pixels, level=level)
+        except UnsupportedInput:
+            if as_ == "image":
+                raise
+    return compress_bytes(data)
+
+
+def decompress(blob: bytes) -> bytes:
+    """Archive -> the original bytes (bytes kind), or a PNG of the exact pixels (image kind)."""
+    if container.kind_of(blob[:6]) == container.KIND_BYTES:
+        return decompress_bytes(blob)
+    return image_io.write_png(decompress_image(blob))
+
+
+def _byte_net(name: str, sha16: bytes) -> NetTables:
+    installed = registry.find_by_hash_prefix(sha16)
+    if installed is None:
+        raise FormatError(f"archive was made with model '{name}' (sha256 {sha16.hex()}...), "
+                          "which is not installed")
+    return registry.load_bytes(installed)
+
+
+def _compress_bytes_stream(src: BinaryIO, dst: BinaryIO) -> byte_archive.Summary:
+    name = registry.bytes_model()
+    return byte_archive.compress_stream(src, dst, registry.load_bytes(name), name,
+                                        bytes.fromhex(registry.model_sha256(name))[:16])
+
+
 def info(blob: bytes) -> dict:
-    """Summary of an archive, from its header alone."""
+    """Summary of an archive, from its headers alone (no decoding)."""
+    if container.kind_of(blob[:6]) == container.KIND_BYTES:
+        return _bytes_info(blob)
     header, _ = container.unpack(blob)
     try:
         installed = _model_for(header)
@@ -149,7 +209,29 @@ def info(blob: bytes) -> dict:
     }
 
 
+def _bytes_info(blob: bytes) -> dict:
+    scan = byte_archive.scan(io.BytesIO(blob))
+    installed = registry.find_by_hash_prefix(scan["model_sha16"])
+    n = scan["total_len"]
+    return {
+        "kind": "bytes",
+        "format_version": container.FORMAT_VERSION,
+        "original_bytes": n,
+        "model": scan["model"],
+        "model_sha256": registry.model_sha256(installed) if installed else scan["model_sha16"].hex(),
+        "blocks": scan["blocks"],
+        "methods": scan["methods"],
+        "compressed_bytes": len(blob),
+        "bits_per_byte": 8 * len(blob) / n if n else 0.0,
+        "nll_bits": scan["nll_bits"],
+        "nll_bits_per_byte": scan["nll_bits"] / n if n else 0.0,
+    }
+
+
 # -- files ------------------------------------------------------------------------------------
+
+STDIO = Path("-")
+
 
 @dataclass(frozen=True)
 class Report:
@@ -158,11 +240,15 @@ class Report:
     target: Path
     source_bytes: int
     target_bytes: int
-    subpixels: int
+    kind: str                  # "image" or "bytes"
+    subpixels: int = 0         # images
+    methods: tuple[str, ...] = ()  # bytes: how each block was coded
     dropped_metadata: tuple[str, ...] = ()
 
 
 def default_output(source: Path, decompress: bool) -> Path:
+    if source == STDIO:
+        return STDIO
     if not decompress:
         return source.with_name(source.name + SUFFIX)
     if source.name.endswith(SUFFIX) and len(source.name) > len(SUFFIX):
@@ -170,46 +256,111 @@ def default_output(source: Path, decompress: bool) -> Path:
     raise ArzipError(f"{source}: unknown suffix (expected {SUFFIX}); use -o to name the output")
 
 
-def compress_file(source: str | Path, target: str | Path | None = None, force: bool = False,
-                  model: str | None = None, level: int | None = None) -> Report:
-    source = Path(source)
-    target = Path(target) if target is not None else default_output(source, decompress=False)
-    data = read_input(source)
-    check_target(source, target, force)
-    pixels, dropped = image_io.read_png_rgb8(data, str(source))
-    blob = compress_image(pixels, model, level)
-    write_atomic(target, blob, force)
-    return Report(source, target, len(data), len(blob), pixels.size, tuple(dropped))
-
-
-def decompress_file(source: str | Path, target: str | Path | None = None,
-                    force: bool = False) -> Report:
-    source = Path(source)
-    target = Path(target) if target is not None else default_output(source, decompress=True)
-    blob = read_input(source)
-    check_target(source, target, force)
-    pixels = decompress_image(blob)
-    png = image_io.write_png(pixels)
-    write_atomic(target, png, force)
-    return Report(source, target, len(blob), len(png), pixels.size)
-
-
-def read_input(path: Path) -> bytes:
+@contextlib.contextmanager
+def open_input(path: Path) -> Iterator[BinaryIO]:
+    """The file (or stdin for '-') opened for reading, with one-line errors."""
+    if path == STDIO:
+        yield sys.stdin.buffer
+        return
     if not path.exists():
         raise ArzipError(f"{path}: no such file")
     if path.is_dir():
         raise ArzipError(f"{path}: is a directory")
     try:
-        return path.read_bytes()
+        f = open(path, "rb")
     except OSError as e:
         raise ArzipError(f"{path}: cannot read ({e.strerror})") from None
+    with f:
+        yield f
+
+
+def compress_file(source: str | Path, target: str | Path | None = None, force: bool = False,
+                  model: str | None = None, level: int | None = None, as_: str = "auto") -> Report:
+    """Compress a file (or stdin, '-') to target (default source + .arz; '-' is stdout). An 8-bit
+    RGB PNG goes the image path unless as_="bytes"; anything else goes the byte path."""
+    source = Path(source)
+    target = Path(target) if target is not None else default_output(source, decompress=False)
+    if as_ not in ("auto", "bytes", "image"):
+        raise ArzipError(f"unknown path '{as_}' (use auto, bytes or image)")
+    with open_input(source) as src:
+        check_target(source, target, force)
+        head = src.read(len(image_io.PNG_SIGNATURE))
+        if as_ == "image" or (as_ == "auto" and image_io.is_png(head)):
+            data = head + src.read()
+            try:
+                pixels, dropped = image_io.read_png_rgb8(data, str(source))
+            except UnsupportedInput:
+                if as_ == "image":
+                    raise
+            else:
+                blob = compress_image(pixels, model, level)
+                write_atomic(target, blob, force)
+                return Report(source, target, len(data), len(blob), "image", pixels.size,
+                              dropped_metadata=tuple(dropped))
+            src, head = io.BytesIO(data), b""
+        with open_output(target, force) as dst:
+            summary = _compress_bytes_stream(_Prefixed(head, src), dst)
+    return Report(source, target, summary.raw_bytes, summary.archive_bytes, "bytes", methods=summary.methods)
+
+
+def decompress_file(source: str | Path, target: str | Path | None = None,
+                    force: bool = False) -> Report:
+    """Restore an archive (or stdin, '-') to target: the original bytes, or a PNG of the image."""
+    source = Path(source)
+    target = Path(target) if target is not None else default_output(source, decompress=True)
+    with open_input(source) as src:
+        check_target(source, target, force)
+        head = src.read(6)
+        if container.kind_of(head) == container.KIND_BYTES:
+            counter = _CountingReader(src, len(head))
+            with open_output(target, force) as dst:
+                n = byte_archive.decompress_stream(_Prefixed(head, counter), dst, _byte_net)
+            return Report(source, target, counter.count, n, "bytes")
+        blob = head + src.read()
+    pixels = decompress_image(blob)
+    png = image_io.write_png(pixels)
+    write_atomic(target, png, force)
+    return Report(source, target, len(blob), len(png), "image", pixels.size)
+
+
+class _Prefixed:
+    """A reader that first returns `head`, then reads from f."""
+
+    def __init__(self, head: bytes, f) -> None:
+        self.head, self.f = head, f
+
+    def read(self, n: int = -1) -> bytes:
+        part, self.head = (self.head, b"") if n < 0 or n >= len(self.head) else (self.head[:n], self.head[n:])
+        if n < 0:
+            return part + self.f.read()
+        return part + (self.f.read(n - len(part)) if n > len(part) else b"")
+
+
+class _CountingReader:
+    def __init__(self, f, count: int = 0) -> None:
+        self.f, self.count = f, count
+
+    def read(self, n: int = -1) -> bytes:
+        data = self.f.read(n)
+        self.count += len(data)
+        return data
+
+
+def read_input(path: Path) -> bytes:
+    with open_input(path) as f:
+        try:
+            return f.read()
+        except OSError as e:
+            raise ArzipError(f"{path}: cannot read ({e.strerror})") from None
 
 
 def check_target(source: Path, target: Path, force: bool) -> None:
+    if target == STDIO:
+        return
     if target.exists():
         if target.is_dir():
             raise ArzipError(f"{target}: is a directory")
-        if source.exists() and os.path.samefile(source, target):
+        if source != STDIO and source.exists() and os.path.samefile(source, target):
             raise ArzipError(f"{target}: output would overwrite the input")
         if not force:
             raise ArzipError(f"{target} already exists (use -f to overwrite)")
@@ -218,10 +369,16 @@ def check_target(source: Path, target: Path, force: bool) -> None:
         raise ArzipError(f"{parent}: output folder does not exist")
 
 
-def write_atomic(target: Path, data: bytes, force: bool) -> None:
-    """Write to a temporary file beside target, sync it, and only then move it into place: the
-    final name never holds a partial file. Without force an existing target is never replaced,
-    even one that appeared while we were working."""
+@contextlib.contextmanager
+def open_output(target: Path, force: bool) -> Iterator[BinaryIO]:
+    """A file to write target's content into ('-': stdout). For a path, the content goes to a
+    temporary file beside target, synced and only then moved into place when the block ends
+    without an error: the final name never holds a partial file. Without force an existing
+    target is never replaced, even one that appeared while we were working."""
+    if target == STDIO:
+        yield sys.stdout.buffer
+        sys.stdout.buffer.flush()
+        return
     parent = target.parent
     try:
         fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{target.name}.", suffix=".tmp")
@@ -229,7 +386,7 @@ def write_atomic(target: Path, data: bytes, force: bool) -> None:
         raise ArzipError(f"{parent}: cannot write ({e.strerror})") from None
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            yield f
             f.flush()
             os.fsync(f.fileno())
         if force:
@@ -248,3 +405,8 @@ def write_atomic(target: Path, data: bytes, force: bool) -> None:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def write_atomic(target: Path, data: bytes, force: bool) -> None:
+    with open_output(target, force) as f:
+        f.write(data)

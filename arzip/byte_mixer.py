@@ -28,16 +28,17 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-ORDERS = 7                   # context models: orders 0, 1, 2, 3, 4, 6, word
+ORDERS = 9                   # context models: orders 0, 1, 2, 3, 4, 6, word, two sparse
 IN_MATCH, IN_NET, IN_BIAS = ORDERS, ORDERS + 1, ORDERS + 2
 N_INPUTS = ORDERS + 3
 LINE_BITS = 20               # 2^20 lines of 16 slots per context model (64 MiB each, touched lazily)
 MATCH_BITS = 22
 MATCH_MIN = 6                # bytes of context that start a match
 MATCH_VERIFY = 32            # bytes compared backwards when a match candidate is found
-COUNT_LIMIT = 255            # adaptation rate of a context slot falls to 1/(COUNT_LIMIT + 1.5)
+COUNT_LIMIT = 1023            # adaptation rate of a context slot falls to 1/(COUNT_LIMIT + 1.5)
 MIX_SHIFT = 16               # mixer weights are fixed point 2^16 = 1.0
-MIX_LR = 6
+MIX_LR = 16
+MIX2_SETS = 8 * 8            # second weight set: match length bucket x bit position
 APM_RATE = 7
 M32 = 0xFFFFFFFF
 HASH_A, HASH_B = 0x5BD1E995, 0x27D4EB2D  # both < 2^31: products of 32-bit values fit in int64
@@ -135,12 +136,13 @@ class MixerState:
             np.zeros((ORDERS, (1 << LINE_BITS) * 16), dtype=np.uint32),  # 19 context slots
             z(1 << MATCH_BITS),                               # 20 match table
             np.full(64, 1 << 15, dtype=np.int64),             # 21 match statemap (16-bit p)
-            np.full((256, N_INPUTS), (1 << MIX_SHIFT) // 4, dtype=np.int64),  # 22 mixer weights
+            np.full((256 + MIX2_SETS + 256, N_INPUTS), (1 << MIX_SHIFT) // 4, dtype=np.int64),  # 22 mixer weights
             _apm_init(256), _apm_init(65536),                 # 23, 24 secondary estimation
             net.out_w, net.out_b, net.out_shift,              # 25-27 network output layer
             STRETCH, DT,                                      # 28, 29
             net.first, net.first_bias, net.act_shift,         # 30-32 network first layer
             np.zeros((S, net.first.shape[2]), dtype=np.int64),  # 33 activations of this step
+            z(S),                                             # 34 second mixer weight set in use
         )
 
     def active(self, t: int) -> int:
@@ -152,7 +154,7 @@ def predict(st, t, j, active):
     """12-bit probabilities that bit j of byte t is 1, for segments 0..active-1, into st[18]."""
     (data, seg_start, geo, c0a, nna, c4a, c8a, word, wprev, ctx, line, mptr, mlen, mbyte, mctx,
      inp, pmix, apm_i, pout, slots, mtab, msm, weights, apm1, apm2, out_w, out_b, out_shift,
-     stretch, dt, first, first_bias, act_shift, hidden) = st
+     stretch, dt, first, first_bias, act_shift, hidden, mset) = st
     n, q, r = geo[0], geo[1], geo[2]
     for s in range(active):
         c0 = c0a[s]
@@ -190,10 +192,15 @@ def predict(st, t, j, active):
         z = acc >> out_shift[c0]
         inp[s, IN_NET] = max(-2047, min(2047, z))
         inp[s, IN_BIAS] = 256
-        dot = 0
+        set2 = 256 + _match_bucket(mlen[s], mctx[s]) * 8 + j
+        mset[s] = set2
+        set3 = 256 + MIX2_SETS + (c4a[s] & 0xFF)
+        dot, dot2, dot3 = 0, 0, 0
         for i in range(N_INPUTS):
             dot += weights[c0, i] * inp[s, i]
-        dot = max(-2047, min(2047, dot >> MIX_SHIFT))
+            dot2 += weights[set2, i] * inp[s, i]
+            dot3 += weights[set3, i] * inp[s, i]
+        dot = max(-2047, min(2047, ((dot + dot2 + dot3) // 3) >> MIX_SHIFT))
         pm = squash(dot)
         pmix[s] = pm
         x = stretch[pm] + 2048
@@ -209,6 +216,16 @@ def predict(st, t, j, active):
 
 
 ACT_MAX = 255
+
+
+@numba.njit(cache=True, nogil=True)
+def _match_bucket(length, ctx):
+    """0: no prediction for this bit; 1..7: the match's length, in rough steps."""
+    if ctx < 0:
+        return 0
+    if length < 16:
+        return 1 + (length >= 8) + (length >= 12)
+    return 4 + (length >= 24) + (length >= 32) + (length >= 64)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -238,7 +255,7 @@ def update(st, t, j, bits, active):
     """Learn from the coded bits (bits[s] of segment s) and advance every segment's state."""
     (data, seg_start, geo, c0a, nna, c4a, c8a, word, wprev, ctx, line, mptr, mlen, mbyte, mctx,
      inp, pmix, apm_i, pout, slots, mtab, msm, weights, apm1, apm2, out_w, out_b, out_shift,
-     stretch, dt, first, first_bias, act_shift, hidden) = st
+     stretch, dt, first, first_bias, act_shift, hidden, mset) = st
     n = geo[0]
     for s in range(active):
         y = np.int64(bits[s])
@@ -256,9 +273,15 @@ def update(st, t, j, bits, active):
         if mctx[s] >= 0:
             msm[mctx[s]] += ((65535 * y - msm[mctx[s]]) >> 6)
         err = ((y << 12) - pmix[s]) * MIX_LR
+        set2 = mset[s]
         for i in range(N_INPUTS):
             wi = weights[c0, i] + ((inp[s, i] * err + 0x8000) >> 16)
             weights[c0, i] = max(-(1 << 24), min(1 << 24, wi))
+            wi = weights[set2, i] + ((inp[s, i] * err + 0x8000) >> 16)
+            weights[set2, i] = max(-(1 << 24), min(1 << 24, wi))
+            set3 = 256 + MIX2_SETS + (c4a[s] & 0xFF)
+            wi = weights[set3, i] + ((inp[s, i] * err + 0x8000) >> 16)
+            weights[set3, i] = max(-(1 << 24), min(1 << 24, wi))
         apm1[apm_i[s, 0]] += ((65535 * y - apm1[apm_i[s, 0]]) >> APM_RATE)
         apm2[apm_i[s, 1]] += ((65535 * y - apm2[apm_i[s, 1]]) >> APM_RATE)
         c0 = 2 * c0 + y
@@ -292,6 +315,8 @@ def _byte_contexts(s, c, t, off, data, seg_start, c4a, c8a, word, wprev, ctx, mp
     ctx[s, 4] = h32(c4 ^ 0x4000000)
     ctx[s, 5] = h32(h32(c4) ^ (c8a[s] & 0xFFFF))
     ctx[s, 6] = h32(word[s] ^ h32(wprev[s]))
+    ctx[s, 7] = h32((c4 & 0xFF00) + 0x7000000)
+    ctx[s, 8] = h32((c4 & 0xFFFF0000) ^ 0x80)
     if mlen[s] > 0:
         if mbyte[s] == c:
             mlen[s] = min(mlen[s] + 1, 65535)

@@ -46,7 +46,7 @@ def _kb(n: int) -> str:
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="arzip")
 def cli() -> None:
-    """arzip: lossless image compression with a learned, integer-exact model."""
+    """arzip: lossless compression of photos and any file with learned, integer-exact models."""
 
 
 def level_flags(command):
@@ -56,43 +56,77 @@ def level_flags(command):
     return command
 
 
-@cli.command()
-@click.argument("file", type=click.Path(path_type=Path))
-@click.option("-o", "--output", type=click.Path(path_type=Path), help="output path (default FILE.arz)")
-@click.option("-f", "--force", is_flag=True, help="overwrite an existing output")
-@click.option("-q", "--quiet", is_flag=True, help="print nothing on success")
-@click.option("--threads", type=int, help=THREADS_HELP)
-@click.option("--device", default="auto", show_default=True, help=DEVICE_HELP)
-@click.option("--model", help="model name (overrides the level)")
-@click.option("--level", "level", type=click.IntRange(1, 9), help="1 (fastest) .. 9 (smallest); default 5")
-@level_flags
-def compress(file: Path, output: Path | None, force: bool, quiet: bool, threads: int | None, device: str,
-             model: str | None, level: int | None) -> None:
-    """Compress FILE (an 8-bit RGB PNG) to FILE.arz; FILE is kept. -1 .. -9 choose the level."""
-    _setup(threads, device)
-    r = api.compress_file(file, output, force=force, model=model, level=level)
-    if not quiet:
-        if r.dropped_metadata:
-            click.echo(f"arzip: warning: {file}: PNG metadata not kept: "
-                       f"{', '.join(r.dropped_metadata)}", err=True)
-        change = 100 * (r.target_bytes / r.source_bytes - 1)
-        click.echo(f"{file}: {_kb(r.source_bytes)} -> {_kb(r.target_bytes)}, "
-                   f"{8 * r.target_bytes / r.subpixels:.2f} bpsp (input PNG "
-                   f"{8 * r.source_bytes / r.subpixels:.2f} bpsp, {change:+.1f} %)", err=True)
+def _output(file: Path, output: Path | None, stdout: bool, force: bool, binary: bool) -> Path | None:
+    """-c and '-' mean stdout; archives are not written to a terminal without -f (as zstd)."""
+    if stdout or (output is None and file == api.STDIO):
+        output = api.STDIO
+    if output == api.STDIO and binary and sys.stdout.isatty() and not force:
+        raise ArzipError("refusing to write compressed data to a terminal (use -f to force, or -o FILE)")
+    return output
 
 
 @cli.command()
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("-o", "--output", type=click.Path(path_type=Path),
-              help="output path (default FILE without .arz)")
+              help="output path (default FILE.arz; '-' is stdout)")
+@click.option("-c", "--stdout", is_flag=True, help="write to stdout (FILE '-' reads stdin)")
 @click.option("-f", "--force", is_flag=True, help="overwrite an existing output")
+@click.option("-k", "--keep", is_flag=True, hidden=True, help="keep the input (always done)")
+@click.option("-q", "--quiet", is_flag=True, help="print nothing on success")
+@click.option("--as", "as_", type=click.Choice(["auto", "bytes", "image"]), default="auto", show_default=True,
+              help="auto: an 8-bit RGB PNG is coded as an image, anything else as bytes")
+@click.option("--threads", type=int, help=THREADS_HELP)
+@click.option("--device", default="auto", show_default=True, help=DEVICE_HELP)
+@click.option("--model", help="image model name (overrides the level)")
+@click.option("--level", "level", type=click.IntRange(1, 9), help="1 (fastest) .. 9 (smallest); default 5")
+@level_flags
+def compress(file: Path, output: Path | None, stdout: bool, force: bool, keep: bool, quiet: bool, as_: str,
+             threads: int | None, device: str, model: str | None, level: int | None) -> None:
+    """Compress FILE to FILE.arz; FILE is kept. An 8-bit RGB PNG is coded as an image (its pixels
+    come back exactly); any other file as bytes (the same bytes come back). -1 .. -9 choose the
+    image level."""
+    _setup(threads, device)
+    output = _output(file, output, stdout, force, binary=True)
+    r = api.compress_file(file, output, force=force, model=model, level=level, as_=as_)
+    if quiet:
+        return
+    if r.dropped_metadata:
+        click.echo(f"arzip: warning: {file}: PNG metadata not kept: "
+                   f"{', '.join(r.dropped_metadata)}", err=True)
+    change = 100 * (r.target_bytes / r.source_bytes - 1) if r.source_bytes else 0.0
+    if r.kind == "image":
+        click.echo(f"{file}: {_kb(r.source_bytes)} -> {_kb(r.target_bytes)}, "
+                   f"{8 * r.target_bytes / r.subpixels:.2f} bpsp (input PNG "
+                   f"{8 * r.source_bytes / r.subpixels:.2f} bpsp, {change:+.1f} %)", err=True)
+    else:
+        bpb = 8 * r.target_bytes / r.source_bytes if r.source_bytes else 0.0
+        click.echo(f"{file}: {_kb(r.source_bytes)} -> {_kb(r.target_bytes)}, {bpb:.3f} bits per byte "
+                   f"({_methods(r.methods)})", err=True)
+
+
+def _methods(methods) -> str:
+    if not methods:
+        return "empty"
+    counts = {m: list(methods).count(m) for m in dict.fromkeys(methods)}
+    return ", ".join(f"{n} {m} block{'s' if n > 1 else ''}" for m, n in counts.items())
+
+
+@cli.command()
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path),
+              help="output path (default FILE without .arz; '-' is stdout)")
+@click.option("-c", "--stdout", is_flag=True, help="write to stdout (FILE '-' reads stdin)")
+@click.option("-f", "--force", is_flag=True, help="overwrite an existing output")
+@click.option("-k", "--keep", is_flag=True, hidden=True, help="keep the input (always done)")
 @click.option("-q", "--quiet", is_flag=True, help="print nothing on success")
 @click.option("--threads", type=int, help=THREADS_HELP)
 @click.option("--device", default="auto", show_default=True, help=DEVICE_HELP)
-def decompress(file: Path, output: Path | None, force: bool, quiet: bool, threads: int | None,
-               device: str) -> None:
-    """Decompress FILE.arz to FILE (PNG); refuses to overwrite without -f."""
+def decompress(file: Path, output: Path | None, stdout: bool, force: bool, keep: bool, quiet: bool,
+               threads: int | None, device: str) -> None:
+    """Decompress FILE.arz to FILE (the original bytes, or a PNG of the image); refuses to
+    overwrite without -f."""
     _setup(threads, device)
+    output = _output(file, output, stdout, force, binary=False)
     api.decompress_file(file, output, force=force)
 
 
@@ -104,18 +138,25 @@ def info(file: Path, as_json: bool) -> None:
     summary = api.info(api.read_input(file))
     if as_json:
         click.echo(json.dumps(summary))
-        return
-    click.echo(f"{file}: arz {summary['kind']}, {summary['width']}x{summary['height']} "
-               f"{summary['mode']}\n"
-               f"  model      {summary['model']} (sha256 {summary['model_sha256'][:16]}...), "
-               f"levels {_levels(summary['levels'])}\n"
-               f"  coding     {summary['method']}, {summary['layout']} layout, log2-scale offsets "
-               f"{' '.join(f'{o:+d}' for o in summary['scale_offsets'])} (1/32)\n"
-               f"  size       {summary['compressed_bytes']} bytes "
-               f"({summary['header_bytes']} header + {summary['payload_bytes']} payload), "
-               f"{summary['bits_per_subpixel']:.3f} bits per subpixel\n"
-               f"  model NLL  {summary['nll_bits_per_subpixel']:.3f} bits per subpixel "
-               f"(payload {summary['payload_over_nll_percent']:+.3f} % over it)")
+    elif summary["kind"] == "bytes":
+        methods = ", ".join(f"{n} {m}" for m, n in summary["methods"].items()) or "none"
+        click.echo(f"{file}: arz bytes, {summary['original_bytes']} bytes\n"
+                   f"  model      {summary['model']} (sha256 {summary['model_sha256'][:16]}...)\n"
+                   f"  blocks     {summary['blocks']} ({methods})\n"
+                   f"  size       {summary['compressed_bytes']} bytes, {summary['bits_per_byte']:.3f} bits per byte\n"
+                   f"  model NLL  {summary['nll_bits_per_byte']:.3f} bits per byte")
+    else:
+        click.echo(f"{file}: arz {summary['kind']}, {summary['width']}x{summary['height']} "
+                   f"{summary['mode']}\n"
+                   f"  model      {summary['model']} (sha256 {summary['model_sha256'][:16]}...), "
+                   f"levels {_levels(summary['levels'])}\n"
+                   f"  coding     {summary['method']}, {summary['layout']} layout, log2-scale offsets "
+                   f"{' '.join(f'{o:+d}' for o in summary['scale_offsets'])} (1/32)\n"
+                   f"  size       {summary['compressed_bytes']} bytes "
+                   f"({summary['header_bytes']} header + {summary['payload_bytes']} payload), "
+                   f"{summary['bits_per_subpixel']:.3f} bits per subpixel\n"
+                   f"  model NLL  {summary['nll_bits_per_subpixel']:.3f} bits per subpixel "
+                   f"(payload {summary['payload_over_nll_percent']:+.3f} % over it)")
 
 
 @cli.command()

@@ -34,7 +34,8 @@ from .schedule import LAYOUTS
 MAGIC = b"\x89ARZ"
 FORMAT_VERSION = 2
 KIND_IMAGE = 1
-KINDS = {KIND_IMAGE: "image"}
+KIND_BYTES = 2  # any file, coded byte by byte: arzip/byte_container.py
+KINDS = {KIND_IMAGE: "image", KIND_BYTES: "bytes"}
 MODE_RGB8 = 1
 MODES = {MODE_RGB8: "RGB"}
 METHOD_MODEL = 0
@@ -87,13 +88,24 @@ def pack(header: Header, payload: bytes) -> bytes:
     return head + _CRC.pack(zlib.crc32(head)) + payload
 
 
-def read_header(blob: bytes) -> Header:
-    """Parse and validate the header (not the payload)."""
-    if len(blob) < _FIXED.size or blob[:4] != MAGIC:
+def kind_of(prefix: bytes) -> int:
+    """The kind of archive from its first 6 bytes (magic, version and kind checked)."""
+    if len(prefix) < 6 or prefix[:4] != MAGIC:
         raise FormatError("not an arz archive")
+    if prefix[4] != FORMAT_VERSION:
+        raise FormatError(f"unsupported arz format version {prefix[4]} (this arzip reads {FORMAT_VERSION})")
+    if prefix[5] not in KINDS:
+        raise FormatError(f"unknown payload kind {prefix[5]}")
+    return prefix[5]
+
+
+def read_header(blob: bytes) -> Header:
+    """Parse and validate an image archive's header (not the payload)."""
+    if kind_of(blob[:6]) != KIND_IMAGE:
+        raise FormatError("not an image archive")
+    if len(blob) < _FIXED.size:
+        raise FormatError("truncated archive (header incomplete)")
     _, version, kind, mode, method, layout, *offsets, name_len = _FIXED.unpack_from(blob)
-    if version != FORMAT_VERSION:
-        raise FormatError(f"unsupported arz format version {version} (this arzip reads {FORMAT_VERSION})")
     end = _FIXED.size + name_len + _TAIL.size + _CRC.size
     if len(blob) < end:
         raise FormatError("truncated archive (header incomplete)")
@@ -101,8 +113,6 @@ def read_header(blob: bytes) -> Header:
     (crc,) = _CRC.unpack_from(blob, head_end)
     if zlib.crc32(blob[:head_end]) != crc:
         raise FormatError("corrupted archive (header checksum mismatch)")
-    if kind not in KINDS:
-        raise FormatError(f"unknown payload kind {kind}")
     if mode not in MODES:
         raise FormatError(f"unknown image mode {mode}")
     if method not in METHODS:

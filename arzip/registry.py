@@ -10,6 +10,8 @@ import hashlib
 import json
 from pathlib import Path
 
+from .byte_mixer import NetTables
+from .byte_model import ExactByteNet
 from .errors import ModelError
 from .image_model import ExactImageModel
 
@@ -72,17 +74,26 @@ def find_by_hash_prefix(prefix: bytes) -> str | None:
     return None
 
 
-@functools.lru_cache(maxsize=4)
-def load(name: str, device: str = "cpu") -> ExactImageModel:
-    """The named shipped model, its file hash verified, with its torch layers on `device`."""
+def _verified_file(name: str, kind: str) -> Path:
+    """The named model's file, after checking its kind and its SHA-256 against the manifest."""
     expected = model_sha256(name)
-    path = models_dir() / manifest()["models"][name]["file"]
+    entry = manifest()["models"][name]
+    if entry.get("kind", "image") != kind:
+        raise ModelError(f"model '{name}' is a {entry.get('kind', 'image')} model, not a {kind} model")
+    path = models_dir() / entry["file"]
     if not path.exists():
         raise ModelError(f"model file {path} is missing")
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     if digest != expected:
         raise ModelError(f"model file {path} is damaged (sha256 {digest[:16]}..., "
                          f"expected {expected[:16]}...)")
+    return path
+
+
+@functools.lru_cache(maxsize=4)
+def load(name: str, device: str = "cpu") -> ExactImageModel:
+    """The named shipped image model, its file hash verified, with its torch layers on `device`."""
+    path = _verified_file(name, "image")
     try:
         model = ExactImageModel.load(path)
     except ValueError as e:
@@ -90,9 +101,26 @@ def load(name: str, device: str = "cpu") -> ExactImageModel:
     return model.to(device) if device != "cpu" else model
 
 
-def install(model_file: Path, name: str, directory: Path, levels: list[int] = list(LEVELS)) -> None:
+def bytes_model() -> str:
+    """The model the byte path codes with."""
+    return manifest()["bytes_model"]
+
+
+@functools.lru_cache(maxsize=2)
+def load_bytes(name: str) -> NetTables:
+    """The named shipped byte model, its file hash verified, as the mixer's integer tables."""
+    path = _verified_file(name, "bytes")
+    try:
+        return ExactByteNet.load(path).tables()
+    except (ValueError, KeyError) as e:
+        raise ModelError(f"{path}: {e}") from None
+
+
+def install(model_file: Path, name: str, directory: Path, levels: list[int] = list(LEVELS),
+            kind: str = "image") -> None:
     """Copy an exported model into a models folder, record its hash in the manifest and make it
-    serve the given compression levels (used when shipping a newly trained model)."""
+    serve the given compression levels, or (kind "bytes") the byte path (used when shipping a
+    newly trained model)."""
     directory.mkdir(parents=True, exist_ok=True)
     target = directory / f"{name}.safetensors"
     data = Path(model_file).read_bytes()
@@ -100,10 +128,14 @@ def install(model_file: Path, name: str, directory: Path, levels: list[int] = li
     path = directory / "manifest.json"
     doc = json.loads(path.read_text()) if path.exists() else {"default_level": 5, "levels": {},
                                                              "models": {}}
-    doc["models"][name] = {"file": target.name, "kind": "image",
+    doc["models"][name] = {"file": target.name, "kind": kind,
                            "sha256": hashlib.sha256(data).hexdigest()}
-    for level in levels:
-        doc["levels"][str(level)] = name
+    if kind == "bytes":
+        doc["bytes_model"] = name
+    else:
+        for level in levels:
+            doc["levels"][str(level)] = name
     path.write_text(json.dumps(doc, indent=1) + "\n")
     manifest.cache_clear()
     load.cache_clear()
+    load_bytes.cache_clear()

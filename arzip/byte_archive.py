@@ -1,0 +1,134 @@
+"""Files as bytes: cut the input into blocks, code each with the byte model or, when smaller, a
+classical coder from the standard library (or store it), and stream the records out.
+
+Every block is coded on its own (the model starts fresh), so memory is bounded by one block and
+a damaged block cannot corrupt the rest. Trying lzma, zlib and bz2 on every block is the
+never-expand guarantee: a block costs at most its raw length plus its 15-byte record header.
+"""
+from __future__ import annotations
+
+import bz2
+import hashlib
+import lzma
+import zlib
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from . import byte_codec, byte_container as bc
+from .byte_mixer import NetTables
+from .errors import FormatError
+
+_LZMA_FILTERS = [{"id": lzma.FILTER_LZMA2, "preset": 9 | lzma.PRESET_EXTREME}]
+
+
+def _classical(block: bytes) -> dict[int, bytes]:
+    return {bc.METHOD_LZMA: lzma.compress(block, format=lzma.FORMAT_RAW, filters=_LZMA_FILTERS),
+            bc.METHOD_ZLIB: zlib.compress(block, 9),
+            bc.METHOD_BZ2: bz2.compress(block, 9),
+            bc.METHOD_STORED: block}
+
+
+def _bounded(decompressor, coded: bytes, raw_len: int) -> bytes:
+    """Decompress at most raw_len + 1 bytes: a hostile block cannot balloon memory."""
+    out = decompressor.decompress(coded, raw_len + 1)
+    if len(out) != raw_len:
+        raise FormatError("corrupted archive (block decodes to the wrong length)")
+    return out
+
+
+def decode_block(net: NetTables, block: bc.Block) -> bytes:
+    if block.method == bc.METHOD_MODEL:
+        try:
+            return byte_codec.decode_block(net, block.coded, block.raw_len, block.segments)
+        except (ValueError, RuntimeError, AssertionError) as e:
+            raise FormatError(f"corrupted archive (block does not decode: {e})") from None
+    if block.method == bc.METHOD_STORED:
+        if len(block.coded) != block.raw_len:
+            raise FormatError("corrupted archive (stored block has the wrong size)")
+        return block.coded
+    try:
+        if block.method == bc.METHOD_LZMA:
+            return _bounded(lzma.LZMADecompressor(lzma.FORMAT_RAW, filters=_LZMA_FILTERS), block.coded,
+                            block.raw_len)
+        if block.method == bc.METHOD_ZLIB:
+            return _bounded(zlib.decompressobj(), block.coded, block.raw_len)
+        return _bounded(bz2.BZ2Decompressor(), block.coded, block.raw_len)
+    except (lzma.LZMAError, zlib.error, OSError, EOFError, ValueError) as e:
+        raise FormatError(f"corrupted archive ({bc.METHODS[block.method]} block: {e})") from None
+
+
+@dataclass
+class Summary:
+    """What compress_stream wrote: sizes, the model's NLL and the methods the blocks used."""
+    raw_bytes: int = 0
+    archive_bytes: int = 0
+    nll_bits: float = 0.0
+    methods: tuple[str, ...] = ()
+
+
+def compress_stream(src: BinaryIO, dst: BinaryIO, net: NetTables, model_name: str, model_sha16: bytes) -> Summary:
+    """Read src to its end, write the archive to dst."""
+    summary = Summary()
+    summary.archive_bytes = bc.write_header(dst, model_name, model_sha16)
+    checksum = hashlib.blake2b(digest_size=16)
+    methods = []
+    while True:
+        block = src.read(bc.BLOCK_SIZE)
+        if not block:
+            break
+        checksum.update(block)
+        coded, nll, segments = byte_codec.encode_block(net, block)
+        candidates = {bc.METHOD_MODEL: coded, **_classical(block)}
+        method = min(candidates, key=lambda m: (len(candidates[m]), m))
+        summary.archive_bytes += bc.write_block(dst, bc.Block(method, len(block),
+                                                                segments if method == bc.METHOD_MODEL else 0,
+                                                                candidates[method]))
+        summary.raw_bytes += len(block)
+        summary.nll_bits += nll
+        methods.append(bc.METHODS[method])
+    summary.archive_bytes += bc.write_end(dst, bc.End(summary.raw_bytes, summary.nll_bits, checksum.digest()))
+    summary.methods = tuple(methods)
+    return summary
+
+
+def decompress_stream(src: BinaryIO, dst: BinaryIO, net_for) -> int:
+    """Read an archive (its header included) from src, write the original to dst; returns the
+    byte count. net_for(name, sha16) gives the model's tables. Raises FormatError on any damage,
+    checksum mismatch included (dst may then hold partial output: callers write to a temporary
+    file)."""
+    name, sha16 = bc.read_header(src)
+    net = None
+    checksum = hashlib.blake2b(digest_size=16)
+    total = 0
+    while True:
+        record = bc.read_record(src)
+        if isinstance(record, bc.End):
+            break
+        if record.method == bc.METHOD_MODEL and net is None:
+            net = net_for(name, sha16)
+        data = decode_block(net, record)
+        checksum.update(data)
+        dst.write(data)
+        total += len(data)
+    if src.read(1):
+        raise FormatError("corrupted archive (trailing bytes after the end record)")
+    if record.total_len != total or record.checksum != checksum.digest():
+        raise FormatError("checksum mismatch: the decoded bytes differ from the original "
+                          "(corrupted archive or a different model build)")
+    return total
+
+
+def scan(src: BinaryIO) -> dict:
+    """Header, block methods and end record of an archive, without decoding (for info)."""
+    name, sha16 = bc.read_header(src)
+    methods: dict[str, int] = {}
+    blocks = 0
+    while True:
+        record = bc.read_record(src)
+        if isinstance(record, bc.End):
+            break
+        blocks += 1
+        key = bc.METHODS[record.method]
+        methods[key] = methods.get(key, 0) + 1
+    return {"model": name, "model_sha16": sha16, "blocks": blocks, "methods": methods,
+            "total_len": record.total_len, "nll_bits": record.nll_bits}

@@ -1,0 +1,140 @@
+"""Benchmark arzip's byte path against the classical general-purpose compressors.
+
+Why: on files that are not photos arzip promises to be far smaller than the classical tools on
+text and never worse than xz on anything else; this measures both, and the speed, on fixed
+files so results can be compared between model versions.
+
+How: every file in each group folder (default: the Canterbury corpus, the two large Canterbury
+files and the enwik8 prefix under ../shared/data/files) is compressed and decompressed by
+arzip's byte path (`arzip.compress_bytes`, in this process, after a warm-up so model loading
+and JIT compilation are not counted) and by gzip -9, bzip2 -9, xz -9e, zstd -19 and brotli -11
+(their Python bindings, same settings as the command-line tools). Every arzip decode is
+compared with the original and the run aborts if any differs. Rates are bits per byte
+(8 * compressed / original); a group's total is total compressed bits over total bytes.
+
+    python bench/files.py [DATA_DIR] [--groups canterbury,canterbury_large,enwik8_partial]
+                          [--out bench/results] [--name files] [--threads N]
+
+writes OUT/NAME.md and OUT/NAME.json.
+"""
+from __future__ import annotations
+
+import argparse
+import bz2
+import datetime
+import gzip
+import importlib.metadata
+import json
+import lzma
+import platform
+import sys
+import time
+from pathlib import Path
+
+import brotli
+import zstandard
+
+import arzip
+from arzip import api, registry
+
+REFERENCES = {
+    "gzip-9": lambda d: gzip.compress(d, 9, mtime=0),
+    "bzip2-9": lambda d: bz2.compress(d, 9),
+    "xz-9e": lambda d: lzma.compress(d, preset=9 | lzma.PRESET_EXTREME),
+    "zstd-19": lambda d: zstandard.ZstdCompressor(level=19).compress(d),
+    "brotli-11": lambda d: brotli.compress(d, quality=11),
+}
+DEFAULT_GROUPS = ["canterbury", "canterbury_large", "enwik8_partial"]
+
+
+def measure(path: Path) -> dict:
+    data = path.read_bytes()
+    t0 = time.perf_counter()
+    blob = arzip.compress_bytes(data)
+    t1 = time.perf_counter()
+    back = arzip.decompress_bytes(blob)
+    t2 = time.perf_counter()
+    if back != data:
+        sys.exit(f"{path}: decoded bytes differ from the original")
+    summary = api.info(blob)
+    row = {"file": path.name, "bytes": len(data), "arzip": len(blob), "encode_s": t1 - t0, "decode_s": t2 - t1,
+           "nll_bits": summary["nll_bits"], "methods": summary["methods"]}
+    for name, fn in REFERENCES.items():
+        row[name] = len(fn(data))
+    return row
+
+
+def bpb(compressed: int, n: int) -> float:
+    return 8 * compressed / n if n else 0.0
+
+
+def group_totals(rows: list[dict]) -> dict:
+    n = sum(r["bytes"] for r in rows)
+    out = {"bytes": n, "encode_s": sum(r["encode_s"] for r in rows), "decode_s": sum(r["decode_s"] for r in rows),
+           "nll_bpb": sum(r["nll_bits"] for r in rows) / n}
+    for codec in ["arzip", *REFERENCES]:
+        out[codec] = bpb(sum(r[codec] for r in rows), n)
+    return out
+
+
+def markdown(results: dict) -> str:
+    codecs = ["arzip", *REFERENCES]
+    lines = ["# Files: arzip byte path vs classical compressors", "",
+             f"{results['date']}, {results['machine']}, {results['threads']} thread(s), arzip "
+             f"{results['arzip_version']}, byte model `{results['model']}`. Bits per byte "
+             "(8 x compressed / original); totals are total bits over total bytes. "
+             "Made by `python bench/files.py`.", "",
+             "## Totals", "",
+             "| group | bytes | " + " | ".join(codecs) + " | arzip model NLL | arzip KB/s compress / decompress |",
+             "|---|---|" + "---|" * len(codecs) + "---|---|"]
+    for group, t in results["totals"].items():
+        lines.append(f"| {group} | {t['bytes']:,} | " + " | ".join(f"{t[c]:.3f}" for c in codecs)
+                     + f" | {t['nll_bpb']:.3f} | {t['bytes'] / 1e3 / t['encode_s']:.0f} / "
+                     f"{t['bytes'] / 1e3 / t['decode_s']:.0f} |")
+    lines += ["", "## Every file", "",
+              "| group | file | bytes | " + " | ".join(codecs) + " | vs best of xz, zstd | blocks | "
+              "compress s | decompress s |",
+              "|---|---|---|" + "---|" * len(codecs) + "---|---|---|---|"]
+    for group, rows in results["files"].items():
+        for r in rows:
+            best = min(r["xz-9e"], r["zstd-19"])
+            methods = ", ".join(f"{n} {m}" for m, n in r["methods"].items())
+            lines.append(f"| {group} | {r['file']} | {r['bytes']:,} | "
+                         + " | ".join(f"{bpb(r[c], r['bytes']):.3f}" for c in codecs)
+                         + f" | {100 * (r['arzip'] / best - 1):+.1f} % | {methods} | {r['encode_s']:.2f} | "
+                         f"{r['decode_s']:.2f} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("data", nargs="?", default=str(Path(__file__).resolve().parents[2] / "shared/data/files"))
+    ap.add_argument("--groups", default=",".join(DEFAULT_GROUPS))
+    ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "results"))
+    ap.add_argument("--name", default="files")
+    ap.add_argument("--threads", type=int, default=1)
+    args = ap.parse_args()
+    arzip.set_threads(args.threads)
+    arzip.decompress_bytes(arzip.compress_bytes(b"warm-up: load the model, compile the kernels " * 50))
+    files, totals = {}, {}
+    for group in args.groups.split(","):
+        paths = sorted(p for p in (Path(args.data) / group).iterdir() if p.is_file())
+        files[group] = []
+        for p in paths:
+            row = measure(p)
+            files[group].append(row)
+            print(f"{group}/{p.name}: {bpb(row['arzip'], row['bytes']):.3f} bpb (xz {bpb(row['xz-9e'], row['bytes']):.3f})"
+                  f" {row['encode_s']:.2f} s / {row['decode_s']:.2f} s", file=sys.stderr)
+        totals[group] = group_totals(files[group])
+    results = {"date": datetime.date.today().isoformat(), "machine": f"{platform.machine()} {platform.processor()}",
+               "threads": args.threads, "arzip_version": importlib.metadata.version("arzip"),
+               "model": registry.bytes_model(), "totals": totals, "files": files}
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{args.name}.json").write_text(json.dumps(results, indent=1) + "\n")
+    (out / f"{args.name}.md").write_text(markdown(results))
+    print(markdown(results))
+
+
+if __name__ == "__main__":
+    main()

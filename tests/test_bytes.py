@@ -1,0 +1,207 @@
+"""The byte path: any file comes back byte for byte, the model is exact however the work is cut,
+nothing expands beyond its bound, damage is reported."""
+from __future__ import annotations
+
+import io
+import os
+import sysconfig
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import arzip
+from arzip import byte_archive, byte_codec, byte_container, byte_mixer, registry
+from arzip.byte_model import ByteNet, ExactByteNet
+from arzip.errors import FormatError
+
+from .test_cli import arzip as run_cli
+from .test_cli import assert_one_line_error
+
+
+def text_sample(n: int = 60_000) -> bytes:
+    """Real English prose and code that ship with Python (not the benchmark files)."""
+    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    return ((stdlib / "argparse.py").read_bytes() + (stdlib / "textwrap.py").read_bytes())[:n]
+
+
+SAMPLES = {
+    "empty": b"",
+    "one byte": b"\x00",
+    "all values": bytes(range(256)) * 3,
+    "random": np.random.default_rng(1).integers(0, 256, 50_000, dtype=np.uint8).tobytes(),
+    "repetitive": b"abcabcabd" * 20_000,
+    "text": text_sample(),
+    "binary": np.arange(30_000, dtype="<u4").tobytes() + np.linspace(0, 1, 5000).tobytes(),
+}
+
+
+@pytest.mark.parametrize("name", SAMPLES)
+def test_round_trip(name):
+    data = SAMPLES[name]
+    blob = arzip.compress_bytes(data)
+    assert arzip.decompress_bytes(blob) == data
+    assert arzip.decompress(blob) == data
+    info = arzip.info(blob)
+    assert info["kind"] == "bytes" and info["original_bytes"] == len(data)
+
+
+def test_text_beats_xz_and_random_never_expands():
+    import lzma
+    text = SAMPLES["text"]
+    assert len(arzip.compress_bytes(text)) < 0.9 * len(lzma.compress(text, preset=9 | lzma.PRESET_EXTREME))
+    noise = SAMPLES["random"]
+    blob = arzip.compress_bytes(noise)
+    overhead = len(arzip.compress_bytes(b""))  # header + end record
+    assert len(blob) <= len(noise) * 1.001 + overhead + 15  # one block record header
+    assert arzip.info(blob)["methods"] == {"stored": 1}
+
+
+def test_network_tables_equal_the_matmul():
+    """The mixer kernel runs the network by integer table lookups; they must give exactly the
+    activations of the float32 matmul form."""
+    torch.manual_seed(3)
+    net = ExactByteNet.from_float(ByteNet(), torch.randint(0, 256, (2048, 12)))
+    tables = net.tables()
+    ctx = np.random.default_rng(0).integers(0, 256, (300, 12), dtype=np.uint8)
+    expected = net.hidden_of(ctx)
+    data = ctx.reshape(-1)
+    hidden = np.zeros((1, tables.first.shape[2]), dtype=np.int64)
+    for row in range(len(ctx)):
+        byte_mixer._activations(0, 12, data, row * 12, tables.first, tables.first_bias, tables.act_shift, hidden)
+        assert np.array_equal(hidden[0], expected[row]), row
+
+
+def test_encoder_chunks_and_threads_do_not_change_bits(monkeypatch):
+    net = registry.load_bytes(registry.bytes_model())
+    data = SAMPLES["text"]
+    reference, _, segments = byte_codec.encode_block(net, data)
+    monkeypatch.setattr(byte_codec, "CHUNK_BITS", 8 * segments * 7)  # 7 steps per coder call
+    assert byte_codec.encode_block(net, data)[0] == reference
+    arzip.set_threads(1)
+    try:
+        assert byte_codec.encode_block(net, data)[0] == reference
+    finally:
+        arzip.set_threads(2)
+    assert byte_codec.decode_block(net, reference, len(data), segments) == data
+
+
+def test_segment_counts_round_trip():
+    net = registry.load_bytes(registry.bytes_model())
+    data = SAMPLES["text"][:20_000]
+    sizes = {}
+    for segments in (1, 3, 64, 20_000):
+        payload, _, _ = byte_codec.encode_block(net, data, segments)
+        assert byte_codec.decode_block(net, payload, len(data), segments) == data
+        sizes[segments] = len(payload)
+    assert sizes[1] < sizes[20_000]  # context is worth something
+
+
+def test_many_blocks_mixed_methods(monkeypatch):
+    monkeypatch.setattr(byte_container, "BLOCK_SIZE", 16_384)
+    data = SAMPLES["text"][:32_768] + SAMPLES["random"][:16_384] + SAMPLES["text"][:9_000]
+    blob = arzip.compress_bytes(data)
+    info = arzip.info(blob)
+    assert info["blocks"] == 4 and info["methods"] == {"model": 3, "stored": 1}
+    assert arzip.decompress_bytes(blob) == data
+
+
+def corrupt(blob: bytes, at: int) -> bytes:
+    return blob[:at] + bytes([blob[at] ^ 0x40]) + blob[at + 1:]
+
+
+def test_damage_is_reported():
+    blob = arzip.compress_bytes(SAMPLES["text"][:20_000])
+    for at in (0, 5, 8, 40, len(blob) // 2, len(blob) - 10, len(blob) - 1):
+        with pytest.raises(FormatError):
+            arzip.decompress_bytes(corrupt(blob, at))
+    for cut in (3, 20, len(blob) // 2, len(blob) - 1):
+        with pytest.raises(FormatError, match="truncated|not an arz"):
+            arzip.decompress_bytes(blob[:cut])
+    with pytest.raises(FormatError, match="trailing"):
+        arzip.decompress_bytes(blob + b"x")
+
+
+def test_lying_block_lengths_are_refused_before_allocating():
+    blob = arzip.compress_bytes(b"hello world")
+    head = io.BytesIO(blob)
+    byte_container.read_header(head)
+    at = head.tell()
+    bad = bytearray(blob)
+    bad[at + 1:at + 5] = (1 << 30).to_bytes(4, "little")  # raw_len 1 GiB
+    with pytest.raises(FormatError, match="block of"):
+        arzip.decompress_bytes(bytes(bad))
+
+
+def test_classical_block_bomb_is_bounded():
+    import zlib
+    bomb = zlib.compress(b"\0" * 5_000_000, 9)
+    block = byte_container.Block(byte_container.METHOD_ZLIB, 100, 0, bomb)
+    with pytest.raises(FormatError, match="wrong length"):
+        byte_archive.decode_block(None, block)
+
+
+# -- command line ----------------------------------------------------------------------------
+
+def test_cli_any_file(tmp_path):
+    src = tmp_path / "notes.txt"
+    src.write_bytes(SAMPLES["text"])
+    r = run_cli("compress", src)
+    assert r.returncode == 0, r.stderr
+    assert "bits per byte" in r.stderr and "model block" in r.stderr
+    arz = tmp_path / "notes.txt.arz"
+    assert src.read_bytes() == SAMPLES["text"]
+    assert_one_line_error(run_cli("decompress", arz), "already exists")
+    r = run_cli("decompress", arz, "-o", tmp_path / "back.txt")
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "back.txt").read_bytes() == SAMPLES["text"]
+    r = run_cli("info", arz)
+    assert r.returncode == 0 and "arz bytes" in r.stdout and "bits per byte" in r.stdout
+    assert not [p for p in os.listdir(tmp_path) if p.startswith(".")]
+
+
+def test_cli_streams(tmp_path):
+    import subprocess
+    import sys
+    src = tmp_path / "data.bin"
+    src.write_bytes(SAMPLES["binary"])
+    env = {**os.environ}
+    cmd = [sys.executable, "-m", "arzip.cli"]
+    a = subprocess.run(cmd + ["compress", "-c", str(src)], capture_output=True, env=env, timeout=300)
+    assert a.returncode == 0, a.stderr
+    b = subprocess.run(cmd + ["compress", "-"], input=src.read_bytes(), capture_output=True, env=env, timeout=300)
+    assert b.returncode == 0 and b.stdout == a.stdout
+    c = subprocess.run(cmd + ["decompress", "-"], input=a.stdout, capture_output=True, env=env, timeout=300)
+    assert c.returncode == 0 and c.stdout == SAMPLES["binary"]
+    (tmp_path / "x.arz").write_bytes(a.stdout)
+    d = subprocess.run(cmd + ["decompress", "-c", str(tmp_path / "x.arz")], capture_output=True, env=env,
+                       timeout=300)
+    assert d.returncode == 0 and d.stdout == SAMPLES["binary"]
+    assert not (tmp_path / "x").exists()
+
+
+def test_cli_png_as_bytes_and_lossy_files(tmp_path, png_file):
+    original = png_file.read_bytes()
+    r = run_cli("compress", png_file, "--as", "bytes", "-o", tmp_path / "p.arz")
+    assert r.returncode == 0, r.stderr
+    r = run_cli("decompress", tmp_path / "p.arz", "-o", tmp_path / "p.png")
+    assert r.returncode == 0 and (tmp_path / "p.png").read_bytes() == original
+    # a JPEG (lossy) must come back byte for byte: it goes the byte path
+    from PIL import Image
+    jpg = tmp_path / "photo.jpg"
+    Image.open(png_file).save(jpg, quality=90)
+    r = run_cli("compress", jpg)
+    assert r.returncode == 0 and "bits per byte" in r.stderr, r.stderr
+    jpg_bytes = jpg.read_bytes()
+    jpg.unlink()
+    assert run_cli("decompress", tmp_path / "photo.jpg.arz").returncode == 0
+    assert jpg.read_bytes() == jpg_bytes
+
+
+def test_cli_corrupt_bytes_archive(tmp_path):
+    arz = tmp_path / "t.arz"
+    arz.write_bytes(corrupt(arzip.compress_bytes(SAMPLES["text"][:5000]), 60))
+    assert_one_line_error(run_cli("decompress", arz, "-o", tmp_path / "out"), "corrupted|checksum")
+    assert not (tmp_path / "out").exists()
+    assert not [p for p in os.listdir(tmp_path) if p.startswith(".")]
