@@ -28,10 +28,19 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-ORDERS = 9                   # context models: orders 0, 1, 2, 3, 4, 6, word, two sparse
+# The context models, in input order: the hash each is keyed by (see _byte_contexts) and the
+# log2 of its number of lines (16 slots each, 64 bytes). Small contexts get small tables; the
+# "local" ones are keyed by the segment as well, so they follow each segment's own recent
+# statistics, which sharing the other tables between segments would blur.
+CONTEXT_MODELS = (("order 0", 10), ("order 1", 14), ("order 2", 19), ("order 3", 20), ("order 4", 20),
+                  ("order 6", 20), ("word", 20), ("byte -2", 14), ("bytes -3, -4", 19),
+                  ("local order 2", 19), ("local order 3", 20), ("local order 4", 20),
+                  ("local order 1", 18), ("local order 6", 20), ("local byte -2", 18))
+ORDERS = len(CONTEXT_MODELS)
+LINE_BITS = np.array([bits for _, bits in CONTEXT_MODELS], dtype=np.int64)
+LINE_BASE = np.concatenate([[0], np.cumsum(16 << LINE_BITS)]).astype(np.int64)
 IN_MATCH, IN_NET, IN_BIAS = ORDERS, ORDERS + 1, ORDERS + 2
 N_INPUTS = ORDERS + 3
-LINE_BITS = 20               # 2^20 lines of 16 slots per context model (64 MiB each, touched lazily)
 MATCH_BITS = 22
 MATCH_MIN = 6                # bytes of context that start a match
 MATCH_VERIFY = 32            # bytes compared backwards when a match candidate is found
@@ -133,7 +142,7 @@ class MixerState:
             z(S), z(S), z(S), z(S),                           # 11 match ptr, 12 len, 13 byte, 14 ctx
             np.zeros((S, N_INPUTS), dtype=np.int64),          # 15 inputs of the current bit
             z(S), z(S, 2), z(S),                              # 16 mixer p, 17 apm slots, 18 final p
-            np.zeros((ORDERS, (1 << LINE_BITS) * 16), dtype=np.uint32),  # 19 context slots
+            np.zeros(LINE_BASE[-1], dtype=np.uint32),         # 19 context slots (touched lazily)
             z(1 << MATCH_BITS),                               # 20 match table
             np.full(64, 1 << 15, dtype=np.int64),             # 21 match statemap (16-bit p)
             np.full((256 + MIX2_SETS + 256, N_INPUTS), (1 << MIX_SHIFT) // 4, dtype=np.int64),  # 22 mixer weights
@@ -161,12 +170,12 @@ def predict(st, t, j, active):
         if j == 0 or j == 4:
             for o in range(ORDERS):
                 lh = h32(ctx[s, o] + c0 * 0x9E3779)
-                base = (lh >> (32 - LINE_BITS)) * 16
+                base = LINE_BASE[o] + (lh >> (32 - LINE_BITS[o])) * 16
                 check = lh | 1
-                if slots[o, base] != check:
+                if slots[base] != check:
                     for k in range(16):
-                        slots[o, base + k] = 0
-                    slots[o, base] = check
+                        slots[base + k] = 0
+                    slots[base] = check
                 line[s, o] = base
         if j == 0:
             _activations(s, t, data, seg_start[s], first, first_bias, act_shift, hidden)
@@ -178,7 +187,7 @@ def predict(st, t, j, active):
                 mlen[s] = 0
         node = nna[s]
         for o in range(ORDERS):
-            v = np.int64(slots[o, line[s, o] + node])
+            v = np.int64(slots[line[s, o] + node])
             inp[s, o] = stretch[((v >> 10) ^ 0x200000) >> 10]
         mctx[s] = -1
         inp[s, IN_MATCH] = 0
@@ -263,13 +272,13 @@ def update(st, t, j, bits, active):
         target = 0x3FFFFF * y
         for o in range(ORDERS):
             k = line[s, o] + node
-            v = np.int64(slots[o, k])
+            v = np.int64(slots[k])
             cnt = v & 1023
             p22 = (v >> 10) ^ 0x200000
             p22 += ((target - p22) * dt[cnt]) >> 16
             if cnt < COUNT_LIMIT:
                 cnt += 1
-            slots[o, k] = ((p22 ^ 0x200000) << 10) | cnt
+            slots[k] = ((p22 ^ 0x200000) << 10) | cnt
         if mctx[s] >= 0:
             msm[mctx[s]] += ((65535 * y - msm[mctx[s]]) >> 6)
         err = ((y << 12) - pmix[s]) * MIX_LR
@@ -317,6 +326,12 @@ def _byte_contexts(s, c, t, off, data, seg_start, c4a, c8a, word, wprev, ctx, mp
     ctx[s, 6] = h32(word[s] ^ h32(wprev[s]))
     ctx[s, 7] = h32((c4 & 0xFF00) + 0x7000000)
     ctx[s, 8] = h32((c4 & 0xFFFF0000) ^ 0x80)
+    ctx[s, 9] = h32(ctx[s, 2] + s + 1)
+    ctx[s, 10] = h32(ctx[s, 3] + s + 1)
+    ctx[s, 11] = h32(ctx[s, 4] + s + 1)
+    ctx[s, 12] = h32(ctx[s, 1] + s + 1)
+    ctx[s, 13] = h32(ctx[s, 5] + s + 1)
+    ctx[s, 14] = h32(ctx[s, 7] + s + 1)
     if mlen[s] > 0:
         if mbyte[s] == c:
             mlen[s] = min(mlen[s] + 1, 65535)
@@ -324,18 +339,20 @@ def _byte_contexts(s, c, t, off, data, seg_start, c4a, c8a, word, wprev, ctx, mp
         else:
             mlen[s] = 0
     if t + 1 >= MATCH_MIN:
-        slot = ctx[s, 5] >> (32 - MATCH_BITS)
-        if mlen[s] == 0:
-            cand = mtab[slot]
-            if cand > 0:
-                k = 0
-                start = seg_start[s]
-                while k < MATCH_VERIFY and cand - 1 - k >= 0 and off - k >= start \
-                        and data[cand - 1 - k] == data[off - k]:
-                    k += 1
-                if k >= MATCH_MIN:
-                    mlen[s] = k
-                    mptr[s] = cand
+        own = h32(ctx[s, 5] + s + 1) >> (32 - MATCH_BITS)  # this segment's last occurrence
+        slot = ctx[s, 5] >> (32 - MATCH_BITS)             # any segment's
+        for cand in (mtab[own], mtab[slot]):
+            if mlen[s] > 0 or cand == 0:
+                continue
+            k = 0
+            start = seg_start[s]
+            while k < MATCH_VERIFY and cand - 1 - k >= 0 and off - k >= start \
+                    and data[cand - 1 - k] == data[off - k]:
+                k += 1
+            if k >= MATCH_MIN:
+                mlen[s] = k
+                mptr[s] = cand
+        mtab[own] = off + 1
         mtab[slot] = off + 1
 
 
