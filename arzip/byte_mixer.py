@@ -35,7 +35,7 @@ import numpy as np
 CONTEXT_MODELS = (("order 0", 10), ("order 1", 14), ("order 2", 19), ("order 3", 20), ("order 4", 20),
                   ("order 6", 20), ("word", 20), ("byte -2", 14), ("bytes -3, -4", 19),
                   ("local order 2", 19), ("local order 3", 20), ("local order 4", 20),
-                  ("local order 1", 18), ("local order 6", 20), ("local byte -2", 18))
+                  ("local order 1", 18), ("local order 6", 20), ("local byte -2", 18), ("word alone", 19))
 ORDERS = len(CONTEXT_MODELS)
 LINE_BITS = np.array([bits for _, bits in CONTEXT_MODELS], dtype=np.int64)
 LINE_BASE = np.concatenate([[0], np.cumsum(16 << LINE_BITS)]).astype(np.int64)
@@ -82,7 +82,7 @@ def _stretch_table() -> np.ndarray:
 
 
 STRETCH = _stretch_table()
-DT = np.array([131072 // (2 * n + 3) for n in range(COUNT_LIMIT + 1)], dtype=np.int64)
+DT = np.array([262144 // (4 * n + 5) for n in range(COUNT_LIMIT + 1)], dtype=np.int64)
 
 
 def _apm_init(contexts: int) -> np.ndarray:
@@ -332,6 +332,7 @@ def _byte_contexts(s, c, t, off, data, seg_start, c4a, c8a, word, wprev, ctx, mp
     ctx[s, 12] = h32(ctx[s, 1] + s + 1)
     ctx[s, 13] = h32(ctx[s, 5] + s + 1)
     ctx[s, 14] = h32(ctx[s, 7] + s + 1)
+    ctx[s, 15] = h32(word[s] + 0x5F)
     if mlen[s] > 0:
         if mbyte[s] == c:
             mlen[s] = min(mlen[s] + 1, 65535)
