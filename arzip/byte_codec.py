@@ -44,12 +44,14 @@ def decode_block(net: NetTables, payload: bytes, n: int, segments: int) -> bytes
     if not 1 <= segments <= max(1, n):
         raise ValueError(f"bad segment count {segments} for {n} bytes")
     state = byte_mixer.MixerState(n, segments, net)
-    data, pout = state.arrays[0], state.arrays[18]
+    data, probs = state.arrays[0], state.arrays[35]
     dec = coder.Decoder(payload)
+    byte_mixer.predict(state.arrays, 0, 0, state.active(0))
     for t in range(state.steps):
         active = state.active(t)
+        active_next = state.active(t + 1) if t + 1 < state.steps else 0
+        p = probs[:active]
         for j in range(8):
-            byte_mixer.predict(state.arrays, t, j, active)
-            bits = dec.decode_bits(pout[:active])
-            byte_mixer.update(state.arrays, t, j, bits, active)
+            bits = dec.decode_bit_probs(p)
+            byte_mixer.update_predict(state.arrays, t, j, bits, active, active_next)
     return data.tobytes()

@@ -152,6 +152,7 @@ class MixerState:
             net.first, net.first_bias, net.act_shift,         # 30-32 network first layer
             np.zeros((S, net.first.shape[2]), dtype=np.int64),  # 33 activations of this step
             z(S),                                             # 34 second mixer weight set in use
+            np.zeros(S, dtype=np.float64),                    # 35 final p / 4096, for the coder
         )
 
     def active(self, t: int) -> int:
@@ -163,7 +164,7 @@ def predict(st, t, j, active):
     """12-bit probabilities that bit j of byte t is 1, for segments 0..active-1, into st[18]."""
     (data, seg_start, geo, c0a, nna, c4a, c8a, word, wprev, ctx, line, mptr, mlen, mbyte, mctx,
      inp, pmix, apm_i, pout, slots, mtab, msm, weights, apm1, apm2, out_w, out_b, out_shift,
-     stretch, dt, first, first_bias, act_shift, hidden, mset) = st
+     stretch, dt, first, first_bias, act_shift, hidden, mset, pfloat) = st
     n, q, r = geo[0], geo[1], geo[2]
     for s in range(active):
         c0 = c0a[s]
@@ -222,6 +223,7 @@ def predict(st, t, j, active):
         apm_i[s, 1] = i2 + (w >> 6)
         p = (pm + a1 + 2 * a2 + 2) >> 2
         pout[s] = max(1, min(4095, p))
+        pfloat[s] = pout[s] / 4096.0  # exact: a 12-bit integer over a power of two
 
 
 ACT_MAX = 255
@@ -264,7 +266,7 @@ def update(st, t, j, bits, active):
     """Learn from the coded bits (bits[s] of segment s) and advance every segment's state."""
     (data, seg_start, geo, c0a, nna, c4a, c8a, word, wprev, ctx, line, mptr, mlen, mbyte, mctx,
      inp, pmix, apm_i, pout, slots, mtab, msm, weights, apm1, apm2, out_w, out_b, out_shift,
-     stretch, dt, first, first_bias, act_shift, hidden, mset) = st
+     stretch, dt, first, first_bias, act_shift, hidden, mset, pfloat) = st
     n = geo[0]
     for s in range(active):
         y = np.int64(bits[s])
@@ -355,6 +357,17 @@ def _byte_contexts(s, c, t, off, data, seg_start, c4a, c8a, word, wprev, ctx, mp
                 mptr[s] = cand
         mtab[own] = off + 1
         mtab[slot] = off + 1
+
+
+@numba.njit(cache=True, nogil=True)
+def update_predict(st, t, j, bits, active, active_next):
+    """update() for bit j of step t, then predict() for the next bit (the decoder's one call
+    per bit; active_next is the next step's segment count when j is 7)."""
+    update(st, t, j, bits, active)
+    if j < 7:
+        predict(st, t, j + 1, active)
+    else:
+        predict(st, t + 1, 0, active_next)
 
 
 @numba.njit(cache=True, nogil=True)

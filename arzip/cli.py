@@ -221,6 +221,38 @@ def train(train_dir: Path, out_dir: Path, name: str | None, steps: int, batch_si
         export(out_dir, name or out_dir.name, exact_float64, log=lambda m: click.echo(m, err=True))
 
 
+@cli.command("train-bytes")
+@click.argument("corpus", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path),
+              help="run folder: checkpoint, log and the exact model file")
+@click.option("--name", help="model name (default: the run folder's name)")
+@click.option("--build-corpus", is_flag=True,
+              help="first build CORPUS from what this machine can install (arzip/byte_corpus.py)")
+@click.option("--steps", default=80000, show_default=True)
+@click.option("--batch-size", default=2048, show_default=True)
+@click.option("--lr", default=3e-3, show_default=True)
+@click.option("--context", default=16, show_default=True, help="previous bytes the network sees")
+@click.option("--embed", default=16, show_default=True)
+@click.option("--hidden", default=384, show_default=True)
+@click.option("--threads", type=int, help="CPU training threads (default: torch's choice)")
+@click.option("--seed", default=0, show_default=True)
+def train_bytes(corpus: Path, out_dir: Path, name: str | None, build_corpus: bool, steps: int, batch_size: int,
+                lr: float, context: int, embed: int, hidden: int, threads: int | None, seed: int) -> None:
+    """Pretrain the byte network on the *.txt files in CORPUS (resumes from OUT's checkpoint)."""
+    import torch
+
+    from .byte_corpus import build
+    from .byte_model import ByteNetConfig
+    from .byte_train import export, train as run_training
+    if threads:
+        torch.set_num_threads(threads)
+    if build_corpus:
+        build(corpus)
+    log = lambda m: click.echo(m, err=True)  # noqa: E731
+    model = run_training(corpus, out_dir, steps, batch_size, lr, ByteNetConfig(context, embed, hidden), seed, log)
+    export(model, corpus, out_dir, name or out_dir.name, log)
+
+
 def main() -> None:
     try:
         cli.main(standalone_mode=False)

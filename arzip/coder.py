@@ -44,8 +44,9 @@ class Decoder:
             return np.zeros(0, dtype=np.int32)
         return self._coder.decode(_FAMILY, tables)
 
-    def decode_bits(self, p1: np.ndarray) -> np.ndarray:
-        return self._coder.decode(_BITS, p1 / PROB_ONE)
+    def decode_bit_probs(self, p: np.ndarray) -> np.ndarray:
+        """Bits whose probabilities of a 1 are p (float64, already divided by PROB_ONE)."""
+        return self._coder.decode(_BITS, p)
 
 
 def symbol_bits(symbols: np.ndarray, tables: np.ndarray) -> np.ndarray:
