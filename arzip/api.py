@@ -17,11 +17,13 @@ from typing import BinaryIO, Iterator
 
 import numba
 import numpy as np
-import torch
 
-from . import byte_archive, container, image_codec, image_io, registry, schedule
+from . import byte_archive, container, image_io, registry, schedule
 from .byte_mixer import NetTables
 from .errors import ArzipError, FormatError, UnsupportedInput
+
+# torch and the image codec are imported on first use: the byte path never needs them, and
+# importing torch costs a second and a quarter of a gigabyte.
 
 SUFFIX = ".arz"
 
@@ -35,29 +37,45 @@ def default_threads() -> int:
     return max(1, min(cores, MAX_DEFAULT_THREADS))
 
 
-def set_threads(n: int) -> None:
-    """Use n threads for the network and the table kernel."""
-    if n < 1:
-        raise ArzipError(f"--threads must be at least 1 (got {n})")
-    torch.set_num_threads(n)
-    numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
-
-
+_threads: int | None = None
 _device = "cpu"
 
 
+def set_threads(n: int) -> None:
+    """Use n threads for the image network and the table kernels."""
+    global _threads
+    if n < 1:
+        raise ArzipError(f"--threads must be at least 1 (got {n})")
+    _threads = n
+    numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(n)
+
+
 def set_device(name: str) -> str:
-    """Run the network on 'cpu', 'cuda' (or 'cuda:N'), or 'auto' (a GPU when torch sees one).
-    Archives do not depend on it: every layer is exact on any device. Returns the device used."""
+    """Run the image network on 'cpu', 'cuda' (or 'cuda:N'), or 'auto' (a GPU when torch sees
+    one, decided when an image is first coded). Archives do not depend on it: every layer is
+    exact on any device. Returns the device name (or 'auto')."""
     global _device
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name.split(":")[0] not in ("cpu", "cuda"):
+    if name.split(":")[0] not in ("cpu", "cuda", "auto"):
         raise ArzipError(f"unknown device '{name}' (use cpu, cuda or auto)")
-    if name.startswith("cuda") and not torch.cuda.is_available():
+    if name.startswith("cuda") and not _torch().cuda.is_available():
         raise ArzipError(f"device '{name}' requested, but torch sees no CUDA GPU")
     _device = name
     return name
+
+
+def _torch():
+    import torch
+    if _threads is not None:
+        torch.set_num_threads(_threads)
+    return torch
+
+
+def _image_device() -> str:
+    if _device == "auto":
+        return "cuda" if _torch().cuda.is_available() else "cpu"
+    return _device
 
 
 def compress_image(pixels: np.ndarray, model: str | None = None, level: int | None = None) -> bytes:
@@ -72,8 +90,9 @@ def compress_image(pixels: np.ndarray, model: str | None = None, level: int | No
     if pixels.shape[0] == 0 or pixels.shape[1] == 0:
         raise UnsupportedInput("empty image")
     pixels = np.ascontiguousarray(pixels)
+    from . import image_codec
     name = model or registry.model_for_level(level)
-    exact_model = registry.load(name, _device)
+    exact_model = registry.load(name, _image_device())
     layout = schedule.layout_for(*pixels.shape[:2])
     offsets = image_codec.NO_OFFSETS
     if model is None and registry.adapts(level):
@@ -108,7 +127,8 @@ def decompress_image(blob: bytes) -> np.ndarray:
             raise FormatError("corrupted archive (stored payload has the wrong size)")
         pixels = np.frombuffer(payload, dtype=np.uint8).reshape(header.height, header.width, 3).copy()
         return _verified(pixels, header)
-    model = registry.load(_model_for(header), _device)
+    from . import image_codec
+    model = registry.load(_model_for(header), _image_device())
     try:
         pixels = image_codec.decode_image(model, payload, header.height, header.width, header.layout,
                                           header.scale_offsets)

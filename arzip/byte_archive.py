@@ -18,7 +18,8 @@ from . import byte_codec, byte_container as bc
 from .byte_mixer import NetTables
 from .errors import FormatError
 
-_LZMA_FILTERS = [{"id": lzma.FILTER_LZMA2, "preset": 9 | lzma.PRESET_EXTREME}]
+# xz -9e, with the dictionary cut to the block size (a larger one cannot help, and costs memory)
+_LZMA_FILTERS = [{"id": lzma.FILTER_LZMA2, "preset": 9 | lzma.PRESET_EXTREME, "dict_size": bc.BLOCK_SIZE}]
 
 
 def _classical(block: bytes) -> dict[int, bytes]:

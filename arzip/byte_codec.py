@@ -14,7 +14,7 @@ from .byte_mixer import NetTables
 
 SEGMENT_MIN = 4096      # bytes per segment at least: shorter segments would lose context
 SEGMENTS_MAX = 256      # segments coded side by side
-CHUNK_BITS = 1 << 22    # encoder: bits coded per coder call (bounds its memory)
+CHUNK_BITS = 1 << 20    # encoder: bits coded per coder call (bounds its memory)
 
 
 def segments_for(n: int) -> int:

@@ -86,7 +86,7 @@ DT = np.array([262144 // (4 * n + 5) for n in range(COUNT_LIMIT + 1)], dtype=np.
 
 
 def _apm_init(contexts: int) -> np.ndarray:
-    row = np.array([squash((k - 16) * 128) * 16 for k in range(33)], dtype=np.int64)
+    row = np.array([squash((k - 16) * 128) * 16 for k in range(33)], dtype=np.int32)
     return np.tile(row, contexts)
 
 
@@ -143,7 +143,7 @@ class MixerState:
             np.zeros((S, N_INPUTS), dtype=np.int64),          # 15 inputs of the current bit
             z(S), z(S, 2), z(S),                              # 16 mixer p, 17 apm slots, 18 final p
             np.zeros(LINE_BASE[-1], dtype=np.uint32),         # 19 context slots (touched lazily)
-            z(1 << MATCH_BITS),                               # 20 match table
+            np.zeros(1 << MATCH_BITS, dtype=np.int32),       # 20 match table: offset + 1 (blocks < 2^31)
             np.full(64, 1 << 15, dtype=np.int64),             # 21 match statemap (16-bit p)
             np.full((256 + MIX2_SETS + 256, N_INPUTS), (1 << MIX_SHIFT) // 4, dtype=np.int64),  # 22 mixer weights
             _apm_init(256), _apm_init(65536),                 # 23, 24 secondary estimation

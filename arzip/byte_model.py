@@ -1,40 +1,19 @@
-"""The pretrained byte network: p(bit | the bits of this byte so far, the previous CONTEXT bytes).
+"""The byte network in float, for training: p(bit | the bits of this byte so far, the previous
+CONTEXT bytes), and its quantization to the integer form that is shipped (arzip.byte_net).
 
 A byte is coded as 8 binary decisions down a tree: node 1 is the first (top) bit, and after each
 bit b the node becomes 2 * node + b, so nodes 1..255 cover every decision. The network maps the
 previous bytes to one logit per node ("hierarchical softmax"), so a byte's probability is the
 product of its 8 path decisions and only those 8 output rows are ever needed.
-
-Float form (ByteNet) for training; exact form (ExactByteNet) for coding. The exact form's first
-layer runs in torch on integer-valued float32 (exact below 2^24, see arzip.exact), its output
-layer in integers inside the mixer kernel (arzip.byte_mixer), in the mixer's stretch units
-(logit * 256).
 """
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass
-from pathlib import Path
-
 import numpy as np
 import torch
-from safetensors.numpy import load_file, save_file
 from torch import nn
 
 from . import exact
-
-NODES = 256          # node 0 is unused; nodes 1..255 are the tree's decisions
-EMBED_MAX = 127      # integer embeddings lie in [-127, 127]
-ACT_MAX = 255        # hidden activations are integers in [0, 255]
-STRETCH_FRAC = 8     # mixer inputs are logits * 2^8
-STRETCH_MAX = 2047
-
-
-@dataclass(frozen=True)
-class ByteNetConfig:
-    context: int = 12   # previous bytes seen
-    embed: int = 16     # embedding width per (position, byte value)
-    hidden: int = 256
+from .byte_net import ACT_MAX, EMBED_MAX, NODES, STRETCH_FRAC, ByteNetConfig, ExactByteNet
 
 
 class ByteNet(nn.Module):
@@ -75,87 +54,34 @@ def nll_bits(logits: torch.Tensor, byte: torch.Tensor) -> torch.Tensor:
         z, bits.to(z.dtype), reduction="none").sum(1) / np.log(2)
 
 
-class ExactByteNet:
-    """Integer form of a ByteNet. hidden_of() gives integer activations (exact on any device);
-    the output layer stays integer arrays for the mixer kernel."""
-
-    def __init__(self, tensors: dict[str, np.ndarray], config: ByteNetConfig):
-        self.config = config
-        self.tensors = tensors
-        self.embed = torch.from_numpy(tensors["embed"].astype(np.float32))          # (ctx*256, E)
-        self.layer = exact.ExactLinear(torch.from_numpy(tensors["hidden_w"].astype(np.float32)),
-                                       torch.from_numpy(tensors["hidden_b"].astype(np.float32)),
-                                       torch.from_numpy(tensors["hidden_exp"]))
-        self.act_scale = exact.requantize_scale(self.layer.row_exp, int(tensors["act_exp"][0]),
-                                                torch.float32, torch.device("cpu"))
-        self.out_w = tensors["out_w"].astype(np.int32)      # (NODES, hidden)
-        self.out_b = tensors["out_b"].astype(np.int64)      # (NODES,)
-        self.out_shift = tensors["out_shift"].astype(np.int64)  # right shift to stretch units
-        self.position_base = torch.arange(config.context) * 256
-
-    def tables(self) -> "NetTables":
-        """The integer lookup tables the mixer kernel runs the network with (same activations
-        as hidden_of, by integer sums instead of a matmul)."""
-        from .byte_mixer import NetTables
-        cfg = self.config
-        emb = self.tensors["embed"].astype(np.int64).reshape(cfg.context, 256, cfg.embed)
-        w = self.tensors["hidden_w"].astype(np.int64).reshape(-1, cfg.context, cfg.embed)
-        first = np.einsum("kbe,hke->kbh", emb, w)
-        return NetTables(first=np.ascontiguousarray(first.astype(np.int32)),
-                         first_bias=self.tensors["hidden_b"].astype(np.int64),
-                         act_shift=self.tensors["hidden_exp"].astype(np.int64) - int(self.tensors["act_exp"][0]),
-                         out_w=self.out_w, out_b=self.out_b, out_shift=self.out_shift)
-
-    def hidden_of(self, context: np.ndarray) -> np.ndarray:
-        """(n, CONTEXT) uint8 -> (n, hidden) uint8 activations by the float32 matmul: the
-        reference the lookup tables are tested against."""
-        idx = torch.from_numpy(context.astype(np.int64)) + self.position_base
-        x = self.embed[idx].flatten(1)
-        acc = self.layer(x)
-        return exact.requantize(acc, self.act_scale, ACT_MAX).to(torch.uint8).numpy()
-
-    @classmethod
-    def from_float(cls, model: ByteNet, calibration: torch.Tensor) -> "ExactByteNet":
-        """Quantize: embeddings to [-127, 127] with one power-of-two scale, the hidden layer by
-        exact.quantize_linear, activations to [0, 255] at a scale that covers the calibration
-        contexts' 99.99th percentile, the output layer in int32 with a per-row shift."""
-        cfg = model.config
-        emb = model.embed.weight.detach().double().numpy()
-        emb_exp = int(np.floor(np.log2(EMBED_MAX / np.abs(emb).max())))
-        emb_q = np.clip(np.round(emb * 2.0 ** emb_exp), -EMBED_MAX, EMBED_MAX)
-        n_in = cfg.context * cfg.embed
-        layer = exact.quantize_linear(model.hidden.weight.detach().numpy(), model.hidden.bias.detach().numpy(),
-                                      np.full(n_in, emb_exp), np.full(n_in, EMBED_MAX), torch.float32)
-        with torch.no_grad():
-            h = model.hidden_of(calibration).double().numpy()
-        top = max(float(np.quantile(h, 0.9999)), 1e-6)
-        act_exp = int(np.floor(np.log2(ACT_MAX / top)))
-        w = model.out.weight.detach().double().numpy()
-        b = model.out.bias.detach().double().numpy()
-        # integer logit = w_q . a_q + b_q at scale 2^(w_exp + act_exp), |sum| < 2^31; the mixer
-        # shifts it down to 2^STRETCH_FRAC
-        bound = np.abs(w).sum(1) * ACT_MAX + np.abs(b) * 2.0 ** act_exp
-        w_exp = np.minimum(np.floor(np.log2((2 ** 31 - 1) / np.maximum(bound, 1e-30))), 24).astype(np.int64)
-        out_w = np.round(w * 2.0 ** w_exp[:, None])
-        out_b = np.round(b * 2.0 ** (w_exp + act_exp))
-        shift = w_exp + act_exp - STRETCH_FRAC
-        if (shift < 0).any():
-            raise ValueError("output layer too coarse for the stretch scale")
-        tensors = {"embed": emb_q.astype(np.int8), "hidden_w": layer.weight.numpy().astype(np.int32),
-                   "hidden_b": layer.bias.numpy().astype(np.int32), "hidden_exp": layer.row_exp.numpy(),
-                   "act_exp": np.array([act_exp], dtype=np.int64), "out_w": out_w.astype(np.int32),
-                   "out_b": out_b.astype(np.int64), "out_shift": shift.astype(np.int64)}
-        return cls(tensors, cfg)
-
-    def save(self, path: str | Path, name: str) -> None:
-        save_file(self.tensors, str(path), metadata={"name": name, "kind": "bytes",
-                                                      "config": json.dumps(asdict(self.config))})
-
-    @classmethod
-    def load(cls, path: str | Path) -> "ExactByteNet":
-        from safetensors import safe_open
-        with safe_open(str(path), "np") as f:
-            meta = f.metadata() or {}
-        if meta.get("kind") != "bytes":
-            raise ValueError(f"{path}: not a byte model")
-        return cls(load_file(str(path)), ByteNetConfig(**json.loads(meta["config"])))
+def to_exact(model: ByteNet, calibration: torch.Tensor) -> ExactByteNet:
+    """Quantize: embeddings to [-127, 127] with one power-of-two scale, the hidden layer by
+    exact.quantize_linear, activations to [0, 255] at a scale that covers the calibration
+    contexts' 99.99th percentile, the output layer in int32 with a per-row shift."""
+    cfg = model.config
+    emb = model.embed.weight.detach().double().numpy()
+    emb_exp = int(np.floor(np.log2(EMBED_MAX / np.abs(emb).max())))
+    emb_q = np.clip(np.round(emb * 2.0 ** emb_exp), -EMBED_MAX, EMBED_MAX)
+    n_in = cfg.context * cfg.embed
+    layer = exact.quantize_linear(model.hidden.weight.detach().numpy(), model.hidden.bias.detach().numpy(),
+                                  np.full(n_in, emb_exp), np.full(n_in, EMBED_MAX), torch.float32)
+    with torch.no_grad():
+        h = model.hidden_of(calibration).double().numpy()
+    top = max(float(np.quantile(h, 0.9999)), 1e-6)
+    act_exp = int(np.floor(np.log2(ACT_MAX / top)))
+    w = model.out.weight.detach().double().numpy()
+    b = model.out.bias.detach().double().numpy()
+    # integer logit = w_q . a_q + b_q at scale 2^(w_exp + act_exp), |sum| < 2^31; the mixer
+    # shifts it down to 2^STRETCH_FRAC
+    bound = np.abs(w).sum(1) * ACT_MAX + np.abs(b) * 2.0 ** act_exp
+    w_exp = np.minimum(np.floor(np.log2((2 ** 31 - 1) / np.maximum(bound, 1e-30))), 24).astype(np.int64)
+    out_w = np.round(w * 2.0 ** w_exp[:, None])
+    out_b = np.round(b * 2.0 ** (w_exp + act_exp))
+    shift = w_exp + act_exp - STRETCH_FRAC
+    if (shift < 0).any():
+        raise ValueError("output layer too coarse for the stretch scale")
+    tensors = {"embed": emb_q.astype(np.int8), "hidden_w": layer.weight.numpy().astype(np.int32),
+               "hidden_b": layer.bias.numpy().astype(np.int32), "hidden_exp": layer.row_exp.numpy(),
+               "act_exp": np.array([act_exp], dtype=np.int64), "out_w": out_w.astype(np.int32),
+               "out_b": out_b.astype(np.int64), "out_shift": shift.astype(np.int64)}
+    return ExactByteNet(tensors, cfg)

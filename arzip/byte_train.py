@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .byte_model import STRETCH_FRAC, ByteNet, ByteNetConfig, ExactByteNet, nll_bits
+from .byte_model import ByteNet, nll_bits, to_exact
+from .byte_net import STRETCH_FRAC, ByteNetConfig, ExactByteNet
 
 HELD_OUT = 0.01
 CHECKPOINT_SECONDS = 180
@@ -108,7 +109,7 @@ def export(model: ByteNet, corpus: Path, out_dir: Path, name: str, log=print) ->
     """Exact model file out_dir/name.safetensors; logs the float and exact validation bits."""
     val = ByteSampler(corpus, model.config.context, False, 0)
     calibration, _ = ByteSampler(corpus, model.config.context, True, 99).batch(65536)
-    exact_net = ExactByteNet.from_float(model, calibration)
+    exact_net = to_exact(model, calibration)
     path = out_dir / f"{name}.safetensors"
     exact_net.save(path, name)
     log(f"exported {path}; validation {evaluate(model, val):.4f} bits per byte (float), "
@@ -121,7 +122,5 @@ def evaluate_exact(net: ExactByteNet, sampler: ByteSampler, n: int = 65536) -> f
     clipping) on the same held-out positions as evaluate(): the cost of quantization."""
     sampler.rng = np.random.default_rng(12345)
     ctx, byte = sampler.batch(n)
-    hidden = torch.from_numpy(net.hidden_of(ctx.numpy()).astype(np.float64))
-    acc = hidden @ torch.from_numpy(net.out_w.T.astype(np.float64)) + torch.from_numpy(net.out_b.astype(np.float64))
-    logits = torch.floor(acc / torch.from_numpy(2.0 ** net.out_shift)) / 2 ** STRETCH_FRAC
+    logits = torch.from_numpy(net.logits(ctx.numpy()).astype(np.float64)) / 2 ** STRETCH_FRAC
     return float(nll_bits(logits, byte).mean())

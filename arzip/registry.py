@@ -10,10 +10,14 @@ import hashlib
 import json
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 from .byte_mixer import NetTables
-from .byte_model import ExactByteNet
+from .byte_net import ExactByteNet
 from .errors import ModelError
-from .image_model import ExactImageModel
+
+if TYPE_CHECKING:  # the image models need torch, which the byte path never loads
+    from .image_model import ExactImageModel
 
 
 def models_dir() -> Path:
@@ -91,8 +95,9 @@ def _verified_file(name: str, kind: str) -> Path:
 
 
 @functools.lru_cache(maxsize=4)
-def load(name: str, device: str = "cpu") -> ExactImageModel:
+def load(name: str, device: str = "cpu") -> "ExactImageModel":
     """The named shipped image model, its file hash verified, with its torch layers on `device`."""
+    from .image_model import ExactImageModel
     path = _verified_file(name, "image")
     try:
         model = ExactImageModel.load(path)

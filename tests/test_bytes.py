@@ -13,7 +13,8 @@ import torch
 
 import arzip
 from arzip import byte_archive, byte_codec, byte_container, byte_mixer, registry
-from arzip.byte_model import ByteNet, ExactByteNet
+from arzip.byte_model import ByteNet, to_exact
+from arzip.byte_net import ByteNetConfig
 from arzip.errors import FormatError
 
 from .test_cli import arzip as run_cli
@@ -60,17 +61,25 @@ def test_text_beats_xz_and_random_never_expands():
 
 def test_network_tables_equal_the_matmul():
     """The mixer kernel runs the network by integer table lookups; they must give exactly the
-    activations of the float32 matmul form."""
+    activations of the plain matmul over the embedded context, and the float network's logits
+    up to quantization."""
     torch.manual_seed(3)
-    net = ExactByteNet.from_float(ByteNet(), torch.randint(0, 256, (2048, 12)))
+    width = 12
+    model = ByteNet(ByteNetConfig(context=width, embed=8, hidden=64))
+    ctx = np.random.default_rng(0).integers(0, 256, (300, width), dtype=np.uint8)
+    net = to_exact(model, torch.from_numpy(ctx))
     tables = net.tables()
-    ctx = np.random.default_rng(0).integers(0, 256, (300, 12), dtype=np.uint8)
     expected = net.hidden_of(ctx)
+    assert expected.max() > 0
     data = ctx.reshape(-1)
     hidden = np.zeros((1, tables.first.shape[2]), dtype=np.int64)
     for row in range(len(ctx)):
-        byte_mixer._activations(0, 12, data, row * 12, tables.first, tables.first_bias, tables.act_shift, hidden)
+        byte_mixer._activations(0, width, data, row * width, tables.first, tables.first_bias, tables.act_shift,
+                                hidden)
         assert np.array_equal(hidden[0], expected[row]), row
+    with torch.no_grad():
+        float_logits = model(torch.from_numpy(ctx)).numpy()
+    assert np.abs(net.logits(ctx) / 256 - float_logits)[:, 1:].max() < 0.1
 
 
 def test_encoder_chunks_and_threads_do_not_change_bits(monkeypatch):
