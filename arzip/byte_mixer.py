@@ -226,7 +226,7 @@ def predict(st, t, j, active):
         pfloat[s] = pout[s] / 4096.0  # exact: a 12-bit integer over a power of two
 
 
-ACT_MAX = 255
+ACT_MAX = 4095  # the network's hidden activations are integers in [0, ACT_MAX]
 
 
 @numba.njit(cache=True, nogil=True)

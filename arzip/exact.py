@@ -40,11 +40,13 @@ class ExactLinear:
 
 
 def quantize_linear(weight: np.ndarray, bias: np.ndarray, in_exp: np.ndarray, in_max: np.ndarray,
-                    dtype: torch.dtype, max_row_exp: int = 40) -> ExactLinear:
+                    dtype: torch.dtype, max_row_exp: int = 40, limit: float | None = None) -> ExactLinear:
     """Quantize a float layer acting on inputs given as integers x_int = x * 2^in_exp with
     |x_int| <= in_max, choosing per output row the finest power-of-two scale whose worst-case
-    partial sum stays below the dtype's exact-integer limit."""
-    limit = F32_LIMIT if dtype == torch.float32 else F64_LIMIT
+    partial sum stays below the dtype's exact-integer limit (or `limit`, for layers summed in
+    integers)."""
+    if limit is None:
+        limit = F32_LIMIT if dtype == torch.float32 else F64_LIMIT
     weight = weight.astype(np.float64)
     bias = bias.astype(np.float64)
     real_bound = np.abs(weight) @ (in_max / 2.0 ** in_exp) + np.abs(bias)
