@@ -90,7 +90,7 @@ def train(corpus: Path, out_dir: Path, steps: int, batch_size: int = 2048, lr: f
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        running.append(float(loss))
+        running.append(loss.item())
         step += 1
         if step % 1000 == 0 or step == steps:
             v = evaluate(model, val)

@@ -1,6 +1,7 @@
-"""Peak memory and wall time of the arzip command line on one image, start-up included.
+"""Peak memory and wall time of the arzip command line on one file, start-up included.
 
     python bench/memory.py IMAGE.png [--threads N] [--levels 1 5 9] [--out bench/results]
+    python bench/memory.py ANY_FILE --name memory-bytes     # the byte path (levels do not apply)
 
 Runs `arzip compress` and `arzip decompress` as fresh processes and reads each one's peak
 resident memory from os.wait4's rusage, so the figure is what a user's process needs.
@@ -31,7 +32,8 @@ def run(args: list[str]) -> tuple[float, float]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("image", type=Path)
+    ap.add_argument("image", type=Path, help="a PNG (image path) or any other file (byte path)")
+    ap.add_argument("--name", default="memory", help="results file name (default memory)")
     ap.add_argument("--threads", type=int, help="default: arzip's default (the available cores)")
     ap.add_argument("--levels", type=int, nargs="+", default=[5])
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
@@ -39,7 +41,7 @@ def main() -> None:
     threads = ["--threads", str(a.threads)] if a.threads else []
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        arz, png = Path(tmp) / "x.arz", Path(tmp) / "x.png"
+        arz, png = Path(tmp) / "x.arz", Path(tmp) / "x.out"
         for level in a.levels:
             run(["compress", str(a.image), "-o", str(arz), "-f", "-q", f"-{level}"])  # warm the JIT cache
             c_wall, c_mem = run(["compress", str(a.image), "-o", str(arz), "-f", "-q", f"-{level}", *threads])
@@ -48,14 +50,14 @@ def main() -> None:
                          "decompress_wall_s": d_wall, "decompress_peak_mib": d_mem})
     result = {"image": a.image.name, "threads": a.threads or "default", "levels": rows}
     a.out.mkdir(parents=True, exist_ok=True)
-    (a.out / "memory.json").write_text(json.dumps(result, indent=1) + "\n")
-    md = (f"# arzip process cost on {a.image.name} (threads: {result['threads']}, start-up included)\n\n"
+    (a.out / f"{a.name}.json").write_text(json.dumps(result, indent=1) + "\n")
+    md = (f"# arzip process cost on {a.image.name}, {a.image.stat().st_size:,} bytes (threads: {result['threads']}, start-up included)\n\n"
           f"`{' '.join(['python', *sys.argv])}`\n\n"
           f"| level | compress wall s | compress peak MiB | decompress wall s | decompress peak MiB |\n"
           f"|---|---|---|---|---|\n"
           + "".join(f"| {r['level']} | {r['compress_wall_s']:.2f} | {r['compress_peak_mib']:.0f} | "
                     f"{r['decompress_wall_s']:.2f} | {r['decompress_peak_mib']:.0f} |\n" for r in rows))
-    (a.out / "memory.md").write_text(md)
+    (a.out / f"{a.name}.md").write_text(md)
     print(md)
 
 
