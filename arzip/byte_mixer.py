@@ -46,8 +46,14 @@ MATCH_MIN = 6                # bytes of context that start a match
 MATCH_VERIFY = 32            # bytes compared backwards when a match candidate is found
 COUNT_LIMIT = 1023            # adaptation rate of a context slot falls to 1/(COUNT_LIMIT + 1.5)
 MIX_SHIFT = 16               # mixer weights are fixed point 2^16 = 1.0
-MIX_LR = 16
-MIX2_SETS = 8 * 8            # second weight set: match length bucket x bit position
+MIX_LR = 20
+# The mixer: one weight vector per selector below is chosen for each bit, the dot products are
+# averaged, and every chosen vector learns from the same error.
+WEIGHT_SETS = (("partial byte", 256), ("match length x bit", 64), ("byte -1", 256), ("byte -2", 256),
+               ("byte -3", 256), ("bytes -1, -2 hashed", 1024), ("word hashed", 1024),
+               ("bytes -1..-3 hashed", 2048))
+N_SETS = len(WEIGHT_SETS)
+SET_BASE = np.concatenate([[0], np.cumsum([n for _, n in WEIGHT_SETS])]).astype(np.int64)
 APM_RATE = 7
 M32 = 0xFFFFFFFF
 HASH_A, HASH_B = 0x5BD1E995, 0x27D4EB2D  # both < 2^31: products of 32-bit values fit in int64
@@ -145,13 +151,13 @@ class MixerState:
             np.zeros(LINE_BASE[-1], dtype=np.uint32),         # 19 context slots (touched lazily)
             np.zeros(1 << MATCH_BITS, dtype=np.int32),       # 20 match table: offset + 1 (blocks < 2^31)
             np.full(64, 1 << 15, dtype=np.int64),             # 21 match statemap (16-bit p)
-            np.full((256 + MIX2_SETS + 256, N_INPUTS), (1 << MIX_SHIFT) // 4, dtype=np.int64),  # 22 mixer weights
+            np.full((SET_BASE[-1], N_INPUTS), (1 << MIX_SHIFT) // 4, dtype=np.int64),  # 22 mixer weights
             _apm_init(256), _apm_init(65536),                 # 23, 24 secondary estimation
             net.out_w, net.out_b, net.out_shift,              # 25-27 network output layer
             STRETCH, DT,                                      # 28, 29
             net.first, net.first_bias, net.act_shift,         # 30-32 network first layer
             np.zeros((S, net.first.shape[2]), dtype=np.int64),  # 33 activations of this step
-            z(S),                                             # 34 second mixer weight set in use
+            z(S, N_SETS),                                     # 34 mixer weight vectors in use
             np.zeros(S, dtype=np.float64),                    # 35 final p / 4096, for the coder
         )
 
@@ -202,15 +208,21 @@ def predict(st, t, j, active):
         z = acc >> out_shift[c0]
         inp[s, IN_NET] = max(-2047, min(2047, z))
         inp[s, IN_BIAS] = 256
-        set2 = 256 + _match_bucket(mlen[s], mctx[s]) * 8 + j
-        mset[s] = set2
-        set3 = 256 + MIX2_SETS + (c4a[s] & 0xFF)
-        dot, dot2, dot3 = 0, 0, 0
-        for i in range(N_INPUTS):
-            dot += weights[c0, i] * inp[s, i]
-            dot2 += weights[set2, i] * inp[s, i]
-            dot3 += weights[set3, i] * inp[s, i]
-        dot = max(-2047, min(2047, ((dot + dot2 + dot3) // 3) >> MIX_SHIFT))
+        c4 = c4a[s]
+        mset[s, 0] = c0
+        mset[s, 1] = SET_BASE[1] + _match_bucket(mlen[s], mctx[s]) * 8 + j
+        mset[s, 2] = SET_BASE[2] + (c4 & 0xFF)
+        mset[s, 3] = SET_BASE[3] + ((c4 >> 8) & 0xFF)
+        mset[s, 4] = SET_BASE[4] + ((c4 >> 16) & 0xFF)
+        mset[s, 5] = SET_BASE[5] + (h32(c4 & 0xFFFF) >> 22)
+        mset[s, 6] = SET_BASE[6] + (h32(word[s] + 7) >> 22)
+        mset[s, 7] = SET_BASE[7] + (h32((c4 & 0xFFFFFF) + 0x9000000) >> 21)
+        dot = 0
+        for k in range(N_SETS):
+            row = mset[s, k]
+            for i in range(N_INPUTS):
+                dot += weights[row, i] * inp[s, i]
+        dot = max(-2047, min(2047, (dot // N_SETS) >> MIX_SHIFT))
         pm = squash(dot)
         pmix[s] = pm
         x = stretch[pm] + 2048
@@ -284,15 +296,11 @@ def update(st, t, j, bits, active):
         if mctx[s] >= 0:
             msm[mctx[s]] += ((65535 * y - msm[mctx[s]]) >> 6)
         err = ((y << 12) - pmix[s]) * MIX_LR
-        set2 = mset[s]
-        for i in range(N_INPUTS):
-            wi = weights[c0, i] + ((inp[s, i] * err + 0x8000) >> 16)
-            weights[c0, i] = max(-(1 << 24), min(1 << 24, wi))
-            wi = weights[set2, i] + ((inp[s, i] * err + 0x8000) >> 16)
-            weights[set2, i] = max(-(1 << 24), min(1 << 24, wi))
-            set3 = 256 + MIX2_SETS + (c4a[s] & 0xFF)
-            wi = weights[set3, i] + ((inp[s, i] * err + 0x8000) >> 16)
-            weights[set3, i] = max(-(1 << 24), min(1 << 24, wi))
+        for k in range(N_SETS):
+            row = mset[s, k]
+            for i in range(N_INPUTS):
+                wi = weights[row, i] + ((inp[s, i] * err + 0x8000) >> 16)
+                weights[row, i] = max(-(1 << 24), min(1 << 24, wi))
         apm1[apm_i[s, 0]] += ((65535 * y - apm1[apm_i[s, 0]]) >> APM_RATE)
         apm2[apm_i[s, 1]] += ((65535 * y - apm2[apm_i[s, 1]]) >> APM_RATE)
         c0 = 2 * c0 + y
