@@ -13,8 +13,8 @@ from . import byte_mixer, coder
 from .byte_mixer import NetTables
 
 SEGMENT_BYTES = 16384   # bytes per segment: longer segments code a little better (EXPERIMENTS B17)
-SEGMENTS_MIN = 16       # but at least this many (for files of 64 kB and more), for decoding speed
-SEGMENTS_MAX = 64
+SEGMENTS_MIN = 16       # but at least this many (from 16 kB on; segments of 1 kB at least), for
+SEGMENTS_MAX = 64       # decoding speed
 CHUNK_BITS = 1 << 20    # encoder: bits coded per coder call (bounds its memory)
 
 
@@ -22,7 +22,7 @@ def segments_for(n: int) -> int:
     """How many segments a block of n bytes is coded in: each decoding step costs a fixed
     ~70 us of calls besides the model's work, so small files need shorter segments to decode
     at 100 kB/s, while large ones do best with few."""
-    return max(1, min(n // 4096, SEGMENTS_MIN), min(n // SEGMENT_BYTES, SEGMENTS_MAX))
+    return max(1, min(n // 1024, SEGMENTS_MIN), min(n // SEGMENT_BYTES, SEGMENTS_MAX))
 
 
 def encode_block(net: NetTables, block: bytes, segments: int | None = None) -> tuple[bytes, float, int]:
