@@ -111,12 +111,17 @@ def compress_image(pixels: np.ndarray, model: str | None = None, level: int | No
     return container.pack(header, payload)
 
 
+def _installed(name: str, sha16: bytes) -> str:
+    """The installed model whose file hash starts with sha16 (an archive's record of its model)."""
+    installed = registry.find_by_hash_prefix(sha16)
+    if installed is None:
+        raise FormatError(f"archive was made with model '{name}' (sha256 {sha16.hex()}...), "
+                          "which is not installed")
+    return installed
+
+
 def _model_for(header: container.Header) -> str:
-    name = registry.find_by_hash_prefix(header.model_sha256)
-    if name is None:
-        raise FormatError(f"archive was made with model '{header.model_name}' "
-                          f"(sha256 {header.model_sha256.hex()}...), which is not installed")
-    return name
+    return _installed(header.model_name, header.model_sha256)
 
 
 def decompress_image(blob: bytes) -> np.ndarray:
@@ -162,16 +167,35 @@ def decompress_bytes(blob: bytes) -> bytes:
 def compress(data: bytes, level: int | None = None, as_: str = "auto") -> bytes:
     """Any file's bytes -> archive. as_="auto" codes an 8-bit RGB PNG as an image (its pixels
     are kept exactly) and everything else as bytes; "bytes" and "image" force a path."""
-    if as_ not in ("auto", "bytes", "image"):
+    _check_path(as_)
+    image = _image_of(data, as_)
+    return compress_image(image[0], level=level) if image else compress_bytes(data)
+
+
+PATHS = ("auto", "bytes", "image")
+
+
+def _check_path(as_: str) -> None:
+    if as_ not in PATHS:
         raise ArzipError(f"unknown path '{as_}' (use auto, bytes or image)")
-    if as_ == "image" or (as_ == "auto" and image_io.is_png(data)):
-        try:
-            pixels, _ = image_io.read_png_rgb8(data)
-            return compress_image(pixels, level=level)
-        except UnsupportedInput:
-            if as_ == "image":
-                raise
-    return compress_bytes(data)
+
+
+def _wants_image(head: bytes, as_: str) -> bool:
+    """Whether a file starting with head goes to the image path."""
+    return as_ == "image" or (as_ == "auto" and image_io.is_png(head))
+
+
+def _image_of(data: bytes, as_: str, name: str = "input") -> tuple[np.ndarray, list[str]] | None:
+    """(pixels, metadata not kept) when the image path takes data, None for the byte path;
+    an image the image path cannot code goes the byte path unless as_ forces "image"."""
+    if not _wants_image(data, as_):
+        return None
+    try:
+        return image_io.read_png_rgb8(data, name)
+    except UnsupportedInput:
+        if as_ == "image":
+            raise
+        return None
 
 
 def decompress(blob: bytes) -> bytes:
@@ -182,11 +206,7 @@ def decompress(blob: bytes) -> bytes:
 
 
 def _byte_net(name: str, sha16: bytes) -> NetTables:
-    installed = registry.find_by_hash_prefix(sha16)
-    if installed is None:
-        raise FormatError(f"archive was made with model '{name}' (sha256 {sha16.hex()}...), "
-                          "which is not installed")
-    return registry.load_bytes(installed)
+    return registry.load_bytes(_installed(name, sha16))
 
 
 def _compress_bytes_stream(src: BinaryIO, dst: BinaryIO) -> byte_archive.Summary:
@@ -300,19 +320,15 @@ def compress_file(source: str | Path, target: str | Path | None = None, force: b
     RGB PNG goes the image path unless as_="bytes"; anything else goes the byte path."""
     source = Path(source)
     target = Path(target) if target is not None else default_output(source, decompress=False)
-    if as_ not in ("auto", "bytes", "image"):
-        raise ArzipError(f"unknown path '{as_}' (use auto, bytes or image)")
+    _check_path(as_)
     with open_input(source) as src:
         check_target(source, target, force)
         head = src.read(len(image_io.PNG_SIGNATURE))
-        if as_ == "image" or (as_ == "auto" and image_io.is_png(head)):
+        if _wants_image(head, as_):
             data = head + src.read()
-            try:
-                pixels, dropped = image_io.read_png_rgb8(data, str(source))
-            except UnsupportedInput:
-                if as_ == "image":
-                    raise
-            else:
+            image = _image_of(data, as_, str(source))
+            if image:
+                pixels, dropped = image
                 blob = compress_image(pixels, model, level)
                 write_atomic(target, blob, force)
                 return Report(source, target, len(data), len(blob), "image", pixels.size,
@@ -350,9 +366,10 @@ class _Prefixed:
         self.head, self.f = head, f
 
     def read(self, n: int = -1) -> bytes:
-        part, self.head = (self.head, b"") if n < 0 or n >= len(self.head) else (self.head[:n], self.head[n:])
         if n < 0:
+            part, self.head = self.head, b""
             return part + self.f.read()
+        part, self.head = self.head[:n], self.head[n:]
         return part + (self.f.read(n - len(part)) if n > len(part) else b"")
 
 

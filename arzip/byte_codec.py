@@ -37,7 +37,7 @@ def encode_block(net: NetTables, block: bytes, segments: int | None = None) -> t
     bits = np.empty_like(probs)
     for t0 in range(0, state.steps, chunk):
         t1 = min(state.steps, t0 + chunk)
-        k = byte_mixer.run_encoder(state.arrays, source, t0, t1, state.q, state.r, segments, probs, bits)
+        k = byte_mixer.run_encoder(state.arrays, source, t0, t1, probs, bits)
         enc.encode_bits(bits[:k], probs[:k])
         p_coded = np.where(bits[:k] == 1, probs[:k], coder.PROB_ONE - probs[:k])
         nll += float(-np.log2(p_coded / coder.PROB_ONE).sum())
@@ -48,7 +48,7 @@ def decode_block(net: NetTables, payload: bytes, n: int, segments: int) -> bytes
     if not 1 <= segments <= max(1, n):
         raise ValueError(f"bad segment count {segments} for {n} bytes")
     state = byte_mixer.MixerState(n, segments, net)
-    data, probs = state.arrays[0], state.arrays[35]
+    data, probs = state.data, state.coder_probs
     dec = coder.Decoder(payload)
     byte_mixer.predict(state.arrays, 0, 0, state.active(0))
     for t in range(state.steps):

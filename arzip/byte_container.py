@@ -16,7 +16,7 @@ import zlib
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from .container import FORMAT_VERSION, KIND_BYTES, MAGIC
+from .container import FORMAT_VERSION, KIND_BYTES, MAGIC, kind_of
 from .errors import FormatError
 
 METHOD_MODEL, METHOD_STORED, METHOD_LZMA, METHOD_ZLIB, METHOD_BZ2 = 0, 1, 2, 3, 4
@@ -64,13 +64,9 @@ def write_header(f: BinaryIO, model_name: str, model_sha16: bytes) -> int:
 def read_header(f: BinaryIO) -> tuple[str, bytes]:
     """-> (model name, 16-byte model hash prefix); the stream must start at the magic."""
     fixed = _read(f, _HEAD.size, "header")
-    magic, version, kind, name_len = _HEAD.unpack(fixed)
-    if magic != MAGIC:
-        raise FormatError("not an arz archive")
-    if version != FORMAT_VERSION:
-        raise FormatError(f"unsupported arz format version {version} (this arzip reads {FORMAT_VERSION})")
-    if kind != KIND_BYTES:
+    if kind_of(fixed) != KIND_BYTES:
         raise FormatError("not a bytes archive")
+    name_len = fixed[-1]
     rest = _read(f, name_len + 16 + _CRC.size, "header")
     (crc,) = _CRC.unpack(rest[-4:])
     if zlib.crc32(fixed + rest[:-4]) != crc:

@@ -164,6 +164,16 @@ class MixerState:
             np.zeros(S, dtype=np.float64),                    # 35 final p / 4096, for the coder
         )
 
+    @property
+    def data(self) -> np.ndarray:
+        """The block as coded so far (all of it once coding ends)."""
+        return self.arrays[0]
+
+    @property
+    def coder_probs(self) -> np.ndarray:
+        """The probabilities of a 1 that predict() just made, as the coder takes them."""
+        return self.arrays[35]
+
     def active(self, t: int) -> int:
         return self.r if t == self.q else self.segments
 
@@ -382,15 +392,16 @@ def update_predict(st, t, j, bits, active, active_next):
 
 
 @numba.njit(cache=True, nogil=True)
-def run_encoder(st, source, t0, t1, steps_q, r, S, probs, bits_out):
+def run_encoder(st, source, t0, t1, probs, bits_out):
     """Steps t0..t1-1 of the encoder: the decoder's exact sequence of predict and update, with
     the true bits taken from source. Writes each coded bit's probability and value in stream
     order; returns how many."""
-    seg_start = st[1]
+    seg_start, geo = st[1], st[2]
+    q, r, S = geo[1], geo[2], len(seg_start)
     k = 0
     bits = np.zeros(S, dtype=np.int64)
     for t in range(t0, t1):
-        active = r if t == steps_q else S
+        active = r if t == q else S
         for j in range(8):
             predict(st, t, j, active)
             pout = st[18]

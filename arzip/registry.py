@@ -9,7 +9,6 @@ import functools
 import hashlib
 import json
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 from .byte_mixer import NetTables
