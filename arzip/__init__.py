@@ -1,17 +1,25 @@
 """arzip: lossless compression with learned, integer-exact autoregressive models.
 
     import arzip
-    blob = arzip.compress(data)              # any file's bytes -> .arz bytes (PNG photos as images)
-    data = arzip.decompress(blob)            # checksum-verified
-    blob = arzip.compress_image(pixels)      # (H, W, 3) uint8 RGB array -> .arz bytes
-    pixels = arzip.decompress_image(blob)
+    blob = arzip.compress(data)              # any file's bytes -> .arz bytes (lossless images as pixels)
+    data = arzip.decompress(blob)            # checksum-verified: the same bytes, or the image file
+    blob = arzip.compress_image(pixels)      # numpy (H, W[, C]) uint8/uint16 array or PIL image -> .arz
+    pixels = arzip.decompress_image(blob)    # (H, W, C) samples;  decompress_pil(blob) -> PIL image
     blob = arzip.compress_bytes(data)        # force the byte path
     arzip.info(blob)                         # header summary as a dict
-"""
-from .api import (compress, compress_bytes, compress_file, compress_image, decompress, decompress_bytes,
-                  decompress_file, decompress_image, info, set_threads)
-from .errors import ArzipError, FormatError, ModelError, UnsupportedInput
 
-__all__ = ["compress", "decompress", "compress_image", "decompress_image", "compress_bytes",
-           "decompress_bytes", "info", "compress_file", "decompress_file", "set_threads", "ArzipError",
-           "FormatError", "ModelError", "UnsupportedInput"]
+Importing arzip also registers a Pillow plugin: Image.open("x.arz"), img.save("x.arz").
+The functions keep no state between calls beyond cached models, so they work from worker
+processes (multiprocessing, Dask, Ray) as they are.
+"""
+from . import pillow_plugin
+from .api import (compress, compress_bytes, compress_file, compress_image, decompress, decompress_bytes,
+                  decompress_file, decompress_image, decompress_picture, decompress_pil, info, set_threads)
+from .errors import ArzipError, FormatError, ModelError, UnsupportedInput
+from .picture import Picture
+
+pillow_plugin.register()
+
+__all__ = ["compress", "decompress", "compress_image", "decompress_image", "decompress_picture",
+           "decompress_pil", "compress_bytes", "decompress_bytes", "info", "compress_file", "decompress_file",
+           "set_threads", "Picture", "ArzipError", "FormatError", "ModelError", "UnsupportedInput"]

@@ -1,6 +1,7 @@
 """Public API: compress and decompress images as arrays, archives as bytes, and files on disk.
 
-The data paths: pixels -> image_codec (exact model + coder, wave by wave) -> container;
+The data paths: image file -> picture (samples + what rewrites the file) -> picture_codec
+(each plane through a learned model, image_codec, or the byte path) -> container;
 any other bytes -> byte_archive (blocks) -> byte_codec (network + mixer + coder, step by step)
 -> byte_container.
 """
@@ -18,7 +19,7 @@ from typing import BinaryIO, Iterator
 import numba
 import numpy as np
 
-from . import byte_archive, container, image_io, registry, schedule
+from . import byte_archive, container, picture, registry, schedule, transforms
 from .byte_mixer import NetTables
 from .errors import ArzipError, FormatError, UnsupportedInput
 
@@ -78,75 +79,51 @@ def _image_device() -> str:
     return _device
 
 
-def compress_image(pixels: np.ndarray, model: str | None = None, level: int | None = None) -> bytes:
-    """(H, W, 3) uint8 RGB array -> .arz archive bytes, with the named model or the one behind
-    compression level 1 (fastest) .. 9 (smallest); default: the default level. Levels the
-    manifest lists as adaptive also fit the model's scales to the image (recorded in the
-    header)."""
-    pixels = np.asarray(pixels)
-    if pixels.dtype != np.uint8 or pixels.ndim != 3 or pixels.shape[2] != 3:
-        raise UnsupportedInput(f"expected an (H, W, 3) uint8 RGB array, got {pixels.dtype} "
-                               f"{pixels.shape} (other image kinds are not supported yet)")
+def _picture_of(image) -> picture.Picture:
+    """A Picture from what the API accepts: a Picture, a PIL image, or a numpy array of shape
+    (H, W) or (H, W, C), C = 1 gray, 2 gray+alpha, 3 RGB, 4 RGBA, uint8 or uint16."""
+    if isinstance(image, picture.Picture):
+        return image
+    if hasattr(image, "mode") and hasattr(image, "getpalette"):  # a PIL image
+        return picture.from_pil(image)
+    pixels = np.asarray(image)
+    if pixels.ndim == 2:
+        pixels = pixels[..., None]
+    color_types = {1: picture.GRAY, 2: picture.GRAY_ALPHA, 3: picture.RGB, 4: picture.RGBA}
+    if pixels.ndim != 3 or pixels.shape[2] not in color_types or pixels.dtype not in (np.uint8, np.uint16):
+        raise UnsupportedInput(f"expected an (H, W[, 1..4]) uint8 or uint16 array, got {pixels.dtype} "
+                               f"{pixels.shape}")
     if pixels.shape[0] == 0 or pixels.shape[1] == 0:
         raise UnsupportedInput("empty image")
-    pixels = np.ascontiguousarray(pixels)
-    from . import image_codec
-    name = model or registry.model_for_level(level)
-    exact_model = registry.load(name, _image_device())
-    layout = schedule.layout_for(*pixels.shape[:2])
-    offsets = image_codec.NO_OFFSETS
-    if model is None and registry.adapts(level):
-        offsets = image_codec.choose_scale_offsets(exact_model, pixels, layout)
-    payload, nll = image_codec.encode_image(exact_model, pixels, layout, offsets)
-    method = container.METHOD_MODEL
-    if len(payload) >= pixels.size:  # e.g. pure noise: the raw pixels are smaller
-        payload, method, offsets = pixels.tobytes(), container.METHOD_STORED, image_codec.NO_OFFSETS
-    header = container.Header(
-        kind=container.KIND_IMAGE, mode=container.MODE_RGB8, method=method, layout=layout,
-        scale_offsets=offsets, model_name=name,
-        model_sha256=bytes.fromhex(registry.model_sha256(name))[:16],
-        width=pixels.shape[1], height=pixels.shape[0], nll_bits=nll,
-        checksum=container.pixel_checksum(pixels.tobytes()), payload_len=len(payload),
-        payload_crc=0)
-    return container.pack(header, payload)
+    return picture.new(pixels, color_types[pixels.shape[2]], 16 if pixels.dtype == np.uint16 else 8)
 
 
-def _installed(name: str, sha16: bytes) -> str:
-    """The installed model whose file hash starts with sha16 (an archive's record of its model)."""
-    installed = registry.find_by_hash_prefix(sha16)
-    if installed is None:
-        raise FormatError(f"archive was made with model '{name}' (sha256 {sha16.hex()}...), "
-                          "which is not installed")
-    return installed
+def compress_image(image, model: str | None = None, level: int | None = None) -> bytes:
+    """An image -> .arz archive bytes: a numpy array ((H, W) or (H, W, C) uint8/uint16, C = 1..4),
+    a PIL image or a Picture. The colour planes go through the named model, or the one behind
+    compression level 1 (fastest) .. 9 (smallest); other kinds of image through the coder that
+    suits them (arzip/picture_codec.py)."""
+    from . import picture_codec
+    return picture_codec.encode(_picture_of(image), level, model, _image_device())
 
 
-def _model_for(header: container.Header) -> str:
-    return _installed(header.model_name, header.model_sha256)
+def decompress_picture(blob: bytes) -> picture.Picture:
+    """.arz image archive -> Picture (samples, colour type, depth, format), checksum verified."""
+    from . import picture_codec
+    if container.kind_of(blob[:6]) != container.KIND_IMAGE:
+        raise FormatError("not an image archive (use decompress)")
+    return picture_codec.decode(blob, _image_device())
 
 
 def decompress_image(blob: bytes) -> np.ndarray:
-    """.arz archive bytes -> (H, W, 3) uint8 array, checksum verified."""
-    header, payload = container.unpack(blob)
-    if header.method == container.METHOD_STORED:
-        if len(payload) != header.subpixels:
-            raise FormatError("corrupted archive (stored payload has the wrong size)")
-        pixels = np.frombuffer(payload, dtype=np.uint8).reshape(header.height, header.width, 3).copy()
-        return _verified(pixels, header)
-    from . import image_codec
-    model = registry.load(_model_for(header), _image_device())
-    try:
-        pixels = image_codec.decode_image(model, payload, header.height, header.width, header.layout,
-                                          header.scale_offsets)
-    except (ValueError, RuntimeError, IndexError, AssertionError) as e:  # constriction asserts on bad data
-        raise FormatError(f"corrupted archive (payload does not decode: {e})") from None
-    return _verified(pixels, header)
+    """.arz image archive -> (H, W, C) array of the samples (uint8, or uint16 for 16-bit
+    images; palette images give their indices: decompress_pil gives the colours)."""
+    return decompress_picture(blob).samples
 
 
-def _verified(pixels: np.ndarray, header: container.Header) -> np.ndarray:
-    if container.pixel_checksum(pixels.tobytes()) != header.checksum:
-        raise FormatError("checksum mismatch: the decoded image differs from the original "
-                          "(corrupted archive or a different model build)")
-    return pixels
+def decompress_pil(blob: bytes):
+    """.arz image archive -> PIL image in the original's mode (16-bit colour has none: refused)."""
+    return picture.to_pil(decompress_picture(blob))
 
 
 def compress_bytes(data: bytes) -> bytes:
@@ -164,12 +141,14 @@ def decompress_bytes(blob: bytes) -> bytes:
     return out.getvalue()
 
 
-def compress(data: bytes, level: int | None = None, as_: str = "auto") -> bytes:
-    """Any file's bytes -> archive. as_="auto" codes an 8-bit RGB PNG as an image (its pixels
-    are kept exactly) and everything else as bytes; "bytes" and "image" force a path."""
+def compress(data: bytes, level: int | None = None, as_: str = "auto", suffix: str = "") -> bytes:
+    """Any file's bytes -> archive. as_="auto" codes an image file arzip can rewrite exactly
+    (PNG of any mode, netpbm, BMP, TIFF, TGA, QOI, lossless WebP) as an image, and everything
+    else as bytes; "bytes" and "image" force a path. suffix: the file's name suffix (TGA has
+    no magic number)."""
     _check_path(as_)
-    image = _image_of(data, as_)
-    return compress_image(image[0], level=level) if image else compress_bytes(data)
+    pic = _picture_from_file(data, as_, suffix=suffix)
+    return compress_image(pic, level=level) if pic else compress_bytes(data)
 
 
 PATHS = ("auto", "bytes", "image")
@@ -180,29 +159,34 @@ def _check_path(as_: str) -> None:
         raise ArzipError(f"unknown path '{as_}' (use auto, bytes or image)")
 
 
-def _wants_image(head: bytes, as_: str) -> bool:
-    """Whether a file starting with head goes to the image path."""
-    return as_ == "image" or (as_ == "auto" and image_io.is_png(head))
-
-
-def _image_of(data: bytes, as_: str, name: str = "input") -> tuple[np.ndarray, list[str]] | None:
-    """(pixels, metadata not kept) when the image path takes data, None for the byte path;
-    an image the image path cannot code goes the byte path unless as_ forces "image"."""
-    if not _wants_image(data, as_):
+def _picture_from_file(data: bytes, as_: str, name: str = "input", suffix: str = "") -> picture.Picture | None:
+    """The picture when the image path takes data, None for the byte path; an image the image
+    path cannot rewrite exactly goes the byte path unless as_ forces "image"."""
+    if as_ == "bytes":
         return None
     try:
-        return image_io.read_png_rgb8(data, name)
+        return picture.read(data, name, suffix)
     except UnsupportedInput:
         if as_ == "image":
             raise
         return None
 
 
-def decompress(blob: bytes) -> bytes:
-    """Archive -> the original bytes (bytes kind), or a PNG of the exact pixels (image kind)."""
+def decompress(blob: bytes, to: str | None = None) -> bytes:
+    """Archive -> the original bytes (bytes kind), or the image file (image kind) in its own
+    format, or in `to` ("png")."""
     if container.kind_of(blob[:6]) == container.KIND_BYTES:
         return decompress_bytes(blob)
-    return image_io.write_png(decompress_image(blob))
+    return picture.write(decompress_picture(blob), to)
+
+
+def _installed(name: str, sha16: bytes) -> str:
+    """The installed model whose file hash starts with sha16 (an archive's record of its model)."""
+    installed = registry.find_by_hash_prefix(sha16)
+    if installed is None:
+        raise FormatError(f"archive was made with model '{name}' (sha256 {sha16.hex()}...), "
+                          "which is not installed")
+    return installed
 
 
 def _byte_net(name: str, sha16: bytes) -> NetTables:
@@ -220,32 +204,36 @@ def info(blob: bytes) -> dict:
     if container.kind_of(blob[:6]) == container.KIND_BYTES:
         return _bytes_info(blob)
     header, _ = container.unpack(blob)
-    try:
-        installed = _model_for(header)
-        sha, levels = registry.model_sha256(installed), registry.levels_of(installed)
-    except ArzipError:
-        sha, levels = header.model_sha256.hex(), []
-    bits = 8 * len(blob)
+    subpixels = header.width * header.height * picture.CHANNELS.get(header.color_type, 1)
+    parts = []
+    for part in header.parts:
+        name, sha8 = header.models[part.model] if part.model != container.NO_MODEL else ("none", b"")
+        installed = registry.find_by_hash_prefix(sha8) if sha8 else None
+        entry = {"plane": container.PLANES[part.plane], "method": container.METHODS[part.method],
+                 "model": name, "model_sha256": registry.model_sha256(installed) if installed else sha8.hex(),
+                 "bytes": part.payload_len, "nll_bits": part.nll_bits}
+        if part.method == container.METHOD_MODEL:
+            entry.update(levels=registry.levels_of(installed) if installed else [],
+                         layout=schedule.LAYOUTS.get(part.layout, "?"), scale_offsets=list(part.scale_offsets))
+        else:
+            entry["transform"] = transforms.TRANSFORMS.get(part.transform, "?")
+        parts.append(entry)
+    payload = sum(p.payload_len for p in header.parts)
     return {
-        "kind": container.KINDS[header.kind],
+        "kind": "image",
         "format_version": container.FORMAT_VERSION,
         "width": header.width,
         "height": header.height,
-        "mode": container.MODES[header.mode],
-        "method": container.METHODS[header.method],
-        "layout": schedule.LAYOUTS[header.layout],
-        "scale_offsets": list(header.scale_offsets),
-        "model": header.model_name,
-        "model_sha256": sha,
-        "levels": levels,
+        "mode": f"{header.depth}-bit {picture.COLOR_NAMES.get(header.color_type, '?')}",
+        "format": picture.FORMATS[header.format] if header.format < len(picture.FORMATS) else "?",
+        "parts": parts,
         "compressed_bytes": len(blob),
         "header_bytes": header.size,
-        "payload_bytes": header.payload_len,
-        "bits_per_subpixel": bits / header.subpixels,
+        "payload_bytes": payload,
+        "bits_per_subpixel": 8 * len(blob) / subpixels,
         "nll_bits": header.nll_bits,
-        "nll_bits_per_subpixel": header.nll_bits / header.subpixels,
-        "payload_over_nll_percent": 100 * (8 * header.payload_len / header.nll_bits - 1)
-        if header.nll_bits > 0 else 0.0,
+        "nll_bits_per_subpixel": header.nll_bits / subpixels,
+        "payload_over_nll_percent": 100 * (8 * payload / header.nll_bits - 1) if header.nll_bits > 0 else 0.0,
     }
 
 
@@ -282,8 +270,8 @@ class Report:
     target_bytes: int
     kind: str                  # "image" or "bytes"
     subpixels: int = 0         # images
+    image_kind: str = ""       # images: e.g. "8-bit RGB"
     methods: tuple[str, ...] = ()  # bytes: how each block was coded
-    dropped_metadata: tuple[str, ...] = ()
 
 
 def default_output(source: Path, decompress: bool) -> Path:
@@ -316,23 +304,23 @@ def open_input(path: Path) -> Iterator[BinaryIO]:
 
 def compress_file(source: str | Path, target: str | Path | None = None, force: bool = False,
                   model: str | None = None, level: int | None = None, as_: str = "auto") -> Report:
-    """Compress a file (or stdin, '-') to target (default source + .arz; '-' is stdout). An 8-bit
-    RGB PNG goes the image path unless as_="bytes"; anything else goes the byte path."""
+    """Compress a file (or stdin, '-') to target (default source + .arz; '-' is stdout). An image
+    file arzip can rewrite exactly goes the image path unless as_="bytes"; anything else goes
+    the byte path, streamed."""
     source = Path(source)
     target = Path(target) if target is not None else default_output(source, decompress=False)
     _check_path(as_)
     with open_input(source) as src:
         check_target(source, target, force)
-        head = src.read(len(image_io.PNG_SIGNATURE))
-        if _wants_image(head, as_):
+        head = src.read(16)
+        if as_ == "image" or (as_ == "auto" and picture.sniff(head, source.suffix)):
             data = head + src.read()
-            image = _image_of(data, as_, str(source))
-            if image:
-                pixels, dropped = image
-                blob = compress_image(pixels, model, level)
+            pic = _picture_from_file(data, as_, str(source), source.suffix)
+            if pic:
+                blob = compress_image(pic, model, level)
                 write_atomic(target, blob, force)
-                return Report(source, target, len(data), len(blob), "image", pixels.size,
-                              dropped_metadata=tuple(dropped))
+                return Report(source, target, len(data), len(blob), "image",
+                              pic.samples.size, image_kind=pic.kind)
             src, head = io.BytesIO(data), b""
         with open_output(target, force) as dst:
             summary = _compress_bytes_stream(_Prefixed(head, src), dst)
@@ -340,23 +328,30 @@ def compress_file(source: str | Path, target: str | Path | None = None, force: b
 
 
 def decompress_file(source: str | Path, target: str | Path | None = None,
-                    force: bool = False) -> Report:
-    """Restore an archive (or stdin, '-') to target: the original bytes, or a PNG of the image."""
+                    force: bool = False, to: str | None = None) -> Report:
+    """Restore an archive (or stdin, '-') to target: the original bytes, or the image file in
+    its own format (or in `to`: "png"; the default name then ends in .png)."""
     source = Path(source)
-    target = Path(target) if target is not None else default_output(source, decompress=True)
+    if target is None:
+        target = default_output(source, decompress=True)
+        if to and target != STDIO:
+            target = target.with_suffix(picture.SUFFIXES[to])
+    target = Path(target)
     with open_input(source) as src:
         check_target(source, target, force)
         head = src.read(6)
         if container.kind_of(head) == container.KIND_BYTES:
+            if to:
+                raise ArzipError(f"{source}: --to applies to images; this archive holds a file coded as bytes")
             counter = _CountingReader(src, len(head))
             with open_output(target, force) as dst:
                 n = byte_archive.decompress_stream(_Prefixed(head, counter), dst, _byte_net)
             return Report(source, target, counter.count, n, "bytes")
         blob = head + src.read()
-    pixels = decompress_image(blob)
-    png = image_io.write_png(pixels)
-    write_atomic(target, png, force)
-    return Report(source, target, len(blob), len(png), "image", pixels.size)
+    pic = decompress_picture(blob)
+    data = picture.write(pic, to)
+    write_atomic(target, data, force)
+    return Report(source, target, len(blob), len(data), "image", pic.samples.size, image_kind=pic.kind)
 
 
 class _Prefixed:

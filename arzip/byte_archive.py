@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import bz2
 import hashlib
+import io
 import lzma
+import struct
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -22,9 +25,16 @@ from .errors import FormatError
 _LZMA_FILTERS = [{"id": lzma.FILTER_LZMA2, "preset": 9 | lzma.PRESET_EXTREME, "dict_size": bc.BLOCK_SIZE}]
 
 
+def _deflate(block: bytes) -> bytes:
+    """zlib level 9, with the default or the filtered-data strategy (as libpng uses for PNG's
+    filtered scanlines), whichever is smaller: any inflater reads either."""
+    filtered = zlib.compressobj(9, zlib.DEFLATED, 15, 9, zlib.Z_FILTERED)
+    return min(zlib.compress(block, 9), filtered.compress(block) + filtered.flush(), key=len)
+
+
 def _classical(block: bytes) -> dict[int, bytes]:
     return {bc.METHOD_LZMA: lzma.compress(block, format=lzma.FORMAT_RAW, filters=_LZMA_FILTERS),
-            bc.METHOD_ZLIB: zlib.compress(block, 9),
+            bc.METHOD_ZLIB: _deflate(block),
             bc.METHOD_BZ2: bz2.compress(block, 9),
             bc.METHOD_STORED: block}
 
@@ -58,6 +68,57 @@ def decode_block(net: NetTables, block: bc.Block) -> bytes:
         raise FormatError(f"corrupted archive ({bc.METHODS[block.method]} block: {e})") from None
 
 
+def code_block(net: NetTables, block: bytes, model_cost: int = 0) -> tuple[bc.Block, float]:
+    """One block coded by the model or, when smaller (by model_cost bytes: what naming the model
+    costs elsewhere), a classical coder; and the model's NLL."""
+    coded, nll, segments = byte_codec.encode_block(net, block)
+    candidates = {bc.METHOD_MODEL: coded, **_classical(block)}
+    method = min(candidates, key=lambda m: (len(candidates[m]) + (model_cost if m == bc.METHOD_MODEL else 0), m))
+    return bc.Block(method, len(block), segments if method == bc.METHOD_MODEL else 0, candidates[method]), nll
+
+
+_SMALL_PART = struct.Struct("<BH")  # method, segments
+
+
+def encode_part(data: bytes, net: NetTables, model_cost: int = 0) -> tuple[bytes, float, bool]:
+    """A buffer of known length (an image plane's stream) without header or end record: one
+    block as method | segments | coded (its length and checksum are the image container's
+    business), or block records when it needs several blocks. Returns the payload, the
+    model's NLL, and whether any block is model-coded (else the part need not name the model)."""
+    if len(data) <= bc.BLOCK_SIZE:
+        record, nll = code_block(net, data, model_cost)
+        return _SMALL_PART.pack(record.method, record.segments) + record.coded, nll, record.method == bc.METHOD_MODEL
+    out, nll, used_model = io.BytesIO(), 0.0, False
+    for i in range(0, len(data), bc.BLOCK_SIZE):
+        record, block_nll = code_block(net, data[i:i + bc.BLOCK_SIZE], model_cost)
+        bc.write_block(out, record)
+        nll += block_nll
+        used_model |= record.method == bc.METHOD_MODEL
+    return out.getvalue(), nll, used_model
+
+
+def decode_part(payload: bytes, raw_len: int, net_for: Callable[[], NetTables]) -> bytes:
+    """Inverse of encode_part, for a buffer known to be raw_len bytes long."""
+    if raw_len <= bc.BLOCK_SIZE:
+        if len(payload) < _SMALL_PART.size or len(payload) > raw_len + bc.CODED_SLACK:
+            raise FormatError("corrupted archive (byte-coded part)")
+        method, segments = _SMALL_PART.unpack_from(payload)
+        if method not in bc.METHODS:
+            raise FormatError(f"corrupted archive (unknown block method {method})")
+        block = bc.Block(method, raw_len, segments, payload[_SMALL_PART.size:])
+        return decode_block(net_for() if method == bc.METHOD_MODEL else None, block)
+    src, parts, total = io.BytesIO(payload), [], 0
+    while total < raw_len:
+        record = bc.read_record(src)
+        if isinstance(record, bc.End) or record.raw_len > raw_len - total:
+            raise FormatError("corrupted archive (byte-coded part)")
+        parts.append(decode_block(net_for() if record.method == bc.METHOD_MODEL else None, record))
+        total += record.raw_len
+    if src.read(1):
+        raise FormatError("corrupted archive (trailing bytes in a byte-coded part)")
+    return b"".join(parts)
+
+
 @dataclass
 class Summary:
     """What compress_stream wrote: sizes, the model's NLL and the methods the blocks used."""
@@ -78,15 +139,11 @@ def compress_stream(src: BinaryIO, dst: BinaryIO, net: NetTables, model_name: st
         if not block:
             break
         checksum.update(block)
-        coded, nll, segments = byte_codec.encode_block(net, block)
-        candidates = {bc.METHOD_MODEL: coded, **_classical(block)}
-        method = min(candidates, key=lambda m: (len(candidates[m]), m))
-        summary.archive_bytes += bc.write_block(dst, bc.Block(method, len(block),
-                                                                segments if method == bc.METHOD_MODEL else 0,
-                                                                candidates[method]))
+        record, nll = code_block(net, block)
+        summary.archive_bytes += bc.write_block(dst, record)
         summary.raw_bytes += len(block)
         summary.nll_bits += nll
-        methods.append(bc.METHODS[method])
+        methods.append(bc.METHODS[record.method])
     summary.archive_bytes += bc.write_end(dst, bc.End(summary.raw_bytes, summary.nll_bits, checksum.digest()))
     summary.methods = tuple(methods)
     return summary

@@ -74,7 +74,8 @@ def _output(file: Path, output: Path | None, stdout: bool, force: bool, binary: 
 @click.option("-k", "--keep", is_flag=True, hidden=True, help="keep the input (always done)")
 @click.option("-q", "--quiet", is_flag=True, help="print nothing on success")
 @click.option("--as", "as_", type=click.Choice(["auto", "bytes", "image"]), default="auto", show_default=True,
-              help="auto: an 8-bit RGB PNG is coded as an image, anything else as bytes")
+              help="auto: an image file arzip can rewrite exactly (PNG, netpbm, BMP, TIFF, TGA, QOI, "
+                   "lossless WebP) is coded as pixels, anything else as bytes")
 @click.option("--threads", type=int, help=THREADS_HELP)
 @click.option("--device", default="auto", show_default=True, help=DEVICE_HELP)
 @click.option("--model", help="image model name (overrides the level)")
@@ -82,21 +83,19 @@ def _output(file: Path, output: Path | None, stdout: bool, force: bool, binary: 
 @level_flags
 def compress(file: Path, output: Path | None, stdout: bool, force: bool, keep: bool, quiet: bool, as_: str,
              threads: int | None, device: str, model: str | None, level: int | None) -> None:
-    """Compress FILE to FILE.arz; FILE is kept. An 8-bit RGB PNG is coded as an image (its pixels
-    come back exactly); any other file as bytes (the same bytes come back). -1 .. -9 choose the
-    image level."""
+    """Compress FILE to FILE.arz; FILE is kept. A lossless image (PNG of any mode, netpbm, BMP,
+    TIFF, TGA, QOI, lossless WebP) is coded as pixels: its pixels, mode, depth, palette and PNG
+    metadata come back exactly, in its own format. Any other file is coded as bytes: the same
+    bytes come back. -1 .. -9 choose the image level."""
     _setup(threads, device)
     output = _output(file, output, stdout, force, binary=True)
     r = api.compress_file(file, output, force=force, model=model, level=level, as_=as_)
     if quiet:
         return
-    if r.dropped_metadata:
-        click.echo(f"arzip: warning: {file}: PNG metadata not kept: "
-                   f"{', '.join(r.dropped_metadata)}", err=True)
     change = 100 * (r.target_bytes / r.source_bytes - 1) if r.source_bytes else 0.0
     if r.kind == "image":
-        click.echo(f"{file}: {_kb(r.source_bytes)} -> {_kb(r.target_bytes)}, "
-                   f"{8 * r.target_bytes / r.subpixels:.2f} bpsp (input PNG "
+        click.echo(f"{file}: {r.image_kind} image, {_kb(r.source_bytes)} -> {_kb(r.target_bytes)}, "
+                   f"{8 * r.target_bytes / r.subpixels:.2f} bpsp (input file "
                    f"{8 * r.source_bytes / r.subpixels:.2f} bpsp, {change:+.1f} %)", err=True)
     else:
         bpb = 8 * r.target_bytes / r.source_bytes if r.source_bytes else 0.0
@@ -119,15 +118,16 @@ def _methods(methods) -> str:
 @click.option("-f", "--force", is_flag=True, help="overwrite an existing output")
 @click.option("-k", "--keep", is_flag=True, hidden=True, help="keep the input (always done)")
 @click.option("-q", "--quiet", is_flag=True, help="print nothing on success")
+@click.option("--to", type=click.Choice(["png"]), help="write an image as PNG (default: its own format)")
 @click.option("--threads", type=int, help=THREADS_HELP)
 @click.option("--device", default="auto", show_default=True, help=DEVICE_HELP)
 def decompress(file: Path, output: Path | None, stdout: bool, force: bool, keep: bool, quiet: bool,
-               threads: int | None, device: str) -> None:
-    """Decompress FILE.arz to FILE (the original bytes, or a PNG of the image); refuses to
-    overwrite without -f."""
+               to: str | None, threads: int | None, device: str) -> None:
+    """Decompress FILE.arz to FILE (the original bytes, or the image in its own format);
+    refuses to overwrite without -f."""
     _setup(threads, device)
     output = _output(file, output, stdout, force, binary=False)
-    api.decompress_file(file, output, force=force)
+    api.decompress_file(file, output, force=force, to=to)
 
 
 @cli.command()
@@ -146,17 +146,19 @@ def info(file: Path, as_json: bool) -> None:
                    f"  size       {summary['compressed_bytes']} bytes, {summary['bits_per_byte']:.3f} bits per byte\n"
                    f"  model NLL  {summary['nll_bits_per_byte']:.3f} bits per byte")
     else:
-        click.echo(f"{file}: arz {summary['kind']}, {summary['width']}x{summary['height']} "
-                   f"{summary['mode']}\n"
-                   f"  model      {summary['model']} (sha256 {summary['model_sha256'][:16]}...), "
-                   f"levels {_levels(summary['levels'])}\n"
-                   f"  coding     {summary['method']}, {summary['layout']} layout, log2-scale offsets "
-                   f"{' '.join(f'{o:+d}' for o in summary['scale_offsets'])} (1/32)\n"
-                   f"  size       {summary['compressed_bytes']} bytes "
-                   f"({summary['header_bytes']} header + {summary['payload_bytes']} payload), "
-                   f"{summary['bits_per_subpixel']:.3f} bits per subpixel\n"
-                   f"  model NLL  {summary['nll_bits_per_subpixel']:.3f} bits per subpixel "
-                   f"(payload {summary['payload_over_nll_percent']:+.3f} % over it)")
+        lines = [f"{file}: arz image, {summary['width']}x{summary['height']} {summary['mode']} "
+                 f"({summary['format']})"]
+        for part in summary["parts"]:
+            how = (f"{part['layout']} layout, log2-scale offsets "
+                   f"{' '.join(f'{o:+d}' for o in part['scale_offsets'])} (1/32), levels {_levels(part['levels'])}"
+                   if part["method"] == "model" else f"{part['transform']} transform")
+            model = f"{part['model']} (sha256 {part['model_sha256'][:16]}...)" if part["model_sha256"] else "classical"
+            lines.append(f"  {part['plane']:<10} {part['method']} {model}, {how}: {part['bytes']} bytes")
+        lines.append(f"  size       {summary['compressed_bytes']} bytes ({summary['header_bytes']} header + "
+                     f"{summary['payload_bytes']} payload), {summary['bits_per_subpixel']:.3f} bits per subpixel")
+        lines.append(f"  model NLL  {summary['nll_bits_per_subpixel']:.3f} bits per subpixel "
+                     f"(payload {summary['payload_over_nll_percent']:+.3f} % over it)")
+        click.echo("\n".join(lines))
 
 
 @cli.command()
@@ -168,12 +170,16 @@ def info(file: Path, as_json: bool) -> None:
 def explain(file: Path, output: Path | None, force: bool, threads: int | None, model: str | None) -> None:
     """Write a heat map of the bits spent on each pixel of FILE and print bits per channel."""
     from . import explain as explain_mod
-    from . import image_io
+    from . import picture
+    from .errors import UnsupportedInput
     _setup(threads)
     output = output or file.with_name(file.name + ".bits.png")
     data = api.read_input(file)
     api.check_target(file, output, force)
-    pixels, _ = image_io.read_png_rgb8(data, str(file))
+    pic = picture.read(data, str(file), file.suffix)
+    if (pic.color_type, pic.depth) != (picture.RGB, 8):
+        raise UnsupportedInput(f"{file}: explain maps 8-bit RGB images (this one is {pic.kind})")
+    pixels = pic.samples
     bits = explain_mod.explain_image(pixels, model)
     api.write_atomic(output, explain_mod.heat_map_png(bits, f"{file.name}: {explain_mod.describe(bits)}"), force)
     r, g, b = bits.reshape(-1, 3).mean(axis=0)
@@ -196,14 +202,18 @@ def explain(file: Path, output: Path | None, force: bool, threads: int | None, m
 @click.option("--channel-order", default="RGB", show_default=True,
               type=click.Choice(["".join(p) for p in itertools.permutations("RGB")]),
               help="order the channels are coded in")
+@click.option("--gray", is_flag=True,
+              help="a grayscale model: every crop as luma (three equal channels), the first one coded")
+@click.option("--init", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="float weights to start from (e.g. an RGB run's float.safetensors)")
 @click.option("--device", default="auto", show_default=True, help="cpu, cuda or auto")
 @click.option("--threads", type=int, help="CPU training threads (default: torch's choice)")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--exact-float64", is_flag=True,
               help="export the hidden layers as exact float64 (finer weights, slower; for wide models)")
 def train(train_dir: Path, out_dir: Path, name: str | None, steps: int, batch_size: int, lr: float,
-          hidden: int, head_hidden: int, components: int, context: str, channel_order: str, device: str,
-          threads: int | None, seed: int, exact_float64: bool) -> None:
+          hidden: int, head_hidden: int, components: int, context: str, channel_order: str, gray: bool,
+          init: Path | None, device: str, threads: int | None, seed: int, exact_float64: bool) -> None:
     """Train an image model on the PNGs in TRAIN_DIR (resumes from OUT's checkpoint). Under
     torchrun every process trains on its own pixels and DistributedDataParallel averages the
     gradients: `torchrun --nproc_per_node=N -m arzip.cli train ...`."""
@@ -214,8 +224,8 @@ def train(train_dir: Path, out_dir: Path, name: str | None, steps: int, batch_si
     if threads:
         torch.set_num_threads(threads)
     config = ModelConfig(hidden=hidden, head_hidden=head_hidden, components=components, context=context,
-                         channel_order=channel_order)
-    run_training(train_dir, out_dir, steps, batch_size, lr, config, device=device, seed=seed,
+                         channel_order=channel_order, gray=gray)
+    run_training(train_dir, out_dir, steps, batch_size, lr, config, device=device, seed=seed, init=init,
                  log=lambda m: click.echo(m, err=True))
     if int(os.environ.get("RANK", "0")) == 0:  # under torchrun, one process exports
         export(out_dir, name or out_dir.name, exact_float64, log=lambda m: click.echo(m, err=True))

@@ -1,91 +1,159 @@
-"""The .arz container: a small fixed header, then the entropy-coded payload.
+"""The .arz container for images: a compact header, then the coded parts back to back.
 
-Layout (all integers little-endian; docs/FORMAT.md is the reference):
+An image is coded as one or more parts (the colour planes through a learned model, an alpha
+plane or a whole sample array through the byte path, ...: arzip/picture_codec.py). The
+header says how to rebuild the samples and how to write the file back; docs/FORMAT.md is
+the reference. All integers little-endian; "varint" is unsigned LEB128.
 
-    magic        4  b"\\x89ARZ"
-    version      1  FORMAT_VERSION
-    kind         1  1 = image
-    mode         1  1 = 8-bit RGB
-    method       1  0 = model-coded payload, 1 = stored (raw pixels; used when smaller)
-    layout       1  tiles of a model-coded image: 0 = one, 1 = four mirrored quadrants
-    adapt        3  i8 per coded channel: log2-scale offset (1/32 steps) chosen for this image
-    name_len     1  n
-    model_name   n  ASCII
-    model_sha256 16 first 16 bytes of the model file's SHA-256
-    width        4  u32
-    height       4  u32
-    nll_bits     8  f64, the model's -log2 likelihood of the content
-    checksum     16 BLAKE2b-128 of the original pixels (row-major H x W x C bytes)
-    payload_len  8  u64
-    payload_crc  4  CRC-32 of the payload
-    header_crc   4  CRC-32 of every header byte before it
-    payload      payload_len bytes
+    magic 4 | version 1 | kind 1 (= 1, image)
+    color_type 1 | depth 1 | format 1 | width varint | height varint
+    checksum 16           BLAKE2b-128 of the samples (arzip.picture.Picture.checksum)
+    wrapper_codec 1 | wrapper_len varint | wrapper   what it takes to write the file back
+                                                      (0 raw, 1 zlib)
+    models 1 | per model: name_len 1 | name | sha256 prefix 8
+    parts 1  | per part:
+        plane 1 | method 1 | model 1 (index, 0xFF none) | transform 1
+        layout 1 | scale offsets 3 (i8)              (model method only)
+        nll_bits 4 (f32) | payload_len varint
+        payload_crc 4                                (model method only: byte-coded parts are
+                                                      block records with their own CRCs)
+    header_crc 4          CRC-32 of every header byte before it
+    payloads              the parts' payloads, in order
+
+The header is small on purpose: tiny images (icons, 1x1) must not cost more than their PNG.
+Archives of files coded as bytes (kind 2) have their own streamed layout:
+arzip/byte_container.py.
 """
 from __future__ import annotations
 
-import hashlib
 import struct
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .errors import FormatError
-from .schedule import LAYOUTS
 
 MAGIC = b"\x89ARZ"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 KIND_IMAGE = 1
 KIND_BYTES = 2  # any file, coded byte by byte: arzip/byte_container.py
 KINDS = {KIND_IMAGE: "image", KIND_BYTES: "bytes"}
-MODE_RGB8 = 1
-MODES = {MODE_RGB8: "RGB"}
-METHOD_MODEL = 0
-METHOD_STORED = 1
-METHODS = {METHOD_MODEL: "model", METHOD_STORED: "stored"}
-MAX_PIXELS = 1 << 32  # refuse absurd geometry before allocating anything
 
-_FIXED = struct.Struct("<4sBBBBB3bB")
-_TAIL = struct.Struct("<16sIId16sQI")
+# what a part holds
+PLANE_COLOURS = 0  # an image's RGB planes (8-bit RGB or RGBA, or a palette image's colours)
+PLANE_GRAY = 1     # an 8-bit gray plane (gray or gray+alpha images)
+PLANE_ALPHA = 2    # the alpha plane of an 8-bit RGBA or gray+alpha image
+PLANE_SAMPLES = 3  # every sample of the image
+PLANES = {PLANE_COLOURS: "colours", PLANE_GRAY: "gray", PLANE_ALPHA: "alpha", PLANE_SAMPLES: "samples"}
+# how a part is coded
+METHOD_MODEL = 0   # a learned image model (arzip/image_codec.py)
+METHOD_BYTES = 1   # serialised by a transform, then byte-path blocks (arzip/byte_archive.py)
+METHODS = {METHOD_MODEL: "model", METHOD_BYTES: "bytes"}
+NO_MODEL = 0xFF
+
+# default limits on what a header may claim, checked before anything is allocated
+MAX_PIXELS = 1 << 31
+MAX_WRAPPER = 1 << 26
+
 _CRC = struct.Struct("<I")
 
 
 @dataclass(frozen=True)
-class Header:
-    kind: int
-    mode: int
+class Part:
+    plane: int
     method: int
-    layout: int
-    scale_offsets: tuple[int, int, int]
-    model_name: str
-    model_sha256: bytes  # 16-byte prefix
+    model: int = NO_MODEL     # index into Header.models
+    transform: int = 0        # bytes method: arzip.transforms
+    layout: int = 0           # model method: tile layout (arzip.schedule)
+    scale_offsets: tuple[int, int, int] = (0, 0, 0)
+    nll_bits: float = 0.0
+    payload_len: int = 0
+    payload_crc: int = 0
+
+
+@dataclass(frozen=True)
+class Header:
+    color_type: int
+    depth: int
+    format: int
     width: int
     height: int
-    nll_bits: float
     checksum: bytes
-    payload_len: int
-    payload_crc: int
+    wrapper: bytes                             # uncompressed
+    models: tuple[tuple[str, bytes], ...]      # (name, sha256 prefix of 8 bytes)
+    parts: tuple[Part, ...] = field(default=())
+    size: int = 0                              # header bytes, set when read
 
     @property
-    def size(self) -> int:
-        return _FIXED.size + len(self.model_name.encode()) + _TAIL.size + _CRC.size
-
-    @property
-    def subpixels(self) -> int:
-        return self.width * self.height * 3
+    def nll_bits(self) -> float:
+        return sum(p.nll_bits for p in self.parts)
 
 
-def pixel_checksum(pixels: bytes) -> bytes:
-    return hashlib.blake2b(pixels, digest_size=16).digest()
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, n = n & 0x7F, n >> 7
+        out.append(byte | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
 
 
-def pack(header: Header, payload: bytes) -> bytes:
-    name = header.model_name.encode("ascii")
-    if not 0 < len(name) < 256:
-        raise ValueError("model name must be 1..255 ASCII bytes")
-    head = (_FIXED.pack(MAGIC, FORMAT_VERSION, header.kind, header.mode, header.method,
-                           header.layout, *header.scale_offsets, len(name)) + name
-            + _TAIL.pack(header.model_sha256, header.width, header.height, header.nll_bits,
-                         header.checksum, len(payload), zlib.crc32(payload)))
-    return head + _CRC.pack(zlib.crc32(head)) + payload
+class _Reader:
+    """Bounds-checked reads from a header: running past the end is a truncated archive."""
+
+    def __init__(self, blob: bytes, pos: int) -> None:
+        self.blob, self.pos = blob, pos
+
+    def take(self, n: int) -> bytes:
+        if self.pos + n > len(self.blob):
+            raise FormatError("truncated archive (header incomplete)")
+        self.pos += n
+        return self.blob[self.pos - n:self.pos]
+
+    def byte(self) -> int:
+        return self.take(1)[0]
+
+    def varint(self) -> int:
+        n = shift = 0
+        while True:
+            b = self.byte()
+            n |= (b & 0x7F) << shift
+            if not b & 0x80:
+                return n
+            shift += 7
+            if shift > 63:
+                raise FormatError("corrupted archive (bad length field)")
+
+    def unpack(self, fmt: struct.Struct) -> tuple:
+        return fmt.unpack(self.take(fmt.size))
+
+
+_PART_MODEL = struct.Struct("<B3b")
+_PART_NLL = struct.Struct("<f")
+
+
+def pack(header: Header, payloads: list[bytes]) -> bytes:
+    """The archive: header (with the parts' lengths and CRCs filled in) and payloads."""
+    wrapper = zlib.compress(header.wrapper, 9)
+    codec = 1 if len(wrapper) < len(header.wrapper) else 0
+    wrapper = wrapper if codec else header.wrapper
+    out = bytearray(MAGIC + bytes([FORMAT_VERSION, KIND_IMAGE, header.color_type, header.depth,
+                                   header.format]))
+    out += _varint(header.width) + _varint(header.height) + header.checksum
+    out += bytes([codec]) + _varint(len(wrapper)) + wrapper
+    out.append(len(header.models))
+    for name, sha in header.models:
+        raw = name.encode("ascii")
+        out += bytes([len(raw)]) + raw + sha[:8]
+    out.append(len(header.parts))
+    for part, payload in zip(header.parts, payloads, strict=True):
+        out += bytes([part.plane, part.method, part.model, part.transform])
+        if part.method == METHOD_MODEL:
+            out += _PART_MODEL.pack(part.layout, *part.scale_offsets)
+        out += _PART_NLL.pack(part.nll_bits) + _varint(len(payload))
+        if part.method == METHOD_MODEL:
+            out += _CRC.pack(zlib.crc32(payload))
+    out += _CRC.pack(zlib.crc32(out))
+    return bytes(out) + b"".join(payloads)
 
 
 def kind_of(prefix: bytes) -> int:
@@ -99,46 +167,69 @@ def kind_of(prefix: bytes) -> int:
     return prefix[5]
 
 
-def read_header(blob: bytes) -> Header:
-    """Parse and validate an image archive's header (not the payload)."""
+def read_header(blob: bytes, max_pixels: int = MAX_PIXELS) -> Header:
+    """Parse and validate an image archive's header (not the payloads). Every claimed size is
+    checked against the archive's length or the limits before anything is allocated."""
     if kind_of(blob[:6]) != KIND_IMAGE:
         raise FormatError("not an image archive")
-    if len(blob) < _FIXED.size:
-        raise FormatError("truncated archive (header incomplete)")
-    _, version, kind, mode, method, layout, *offsets, name_len = _FIXED.unpack_from(blob)
-    end = _FIXED.size + name_len + _TAIL.size + _CRC.size
-    if len(blob) < end:
-        raise FormatError("truncated archive (header incomplete)")
-    head_end = end - _CRC.size
-    (crc,) = _CRC.unpack_from(blob, head_end)
+    r = _Reader(blob, 6)
+    color_type, depth, fmt = r.byte(), r.byte(), r.byte()
+    width, height = r.varint(), r.varint()
+    checksum = r.take(16)
+    codec, wrapper_len = r.byte(), r.varint()
+    if codec not in (0, 1) or wrapper_len > len(blob):
+        raise FormatError("corrupted archive (wrapper)")
+    wrapper = r.take(wrapper_len)
+    models = []
+    for _ in range(r.byte()):
+        name = r.take(r.byte())
+        models.append((name.decode("ascii", "replace"), r.take(8)))
+    parts = []
+    for _ in range(r.byte()):
+        plane, method, model, transform = r.take(4)
+        layout, offsets = 0, (0, 0, 0)
+        if method == METHOD_MODEL:
+            layout, *offsets = r.unpack(_PART_MODEL)
+        (nll,) = r.unpack(_PART_NLL)
+        length = r.varint()
+        (crc,) = r.unpack(_CRC) if method == METHOD_MODEL else (0,)
+        if plane not in PLANES or method not in METHODS:
+            raise FormatError(f"corrupted archive (unknown part {plane}/{method})")
+        if model != NO_MODEL and model >= len(models):
+            raise FormatError("corrupted archive (part names no model)")
+        parts.append(Part(plane, method, model, transform, layout, tuple(offsets), nll, length, crc))
+    head_end = r.pos
+    (crc,) = r.unpack(_CRC)
     if zlib.crc32(blob[:head_end]) != crc:
         raise FormatError("corrupted archive (header checksum mismatch)")
-    if mode not in MODES:
-        raise FormatError(f"unknown image mode {mode}")
-    if method not in METHODS:
-        raise FormatError(f"unknown coding method {method}")
-    if layout not in LAYOUTS:
-        raise FormatError(f"unknown tile layout {layout}")
-    try:
-        name = blob[_FIXED.size:_FIXED.size + name_len].decode("ascii")
-    except UnicodeDecodeError:
-        raise FormatError("corrupted archive (model name)") from None
-    sha, width, height, nll, checksum, payload_len, payload_crc = _TAIL.unpack_from(
-        blob, _FIXED.size + name_len)
-    if width == 0 or height == 0 or width * height > MAX_PIXELS:
-        raise FormatError(f"corrupted archive (image size {width}x{height})")
-    return Header(kind, mode, method, layout, tuple(offsets), name, sha, width, height, nll, checksum,
-                  payload_len, payload_crc)
+    if width == 0 or height == 0 or width * height > max_pixels:
+        raise FormatError(f"image of {width}x{height} pixels is over the limit of {max_pixels} pixels "
+                          "(corrupted archive, or raise the limit)")
+    if codec == 1:
+        inflater = zlib.decompressobj()
+        try:
+            wrapper = inflater.decompress(wrapper, MAX_WRAPPER + 1)
+        except zlib.error:
+            raise FormatError("corrupted archive (wrapper does not inflate)") from None
+        if len(wrapper) > MAX_WRAPPER or not inflater.eof:
+            raise FormatError("corrupted archive (wrapper too large)")
+    return Header(color_type, depth, fmt, width, height, checksum, wrapper, tuple(models), tuple(parts),
+                  size=r.pos)
 
 
-def unpack(blob: bytes) -> tuple[Header, bytes]:
-    """Header and payload, with length and payload checksum verified."""
-    header = read_header(blob)
-    payload = blob[header.size:]
-    if len(payload) < header.payload_len:
-        raise FormatError(f"truncated archive ({len(payload)} of {header.payload_len} payload bytes)")
-    if len(payload) > header.payload_len:
+def unpack(blob: bytes, max_pixels: int = MAX_PIXELS) -> tuple[Header, list[bytes]]:
+    """Header and payloads, with lengths and payload checksums verified."""
+    header = read_header(blob, max_pixels)
+    pos, payloads = header.size, []
+    for part in header.parts:
+        payload = blob[pos:pos + part.payload_len]
+        if len(payload) < part.payload_len:
+            raise FormatError(f"truncated archive ({len(blob) - header.size} payload bytes, "
+                              f"{sum(p.payload_len for p in header.parts)} expected)")
+        if part.method == METHOD_MODEL and zlib.crc32(payload) != part.payload_crc:
+            raise FormatError("corrupted archive (payload checksum mismatch)")
+        payloads.append(payload)
+        pos += part.payload_len
+    if pos != len(blob):
         raise FormatError("corrupted archive (trailing bytes after the payload)")
-    if zlib.crc32(payload) != header.payload_crc:
-        raise FormatError("corrupted archive (payload checksum mismatch)")
-    return header, payload
+    return header, payloads

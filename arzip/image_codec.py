@@ -3,7 +3,8 @@
 Stream order, which encoder and decoder share: the waves of the image's schedule
 (arzip.schedule: tiles, wave t of every tile together); inside a wave the first-coded channel
 of all its pixels (R, unless the model's config orders them otherwise), then the second, then
-the third. Each (wave, channel) is coded in two stages with the same
+the third (a gray model codes only the first: its image is gray given as three equal
+channels). Each (wave, channel) is coded in two stages with the same
 probabilities as one 256-value table:
   1. every subpixel against its window table: the WINDOW values around the heaviest mixture
      component's mean, plus one escape entry holding the exact mass of all other values;
@@ -110,7 +111,8 @@ def _chunks(model: ExactImageModel, image: np.ndarray, layout: int, offsets: Off
     sched = schedule_of(model, layout, *image.shape[:2])
     for waves, feats, current, values in _chunk_inputs(model, image, sched):
         a, b = sched.bounds[waves.start], sched.bounds[waves.stop]
-        codes = [_channel_code(model, c, feats, current, values[:, c], offsets[c]) for c in range(CHANNELS)]
+        codes = [_channel_code(model, c, feats, current, values[:, c], offsets[c])
+                 for c in range(model.config.coded_channels)]
         yield Chunk(np.diff(sched.bounds[waves.start:waves.stop + 1]), sched.ys[a:b], sched.xs[a:b], codes)
 
 
@@ -120,9 +122,9 @@ def choose_scale_offsets(model: ExactImageModel, image: np.ndarray, layout: int,
     per-image adaptation the archive records and the decoder replays. Each channel's tables
     depend only on the true values of earlier channels, so channels are chosen independently;
     the network runs once, the tables once per candidate."""
-    bits = np.zeros((CHANNELS, len(candidates)))
+    bits = np.zeros((CHANNELS, len(candidates)))  # a gray model's unused channels stay at offset 0
     for _, feats, current, values in _chunk_inputs(model, image, schedule_of(model, layout, *image.shape[:2])):
-        for c in range(CHANNELS):
+        for c in range(model.config.coded_channels):
             for i, offset in enumerate(candidates):
                 bits[c, i] += _channel_code(model, c, feats, current, values[:, c], offset).nll()
     return tuple(int(candidates[i]) for i in bits.argmin(axis=1))
@@ -176,7 +178,7 @@ def decode_image(model: ExactImageModel, payload: bytes, height: int, width: int
         base = sched.base[sched.bounds[w]:sched.bounds[w + 1]]
         feats = model.pixel_features(_gather_context(flat, base, sched.offsets))
         current = np.zeros((CHANNELS, len(base)), dtype=np.float64)
-        for c in range(CHANNELS):
+        for c in range(model.config.coded_channels):
             outputs, window, starts = model.channel_tables(c, feats, current, offsets[c])
             first = decoder.decode(window)
             values = starts + first
@@ -186,4 +188,6 @@ def decode_image(model: ExactImageModel, payload: bytes, height: int, width: int
                                                                 offsets[c]))
             flat[base + c] = values  # 0..255 by construction: start <= 256 - WINDOW, escapes < 256
             current[c] = values - 128
+        if model.config.gray:  # the context reads all three channels, as in training
+            flat[base + 1] = flat[base + 2] = flat[base]
     return np.ascontiguousarray(sched.image(buf)[..., np.argsort(model.config.coding_order)])

@@ -42,10 +42,17 @@ class ModelConfig:
     components: int = 4
     context: str = "c22"  # a name in causal.CONTEXTS
     channel_order: str = "RGB"  # the order a pixel's channels are coded in
+    # gray: trained on grayscale images given as three equal channels, and only the first
+    # channel is coded; the other two heads are unused. One architecture serves both kinds.
+    gray: bool = False
 
     def __post_init__(self) -> None:
         if sorted(self.channel_order) != sorted("RGB"):
             raise ValueError(f"channel order must be a permutation of RGB, not {self.channel_order!r}")
+
+    @property
+    def coded_channels(self) -> int:
+        return 1 if self.gray else CHANNELS
 
     @property
     def coding_order(self) -> list[int]:

@@ -97,12 +97,20 @@ def _verified_file(name: str, kind: str) -> Path:
 def load(name: str, device: str = "cpu") -> "ExactImageModel":
     """The named shipped image model, its file hash verified, with its torch layers on `device`."""
     from .image_model import ExactImageModel
-    path = _verified_file(name, "image")
+    path = _verified_file(name, "image")  # gray models are image models of the same family
     try:
         model = ExactImageModel.load(path)
     except ValueError as e:
         raise ModelError(str(e)) from None
     return model.to(device) if device != "cpu" else model
+
+
+def gray_model() -> str:
+    """The model 8-bit gray planes are coded with (every level)."""
+    name = manifest().get("gray_model")
+    if name is None:
+        raise ModelError("no gray model installed")
+    return name
 
 
 def bytes_model() -> str:
@@ -123,8 +131,8 @@ def load_bytes(name: str) -> NetTables:
 def install(model_file: Path, name: str, directory: Path, levels: list[int] = list(LEVELS),
             kind: str = "image") -> None:
     """Copy an exported model into a models folder, record its hash in the manifest and make it
-    serve the given compression levels, or (kind "bytes") the byte path (used when shipping a
-    newly trained model)."""
+    serve the given compression levels, or (kind "bytes") the byte path, or (kind "gray") the
+    gray planes (used when shipping a newly trained model)."""
     directory.mkdir(parents=True, exist_ok=True)
     target = directory / f"{name}.safetensors"
     data = Path(model_file).read_bytes()
@@ -132,10 +140,12 @@ def install(model_file: Path, name: str, directory: Path, levels: list[int] = li
     path = directory / "manifest.json"
     doc = json.loads(path.read_text()) if path.exists() else {"default_level": 5, "levels": {},
                                                              "models": {}}
-    doc["models"][name] = {"file": target.name, "kind": kind,
+    doc["models"][name] = {"file": target.name, "kind": "bytes" if kind == "bytes" else "image",
                            "sha256": hashlib.sha256(data).hexdigest()}
     if kind == "bytes":
         doc["bytes_model"] = name
+    elif kind == "gray":
+        doc["gray_model"] = name
     else:
         for level in levels:
             doc["levels"][str(level)] = name

@@ -28,17 +28,19 @@ from .image_model import CHANNELS, ImageModel, ModelConfig, nll_bits
 VALIDATION_EVERY_TENTH = 0  # sources whose hash % 10 equals this are held out
 
 
-def split_files(train_dir: Path) -> tuple[list[Path], list[Path]]:
-    """RGB training crops split into (train, validation) by source image, so that crops of one
-    photo never land on both sides."""
+def split_files(train_dir: Path, gray: bool = False) -> tuple[list[Path], list[Path]]:
+    """Training crops split into (train, validation) by source image, so that crops of one
+    photo never land on both sides: the RGB crops, or for a gray model every crop (RGB ones
+    are converted to luma)."""
     manifest = train_dir / "MANIFEST.csv"
     rows = []
     if manifest.exists():
         with open(manifest, newline="") as f:
             rows = [(r["file"], r["source_repo"] + "/" + r["source_path"]) for r in csv.DictReader(f)
-                    if r.get("mode", "RGB") == "RGB"]
+                    if gray or r.get("mode", "RGB") == "RGB"]
     else:
-        rows = [(p.name, p.name) for p in sorted(train_dir.glob("*.png"))]
+        found = sorted(train_dir.glob("*.png")) + (sorted(train_dir.glob("gray/*.png")) if gray else [])
+        rows = [(str(p.relative_to(train_dir)), p.name) for p in found]
     rows = [(train_dir / name, hashlib.sha256(source.encode()).digest()) for name, source in rows
             if (train_dir / name).exists()]
     held_out = {h for _, h in rows if h[0] % 10 == VALIDATION_EVERY_TENTH}
@@ -56,6 +58,17 @@ def load_rgb(path: Path) -> np.ndarray:
         if im.mode != "RGB":
             raise ValueError(f"{path}: mode {im.mode}, expected RGB")
         return np.asarray(im, dtype=np.uint8)
+
+
+def load_gray(path: Path) -> np.ndarray:
+    """A crop as luma, given as three equal channels (what a gray model sees)."""
+    with Image.open(path) as im:
+        gray = np.asarray(im.convert("L"), dtype=np.uint8)
+    return np.repeat(gray[..., None], CHANNELS, axis=2)
+
+
+def load_for(config: ModelConfig):
+    return load_gray if config.gray else load_rgb
 
 
 class PixelSampler:
@@ -113,9 +126,14 @@ def image_context(image: np.ndarray, context: causal.Context) -> tuple[torch.Ten
     return flat[base[:, None] + offs[None, :]], flat[base[:, None] + torch.arange(c)[None, :]]
 
 
+def coded_nll(model: ImageModel, context: torch.Tensor, current: torch.Tensor) -> torch.Tensor:
+    """(B, coded channels) bits of the channels the model codes (all three, or a gray model's first)."""
+    return nll_bits(model(context, current), current)[:, :model.config.coded_channels]
+
+
 @torch.no_grad()
 def evaluate_bpsp(model: ImageModel, images: list[np.ndarray], chunk: int = 65536) -> float:
-    """Bits per subpixel of the float model over whole RGB images (one tile, raster order)."""
+    """Bits per coded subpixel of the float model over whole images (one tile, raster order)."""
     model.eval()
     images = [im[..., model.config.coding_order] for im in images]
     total_bits, total_sub = 0.0, 0
@@ -123,8 +141,8 @@ def evaluate_bpsp(model: ImageModel, images: list[np.ndarray], chunk: int = 6553
         ctx, cur = image_context(img, model.context)
         for i in range(0, len(ctx), chunk):
             c, x = ctx[i:i + chunk].float(), cur[i:i + chunk].float()
-            total_bits += float(nll_bits(model(c, x), x).double().sum())
-        total_sub += img.size
+            total_bits += float(coded_nll(model, c, x).double().sum())
+        total_sub += img.shape[0] * img.shape[1] * model.config.coded_channels
     model.train()
     return total_bits / total_sub
 
@@ -138,8 +156,9 @@ def lr_at(step: int, steps: int, base_lr: float, warmup: int = 500) -> float:
 
 def train(train_dir: Path, out_dir: Path, steps: int, batch_size: int = 4096, lr: float = 2e-3,
           config: ModelConfig = ModelConfig(), checkpoint_minutes: float = 3.0,
-          device: str = "auto", seed: int = 0, log=print) -> Path:
-    """Train (or resume) a model in out_dir; returns the path of the float weights."""
+          device: str = "auto", seed: int = 0, init: Path | None = None, log=print) -> Path:
+    """Train (or resume) a model in out_dir; returns the path of the float weights. init: float
+    weights to start from (e.g. an RGB model's, to fine-tune a gray one) when not resuming."""
     distributed = "LOCAL_RANK" in os.environ
     if distributed:
         torch.distributed.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
@@ -152,14 +171,19 @@ def train(train_dir: Path, out_dir: Path, steps: int, batch_size: int = 4096, lr
         device = f"cuda:{os.environ.get('LOCAL_RANK', 0)}" if torch.cuda.is_available() else "cpu"
     out_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)
-    train_files, val_files = split_files(train_dir)
+    train_files, val_files = split_files(train_dir, config.gray)
+    load = load_for(config)
     log(f"train: {len(train_files)} images, validation: {len(val_files)} images, device {device}, "
         f"{world} process{'es' if world > 1 else ''} x {batch_size} pixels per step")
-    sampler = PixelSampler([load_rgb(p)[..., config.coding_order] for p in train_files],
+    sampler = PixelSampler([load(p)[..., config.coding_order] for p in train_files],
                            causal.CONTEXTS[config.context], seed=seed + rank)
-    val_images = [load_rgb(p) for p in val_files]
+    val_images = [load(p) for p in val_files]
 
     model = ImageModel(config).to(device)
+    if init is not None and not (out_dir / "checkpoint.pt").exists():
+        from safetensors.torch import load_file
+        model.load_state_dict(load_file(str(init)))
+        log(f"starting from {init}")
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     step = 0
     ckpt_path = out_dir / "checkpoint.pt"
@@ -184,7 +208,7 @@ def train(train_dir: Path, out_dir: Path, steps: int, batch_size: int = 4096, lr
             save_file(weights, str(out_dir / "float.safetensors"),
                       metadata={"config": json.dumps(asdict(config))})
             meta = {"train_dir": str(train_dir), "train_files": len(train_files),
-                    "validation_files": [p.name for p in val_files], "steps": steps,
+                    "validation_files": [str(p.relative_to(train_dir)) for p in val_files], "steps": steps,
                     "batch_size": batch_size, "lr": lr, "seed": seed, "history": history}
             (out_dir / "training.json").write_text(json.dumps(meta, indent=1))
 
@@ -196,7 +220,7 @@ def train(train_dir: Path, out_dir: Path, steps: int, batch_size: int = 4096, lr
             g["lr"] = lr_at(step, steps, lr)
         ctx, cur = sampler.batch(batch_size)
         ctx, cur = ctx.to(device, non_blocking=True), cur.to(device, non_blocking=True)
-        loss = nll_bits(net(ctx, cur), cur).mean()
+        loss = nll_bits(net(ctx, cur), cur)[:, :config.coded_channels].mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -247,12 +271,12 @@ def export(out_dir: Path, name: str, hidden_float64: bool = False, log=print) ->
     exact_model.save(path, name)
     exact_model = ExactImageModel.load(path)
     val_dir = Path(meta["train_dir"])
-    images = [load_rgb(val_dir / n) for n in meta["validation_files"] if (val_dir / n).exists()]
+    images = [load_for(model.config)(val_dir / n) for n in meta["validation_files"] if (val_dir / n).exists()]
     report = {"name": name, "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
               "parameters": sum(p.numel() for p in model.parameters()),
               "hidden_dtype": "float64" if hidden_float64 else "float32"}
     if images:
-        subpixels = sum(im.size for im in images)
+        subpixels = sum(im.shape[0] * im.shape[1] for im in images) * model.config.coded_channels
         report["validation_images"] = len(images)
         report["float_bpsp"] = evaluate_bpsp(model, images)
         # one tile, as the float evaluation: the difference is the quantization alone

@@ -1,0 +1,224 @@
+"""Pictures to coded parts and back: which coder takes which plane of which kind of image.
+
+  - 8-bit RGB, and the colours of 8-bit RGBA: the learned RGB model of the chosen level;
+  - 8-bit gray, and the gray of gray+alpha: the learned gray model;
+  - alpha planes: the byte path over PNG-filtered scanlines (alpha is mostly flat, two-valued
+    or smooth edges, which context mixing codes well), its own context apart from the colours;
+  - palette images: their colours through the RGB model when the palette's colours are
+    distinct (so they map back to indices), else their indices through the byte path;
+  - everything else (1, 2, 4-bit, 16-bit, odd netpbm maxvals): the whole sample array through
+    the byte path, serialised by the transform that suits it (arzip/transforms.py).
+
+The byte path over the whole sample array is also tried whenever an image looks synthetic
+(many exact repeats: screenshots, charts, graphics) or a learned model does not clearly beat
+deflate on it; the smaller coding wins. The byte path itself falls back to zlib on PNG's own
+filtered scanlines (and to storing), so an image never costs much more than its PNG.
+"""
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import byte_archive, container, registry, schedule, transforms
+from .errors import FormatError
+from .picture import CHANNELS, FORMATS, GRAY, GRAY_ALPHA, PALETTE, RGB, RGBA, Picture
+
+SYNTHETIC_REPEATS = 0.3  # share of pixels equal to their left neighbour above which an image
+                         # is treated as synthetic and the byte path is tried too
+MODEL_MUST_BEAT_DEFLATE = 0.8  # a learned coding above this share of zlib's size: try bytes too
+_DEPTHS = {GRAY: (1, 2, 4, 8, 16), RGB: (8, 16), PALETTE: (1, 2, 4, 8), GRAY_ALPHA: (8, 16), RGBA: (8, 16)}
+
+
+@dataclass
+class _Coding:
+    """One way to code a picture: its parts, their payloads and the models they name."""
+    parts: list[container.Part] = field(default_factory=list)
+    payloads: list[bytes] = field(default_factory=list)
+    models: list[tuple[str, bytes]] = field(default_factory=list)
+
+    def model_index(self, name: str) -> int:
+        ref = (name, bytes.fromhex(registry.model_sha256(name))[:8])
+        if ref not in self.models:
+            self.models.append(ref)
+        return self.models.index(ref)
+
+    @property
+    def size(self) -> int:
+        """Bytes of the payloads and of what the header spends on models and parts."""
+        return sum(map(len, self.payloads)) + sum(len(n) + 9 for n, _ in self.models) + 16 * len(self.parts)
+
+    def add_model_part(self, plane: int, image: np.ndarray, name: str, adapt: bool, device: str) -> None:
+        """An (H, W, 3) uint8 plane through a learned image model."""
+        from . import image_codec
+        model = registry.load(name, device)
+        layout = schedule.layout_for(*image.shape[:2])
+        offsets = image_codec.choose_scale_offsets(model, image, layout) if adapt else image_codec.NO_OFFSETS
+        payload, nll = image_codec.encode_image(model, image, layout, offsets)
+        self.parts.append(container.Part(plane, container.METHOD_MODEL, self.model_index(name), 0, layout,
+                                         tuple(offsets), nll))
+        self.payloads.append(payload)
+
+    def add_bytes_part(self, plane: int, samples: np.ndarray, depth: int, color_type: int,
+                       transform: int) -> None:
+        """A sample array serialised by a transform, through the byte path."""
+        name = registry.bytes_model()
+        stream = transforms.serialise(samples, depth, color_type, transform)
+        ref_cost = 0 if any(n == name for n, _ in self.models) else len(name) + 10
+        payload, nll, used_model = byte_archive.encode_part(stream, registry.load_bytes(name), ref_cost)
+        model = self.model_index(name) if used_model else container.NO_MODEL  # tiny images: no bytes spent
+        self.parts.append(container.Part(plane, container.METHOD_BYTES, model, transform, nll_bits=nll))
+        self.payloads.append(payload)
+
+
+def _distinct_palette(pic: Picture) -> np.ndarray | None:
+    """The palette when its colours are distinct and cover every index used, else None."""
+    palette = pic.palette
+    if palette is None or len(palette) == 0 or int(pic.samples.max()) >= len(palette):
+        return None
+    keys = _colour_keys(palette)
+    return palette if len(np.unique(keys)) == len(keys) else None
+
+
+def _colour_keys(colours: np.ndarray) -> np.ndarray:
+    c = colours.astype(np.int64)
+    return (c[..., 0] << 16) | (c[..., 1] << 8) | c[..., 2]
+
+
+def _learned(pic: Picture, level: int | None, model: str | None, device: str) -> _Coding | None:
+    """The coding through learned models, for the kinds that have one; None for the rest."""
+    ct, s = pic.color_type, pic.samples
+    coding = _Coding()
+    adapt = model is None and registry.adapts(level)
+    rgb_model = model or registry.model_for_level(level)
+    if pic.depth == 8 and ct in (RGB, RGBA):
+        coding.add_model_part(container.PLANE_COLOURS, np.ascontiguousarray(s[..., :3]), rgb_model, adapt, device)
+    elif pic.depth == 8 and ct in (GRAY, GRAY_ALPHA):
+        gray = np.ascontiguousarray(np.repeat(s[..., :1], 3, axis=2))
+        coding.add_model_part(container.PLANE_GRAY, gray, registry.gray_model(), adapt, device)
+    elif ct == PALETTE and (palette := _distinct_palette(pic)) is not None:
+        coding.add_model_part(container.PLANE_COLOURS, palette[s[..., 0]], rgb_model, adapt, device)
+    else:
+        return None
+    if ct in (RGBA, GRAY_ALPHA):
+        coding.add_bytes_part(container.PLANE_ALPHA, s[..., -1:], 8, GRAY, transforms.PNG)
+    return coding
+
+
+def _looks_synthetic(pic: Picture) -> bool:
+    s = pic.samples
+    if s.shape[1] < 2:
+        return True
+    return bool((s[:, 1:] == s[:, :-1]).all(axis=2).mean() > SYNTHETIC_REPEATS)
+
+
+def _whole_as_bytes(pic: Picture) -> _Coding:
+    """Every sample through the byte path, with the transform whose stream deflates smaller."""
+    options = [transforms.PNG]
+    if pic.color_type != PALETTE and pic.depth >= 8:
+        options.append(transforms.MED)
+    streams = {t: transforms.serialise(pic.samples, pic.depth, pic.color_type, t) for t in options}
+    best = min(options, key=lambda t: len(zlib.compress(streams[t], 1)))
+    coding = _Coding()
+    coding.add_bytes_part(container.PLANE_SAMPLES, pic.samples, pic.depth, pic.color_type, best)
+    return coding
+
+
+def encode(pic: Picture, level: int | None = None, model: str | None = None, device: str = "cpu") -> bytes:
+    """A picture -> image archive, with the smaller of the learned coding (where one applies)
+    and the byte path over all samples (where it has a chance)."""
+    learned = _learned(pic, level, model, device)
+    candidates = [learned] if learned else []
+    if learned is None or _looks_synthetic(pic) or learned.size > MODEL_MUST_BEAT_DEFLATE * len(
+            zlib.compress(transforms.serialise(pic.samples, pic.depth, pic.color_type, transforms.PNG), 1)):
+        candidates.append(_whole_as_bytes(pic))
+    best = min(candidates, key=lambda c: c.size)
+    header = container.Header(pic.color_type, pic.depth, FORMATS.index(pic.format), pic.width, pic.height,
+                              pic.checksum(), pic.wrapper, tuple(best.models), tuple(best.parts))
+    return container.pack(header, best.payloads)
+
+
+def _installed(ref: tuple[str, bytes]) -> str:
+    name, sha8 = ref
+    installed = registry.find_by_hash_prefix(sha8)
+    if installed is None:
+        raise FormatError(f"archive was made with model '{name}' (sha256 {sha8.hex()}...), which is not installed")
+    return installed
+
+
+def _expected_planes(pic: Picture, parts: tuple[container.Part, ...]) -> bool:
+    planes = [p.plane for p in parts]
+    if planes == [container.PLANE_SAMPLES]:
+        return True
+    main = container.PLANE_GRAY if pic.color_type in (GRAY, GRAY_ALPHA) else container.PLANE_COLOURS
+    alpha = [container.PLANE_ALPHA] if pic.color_type in (RGBA, GRAY_ALPHA) else []
+    return pic.depth == 8 and planes == [main] + alpha
+
+
+def decode(blob: bytes, device: str = "cpu", max_pixels: int = container.MAX_PIXELS) -> Picture:
+    """Image archive -> the picture, its checksum verified."""
+    header, payloads = container.unpack(blob, max_pixels)
+    ct, depth = header.color_type, header.depth
+    if ct not in _DEPTHS or depth not in _DEPTHS[ct] or header.format >= len(FORMATS):
+        raise FormatError(f"corrupted archive (colour type {ct}, depth {depth}, format {header.format})")
+    shape = (header.height, header.width, CHANNELS[ct])
+    pic = Picture(np.zeros(shape, np.uint16 if depth == 16 else np.uint8), ct, depth,
+                  FORMATS[header.format], header.wrapper)
+    if not _expected_planes(pic, header.parts):
+        raise FormatError("corrupted archive (parts do not fit the image)")
+    for part, payload in zip(header.parts, payloads):
+        try:
+            if part.method == container.METHOD_MODEL:
+                _decode_model_part(pic, part, payload, _installed(header.models[part.model]), device)
+            else:
+                _decode_bytes_part(pic, part, payload, header.models, shape)
+        except (ValueError, RuntimeError, IndexError, AssertionError) as e:  # constriction asserts on bad data
+            raise FormatError(f"corrupted archive (payload does not decode: {e})") from None
+    if pic.checksum() != header.checksum:
+        raise FormatError("checksum mismatch: the decoded image differs from the original "
+                          "(corrupted archive or a different model build)")
+    return pic
+
+
+def _decode_model_part(pic: Picture, part: container.Part, payload: bytes, name: str, device: str) -> None:
+    from . import image_codec
+    if part.layout not in schedule.LAYOUTS:
+        raise FormatError(f"corrupted archive (unknown tile layout {part.layout})")
+    image = image_codec.decode_image(registry.load(name, device), payload, pic.height, pic.width,
+                                     part.layout, part.scale_offsets)
+    if part.plane == container.PLANE_GRAY:
+        pic.samples[..., 0] = image[..., 0]
+    elif pic.color_type == PALETTE:
+        palette = pic.palette
+        if palette is None or len(palette) == 0:
+            raise FormatError("corrupted archive (palette image without a palette)")
+        keys = _colour_keys(palette)
+        order = np.argsort(keys)
+        found = np.searchsorted(keys[order], _colour_keys(image)).clip(0, len(keys) - 1)
+        if not np.array_equal(keys[order][found], _colour_keys(image)):
+            raise FormatError("corrupted archive (a colour outside the palette)")
+        pic.samples[..., 0] = order[found]
+    else:
+        pic.samples[..., :3] = image
+
+
+def _decode_bytes_part(pic: Picture, part: container.Part, payload: bytes,
+                       models: tuple[tuple[str, bytes], ...], shape: tuple[int, int, int]) -> None:
+    if part.transform not in transforms.TRANSFORMS:
+        raise FormatError(f"corrupted archive (unknown transform {part.transform})")
+    alpha = part.plane == container.PLANE_ALPHA
+    plane_shape = (shape[0], shape[1], 1) if alpha else shape
+    depth, ct = (8, GRAY) if alpha else (pic.depth, pic.color_type)
+    def net():
+        if part.model >= len(models):
+            raise FormatError("corrupted archive (a model-coded block, but the part names no model)")
+        return registry.load_bytes(_installed(models[part.model]))
+
+    raw_len = transforms.raw_length(plane_shape, depth, part.transform)
+    stream = byte_archive.decode_part(payload, raw_len, net)
+    plane = transforms.deserialise(stream, plane_shape, depth, ct, part.transform)
+    if alpha:
+        pic.samples[..., -1] = plane[..., 0]
+    else:
+        pic.samples[...] = plane
