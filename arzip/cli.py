@@ -171,15 +171,11 @@ def explain(file: Path, output: Path | None, force: bool, threads: int | None, m
     """Write a heat map of the bits spent on each pixel of FILE and print bits per channel."""
     from . import explain as explain_mod
     from . import picture
-    from .errors import UnsupportedInput
     _setup(threads)
     output = output or file.with_name(file.name + ".bits.png")
     data = api.read_input(file)
     api.check_target(file, output, force)
-    pic = picture.read(data, str(file), file.suffix)
-    if (pic.color_type, pic.depth) != (picture.RGB, 8):
-        raise UnsupportedInput(f"{file}: explain maps 8-bit RGB images (this one is {pic.kind})")
-    pixels = pic.samples
+    pixels = picture.read_rgb8(data, str(file), file.suffix)
     bits = explain_mod.explain_image(pixels, model)
     api.write_atomic(output, explain_mod.heat_map_png(bits, f"{file.name}: {explain_mod.describe(bits)}"), force)
     r, g, b = bits.reshape(-1, 3).mean(axis=0)

@@ -120,6 +120,15 @@ def read(data: bytes, name: str = "input", suffix: str = "", max_pixels: int = 1
     return _read_pillow(data, fmt, name, max_pixels)
 
 
+def read_rgb8(data: bytes, name: str = "input", suffix: str = "") -> np.ndarray:
+    """(H, W, 3) uint8 samples of an 8-bit RGB image file (what the RGB models and their
+    benchmarks take); UnsupportedInput for any other kind."""
+    pic = read(data, name, suffix)
+    if (pic.color_type, pic.depth) != (RGB, 8):
+        raise UnsupportedInput(f"{name}: a {pic.kind} image, not 8-bit RGB")
+    return pic.samples
+
+
 def _decode_pillow(data: bytes, fmt: str, name: str, max_pixels: int) -> tuple[str, np.ndarray, dict]:
     """(Pillow mode, samples, save options) of a file in one of Pillow's formats."""
     try:

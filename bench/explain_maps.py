@@ -11,11 +11,11 @@ import argparse
 from pathlib import Path
 
 from arzip import explain, registry
-from arzip.image_io import read_png_rgb8
+from arzip.picture import read_rgb8
 
 
 def side_by_side(path: Path, out: Path, level: int | None) -> str:
-    pixels, _ = read_png_rgb8(path.read_bytes(), path.name)
+    pixels = read_rgb8(path.read_bytes(), path.name)
     model = registry.model_for_level(level)
     bits = explain.explain_image(pixels, model)
     plt = explain.pyplot()

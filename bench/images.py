@@ -42,8 +42,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
 
 import arzip.api as api  # noqa: E402
+from arzip import registry  # noqa: E402
 from arzip.errors import UnsupportedInput  # noqa: E402
-from arzip.image_io import read_png_rgb8  # noqa: E402
+from arzip.picture import read_rgb8  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -107,7 +108,7 @@ def load_images(folder: Path, limit: int | None, only: set[str] | None = None) -
         if only is not None and path.name not in only:
             continue
         try:
-            pixels, _ = read_png_rgb8(path.read_bytes(), path.name)
+            pixels = read_rgb8(path.read_bytes(), path.name)
         except UnsupportedInput as e:
             print(f"warning: skipping {e}", file=sys.stderr)
             continue
@@ -292,9 +293,9 @@ def main() -> None:
         codecs = codecs[:1]
     warmup = np.random.default_rng(0).integers(0, 256, (8, 8, 3), dtype=np.uint8)
     for codec in codecs:
-        blob, _ = measure(codec, warmup, "warm-up image")
-        if codec.name == "arzip":
-            model_info = api.info(blob)
+        measure(codec, warmup, "warm-up image")
+    model_name = registry.model_for_level(args.level)
+    model_info = {"model": model_name, "model_sha256": registry.model_sha256(model_name)}
 
     rows = []
     for i, (name, pixels) in enumerate(images, 1):

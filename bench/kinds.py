@@ -1,0 +1,261 @@
+"""arzip on every kind of image, against optimized PNG, WebP lossless and JPEG XL lossless.
+
+    pip install -e '.[bench]'                       # imagecodecs, pyoxipng, matplotlib
+    python bench/kinds.py [--out bench/results] [--threads 1]
+
+The test set is built by this script, so anyone can rebuild it exactly, from images that ship
+with scikit-image under CC0 or in the public domain (astronaut: NASA; coffee, chelsea, camera,
+grass, brick, horse: CC0; text: public domain; see each function's docstring in
+skimage.data) and from graphics drawn here (matplotlib charts, a user-interface mock-up):
+
+  RGB photo, gray photo, RGBA photo (photos under an alpha mask), RGB graphics, palette
+  (a dithered photo and quantized graphics), 1-bit (silhouette, scanned text, line art),
+  16-bit gray and 16-bit RGB (photos resampled in floating point to 16 bits plus sensor-like
+  noise: no real 16-bit photo ships with scikit-image; these are synthetic and say so).
+
+Every file is compressed from its PNG with `arzip.compress` and decoded back; the decoded
+samples are checked against the original. "png-opt" is the smaller of oxipng (level 6, all
+filters) and Pillow's optimize=True where Pillow can write the mode: the "optimized PNG" the
+issue compares with. WebP lossless takes 8-bit RGB(A) (gray, 1-bit and palette images are
+given as their RGB colours); JPEG XL lossless (effort 7) takes every kind. Rates are bits per
+pixel, totals are total bits over total pixels of the kind. Writes results/kinds.{md,json}.
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import platform
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import imagecodecs
+import matplotlib
+import numpy as np
+import oxipng
+from PIL import Image, ImageDraw
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+from skimage import data as skdata  # noqa: E402
+
+import arzip  # noqa: E402
+from arzip import api, png  # noqa: E402
+
+GRAY, RGB, PALETTE, GRAY_ALPHA, RGBA = 0, 2, 3, 4, 6
+
+
+def _png(samples: np.ndarray, color_type: int, depth: int, palette: np.ndarray | None = None) -> bytes:
+    chunks = [(b"PLTE", palette.tobytes())] if palette is not None else []
+    return png.write(png.Png(samples.shape[1], samples.shape[0], depth, color_type, 0,
+                             np.ascontiguousarray(samples), chunks, len(chunks)), level=6)
+
+
+def _pil_png(im: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    im.save(buf, "PNG")
+    return buf.getvalue()
+
+
+def _figure(draw) -> np.ndarray:
+    fig, ax = plt.subplots(figsize=(6.4, 4.8), dpi=80)
+    draw(ax)
+    fig.tight_layout()
+    fig.canvas.draw()
+    rgb = np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
+    plt.close(fig)
+    return rgb
+
+
+def _charts() -> list[np.ndarray]:
+    x = np.linspace(0, 10, 200)
+
+    def lines(ax):
+        for k in range(4):
+            ax.plot(x, np.sin(x + k) * np.exp(-x / (5 + k)), label=f"series {k}")
+        ax.legend()
+        ax.grid(True)
+        ax.set_title("Damped oscillations")
+
+    def bars(ax):
+        ax.bar(["north", "south", "east", "west", "centre"], [23, 17, 35, 29, 12], color="tab:green")
+        ax.set_ylabel("units sold")
+        ax.set_title("Sales by region")
+
+    return [_figure(lines), _figure(bars)]
+
+
+def _ui_mockup() -> np.ndarray:
+    im = Image.new("RGB", (480, 320), (245, 245, 245))
+    d = ImageDraw.Draw(im)
+    d.rectangle([0, 0, 480, 28], fill=(40, 44, 52))
+    d.text((10, 8), "arzip - settings", fill=(230, 230, 230))
+    for i, label in enumerate(["Level", "Threads", "Device", "Output folder", "Keep inputs"]):
+        y = 50 + 45 * i
+        d.text((20, y + 8), label, fill=(20, 20, 20))
+        d.rounded_rectangle([160, y, 440, y + 30], radius=6, fill="white", outline=(180, 180, 180))
+        d.text((170, y + 8), ["5 (default)", "2", "auto", "/home/user/photos", "yes"][i], fill=(60, 60, 60))
+    d.rounded_rectangle([340, 280, 440, 308], radius=6, fill=(30, 120, 220))
+    d.text((370, 288), "Save", fill="white")
+    return np.asarray(im)
+
+
+def _to_16bit(photo: np.ndarray, seed: int) -> np.ndarray:
+    """A 16-bit image from an 8-bit photo: upsampled 2x with bicubic interpolation in floating
+    point (smooth values between the 8-bit steps), plus Gaussian noise of 40 (about 1/6 of an
+    8-bit step), cropped to 384x384."""
+    img = Image.fromarray(photo)
+    channels = [np.asarray(Image.fromarray(np.asarray(img if img.mode == "L" else img.getchannel(c),
+                                                      np.float32) * 257.0, "F")
+                           .resize((2 * img.width, 2 * img.height), Image.BICUBIC))
+                for c in ([0] if img.mode == "L" else range(3))]
+    out = np.dstack(channels)[:384, :384]
+    out = out + np.random.default_rng(seed).normal(0, 40, out.shape)
+    return np.clip(np.rint(out), 0, 65535).astype(np.uint16)
+
+
+def _alpha_mask(h: int, w: int, soft: bool) -> np.ndarray:
+    y, x = np.mgrid[0:h, 0:w]
+    r = np.hypot((y - h / 2) / (h / 2), (x - w / 2) / (w / 2))
+    if soft:
+        return (np.clip((1.0 - r) * 4, 0, 1) * 255).astype(np.uint8)
+    return ((r < 0.8) * 255).astype(np.uint8)
+
+
+def build_set() -> dict[str, list[tuple[str, bytes]]]:
+    astronaut, coffee, chelsea = skdata.astronaut(), skdata.coffee(), skdata.chelsea()
+    camera, grass, brick = skdata.camera(), skdata.grass(), skdata.brick()
+    charts = _charts()
+    ui = _ui_mockup()
+    kinds: dict[str, list[tuple[str, bytes]]] = {}
+    kinds["RGB photo"] = [(n, _png(p[:384, :384], RGB, 8)) for n, p in
+                          (("astronaut", astronaut), ("coffee", coffee), ("chelsea", chelsea))]
+    kinds["gray photo"] = [(n, _png(p[:384, :384, None], GRAY, 8)) for n, p in
+                           (("camera", camera), ("grass", grass), ("brick", brick))]
+    kinds["RGBA photo"] = [
+        ("coffee-soft-mask", _png(np.dstack([coffee[:384, :384], _alpha_mask(384, 384, True)]), RGBA, 8)),
+        ("chelsea-cut-out", _png(np.dstack([chelsea[:300, :384], _alpha_mask(300, 384, False)]), RGBA, 8))]
+    kinds["RGB graphics"] = [("line-chart", _png(charts[0], RGB, 8)), ("bar-chart", _png(charts[1], RGB, 8)),
+                             ("ui-mockup", _png(ui, RGB, 8))]
+    kinds["palette"] = [
+        ("coffee-256-dithered", _pil_png(Image.fromarray(coffee[:384, :384]).quantize(256))),
+        ("line-chart-32", _pil_png(Image.fromarray(charts[0]).quantize(32, dither=Image.Dither.NONE))),
+        ("ui-mockup-16", _pil_png(Image.fromarray(ui).quantize(16, dither=Image.Dither.NONE)))]
+    text_bits = (skdata.text() > 110).astype(np.uint8)
+    lines = (np.asarray(Image.fromarray(charts[0]).convert("L")) > 200).astype(np.uint8)
+    kinds["1-bit"] = [("horse", _png((~skdata.horse()).astype(np.uint8)[..., None], GRAY, 1)),
+                      ("text", _png(text_bits[..., None], GRAY, 1)), ("line-art", _png(lines[..., None], GRAY, 1))]
+    kinds["16-bit gray (synthetic)"] = [(n, _png(_to_16bit(p, i), GRAY, 16)) for i, (n, p) in
+                                        enumerate((("camera", camera), ("grass", grass)))]
+    kinds["16-bit RGB (synthetic)"] = [(n, _png(_to_16bit(p, 10 + i), RGB, 16)) for i, (n, p) in
+                                       enumerate((("astronaut", astronaut), ("coffee", coffee)))]
+    return kinds
+
+
+def _optimized_png(data: bytes) -> int:
+    filters = [getattr(oxipng.RowFilter, f) for f in ("NoOp", "Sub", "Up", "Average", "Paeth", "MinSum",
+                                                       "Entropy", "Bigrams", "BigEnt", "Brute")]
+    sizes = [len(oxipng.optimize_from_memory(data, level=6, filter=filters))]
+    p = png.read(data)
+    if p.bit_depth <= 8 or p.color_type == GRAY:  # Pillow reduces 16-bit colour to 8 bits: no comparison
+        with Image.open(io.BytesIO(data)) as im:
+            buf = io.BytesIO()
+            im.save(buf, "PNG", optimize=True)
+            sizes.append(len(buf.getvalue()))
+    return min(sizes)
+
+
+def _colours(p: png.Png) -> np.ndarray:
+    """8-bit RGB(A) or gray samples for codecs that take no palette or low depths."""
+    s = p.samples
+    if p.color_type == PALETTE:
+        plte = next(d for t, d in p.chunks if t == b"PLTE")
+        return np.frombuffer(plte, np.uint8).reshape(-1, 3)[s[..., 0]]
+    if p.bit_depth < 8:
+        return (s * (255 // ((1 << p.bit_depth) - 1))).astype(np.uint8)
+    return s
+
+
+def measure(name: str, data: bytes, threads: int) -> dict:
+    p = png.read(data)
+    pixels = p.width * p.height
+    t0 = time.perf_counter()
+    blob = arzip.compress(data)
+    t1 = time.perf_counter()
+    back = png.read(arzip.decompress(blob))
+    t2 = time.perf_counter()
+    if not np.array_equal(back.samples, p.samples) or (back.color_type, back.bit_depth) != (p.color_type, p.bit_depth):
+        sys.exit(f"error: {name}: arzip's decode differs from the original")
+    info = api.info(blob)
+    row = {"name": name, "pixels": pixels, "kind": f"{p.bit_depth}-bit {p.color_type}",
+           "arzip": len(blob), "png-opt": _optimized_png(data), "encode_s": t1 - t0, "decode_s": t2 - t1,
+           "arzip_parts": [f"{q['plane']}:{q['method']}" + (f"/{q['transform']}" if "transform" in q else "")
+                           for q in info["parts"]], "arzip_nll_bits": info["nll_bits"]}
+    colours = _colours(p)
+    if colours.dtype == np.uint8:
+        rgb = np.repeat(colours, 3, axis=2) if colours.shape[2] == 1 else (
+            np.dstack([np.repeat(colours[..., :1], 3, axis=2), colours[..., 1:]]) if colours.shape[2] == 2 else colours)
+        row["webp-ll"] = len(imagecodecs.webp_encode(np.ascontiguousarray(rgb), lossless=True, level=100, method=6,
+                                                     numthreads=threads))
+    samples = colours[..., 0] if colours.shape[2] == 1 else colours
+    jxl = imagecodecs.jpegxl_encode(np.ascontiguousarray(samples), lossless=True, effort=7, numthreads=threads,
+                                    bitspersample=p.bit_depth if p.color_type != PALETTE and p.bit_depth < 8 else None)
+    row["jxl-e7"] = len(jxl)
+    return row
+
+
+CODECS = ["arzip", "png-opt", "webp-ll", "jxl-e7"]
+
+
+def bpp(nbytes: int, pixels: int) -> str:
+    return f"{8 * nbytes / pixels:.3f}"
+
+
+def write_results(rows_by_kind: dict[str, list[dict]], out: Path, meta: dict) -> None:
+    lines = ["# arzip on every kind of image", "",
+             "Bits per pixel (lower is better); per kind, total bits over total pixels. Made by "
+             f"`{meta['command']}` on {meta['machine']} ({meta['date']}); {meta['versions']}.", "",
+             "| kind | images | arzip | png-opt | webp-ll | jxl-e7 | arzip vs png-opt | enc s | dec s |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for kind, rows in rows_by_kind.items():
+        px = sum(r["pixels"] for r in rows)
+        tot = {c: sum(r[c] for r in rows) if all(c in r for r in rows) else None for c in CODECS}
+        cells = [bpp(tot[c], px) if tot[c] is not None else "-" for c in CODECS]
+        lines.append(f"| {kind} | {len(rows)} | **{cells[0]}** | {' | '.join(cells[1:])} | "
+                     f"{100 * (tot['arzip'] / tot['png-opt'] - 1):+.1f} % | "
+                     f"{sum(r['encode_s'] for r in rows):.2f} | {sum(r['decode_s'] for r in rows):.2f} |")
+    lines += ["", "## Per image", "", "| kind | image | pixels | arzip | png-opt | webp-ll | jxl-e7 | arzip parts |",
+              "|---|---|---|---|---|---|---|---|"]
+    for kind, rows in rows_by_kind.items():
+        for r in rows:
+            cells = [bpp(r[c], r["pixels"]) if c in r else "-" for c in CODECS]
+            lines.append(f"| {kind} | {r['name']} | {r['pixels']} | {' | '.join(cells)} | {', '.join(r['arzip_parts'])} |")
+    (out / "kinds.md").write_text("\n".join(lines) + "\n")
+    (out / "kinds.json").write_text(json.dumps({"meta": meta, "kinds": rows_by_kind}, indent=1))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
+    ap.add_argument("--threads", type=int, default=1)
+    args = ap.parse_args()
+    arzip.set_threads(args.threads)
+    arzip.compress(_png(np.zeros((8, 8, 3), np.uint8), RGB, 8))  # warm-up: models, JIT
+    rows_by_kind = {}
+    for kind, files in build_set().items():
+        rows_by_kind[kind] = [measure(name, data, args.threads) for name, data in files]
+        for r in rows_by_kind[kind]:
+            print(f"{kind:>24} {r['name']:<20} arzip {bpp(r['arzip'], r['pixels'])}  png-opt "
+                  f"{bpp(r['png-opt'], r['pixels'])}  jxl {bpp(r['jxl-e7'], r['pixels'])}  "
+                  f"{r['encode_s']:.2f}/{r['decode_s']:.2f}s  {','.join(r['arzip_parts'])}", flush=True)
+    meta = {"date": time.strftime("%Y-%m-%d"), "machine": f"{platform.machine()}, {args.threads} thread(s)",
+            "command": shlex.join(["python", *sys.argv]),
+            "versions": f"imagecodecs {imagecodecs.__version__}, pyoxipng, Pillow {Image.__version__}"}
+    args.out.mkdir(parents=True, exist_ok=True)
+    write_results(rows_by_kind, args.out, meta)
+
+
+if __name__ == "__main__":
+    main()
