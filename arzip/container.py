@@ -88,13 +88,19 @@ class Header:
         return sum(p.nll_bits for p in self.parts)
 
 
-def _varint(n: int) -> bytes:
+def varint(n: int) -> bytes:
     out = bytearray()
     while True:
         byte, n = n & 0x7F, n >> 7
         out.append(byte | (0x80 if n else 0))
         if not n:
             return bytes(out)
+
+
+def read_varint(buf: bytes, pos: int) -> tuple[int, int]:
+    """(value, position after it) of the varint at pos."""
+    r = _Reader(buf, pos)
+    return r.varint(), r.pos
 
 
 class _Reader:
@@ -138,8 +144,8 @@ def pack(header: Header, payloads: list[bytes]) -> bytes:
     wrapper = wrapper if codec else header.wrapper
     out = bytearray(MAGIC + bytes([FORMAT_VERSION, KIND_IMAGE, header.color_type, header.depth,
                                    header.format]))
-    out += _varint(header.width) + _varint(header.height) + header.checksum
-    out += bytes([codec]) + _varint(len(wrapper)) + wrapper
+    out += varint(header.width) + varint(header.height) + header.checksum
+    out += bytes([codec]) + varint(len(wrapper)) + wrapper
     out.append(len(header.models))
     for name, sha in header.models:
         raw = name.encode("ascii")
@@ -149,7 +155,7 @@ def pack(header: Header, payloads: list[bytes]) -> bytes:
         out += bytes([part.plane, part.method, part.model, part.transform])
         if part.method == METHOD_MODEL:
             out += _PART_MODEL.pack(part.layout, *part.scale_offsets)
-        out += _PART_NLL.pack(part.nll_bits) + _varint(len(payload))
+        out += _PART_NLL.pack(part.nll_bits) + varint(len(payload))
         if part.method == METHOD_MODEL:
             out += _CRC.pack(zlib.crc32(payload))
     out += _CRC.pack(zlib.crc32(out))

@@ -25,6 +25,7 @@ from . import byte_archive, container, registry, schedule, transforms
 from .errors import FormatError
 from .picture import CHANNELS, FORMATS, GRAY, GRAY_ALPHA, PALETTE, RGB, RGBA, Picture
 
+STRIPE_PIXELS = 1 << 22  # larger images go through a learned model in stripes of about this size
 SYNTHETIC_REPEATS = 0.3  # share of pixels equal to their left neighbour above which an image
                          # is treated as synthetic and the byte path is tried too
 MODEL_MUST_BEAT_DEFLATE = 0.8  # a learned coding above this share of zlib's size: try bytes too
@@ -50,12 +51,21 @@ class _Coding:
         return sum(map(len, self.payloads)) + sum(len(n) + 9 for n, _ in self.models) + 16 * len(self.parts)
 
     def add_model_part(self, plane: int, image: np.ndarray, name: str, adapt: bool, device: str) -> None:
-        """An (H, W, 3) uint8 plane through a learned image model."""
+        """An (H, W, 3) uint8 plane through a learned image model, in stripes of rows when it
+        is large (memory stays bounded by a stripe, time linear in pixels)."""
         from . import image_codec
         model = registry.load(name, device)
-        layout = schedule.layout_for(*image.shape[:2])
-        offsets = image_codec.choose_scale_offsets(model, image, layout) if adapt else image_codec.NO_OFFSETS
-        payload, nll = image_codec.encode_image(model, image, layout, offsets)
+        rows = stripe_rows(*image.shape[:2])
+        layout = schedule.layout_for(min(rows, image.shape[0]), image.shape[1])
+        offsets = (image_codec.choose_scale_offsets(model, image[:rows], layout) if adapt
+                   else image_codec.NO_OFFSETS)  # fitted on the first stripe, used for all
+        payloads, nll = [], 0.0
+        for y in range(0, image.shape[0], rows):
+            payload, stripe_nll = image_codec.encode_image(model, np.ascontiguousarray(image[y:y + rows]), layout,
+                                                           offsets)
+            payloads.append(payload)
+            nll += stripe_nll
+        payload = payloads[0] if len(payloads) == 1 else b"".join(container.varint(len(p)) + p for p in payloads)
         self.parts.append(container.Part(plane, container.METHOD_MODEL, self.model_index(name), 0, layout,
                                          tuple(offsets), nll))
         self.payloads.append(payload)
@@ -70,6 +80,27 @@ class _Coding:
         model = self.model_index(name) if used_model else container.NO_MODEL  # tiny images: no bytes spent
         self.parts.append(container.Part(plane, container.METHOD_BYTES, model, transform, nll_bits=nll))
         self.payloads.append(payload)
+
+
+def stripe_rows(height: int, width: int) -> int:
+    """Rows per stripe of a model-coded plane (part of the format: the decoder derives it)."""
+    return height if height * width <= STRIPE_PIXELS else max(1, STRIPE_PIXELS // width)
+
+
+def _stripes(payload: bytes, count: int) -> list[bytes]:
+    """A striped model payload: every stripe's varint length, then its bytes."""
+    if count == 1:
+        return [payload]
+    out, pos = [], 0
+    for _ in range(count):
+        n, pos = container.read_varint(payload, pos)
+        if pos + n > len(payload):
+            raise FormatError("corrupted archive (stripe lengths)")
+        out.append(payload[pos:pos + n])
+        pos += n
+    if pos != len(payload):
+        raise FormatError("corrupted archive (stripe lengths)")
+    return out
 
 
 def _distinct_palette(pic: Picture) -> np.ndarray | None:
@@ -185,8 +216,13 @@ def _decode_model_part(pic: Picture, part: container.Part, payload: bytes, name:
     from . import image_codec
     if part.layout not in schedule.LAYOUTS:
         raise FormatError(f"corrupted archive (unknown tile layout {part.layout})")
-    image = image_codec.decode_image(registry.load(name, device), payload, pic.height, pic.width,
-                                     part.layout, part.scale_offsets)
+    model = registry.load(name, device)
+    rows = stripe_rows(pic.height, pic.width)
+    image = np.empty((pic.height, pic.width, 3), np.uint8)
+    for i, stripe in enumerate(_stripes(payload, -(-pic.height // rows))):
+        y = i * rows
+        image[y:y + rows] = image_codec.decode_image(model, stripe, min(rows, pic.height - y), pic.width,
+                                                     part.layout, part.scale_offsets)
     if part.plane == container.PLANE_GRAY:
         pic.samples[..., 0] = image[..., 0]
     elif pic.color_type == PALETTE:

@@ -199,3 +199,23 @@ def test_levels(png_file, tmp_path):
         assert arzip("decompress", out, "-o", back).returncode == 0
         assert back.read_bytes() and np.array_equal(np.asarray(Image.open(back)), np.asarray(Image.open(png_file)))
     assert_one_line_error(arzip("compress", png_file, "--level", "0", "-o", tmp_path / "x.arz"), "level")
+
+
+def test_other_formats_come_back_in_their_format_or_as_png(tmp_path, small_photo):
+    """A TGA (recognised by its suffix: TGA has no magic number) comes back as TGA, or as PNG
+    with --to png (default name: the suffix replaced)."""
+    path = tmp_path / "photo.tga"
+    Image.fromarray(small_photo).save(path, compression="tga_rle")
+    r = arzip("compress", path)
+    assert r.returncode == 0 and "8-bit RGB image" in r.stderr, r.stderr
+    original = path.read_bytes()
+    path.unlink()
+    assert arzip("decompress", tmp_path / "photo.tga.arz").returncode == 0
+    with Image.open(path) as back:
+        assert back.format == "TGA" and np.array_equal(np.asarray(back), small_photo)
+    assert len(path.read_bytes()) == len(original)
+    assert arzip("decompress", tmp_path / "photo.tga.arz", "--to", "png").returncode == 0
+    with Image.open(tmp_path / "photo.png") as back:
+        assert back.format == "PNG" and np.array_equal(np.asarray(back), small_photo)
+    info = json.loads(arzip("info", tmp_path / "photo.tga.arz", "--json").stdout)
+    assert info["format"] == "tga" and info["mode"] == "8-bit RGB"

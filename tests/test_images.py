@@ -256,3 +256,15 @@ def test_pillow_plugin(tmp_path, photo_crop, mode):
         if mode == "P":
             assert back.getpalette()[:96] == im.getpalette()[:96]
     assert isinstance(arzip.decompress_pil(path.read_bytes()), Image.Image)
+
+
+def test_large_images_are_coded_in_stripes(monkeypatch, photo_crop):
+    """Above STRIPE_PIXELS a model-coded plane goes in stripes of rows (memory bounded by a
+    stripe); a small limit here exercises the same code as a 100-megapixel photo."""
+    from arzip import picture_codec
+    monkeypatch.setattr(picture_codec, "STRIPE_PIXELS", 500)
+    for samples in (photo_crop, np.ascontiguousarray(photo_crop[..., 0])):
+        blob = api.compress_image(samples, level=9)
+        assert api.info(blob)["parts"][0]["method"] == "model"
+        assert np.array_equal(api.decompress_image(blob).reshape(samples.shape), samples)
+        assert picture_codec.stripe_rows(*samples.shape[:2]) == 500 // samples.shape[1]
