@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+from glob import escape as glob_escape
 import os
 import sys
 import tempfile
@@ -40,6 +41,17 @@ def default_threads() -> int:
 
 _threads: int | None = None
 _device = "cpu"
+DEFAULT_MAX_PIXELS = container.MAX_PIXELS
+_max_pixels = DEFAULT_MAX_PIXELS
+
+
+def set_max_pixels(n: int) -> None:
+    """Refuse images (archives and inputs) of more than n pixels before allocating anything for
+    them: a header claiming 10^6 x 10^6 pixels is an error at once."""
+    global _max_pixels
+    if n < 1:
+        raise ArzipError(f"--max-pixels must be at least 1 (got {n})")
+    _max_pixels = n
 
 
 def set_threads(n: int) -> None:
@@ -51,6 +63,10 @@ def set_threads(n: int) -> None:
     numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(n)
+
+
+def current_threads() -> int:
+    return _threads or default_threads()
 
 
 def set_device(name: str) -> str:
@@ -112,7 +128,7 @@ def decompress_picture(blob: bytes) -> picture.Picture:
     from . import picture_codec
     if container.kind_of(blob[:6]) != container.KIND_IMAGE:
         raise FormatError("not an image archive (use decompress)")
-    return picture_codec.decode(blob, _image_device())
+    return picture_codec.decode(blob, _image_device(), _max_pixels)
 
 
 def decompress_image(blob: bytes) -> np.ndarray:
@@ -165,7 +181,7 @@ def _picture_from_file(data: bytes, as_: str, name: str = "input", suffix: str =
     if as_ == "bytes":
         return None
     try:
-        return picture.read(data, name, suffix)
+        return picture.read(data, name, suffix, _max_pixels)
     except UnsupportedInput:
         if as_ == "image":
             raise
@@ -203,7 +219,7 @@ def info(blob: bytes) -> dict:
     """Summary of an archive, from its headers alone (no decoding)."""
     if container.kind_of(blob[:6]) == container.KIND_BYTES:
         return _bytes_info(blob)
-    header, _ = container.unpack(blob)
+    header, _ = container.unpack(blob, _max_pixels)
     subpixels = header.width * header.height * picture.CHANNELS.get(header.color_type, 1)
     parts = []
     for part in header.parts:
@@ -303,40 +319,51 @@ def open_input(path: Path) -> Iterator[BinaryIO]:
 
 
 def compress_file(source: str | Path, target: str | Path | None = None, force: bool = False,
-                  model: str | None = None, level: int | None = None, as_: str = "auto") -> Report:
+                  model: str | None = None, level: int | None = None, as_: str = "auto",
+                  remove_source: bool = False) -> Report:
     """Compress a file (or stdin, '-') to target (default source + .arz; '-' is stdout). An image
     file arzip can rewrite exactly goes the image path unless as_="bytes"; anything else goes
-    the byte path, streamed."""
+    the byte path, streamed. remove_source: delete the source once the archive is written,
+    synced and verified by decoding it."""
     source = Path(source)
     target = Path(target) if target is not None else default_output(source, decompress=False)
     _check_path(as_)
+    _check_removal(source, target, remove_source)
     with open_input(source) as src:
         check_target(source, target, force)
         head = src.read(16)
         if as_ == "image" or (as_ == "auto" and picture.sniff(head, source.suffix)):
-            data = head + src.read()
+            data = head + _read_all(src, source)
             pic = _picture_from_file(data, as_, str(source), source.suffix)
             if pic:
                 blob = compress_image(pic, model, level)
                 write_atomic(target, blob, force)
+                if remove_source:
+                    _verify_image(target, pic.checksum())
+                    _remove(source)
                 return Report(source, target, len(data), len(blob), "image",
                               pic.samples.size, image_kind=pic.kind)
             src, head = io.BytesIO(data), b""
         with open_output(target, force) as dst:
             summary = _compress_bytes_stream(_Prefixed(head, src), dst)
+    if remove_source:
+        _verify_bytes(target, source)
+        _remove(source)
     return Report(source, target, summary.raw_bytes, summary.archive_bytes, "bytes", methods=summary.methods)
 
 
 def decompress_file(source: str | Path, target: str | Path | None = None,
-                    force: bool = False, to: str | None = None) -> Report:
+                    force: bool = False, to: str | None = None, remove_source: bool = False) -> Report:
     """Restore an archive (or stdin, '-') to target: the original bytes, or the image file in
-    its own format (or in `to`: "png"; the default name then ends in .png)."""
+    its own format (or in `to`: "png"; the default name then ends in .png). remove_source:
+    delete the archive once the output is written (decoding verified its checksum)."""
     source = Path(source)
     if target is None:
         target = default_output(source, decompress=True)
         if to and target != STDIO:
             target = target.with_suffix(picture.SUFFIXES[to])
     target = Path(target)
+    _check_removal(source, target, remove_source)
     with open_input(source) as src:
         check_target(source, target, force)
         head = src.read(6)
@@ -346,12 +373,85 @@ def decompress_file(source: str | Path, target: str | Path | None = None,
             counter = _CountingReader(src, len(head))
             with open_output(target, force) as dst:
                 n = byte_archive.decompress_stream(_Prefixed(head, counter), dst, _byte_net)
-            return Report(source, target, counter.count, n, "bytes")
-        blob = head + src.read()
+            report = Report(source, target, counter.count, n, "bytes")
+        else:
+            blob = head + _read_all(src, source)
+            pic = decompress_picture(blob)
+            data = picture.write(pic, to)
+            write_atomic(target, data, force)
+            report = Report(source, target, len(blob), len(data), "image", pic.samples.size, image_kind=pic.kind)
+    if remove_source:
+        _remove(source)
+    return report
+
+
+def test_file(source: str | Path) -> Report:
+    """Decode an archive (or stdin, '-') completely and check it, writing nothing (gzip -t)."""
+    source = Path(source)
+    with open_input(source) as src:
+        head = src.read(6)
+        if container.kind_of(head) == container.KIND_BYTES:
+            counter = _CountingReader(src, len(head))
+            n = byte_archive.decompress_stream(_Prefixed(head, counter), _Discard(), _byte_net)
+            return Report(source, STDIO, counter.count, n, "bytes")
+        blob = head + _read_all(src, source)
     pic = decompress_picture(blob)
-    data = picture.write(pic, to)
-    write_atomic(target, data, force)
-    return Report(source, target, len(blob), len(data), "image", pic.samples.size, image_kind=pic.kind)
+    return Report(source, STDIO, len(blob), pic.samples.nbytes, "image", pic.samples.size, image_kind=pic.kind)
+
+
+class _Discard:
+    def write(self, data: bytes) -> int:
+        return len(data)
+
+
+def _read_all(f: BinaryIO, path: Path) -> bytes:
+    try:
+        return f.read()
+    except OSError as e:
+        raise ArzipError(f"{path}: cannot read ({e.strerror})") from None
+
+
+def _check_removal(source: Path, target: Path, remove_source: bool) -> None:
+    if remove_source and STDIO in (source, target):
+        raise ArzipError("--rm needs a named input and output (not '-' or -c)")
+
+
+def _verify_image(target: Path, checksum: bytes) -> None:
+    """Decode the written archive back from disk: it must give the very samples that went in."""
+    with open(target, "rb") as f:
+        pic = decompress_picture(f.read())
+    if pic.checksum() != checksum:
+        raise ArzipError(f"{target}: verification failed; the input was kept")
+
+
+def _verify_bytes(target: Path, source: Path) -> None:
+    """Decode the written archive back from disk and compare it with the input, byte for byte
+    (through their BLAKE2b digests)."""
+    import hashlib
+
+    class _Hasher:
+        def __init__(self) -> None:
+            self.h = hashlib.blake2b(digest_size=16)
+
+        def write(self, data: bytes) -> int:
+            self.h.update(data)
+            return len(data)
+
+    decoded, original = _Hasher(), hashlib.blake2b(digest_size=16)
+    with open(target, "rb") as f:
+        byte_archive.decompress_stream(f, decoded, _byte_net)
+    with open(source, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            original.update(chunk)
+    if decoded.h.digest() != original.digest():
+        raise ArzipError(f"{target}: verification failed; the input was kept")
+
+
+def _remove(source: Path) -> None:
+    try:
+        source.unlink()
+    except OSError as e:
+        raise ArzipError(f"{source}: cannot remove ({e.strerror}); the output is complete") from None
 
 
 class _Prefixed:
@@ -401,19 +501,93 @@ def check_target(source: Path, target: Path, force: bool) -> None:
         raise ArzipError(f"{parent}: output folder does not exist")
 
 
+_ANONYMOUS_OK: dict[int, bool] = {}  # per file system (st_dev): can anonymous files be linked?
+
+
+def _anonymous_ok(parent: Path) -> bool:
+    """Whether parent's file system lets an O_TMPFILE file be linked into place (probed once:
+    some file systems and sandboxes refuse the link)."""
+    dev = os.stat(parent).st_dev
+    if dev not in _ANONYMOUS_OK:
+        ok = False
+        if hasattr(os, "O_TMPFILE") and os.path.isdir("/proc/self/fd"):
+            try:
+                fd = os.open(parent, os.O_TMPFILE | os.O_WRONLY, 0o600)
+                probe = parent / f".arzip-probe.{os.getpid()}.tmp"
+                try:
+                    os.link(f"/proc/self/fd/{fd}", probe, follow_symlinks=True)
+                    os.unlink(probe)
+                    ok = True
+                finally:
+                    os.close(fd)
+            except OSError:
+                pass
+        _ANONYMOUS_OK[dev] = ok
+    return _ANONYMOUS_OK[dev]
+
+
+def _remove_stale(parent: Path, name: str) -> None:
+    """Temporary files of earlier runs for this target whose process is gone (killed with
+    SIGKILL, which nothing can catch): removed, so they never accumulate."""
+    for path in parent.glob(f".{glob_escape(name)}.*.tmp"):
+        try:
+            pid = int(path.name[len(name) + 2:].split(".", 1)[0])
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            path.unlink(missing_ok=True)
+        except (ValueError, PermissionError, OSError):
+            continue
+
+
+def _temp_file(parent: Path, name: str) -> tuple[int, str | None]:
+    """An open file in parent for target `name`: anonymous (O_TMPFILE) where the file system
+    allows, so that even a process killed with SIGKILL leaves nothing behind; else a temporary
+    file named after this process, which later runs remove if it was left behind."""
+    if _anonymous_ok(parent):
+        return os.open(parent, os.O_TMPFILE | os.O_WRONLY, 0o666), None
+    _remove_stale(parent, name)
+    fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{name}.{os.getpid()}.", suffix=".tmp")
+    os.fchmod(fd, 0o666 & ~_umask())
+    return fd, tmp
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _publish(fd: int, tmp: str | None, target: Path, force: bool) -> str | None:
+    """Give the written file its final name; returns a temporary name still to remove, if any.
+    Without force the link fails if target exists: no race with another writer."""
+    source = tmp or f"/proc/self/fd/{fd}"
+    if force:
+        if tmp is None:  # an anonymous file needs a name before it can replace one
+            tmp = tempfile.mktemp(dir=target.parent, prefix=f".{target.name}.{os.getpid()}.", suffix=".tmp")
+            os.link(source, tmp, follow_symlinks=True)  # fails rather than replace a file of that name
+        os.replace(tmp, target)
+        return None
+    try:
+        os.link(source, target, follow_symlinks=True)
+    except FileExistsError:
+        raise ArzipError(f"{target} already exists (use -f to overwrite)") from None
+    return tmp
+
+
 @contextlib.contextmanager
 def open_output(target: Path, force: bool) -> Iterator[BinaryIO]:
     """A file to write target's content into ('-': stdout). For a path, the content goes to a
-    temporary file beside target, synced and only then moved into place when the block ends
-    without an error: the final name never holds a partial file. Without force an existing
-    target is never replaced, even one that appeared while we were working."""
+    temporary file beside target (anonymous where the system allows), synced and only then
+    linked into place when the block ends without an error: the final name never holds a
+    partial file. Without force an existing target is never replaced, even one that appeared
+    while we were working."""
     if target == STDIO:
         yield sys.stdout.buffer
         sys.stdout.buffer.flush()
         return
     parent = target.parent
     try:
-        fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{target.name}.", suffix=".tmp")
+        fd, tmp = _temp_file(parent, target.name)
     except OSError as e:
         raise ArzipError(f"{parent}: cannot write ({e.strerror})") from None
     try:
@@ -421,21 +595,11 @@ def open_output(target: Path, force: bool) -> Iterator[BinaryIO]:
             yield f
             f.flush()
             os.fsync(f.fileno())
-        if force:
-            os.replace(tmp, target)
-        else:
-            try:
-                os.link(tmp, target)  # fails if target exists: no race with another writer
-            except FileExistsError:
-                raise ArzipError(f"{target} already exists (use -f to overwrite)") from None
-            except OSError:  # file system without hard links
-                if target.exists():
-                    raise ArzipError(f"{target} already exists (use -f to overwrite)") from None
-                os.replace(tmp, target)
+            tmp = _publish(f.fileno(), tmp, target, force)
     except OSError as e:
         raise ArzipError(f"{target}: cannot write ({e.strerror})") from None
     finally:
-        if os.path.exists(tmp):
+        if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
 
 

@@ -8,13 +8,14 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import signal
 import sys
 import traceback
 from pathlib import Path
 
 import click
 
-from . import api
+from . import api, batch
 from .errors import ArzipError
 
 THREADS_HELP = ("threads for the network and the table kernels (default: OMP_NUM_THREADS, else "
@@ -24,12 +25,13 @@ THREADS_HELP = ("threads for the network and the table kernels (default: OMP_NUM
 DEVICE_HELP = "where the network runs: auto (a CUDA GPU when present), cpu or cuda; same output"
 
 
-def _setup(threads: int | None, device: str = "cpu") -> None:
+def _setup(threads: int | None, device: str = "cpu", max_pixels: int = api.DEFAULT_MAX_PIXELS) -> None:
     if threads is None:
         env = os.environ.get("OMP_NUM_THREADS", "")
         threads = int(env) if env.isdigit() and int(env) > 0 else api.default_threads()
     api.set_threads(threads)
     api.set_device(device)
+    api.set_max_pixels(max_pixels)
 
 
 def _levels(levels: list[int]) -> str:
@@ -65,42 +67,97 @@ def _output(file: Path, output: Path | None, stdout: bool, force: bool, binary: 
     return output
 
 
+def batch_options(command):
+    """What every command working on many files takes."""
+    for option in reversed([
+            click.option("-q", "--quiet", is_flag=True, help="print nothing but errors"),
+            click.option("-v", "--verbose", is_flag=True, help="end with a summary: files, bytes in and out"),
+            click.option("-r", "--recursive", is_flag=True, help="work on the files in folders given"),
+            click.option("-j", "--jobs", type=click.IntRange(1), default=1, show_default=True,
+                         help="worker processes (files in parallel)"),
+            click.option("--threads", type=int, help=THREADS_HELP),
+            click.option("--max-pixels", type=click.IntRange(1), default=api.DEFAULT_MAX_PIXELS,
+                         show_default=True, help="refuse images over this many pixels")]):
+        command = option(command)
+    return command
+
+
+def _summary_line(report: api.Report) -> str:
+    change = 100 * (report.target_bytes / report.source_bytes - 1) if report.source_bytes else 0.0
+    if report.kind == "image":
+        return (f"{report.source}: {report.image_kind} image, {_kb(report.source_bytes)} -> "
+                f"{_kb(report.target_bytes)}, {8 * report.target_bytes / report.subpixels:.2f} bpsp (input file "
+                f"{8 * report.source_bytes / report.subpixels:.2f} bpsp, {change:+.1f} %)")
+    bpb = 8 * report.target_bytes / report.source_bytes if report.source_bytes else 0.0
+    return (f"{report.source}: {_kb(report.source_bytes)} -> {_kb(report.target_bytes)}, {bpb:.3f} bits per "
+            f"byte ({_methods(report.methods)})")
+
+
+def _run_many(op: str, files: tuple[Path, ...], output: Path | None, stdout: bool, force: bool,
+              options: dict, quiet: bool, verbose: bool, recursive: bool, jobs: int, threads: int | None,
+              device: str, max_pixels: int, describe) -> None:
+    """Expand the inputs, run one job per file, print each file's line (describe) unless -q and
+    every failure, a summary with -v; exit 1 if any file failed (2 if every input was skipped)."""
+    paths, warnings = batch.expand(list(files), op, recursive)
+    for warning in warnings:
+        click.echo(f"arzip: warning: {warning}", err=True)
+    if not paths:
+        raise SystemExit(2 if warnings else 0)
+    if (output is not None or stdout) and len(paths) != 1:
+        raise ArzipError(f"-o and -c take exactly one input ({len(paths)} given)")
+    target = _output(paths[0], output, stdout, force, binary=op == "compress") if len(paths) == 1 else None
+    workers = min(jobs, len(paths))
+    _setup(threads if threads or workers == 1 else max(1, api.default_threads() // workers), device, max_pixels)
+    failures: list[batch.Outcome] = []
+
+    def report(outcome: batch.Outcome, write) -> None:
+        if outcome.error:
+            failures.append(outcome)
+            write(f"arzip: error: {outcome.error}")
+        elif not quiet and describe:
+            write(describe(outcome.report))
+
+    outcomes = batch.run([batch.Job(op, path, target, options) for path in paths], workers,
+                         progress=not quiet and len(paths) > 1 and sys.stderr.isatty(), on_outcome=report,
+                         threads=api.current_threads(), device=device, max_pixels=max_pixels)
+    if verbose:
+        done = [o.report for o in outcomes if o.report]
+        size_in, size_out = sum(r.source_bytes for r in done), sum(r.target_bytes for r in done)
+        ratio = f", {size_in / size_out:.3f}:1" if size_out and op == "compress" else ""
+        click.echo(f"arzip: {len(done)} file{'s' if len(done) != 1 else ''} {op}ed, {size_in:,} bytes in, "
+                   f"{size_out:,} bytes out{ratio}; {len(failures)} failed, {len(warnings)} skipped", err=True)
+    if failures:
+        raise SystemExit(1)
+
+
 @cli.command()
-@click.argument("file", type=click.Path(path_type=Path))
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("-o", "--output", type=click.Path(path_type=Path),
-              help="output path (default FILE.arz; '-' is stdout)")
+              help="output path, for one input (default FILE.arz; '-' is stdout)")
 @click.option("-c", "--stdout", is_flag=True, help="write to stdout (FILE '-' reads stdin)")
 @click.option("-f", "--force", is_flag=True, help="overwrite an existing output")
-@click.option("-k", "--keep", is_flag=True, hidden=True, help="keep the input (always done)")
-@click.option("-q", "--quiet", is_flag=True, help="print nothing on success")
+@click.option("-k", "--keep", is_flag=True, hidden=True, help="keep the input (always done without --rm)")
+@click.option("--rm", is_flag=True, help="remove each input once its archive is written, synced and verified")
 @click.option("--as", "as_", type=click.Choice(["auto", "bytes", "image"]), default="auto", show_default=True,
               help="auto: an image file arzip can rewrite exactly (PNG, netpbm, BMP, TIFF, TGA, QOI, "
                    "lossless WebP) is coded as pixels, anything else as bytes")
-@click.option("--threads", type=int, help=THREADS_HELP)
 @click.option("--device", default="auto", show_default=True, help=DEVICE_HELP)
 @click.option("--model", help="image model name (overrides the level)")
 @click.option("--level", "level", type=click.IntRange(1, 9), help="1 (fastest) .. 9 (smallest); default 5")
 @level_flags
-def compress(file: Path, output: Path | None, stdout: bool, force: bool, keep: bool, quiet: bool, as_: str,
-             threads: int | None, device: str, model: str | None, level: int | None) -> None:
-    """Compress FILE to FILE.arz; FILE is kept. A lossless image (PNG of any mode, netpbm, BMP,
-    TIFF, TGA, QOI, lossless WebP) is coded as pixels: its pixels, mode, depth, palette and PNG
-    metadata come back exactly, in its own format. Any other file is coded as bytes: the same
-    bytes come back. -1 .. -9 choose the image level."""
-    _setup(threads, device)
-    output = _output(file, output, stdout, force, binary=True)
-    r = api.compress_file(file, output, force=force, model=model, level=level, as_=as_)
-    if quiet:
-        return
-    change = 100 * (r.target_bytes / r.source_bytes - 1) if r.source_bytes else 0.0
-    if r.kind == "image":
-        click.echo(f"{file}: {r.image_kind} image, {_kb(r.source_bytes)} -> {_kb(r.target_bytes)}, "
-                   f"{8 * r.target_bytes / r.subpixels:.2f} bpsp (input file "
-                   f"{8 * r.source_bytes / r.subpixels:.2f} bpsp, {change:+.1f} %)", err=True)
-    else:
-        bpb = 8 * r.target_bytes / r.source_bytes if r.source_bytes else 0.0
-        click.echo(f"{file}: {_kb(r.source_bytes)} -> {_kb(r.target_bytes)}, {bpb:.3f} bits per byte "
-                   f"({_methods(r.methods)})", err=True)
+@batch_options
+def compress(files: tuple[Path, ...], output: Path | None, stdout: bool, force: bool, keep: bool, rm: bool,
+             as_: str, device: str, model: str | None, level: int | None, quiet: bool, verbose: bool,
+             recursive: bool, jobs: int, threads: int | None, max_pixels: int) -> None:
+    """Compress each FILE to FILE.arz; inputs are kept (unless --rm). A lossless image (PNG of
+    any mode, netpbm, BMP, TIFF, TGA, QOI, lossless WebP) is coded as pixels: its pixels, mode,
+    depth, palette and PNG metadata come back exactly, in its own format. Any other file is
+    coded as bytes: the same bytes come back. -1 .. -9 choose the image level."""
+    if rm and keep:
+        raise ArzipError("--rm and -k contradict each other")
+    options = {"force": force, "model": model, "level": level, "as_": as_, "remove_source": rm}
+    _run_many("compress", files, output, stdout, force, options, quiet, verbose, recursive, jobs, threads,
+              device, max_pixels, _summary_line)
 
 
 def _methods(methods) -> str:
@@ -111,23 +168,37 @@ def _methods(methods) -> str:
 
 
 @cli.command()
-@click.argument("file", type=click.Path(path_type=Path))
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("-o", "--output", type=click.Path(path_type=Path),
-              help="output path (default FILE without .arz; '-' is stdout)")
+              help="output path, for one input (default FILE without .arz; '-' is stdout)")
 @click.option("-c", "--stdout", is_flag=True, help="write to stdout (FILE '-' reads stdin)")
 @click.option("-f", "--force", is_flag=True, help="overwrite an existing output")
-@click.option("-k", "--keep", is_flag=True, hidden=True, help="keep the input (always done)")
-@click.option("-q", "--quiet", is_flag=True, help="print nothing on success")
+@click.option("-k", "--keep", is_flag=True, hidden=True, help="keep the archive (always done without --rm)")
+@click.option("--rm", is_flag=True, help="remove each archive once its output is written and verified")
 @click.option("--to", type=click.Choice(["png"]), help="write an image as PNG (default: its own format)")
-@click.option("--threads", type=int, help=THREADS_HELP)
 @click.option("--device", default="auto", show_default=True, help=DEVICE_HELP)
-def decompress(file: Path, output: Path | None, stdout: bool, force: bool, keep: bool, quiet: bool,
-               to: str | None, threads: int | None, device: str) -> None:
-    """Decompress FILE.arz to FILE (the original bytes, or the image in its own format);
-    refuses to overwrite without -f."""
-    _setup(threads, device)
-    output = _output(file, output, stdout, force, binary=False)
-    api.decompress_file(file, output, force=force, to=to)
+@batch_options
+def decompress(files: tuple[Path, ...], output: Path | None, stdout: bool, force: bool, keep: bool, rm: bool,
+               to: str | None, device: str, quiet: bool, verbose: bool, recursive: bool, jobs: int,
+               threads: int | None, max_pixels: int) -> None:
+    """Decompress each FILE.arz to FILE (the original bytes, or the image in its own format);
+    refuses to overwrite without -f. `arzip -d` is the same."""
+    if rm and keep:
+        raise ArzipError("--rm and -k contradict each other")
+    options = {"force": force, "to": to, "remove_source": rm}
+    _run_many("decompress", files, output, stdout, force, options, quiet, verbose, recursive, jobs, threads,
+              device, max_pixels, None)
+
+
+@cli.command("test")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--device", default="auto", show_default=True, help=DEVICE_HELP)
+@batch_options
+def test(files: tuple[Path, ...], device: str, quiet: bool, verbose: bool, recursive: bool, jobs: int,
+         threads: int | None, max_pixels: int) -> None:
+    """Decode each archive completely and check it, writing nothing (as gzip -t)."""
+    _run_many("test", files, None, False, False, {}, quiet, verbose, recursive, jobs, threads, device,
+              max_pixels, lambda r: f"{r.source}: OK ({r.kind}, {r.target_bytes:,} bytes)")
 
 
 @cli.command()
@@ -259,9 +330,18 @@ def train_bytes(corpus: Path, out_dir: Path, name: str | None, build_corpus: boo
     export(model, corpus, out_dir, name or out_dir.name, log)
 
 
+def _terminate(signum, frame) -> None:
+    """SIGTERM unwinds like Ctrl-C, so temporary files are removed on the way out."""
+    raise KeyboardInterrupt
+
+
 def main() -> None:
+    signal.signal(signal.SIGTERM, _terminate)
+    args = sys.argv[1:]
+    if args[:1] == ["-d"]:  # gzip's spelling of decompress
+        args = ["decompress", *args[1:]]
     try:
-        cli.main(standalone_mode=False)
+        cli.main(args=args, prog_name="arzip", standalone_mode=False)
     except click.exceptions.Exit as e:
         sys.exit(e.exit_code)
     except click.ClickException as e:

@@ -1,6 +1,6 @@
 """Time and peak memory of arzip against image size, up to 8000 x 8000 (64 megapixels).
 
-    python bench/large.py [--sides 1000 2000 4000 8000] [--threads 2] [--out bench/results]
+    python bench/large.py [--sides 1000 2000 4000 8000] [--threads 2] [--out bench/results] [--name large]
 
 Builds a photo-like mosaic of each size from scikit-image's photos (astronaut, coffee,
 chelsea, rocket: public domain / CC0), each tile downscaled by a random factor (so no two
@@ -50,6 +50,7 @@ def main() -> None:
     ap.add_argument("--sides", type=int, nargs="+", default=[1000, 2000, 4000, 8000])
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
+    ap.add_argument("--name", default="large", help="results file name (default large)")
     a = ap.parse_args()
     threads = ["--threads", str(a.threads)]
     rows = []
@@ -74,7 +75,7 @@ def main() -> None:
                          "parts": [f"{p['plane']}:{p['method']}" for p in info["parts"]]})
             print(rows[-1], flush=True)
     a.out.mkdir(parents=True, exist_ok=True)
-    (a.out / "large.json").write_text(json.dumps({"threads": a.threads, "rows": rows}, indent=1) + "\n")
+    (a.out / f"{a.name}.json").write_text(json.dumps({"threads": a.threads, "rows": rows}, indent=1) + "\n")
     md = (f"# arzip on large images (threads {a.threads}, start-up included)\n\n`{' '.join(['python', *sys.argv])}`\n\n"
           "| size | MP | compress s | s/MP | decompress s | s/MP | compress peak MiB | decompress peak MiB | bpsp | coded as |\n"
           "|---|---|---|---|---|---|---|---|---|---|\n"
@@ -83,7 +84,7 @@ def main() -> None:
                     f"{r['decompress_s'] / r['megapixels']:.2f} | {r['compress_peak_mib']:.0f} | "
                     f"{r['decompress_peak_mib']:.0f} | {r['bits_per_subpixel']:.3f} | {', '.join(r['parts'])} |\n"
                     for r in rows))
-    (a.out / "large.md").write_text(md)
+    (a.out / f"{a.name}.md").write_text(md)
     print(md)
 
 

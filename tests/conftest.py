@@ -2,6 +2,10 @@
 from __future__ import annotations
 
 import io
+import re
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -40,3 +44,22 @@ def png_file(tmp_path, small_photo) -> Path:
     path = tmp_path / "photo.png"
     path.write_bytes(png_bytes(small_photo))
     return path
+
+
+def arzip(*args: str) -> subprocess.CompletedProcess:
+    """Run the CLI from outside the source tree, so that the installed package (and its
+    installed models) is what runs."""
+    return subprocess.run([sys.executable, "-m", "arzip.cli", *map(str, args)],
+                          cwd=tempfile.gettempdir(), capture_output=True, text=True, timeout=300)
+
+
+def assert_one_line_error(r: subprocess.CompletedProcess, pattern: str = "") -> None:
+    assert r.returncode == 1, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("arzip: error: "), r.stderr
+    assert "Traceback" not in r.stderr
+    assert re.search(pattern, lines[0]), lines[0]
+
+
+def leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))

@@ -14,26 +14,7 @@ import torch
 import pytest
 from PIL import Image
 
-from .conftest import png_bytes
-
-
-def arzip(*args: str) -> subprocess.CompletedProcess:
-    """Run the CLI from outside the source tree, so that the installed package (and its
-    installed models) is what runs."""
-    return subprocess.run([sys.executable, "-m", "arzip.cli", *map(str, args)],
-                          cwd=tempfile.gettempdir(), capture_output=True, text=True, timeout=300)
-
-
-def assert_one_line_error(r: subprocess.CompletedProcess, pattern: str = "") -> None:
-    assert r.returncode == 1, r.stderr
-    lines = r.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("arzip: error: "), r.stderr
-    assert "Traceback" not in r.stderr
-    assert re.search(pattern, lines[0]), lines[0]
-
-
-def leftovers(folder: Path) -> list[str]:
-    return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
+from .conftest import arzip, assert_one_line_error, leftovers, png_bytes
 
 
 def test_compress_decompress_cycle(png_file, small_photo):

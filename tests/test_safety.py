@@ -1,0 +1,211 @@
+"""Nothing lost, everything named: many files, --jobs, --rm, `arzip test`, `-d`, real processes
+killed mid-run, processes sharing a folder, unreadable inputs, unwritable outputs, a full
+disk, size limits, and the Dask recipe."""
+from __future__ import annotations
+
+import os
+import resource
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from arzip import api
+
+from .conftest import arzip, assert_one_line_error, leftovers, png_bytes
+
+TEXT = (Path(__file__).resolve().parents[1] / "README.md").read_bytes()
+
+
+@pytest.fixture
+def folder(tmp_path, small_photo) -> Path:
+    """A folder of mixed files, one nested, and an archive that compress must skip."""
+    (tmp_path / "notes.txt").write_bytes(TEXT[:3000])
+    (tmp_path / "photo.png").write_bytes(png_bytes(small_photo))
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "data.bin").write_bytes(bytes(range(256)) * 8)
+    (tmp_path / "sub" / "old.arz").write_bytes(b"not really")
+    return tmp_path
+
+
+def originals(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file() and not p.name.endswith(".arz")}
+
+
+def test_many_files_recursive_with_jobs(folder):
+    before = originals(folder)
+    r = arzip("compress", folder, "-r", "--jobs", "2", "-v")
+    assert r.returncode == 0, r.stderr
+    assert "old.arz: already has the .arz suffix; skipped" in r.stderr
+    assert "3 files compressed" in r.stderr and "1 skipped" in r.stderr
+    for name in before:
+        assert (folder / f"{name}.arz").exists()
+    for name in before:
+        (folder / name).unlink()
+    r = arzip("decompress", folder / "notes.txt.arz", folder / "photo.png.arz", folder / "sub" / "data.bin.arz", "-q")
+    assert r.returncode == 0 and r.stderr == "", r.stderr
+    assert originals(folder).keys() == before.keys()
+    assert (folder / "notes.txt").read_bytes() == before["notes.txt"]
+    assert leftovers(folder) == [] and leftovers(folder / "sub") == []
+
+
+def test_every_failure_is_named_and_the_rest_is_done(folder):
+    missing = folder / "missing.txt"
+    r = arzip("compress", folder / "notes.txt", missing, folder / "sub", "-q")
+    assert r.returncode == 1
+    lines = r.stderr.strip().splitlines()
+    assert any(f"{missing}: no such file" in line for line in lines), r.stderr
+    assert any("sub: is a directory" in line for line in lines), r.stderr
+    assert (folder / "notes.txt.arz").exists()
+    assert "Traceback" not in r.stderr
+
+
+def test_d_alias_and_test_command(folder):
+    assert arzip("compress", folder / "notes.txt", "-q").returncode == 0
+    arz = folder / "notes.txt.arz"
+    r = arzip("test", arz)
+    assert r.returncode == 0 and "OK" in r.stdout + r.stderr
+    assert sorted(p.name for p in folder.iterdir()) == ["notes.txt", "notes.txt.arz", "photo.png", "sub"]
+    damaged = bytearray(arz.read_bytes())
+    damaged[len(damaged) // 2] ^= 0x10
+    bad = folder / "bad.arz"
+    bad.write_bytes(bytes(damaged))
+    assert_one_line_error(arzip("test", bad, "-q"), "bad.arz: corrupted")
+    (folder / "notes.txt").unlink()
+    assert arzip("-d", arz).returncode == 0
+    assert (folder / "notes.txt").read_bytes() == TEXT[:3000]
+
+
+def test_rm_removes_inputs_only_after_success(folder):
+    src = folder / "notes.txt"
+    assert arzip("compress", src, "--rm", "-q").returncode == 0
+    assert not src.exists() and (folder / "notes.txt.arz").exists()
+    assert arzip("decompress", folder / "notes.txt.arz", "--rm", "-q").returncode == 0
+    assert src.read_bytes() == TEXT[:3000] and not (folder / "notes.txt.arz").exists()
+    (folder / "photo.png.arz").write_bytes(b"in the way")
+    assert_one_line_error(arzip("compress", folder / "photo.png", "--rm"), "already exists")
+    assert (folder / "photo.png").exists()  # a failed compress never removes its input
+    assert_one_line_error(arzip("compress", src, "--rm", "-c", "-f"), "--rm needs")
+    assert src.exists()
+
+
+def _start(*args) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "arzip.cli", *map(str, args)], cwd=tempfile.gettempdir(),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+@pytest.fixture(scope="module")
+def slow_input(tmp_path_factory) -> Path:
+    """Text that takes the byte path a few seconds."""
+    path = tmp_path_factory.mktemp("kill") / "big.txt"
+    path.write_bytes((TEXT * 40)[:500_000])
+    return path
+
+
+@pytest.mark.parametrize("how,after", [(signal.SIGKILL, 0.3), (signal.SIGKILL, 2.5), (signal.SIGINT, 2.5),
+                                       (signal.SIGTERM, 2.0)])
+def test_killed_compress_loses_nothing(slow_input, how, after):
+    before = slow_input.read_bytes()
+    target = slow_input.parent / f"out-{how}-{after}.arz"
+    proc = _start("compress", slow_input, "-o", target, "-q")
+    time.sleep(after)
+    proc.send_signal(how)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode != 0, "the run finished before the signal: make the input larger"
+    assert slow_input.read_bytes() == before and not target.exists()
+    if how != signal.SIGKILL:
+        assert proc.returncode == 130 and "interrupted" in err and "Traceback" not in err
+        assert leftovers(slow_input.parent) == []
+    else:  # an anonymous work file vanishes with the process; a named one (file systems
+        # without O_TMPFILE links) is removed by the next run for the same target
+        assert all(name.startswith(f".{target.name}.") for name in leftovers(slow_input.parent))
+        small = slow_input.parent / "small.txt"
+        small.write_bytes(TEXT[:100])
+        assert arzip("compress", small, "-o", target, "-q").returncode == 0
+        assert leftovers(slow_input.parent) == []
+        target.unlink()
+
+
+def test_killed_decompress_loses_nothing(slow_input):
+    archive = slow_input.parent / "big.txt.arz"
+    assert arzip("compress", slow_input, "-o", archive, "-q", "-f").returncode == 0
+    before = archive.read_bytes()
+    for how in (signal.SIGKILL, signal.SIGINT):
+        target = slow_input.parent / f"restored-{how}.txt"
+        proc = _start("decompress", archive, "-o", target)
+        time.sleep(2.5)
+        proc.send_signal(how)
+        proc.communicate(timeout=60)
+        assert proc.returncode != 0
+        assert archive.read_bytes() == before and not target.exists()
+        assert all(name.startswith(".restored-") for name in leftovers(slow_input.parent))
+
+
+def test_processes_sharing_a_folder(tmp_path):
+    names = [f"f{i}.txt" for i in range(4)]
+    for i, name in enumerate(names):
+        (tmp_path / name).write_bytes(TEXT[i * 500:(i + 8) * 500])
+    procs = [_start("compress", tmp_path / name, "-q") for name in names]
+    procs += [_start("compress", tmp_path / names[0], "-o", tmp_path / "same.arz", "-q") for _ in range(2)]
+    results = [(p.wait(timeout=120), p.stderr.read()) for p in procs]
+    assert all(rc == 0 for rc, _ in results[:4]), results
+    rcs = sorted(rc for rc, _ in results[4:])
+    assert rcs == [0, 1] and "already exists" in "".join(err for _, err in results[4:])  # one wins, never both
+    assert leftovers(tmp_path) == []
+    for name in names:
+        assert api.decompress((tmp_path / f"{name}.arz").read_bytes()) == (tmp_path / name).read_bytes()
+    assert api.decompress((tmp_path / "same.arz").read_bytes()) == (tmp_path / names[0]).read_bytes()
+
+
+def test_unreadable_input_and_unwritable_output(tmp_path, png_file):
+    assert_one_line_error(arzip("compress", "/proc/self/mem", "-o", tmp_path / "mem.arz"), "/proc/self/mem: .*error")
+    assert not (tmp_path / "mem.arz").exists() and leftovers(tmp_path) == []
+    assert_one_line_error(arzip("compress", png_file, "-o", "/proc/photo.arz"), "cannot write")
+    assert_one_line_error(arzip("compress", png_file, "-o", tmp_path / "no" / "x.arz"), "does not exist")
+
+
+def test_full_disk(tmp_path):
+    """A file size limit stands in for a full disk: the write fails mid-way, one line, nothing left."""
+    src = tmp_path / "notes.txt"
+    src.write_bytes(bytes(np.random.default_rng(0).integers(0, 256, 200_000, dtype=np.uint8)))
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (50_000, 50_000))
+
+    r = subprocess.run([sys.executable, "-m", "arzip.cli", "compress", str(src)], cwd=tempfile.gettempdir(),
+                       capture_output=True, text=True, timeout=120, preexec_fn=limit)
+    assert_one_line_error(r, "cannot write")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+
+
+def test_pixel_limit_is_an_option(tmp_path, png_file, small_photo):
+    archive = tmp_path / "p.arz"
+    assert arzip("compress", png_file, "-o", archive, "-q").returncode == 0
+    assert_one_line_error(arzip("decompress", archive, "-o", tmp_path / "p.png", "--max-pixels", "100"),
+                          "over the limit")
+    assert_one_line_error(arzip("compress", png_file, "-o", tmp_path / "q.arz", "--max-pixels", "100",
+                                "--as", "image"), "limit")
+    assert arzip("decompress", archive, "-o", tmp_path / "p.png", "--max-pixels", str(small_photo.size)).returncode == 0
+
+
+def _compress_path(path: str) -> str:
+    """The Dask recipe's task (docs/DASK.md): compress one file, verify, report."""
+    report = api.compress_file(path, force=True)
+    assert api.test_file(report.target).target_bytes == report.source_bytes
+    return str(report.target)
+
+
+def test_dask_recipe_on_a_local_cluster(folder):
+    distributed = pytest.importorskip("distributed")
+    files = [str(folder / "notes.txt"), str(folder / "sub" / "data.bin")]
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        targets = client.gather(client.map(_compress_path, files))
+    for src, target in zip(files, targets):
+        assert api.decompress(Path(target).read_bytes()) == Path(src).read_bytes()
