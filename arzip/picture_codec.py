@@ -137,11 +137,22 @@ def _learned(pic: Picture, level: int | None, model: str | None, device: str) ->
     return coding
 
 
-def _looks_synthetic(pic: Picture) -> bool:
-    s = pic.samples
-    if s.shape[1] < 2:
+def _row_sample(pic: Picture) -> tuple[np.ndarray, int]:
+    """Every k-th row, at most STRIPE_PIXELS pixels in all, and k: the cheap statistics below
+    need not hold a second copy of a 100-megapixel image."""
+    k = max(1, -(-pic.height * pic.width // STRIPE_PIXELS))
+    return np.ascontiguousarray(pic.samples[::k]), k
+
+
+def _looks_synthetic(rows: np.ndarray) -> bool:
+    if rows.shape[1] < 2:
         return True
-    return bool((s[:, 1:] == s[:, :-1]).all(axis=2).mean() > SYNTHETIC_REPEATS)
+    return bool((rows[:, 1:] == rows[:, :-1]).all(axis=2).mean() > SYNTHETIC_REPEATS)
+
+
+def _deflated_size(pic: Picture, rows: np.ndarray, k: int) -> int:
+    """About what deflate makes of the image's PNG scanlines (zlib level 1 on the row sample)."""
+    return k * len(zlib.compress(transforms.serialise(rows, pic.depth, pic.color_type, transforms.PNG), 1))
 
 
 def _whole_as_bytes(pic: Picture) -> _Coding:
@@ -161,8 +172,8 @@ def encode(pic: Picture, level: int | None = None, model: str | None = None, dev
     and the byte path over all samples (where it has a chance)."""
     learned = _learned(pic, level, model, device)
     candidates = [learned] if learned else []
-    if learned is None or _looks_synthetic(pic) or learned.size > MODEL_MUST_BEAT_DEFLATE * len(
-            zlib.compress(transforms.serialise(pic.samples, pic.depth, pic.color_type, transforms.PNG), 1)):
+    rows, k = _row_sample(pic)
+    if learned is None or _looks_synthetic(rows) or learned.size > MODEL_MUST_BEAT_DEFLATE * _deflated_size(pic, rows, k):
         candidates.append(_whole_as_bytes(pic))
     best = min(candidates, key=lambda c: c.size)
     header = container.Header(pic.color_type, pic.depth, FORMATS.index(pic.format), pic.width, pic.height,
