@@ -233,9 +233,9 @@ def _pillow_image(pic: Picture, mode: str, options: dict) -> Image.Image:
 
 
 def to_pil(pic: Picture) -> Image.Image:
-    """The picture as a PIL image (16-bit colour has no Pillow mode: refused)."""
+    """The picture as a PIL image (16-bit colour, 2 and 4-bit gray have no Pillow mode: refused)."""
     for mode, (ct, depth) in _PILLOW_MODES.items():
-        if (ct, depth) == (pic.color_type, pic.depth):
+        if (ct, depth) == (pic.color_type, pic.depth) or ct == pic.color_type == PALETTE:
             options = {"palette": pic.palette.tobytes().hex()} if pic.palette is not None else {}
             return _pillow_image(pic, mode, options)
     raise UnsupportedInput(f"a {pic.kind} image has no Pillow mode (use the numpy samples)")
@@ -289,14 +289,12 @@ def _png_of(pic: Picture) -> png.Png:
         interlace, idat_at, chunks = _png_chunks(pic.wrapper)
     else:  # another format as PNG: the palette (and its transparency) as chunks
         interlace, idat_at, chunks = 0, 0, []
-        if pic.palette is not None:
+        if pic.palette is not None:  # only Pillow formats have palettes here
             chunks.append((b"PLTE", pic.palette.tobytes()))
-            idat_at = 1
-            if pic.format != "png" and "transparency" in json.loads(pic.wrapper).get("options", {}):
-                t = json.loads(pic.wrapper)["options"]["transparency"]
-                alpha = bytes.fromhex(t) if isinstance(t, str) else bytes([255] * t + [0])
-                chunks.append((b"tRNS", alpha))
-                idat_at = 2
+            t = json.loads(pic.wrapper)["options"].get("transparency")
+            if t is not None:  # Pillow: alpha per index (bytes), or the one transparent index
+                chunks.append((b"tRNS", bytes.fromhex(t) if isinstance(t, str) else bytes([255] * t + [0])))
+            idat_at = len(chunks)
     samples = pic.samples
     if pic.format == "pnm" and pic.depth == 1:  # PBM: 1 is black; PNG gray: 1 is white
         samples = 1 - samples
