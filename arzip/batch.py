@@ -35,15 +35,15 @@ class Outcome:
     error: str | None              # one line, when the job failed
 
 
-def expand(paths: list[Path], op: str, recursive: bool) -> tuple[list[Path], list[str]]:
-    """The files to work on, and warnings for what is skipped. Folders need -r (then every file
-    below them, or every .arz file when decompressing or testing); compressing skips inputs
-    that already end in .arz, as gzip skips .gz."""
-    files, warnings = [], []
+def expand(paths: list[Path], op: str, recursive: bool) -> tuple[list[Path], list[str], list[str]]:
+    """The files to work on, warnings for what is skipped, and errors. Folders need -r (then
+    every file below them, or every .arz file when decompressing or testing; without -r a
+    folder is an error); compressing skips inputs that already end in .arz, as gzip skips .gz."""
+    files, warnings, errors = [], [], []
     for path in paths:
         if path != api.STDIO and path.is_dir():
             if not recursive:
-                warnings.append(f"{path}: is a directory (use -r to work on the files in it); skipped")
+                errors.append(f"{path}: is a directory (use -r to work on the files in it)")
                 continue
             found = sorted(p for p in path.rglob("*") if p.is_file() and not _is_temp(p))
             files += [p for p in found if op == "compress" or p.name.endswith(api.SUFFIX)]
@@ -53,7 +53,7 @@ def expand(paths: list[Path], op: str, recursive: bool) -> tuple[list[Path], lis
         skipped = [p for p in files if p.name.endswith(api.SUFFIX)]
         warnings += [f"{p}: already has the {api.SUFFIX} suffix; skipped" for p in skipped]
         files = [p for p in files if not p.name.endswith(api.SUFFIX)]
-    return files, warnings
+    return files, warnings, errors
 
 
 def _is_temp(path: Path) -> bool:

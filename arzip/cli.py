@@ -98,11 +98,13 @@ def _run_many(op: str, files: tuple[Path, ...], output: Path | None, stdout: boo
               device: str, max_pixels: int, describe) -> None:
     """Expand the inputs, run one job per file, print each file's line (describe) unless -q and
     every failure, a summary with -v; exit 1 if any file failed (2 if every input was skipped)."""
-    paths, warnings = batch.expand(list(files), op, recursive)
+    paths, warnings, errors = batch.expand(list(files), op, recursive)
     for warning in warnings:
         click.echo(f"arzip: warning: {warning}", err=True)
+    for error in errors:
+        click.echo(f"arzip: error: {error}", err=True)
     if not paths:
-        raise SystemExit(2 if warnings else 0)
+        raise SystemExit(1 if errors else 2 if warnings else 0)
     if (output is not None or stdout) and len(paths) != 1:
         raise ArzipError(f"-o and -c take exactly one input ({len(paths)} given)")
     target = _output(paths[0], output, stdout, force, binary=op == "compress") if len(paths) == 1 else None
@@ -125,8 +127,9 @@ def _run_many(op: str, files: tuple[Path, ...], output: Path | None, stdout: boo
         size_in, size_out = sum(r.source_bytes for r in done), sum(r.target_bytes for r in done)
         ratio = f", {size_in / size_out:.3f}:1" if size_out and op == "compress" else ""
         click.echo(f"arzip: {len(done)} file{'s' if len(done) != 1 else ''} {op}ed, {size_in:,} bytes in, "
-                   f"{size_out:,} bytes out{ratio}; {len(failures)} failed, {len(warnings)} skipped", err=True)
-    if failures:
+                   f"{size_out:,} bytes out{ratio}; {len(failures) + len(errors)} failed, {len(warnings)} skipped",
+                   err=True)
+    if failures or errors:
         raise SystemExit(1)
 
 
