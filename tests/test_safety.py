@@ -102,18 +102,18 @@ def _start(*args) -> subprocess.Popen:
 
 @pytest.fixture(scope="module")
 def slow_input(tmp_path_factory) -> Path:
-    """Text that takes the byte path a few seconds."""
+    """Text that takes the byte path several seconds on one thread."""
     path = tmp_path_factory.mktemp("kill") / "big.txt"
-    path.write_bytes((TEXT * 40)[:500_000])
+    path.write_bytes((TEXT * 60)[:900_000])
     return path
 
 
 @pytest.mark.parametrize("how,after", [(signal.SIGKILL, 0.3), (signal.SIGKILL, 2.5), (signal.SIGINT, 2.5),
-                                       (signal.SIGTERM, 2.0)])
+                                       (signal.SIGTERM, 2.5)])
 def test_killed_compress_loses_nothing(slow_input, how, after):
     before = slow_input.read_bytes()
     target = slow_input.parent / f"out-{how}-{after}.arz"
-    proc = _start("compress", slow_input, "-o", target, "-q")
+    proc = _start("compress", slow_input, "-o", target, "-q", "--threads", "1")
     time.sleep(after)
     proc.send_signal(how)
     _, err = proc.communicate(timeout=60)
@@ -138,7 +138,7 @@ def test_killed_decompress_loses_nothing(slow_input):
     before = archive.read_bytes()
     for how in (signal.SIGKILL, signal.SIGINT):
         target = slow_input.parent / f"restored-{how}.txt"
-        proc = _start("decompress", archive, "-o", target)
+        proc = _start("decompress", archive, "-o", target, "--threads", "1")
         time.sleep(2.5)
         proc.send_signal(how)
         proc.communicate(timeout=60)
@@ -209,3 +209,34 @@ def test_dask_recipe_on_a_local_cluster(folder):
         targets = client.gather(client.map(_compress_path, files))
     for src, target in zip(files, targets):
         assert api.decompress(Path(target).read_bytes()) == Path(src).read_bytes()
+
+
+def test_progress_bar_on_a_terminal_only(folder):
+    """With several files and stderr a terminal, tqdm draws a progress bar; -q silences it."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    def stderr_of(*args) -> str:
+        main, secondary = pty.openpty()
+        fcntl.ioctl(secondary, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # a sized terminal
+        proc = subprocess.Popen([sys.executable, "-m", "arzip.cli", *map(str, args)], cwd=tempfile.gettempdir(),
+                                stdout=subprocess.DEVNULL, stderr=secondary)
+        os.close(secondary)
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(main, 4096)
+            except OSError:  # the terminal closed with the process
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        proc.wait(timeout=120)
+        os.close(main)
+        return b"".join(chunks).decode(errors="replace")
+
+    files = [folder / "notes.txt", folder / "sub" / "data.bin"]
+    assert "file/s" in stderr_of("compress", *files, "-f")
+    assert stderr_of("compress", *files, "-f", "-q") == ""
