@@ -571,6 +571,13 @@ def _publish(fd: int, tmp: str | None, target: Path, force: bool) -> str | None:
         os.link(source, target, follow_symlinks=True)
     except FileExistsError:
         raise ArzipError(f"{target} already exists (use -f to overwrite)") from None
+    except OSError:
+        if tmp is None:
+            raise
+        if target.exists():  # a file system without hard links: check, then rename
+            raise ArzipError(f"{target} already exists (use -f to overwrite)") from None
+        os.replace(tmp, target)
+        return None
     return tmp
 
 
