@@ -8,6 +8,7 @@ any other bytes -> byte_archive (blocks) -> byte_codec (network + mixer + coder,
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 from glob import escape as glob_escape
 import os
@@ -196,17 +197,8 @@ def decompress(blob: bytes, to: str | None = None) -> bytes:
     return picture.write(decompress_picture(blob), to)
 
 
-def _installed(name: str, sha16: bytes) -> str:
-    """The installed model whose file hash starts with sha16 (an archive's record of its model)."""
-    installed = registry.find_by_hash_prefix(sha16)
-    if installed is None:
-        raise FormatError(f"archive was made with model '{name}' (sha256 {sha16.hex()}...), "
-                          "which is not installed")
-    return installed
-
-
 def _byte_net(name: str, sha16: bytes) -> NetTables:
-    return registry.load_bytes(_installed(name, sha16))
+    return registry.load_bytes(registry.installed(name, sha16))
 
 
 def _compress_bytes_stream(src: BinaryIO, dst: BinaryIO) -> byte_archive.Summary:
@@ -392,15 +384,21 @@ def test_file(source: str | Path) -> Report:
         head = src.read(6)
         if container.kind_of(head) == container.KIND_BYTES:
             counter = _CountingReader(src, len(head))
-            n = byte_archive.decompress_stream(_Prefixed(head, counter), _Discard(), _byte_net)
+            n = byte_archive.decompress_stream(_Prefixed(head, counter), _Digest(), _byte_net)
             return Report(source, STDIO, counter.count, n, "bytes")
         blob = head + _read_all(src, source)
     pic = decompress_picture(blob)
     return Report(source, STDIO, len(blob), pic.samples.nbytes, "image", pic.samples.size, image_kind=pic.kind)
 
 
-class _Discard:
+class _Digest:
+    """A writer that keeps only the BLAKE2b-128 of what it is given."""
+
+    def __init__(self) -> None:
+        self.hash = hashlib.blake2b(digest_size=16)
+
     def write(self, data: bytes) -> int:
+        self.hash.update(data)
         return len(data)
 
 
@@ -427,23 +425,13 @@ def _verify_image(target: Path, checksum: bytes) -> None:
 def _verify_bytes(target: Path, source: Path) -> None:
     """Decode the written archive back from disk and compare it with the input, byte for byte
     (through their BLAKE2b digests)."""
-    import hashlib
-
-    class _Hasher:
-        def __init__(self) -> None:
-            self.h = hashlib.blake2b(digest_size=16)
-
-        def write(self, data: bytes) -> int:
-            self.h.update(data)
-            return len(data)
-
-    decoded, original = _Hasher(), hashlib.blake2b(digest_size=16)
+    decoded, original = _Digest(), _Digest()
     with open(target, "rb") as f:
         byte_archive.decompress_stream(f, decoded, _byte_net)
     with open(source, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
-            original.update(chunk)
-    if decoded.h.digest() != original.digest():
+            original.write(chunk)
+    if decoded.hash.digest() != original.hash.digest():
         raise ArzipError(f"{target}: verification failed; the input was kept")
 
 
@@ -480,10 +468,7 @@ class _CountingReader:
 
 def read_input(path: Path) -> bytes:
     with open_input(path) as f:
-        try:
-            return f.read()
-        except OSError as e:
-            raise ArzipError(f"{path}: cannot read ({e.strerror})") from None
+        return _read_all(f, path)
 
 
 def check_target(source: Path, target: Path, force: bool) -> None:

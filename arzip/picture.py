@@ -150,14 +150,21 @@ def _decode_pillow(data: bytes, fmt: str, name: str, max_pixels: int) -> tuple[s
                         options["transparency"] = t.hex() if isinstance(t, bytes) else t
                 if fmt in ("tiff", "tga") and isinstance(im.info.get("compression"), str):
                     options["compression"] = im.info["compression"]
-                samples = np.asarray(im)
+                samples = _samples_of(im)
     except UnsupportedInput:
         raise
     except (OSError, ValueError, SyntaxError, struct.error, Image.DecompressionBombError, EOFError) as e:
         raise UnsupportedInput(f"{name}: cannot decode {fmt.upper()} ({e})") from None
-    if samples.ndim == 2:
-        samples = samples[..., None]
-    return im.mode, np.ascontiguousarray(samples.astype(np.uint16 if im.mode == "I;16" else np.uint8)), options
+    return im.mode, samples, options
+
+
+def _samples_of(im: Image.Image) -> np.ndarray:
+    """(H, W, C) samples of a PIL image in one of _PILLOW_MODES (mode "1" as 0/1)."""
+    samples = np.asarray(im)
+    samples = samples[..., None] if samples.ndim == 2 else samples
+    if im.mode == "1":
+        samples = samples != 0
+    return np.ascontiguousarray(samples.astype(np.uint16 if im.mode == "I;16" else np.uint8))
 
 
 def _layout(data: bytes, fmt: str) -> bytes:
@@ -178,19 +185,16 @@ def _layout(data: bytes, fmt: str) -> bytes:
 
 
 def _read_pillow(data: bytes, fmt: str, name: str, max_pixels: int) -> Picture:
-    if fmt == "webp" and _layout(data, fmt) != b"lossless":
+    layout = _layout(data, fmt)
+    if fmt == "webp" and layout != b"lossless":
         raise UnsupportedInput(f"{name}: lossy WebP (kept as bytes, never re-encoded)")
     mode, samples, options = _decode_pillow(data, fmt, name, max_pixels)
     color_type, depth = _PILLOW_MODES[mode]
-    if depth == 1:
-        samples = (samples != 0).astype(np.uint8)
     pic = Picture(samples, color_type, depth, fmt, json.dumps({"mode": mode, "options": options}).encode())
     # what Pillow writes back must keep the file's layout and read back to the same samples
     rewritten = write(pic)
     again = _decode_pillow(rewritten, fmt, name, max_pixels)[1]
-    if depth == 1:
-        again = (again != 0).astype(np.uint8)
-    if _layout(rewritten, fmt) != _layout(data, fmt) or not np.array_equal(again, samples):
+    if _layout(rewritten, fmt) != layout or not np.array_equal(again, samples):
         raise UnsupportedInput(f"{name}: this {fmt.upper()} layout cannot be rewritten exactly")
     return pic
 
@@ -232,26 +236,29 @@ def _pillow_image(pic: Picture, mode: str, options: dict) -> Image.Image:
     return Image.fromarray(s, mode)
 
 
+def pillow_mode(color_type: int, depth: int) -> str | None:
+    """The Pillow mode that holds such samples exactly (palettes of any depth are "P"), or None
+    (16-bit colour, 2 and 4-bit gray)."""
+    if color_type == PALETTE:
+        return "P"
+    return next((mode for mode, kind in _PILLOW_MODES.items() if kind == (color_type, depth)), None)
+
+
 def to_pil(pic: Picture) -> Image.Image:
-    """The picture as a PIL image (16-bit colour, 2 and 4-bit gray have no Pillow mode: refused)."""
-    for mode, (ct, depth) in _PILLOW_MODES.items():
-        if (ct, depth) == (pic.color_type, pic.depth) or ct == pic.color_type == PALETTE:
-            options = {"palette": pic.palette.tobytes().hex()} if pic.palette is not None else {}
-            return _pillow_image(pic, mode, options)
-    raise UnsupportedInput(f"a {pic.kind} image has no Pillow mode (use the numpy samples)")
+    """The picture as a PIL image; UnsupportedInput when no Pillow mode holds it."""
+    mode = pillow_mode(pic.color_type, pic.depth)
+    if mode is None:
+        raise UnsupportedInput(f"a {pic.kind} image has no Pillow mode (use the numpy samples)")
+    options = {"palette": pic.palette.tobytes().hex()} if pic.palette is not None else {}
+    return _pillow_image(pic, mode, options)
 
 
 def from_pil(im: Image.Image) -> Picture:
     if im.mode not in _PILLOW_MODES:
         raise UnsupportedInput(f"Pillow mode {im.mode} is not supported")
     ct, depth = _PILLOW_MODES[im.mode]
-    samples = np.asarray(im)
-    samples = samples[..., None] if samples.ndim == 2 else samples
-    samples = samples.astype(np.uint16 if depth == 16 else np.uint8)
-    if depth == 1:
-        samples = (samples != 0).astype(np.uint8)
     palette = np.frombuffer(bytes(im.getpalette() or []), np.uint8).reshape(-1, 3) if im.mode == "P" else None
-    return new(samples, ct, depth, palette)
+    return new(_samples_of(im), ct, depth, palette)
 
 
 # -- PNG: the chunks around the pixels ----------------------------------------------------------

@@ -70,11 +70,9 @@ class _Coding:
                                          tuple(offsets), nll))
         self.payloads.append(payload)
 
-    def add_bytes_part(self, plane: int, samples: np.ndarray, depth: int, color_type: int,
-                       transform: int) -> None:
-        """A sample array serialised by a transform, through the byte path."""
+    def add_bytes_part(self, plane: int, stream: bytes, transform: int) -> None:
+        """A plane serialised by a transform (arzip.transforms), through the byte path."""
         name = registry.bytes_model()
-        stream = transforms.serialise(samples, depth, color_type, transform)
         ref_cost = 0 if any(n == name for n, _ in self.models) else len(name) + 10
         payload, nll, used_model = byte_archive.encode_part(stream, registry.load_bytes(name), ref_cost)
         model = self.model_index(name) if used_model else container.NO_MODEL  # tiny images: no bytes spent
@@ -133,7 +131,8 @@ def _learned(pic: Picture, level: int | None, model: str | None, device: str) ->
     else:
         return None
     if ct in (RGBA, GRAY_ALPHA):
-        coding.add_bytes_part(container.PLANE_ALPHA, s[..., -1:], 8, GRAY, transforms.PNG)
+        alpha = transforms.serialise(np.ascontiguousarray(s[..., -1:]), 8, GRAY, transforms.PNG)
+        coding.add_bytes_part(container.PLANE_ALPHA, alpha, transforms.PNG)
     return coding
 
 
@@ -163,7 +162,7 @@ def _whole_as_bytes(pic: Picture) -> _Coding:
     streams = {t: transforms.serialise(pic.samples, pic.depth, pic.color_type, t) for t in options}
     best = min(options, key=lambda t: len(zlib.compress(streams[t], 1)))
     coding = _Coding()
-    coding.add_bytes_part(container.PLANE_SAMPLES, pic.samples, pic.depth, pic.color_type, best)
+    coding.add_bytes_part(container.PLANE_SAMPLES, streams[best], best)
     return coding
 
 
@@ -179,14 +178,6 @@ def encode(pic: Picture, level: int | None = None, model: str | None = None, dev
     header = container.Header(pic.color_type, pic.depth, FORMATS.index(pic.format), pic.width, pic.height,
                               pic.checksum(), pic.wrapper, tuple(best.models), tuple(best.parts))
     return container.pack(header, best.payloads)
-
-
-def _installed(ref: tuple[str, bytes]) -> str:
-    name, sha8 = ref
-    installed = registry.find_by_hash_prefix(sha8)
-    if installed is None:
-        raise FormatError(f"archive was made with model '{name}' (sha256 {sha8.hex()}...), which is not installed")
-    return installed
 
 
 def _expected_planes(pic: Picture, parts: tuple[container.Part, ...]) -> bool:
@@ -212,7 +203,7 @@ def decode(blob: bytes, device: str = "cpu", max_pixels: int = container.MAX_PIX
     for part, payload in zip(header.parts, payloads):
         try:
             if part.method == container.METHOD_MODEL:
-                _decode_model_part(pic, part, payload, _installed(header.models[part.model]), device)
+                _decode_model_part(pic, part, payload, registry.installed(*header.models[part.model]), device)
             else:
                 _decode_bytes_part(pic, part, payload, header.models, shape)
         except (ValueError, RuntimeError, IndexError, AssertionError) as e:  # constriction asserts on bad data
@@ -260,7 +251,7 @@ def _decode_bytes_part(pic: Picture, part: container.Part, payload: bytes,
     def net():
         if part.model >= len(models):
             raise FormatError("corrupted archive (a model-coded block, but the part names no model)")
-        return registry.load_bytes(_installed(models[part.model]))
+        return registry.load_bytes(registry.installed(*models[part.model]))
 
     raw_len = transforms.raw_length(plane_shape, depth, part.transform)
     stream = byte_archive.decode_part(payload, raw_len, net)

@@ -13,10 +13,6 @@ from PIL import Image, ImageFile, ImagePalette
 from . import container, picture
 
 FORMAT = "ARZ"
-_MODES = {(picture.GRAY, 1): ("1", "L"), (picture.GRAY, 8): ("L", "L"), (picture.GRAY_ALPHA, 8): ("LA", "LA"),
-          (picture.PALETTE, 1): ("P", "P"), (picture.PALETTE, 2): ("P", "P"), (picture.PALETTE, 4): ("P", "P"),
-          (picture.PALETTE, 8): ("P", "P"), (picture.RGB, 8): ("RGB", "RGB"), (picture.RGBA, 8): ("RGBA", "RGBA"),
-          (picture.GRAY, 16): ("I;16", "I;16")}  # (colour type, depth) -> (mode, raw mode of the samples)
 
 
 def _accept(prefix: bytes) -> bool:
@@ -33,17 +29,17 @@ class ArzImageFile(ImageFile.ImageFile):
             header = container.read_header(blob)
         except container.FormatError as e:
             raise SyntaxError(str(e)) from None
-        key = (header.color_type, header.depth)
-        if key not in _MODES:
+        mode = picture.pillow_mode(header.color_type, header.depth)
+        if mode is None:
             raise SyntaxError(f"a {header.depth}-bit {picture.COLOR_NAMES.get(header.color_type, '?')} "
                               "image has no Pillow mode (use arzip.decompress_image)")
-        self._mode = _MODES[key][0]
+        self._mode = mode
         self._size = (header.width, header.height)
         if header.color_type == picture.PALETTE:
             stub = picture.Picture(np.zeros((0, 0, 1), np.uint8), header.color_type, header.depth,
                                    picture.FORMATS[header.format], header.wrapper)
             self.palette = ImagePalette.raw("RGB", stub.palette.tobytes())
-        self.tile = [ImageFile._Tile("arz", (0, 0) + self.size, 0, _MODES[key][1])]
+        self.tile = [ImageFile._Tile("arz", (0, 0) + self.size, 0, None)]
 
 
 class ArzDecoder(ImageFile.PyDecoder):
@@ -53,13 +49,8 @@ class ArzDecoder(ImageFile.PyDecoder):
     def decode(self, buffer) -> tuple[int, int]:
         from .api import decompress_picture
         self.fd.seek(0)
-        pic = decompress_picture(self.fd.read())
-        samples = pic.samples
-        if pic.depth == 1 and pic.color_type == picture.GRAY:
-            samples = samples * np.uint8(255)
-        elif pic.depth == 16:
-            samples = samples.astype("<u2")
-        self.set_as_raw(np.ascontiguousarray(samples).tobytes(), self.args[0])
+        im = picture.to_pil(decompress_picture(self.fd.read()))
+        self.set_as_raw(im.tobytes(), im.mode)  # raw data in the mode's own layout
         return -1, 0
 
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from .byte_mixer import NetTables
 from .byte_net import ExactByteNet
-from .errors import ModelError
+from .errors import FormatError, ModelError
 
 if TYPE_CHECKING:  # the image models need torch, which the byte path never loads
     from .image_model import ExactImageModel
@@ -75,6 +75,15 @@ def find_by_hash_prefix(prefix: bytes) -> str | None:
         if bytes.fromhex(entry["sha256"]).startswith(prefix):
             return name
     return None
+
+
+def installed(name: str, sha_prefix: bytes) -> str:
+    """The installed model an archive names (by its file hash prefix), or a FormatError naming it."""
+    found = find_by_hash_prefix(sha_prefix)
+    if found is None:
+        raise FormatError(f"archive was made with model '{name}' (sha256 {sha_prefix.hex()}...), "
+                          "which is not installed")
+    return found
 
 
 def _verified_file(name: str, kind: str) -> Path:
