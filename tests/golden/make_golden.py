@@ -1,0 +1,181 @@
+"""Write the golden archives: small archives of every kind and level, made once and never
+rewritten, with the SHA-256 of what each decodes to (tests/test_golden.py checks them).
+
+They guard the format: an archive written by an earlier arzip must keep decoding to the same
+samples and bytes. So this script refuses to replace an archive that exists; a new kind of
+archive gets a new name (say, one per new format version), the old ones stay.
+
+    python tests/golden/make_golden.py            # adds the archives that are missing
+    python tests/golden/make_golden.py --check    # re-encodes every input: does this arzip
+                                                  # still write the very same bytes?
+
+Inputs are scikit-image photos and synthetic data only (no ../shared), so anyone can see
+what went in.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+import arzip
+from arzip import picture
+
+HERE = Path(__file__).resolve().parent
+MANIFEST = HERE / "manifest.json"
+
+
+def _skimage(name: str) -> np.ndarray:
+    from skimage import data
+    return np.ascontiguousarray(getattr(data, name)())
+
+
+def _png(im: Image.Image, **kw) -> bytes:
+    buf = io.BytesIO()
+    im.save(buf, format="PNG", **kw)
+    return buf.getvalue()
+
+
+def _pillow(im: Image.Image, fmt: str) -> bytes:
+    buf = io.BytesIO()
+    im.save(buf, format=fmt)
+    return buf.getvalue()
+
+
+def _alpha(h: int, w: int) -> np.ndarray:
+    """A soft disc: flat regions and a smooth edge, as real alpha masks have."""
+    y, x = np.mgrid[:h, :w]
+    r = np.hypot(y - h / 2, x - w / 2) / (min(h, w) / 2)
+    return np.clip((1.1 - r) * 600, 0, 255).astype(np.uint8)
+
+
+def _chart(h: int, w: int) -> np.ndarray:
+    """A synthetic RGB graphic: flat background, bars, grid lines (goes the byte path)."""
+    img = np.full((h, w, 3), 250, np.uint8)
+    img[::8] = (200, 200, 200)
+    for i, colour in enumerate([(220, 50, 50), (50, 120, 220), (40, 170, 90)]):
+        img[h // 4 + 10 * i: h - 4, 6 + 22 * i: 20 + 22 * i] = colour
+    return img
+
+
+def inputs() -> dict[str, tuple[str, bytes, dict]]:
+    """name -> (how it is compressed: "file" or "bytes", the input, compress() keywords)."""
+    astronaut, camera = _skimage("astronaut"), _skimage("camera")
+    rgb = np.ascontiguousarray(astronaut[100:148, 200:280])
+    gray = np.ascontiguousarray(camera[200:248, 220:300])
+    rng = np.random.default_rng(7)
+    gray16 = (gray.astype(np.uint32) * 257 + rng.integers(0, 256, gray.shape)).astype(np.uint16)
+    rgb16 = (rgb.astype(np.uint32) * 257 + rng.integers(0, 256, rgb.shape)).astype(np.uint16)
+    rgba = np.dstack([rgb, _alpha(*rgb.shape[:2])])
+    gray_alpha = np.dstack([gray, _alpha(*gray.shape[:2])])
+    quantized = Image.fromarray(rgb).quantize(64, dither=Image.Dither.NONE)
+    duplicated = quantized.copy()
+    palette = duplicated.getpalette()
+    duplicated.putpalette(palette[:3] * 2 + palette[6:])  # colours 0 and 1 equal: indices coded
+    bilevel = Image.fromarray(gray > 110).convert("1")
+    text_chunks = Image.fromarray(rgb)
+    from PIL import PngImagePlugin
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Title", "golden")
+    info.add_itxt("Comment", "κάτι", lang="el")
+    text = (Path(arzip.__file__).read_text() * 3).encode()
+    return {
+        "rgb-level5.png": ("file", _png(Image.fromarray(rgb)), {}),
+        "rgb-level1.png": ("file", _png(Image.fromarray(rgb)), {"level": 1}),
+        "rgb-level9.png": ("file", _png(Image.fromarray(rgb)), {"level": 9}),
+        "rgb-level6-quadrants.png": ("file", _png(Image.fromarray(astronaut[0:256, 128:384])), {"level": 6}),
+        "rgb-1x1.png": ("file", _png(Image.fromarray(rgb[:1, :1])), {}),
+        "rgb-chunks-interlaced.png": ("file", _png(text_chunks, pnginfo=info, interlace=1), {}),
+        "gray.png": ("file", _png(Image.fromarray(gray)), {}),
+        "gray-alpha.png": ("file", _png(Image.fromarray(gray_alpha, "LA")), {}),
+        "rgba.png": ("file", _png(Image.fromarray(rgba, "RGBA")), {}),
+        "palette-colours.png": ("file", _png(quantized), {"learned_only": True}),
+        "palette-indices.png": ("file", _png(duplicated), {}),
+        "bilevel.png": ("file", _png(bilevel), {}),
+        "gray16.png": ("file", _png(Image.fromarray(gray16)), {}),
+        "rgb16.png": ("file", picture.write(picture.new(rgb16, picture.RGB, 16)), {}),
+        "chart.png": ("file", _png(Image.fromarray(_chart(64, 96))), {}),
+        "rgb.ppm": ("file", b"P6\n# golden\n80 48\n255\n" + rgb.tobytes(), {}),
+        "gray.bmp": ("file", _pillow(Image.fromarray(gray), "BMP"), {}),
+        "rgb.tif": ("file", _pillow(Image.fromarray(rgb), "TIFF"), {}),
+        "text.txt": ("bytes", text, {}),
+        "empty.bin": ("bytes", b"", {}),
+        "random.bin": ("bytes", rng.integers(0, 256, 3000, dtype=np.uint8).tobytes(), {}),
+        "zeros.bin": ("bytes", bytes(20000), {}),
+        "repeats.bin": ("bytes", rng.integers(0, 256, 1000, dtype=np.uint8).tobytes() * 20, {}),
+        "photo-as-bytes.png": ("bytes", _png(Image.fromarray(rgb)), {}),
+    }
+
+
+def _compress(path: str, data: bytes, options: dict) -> bytes:
+    """learned_only: the learned coding even where the byte path would be smaller (a palette
+    photo's colours through the RGB model), so that the archive holds that kind of part."""
+    if path == "bytes":
+        return arzip.compress_bytes(data)
+    if not options.get("learned_only"):
+        return arzip.compress(data, **options)
+    from arzip import picture_codec
+    saved = picture_codec.SYNTHETIC_REPEATS, picture_codec.MODEL_MUST_BEAT_DEFLATE
+    picture_codec.SYNTHETIC_REPEATS, picture_codec.MODEL_MUST_BEAT_DEFLATE = 2.0, float("inf")
+    try:
+        return arzip.compress(data)
+    finally:
+        picture_codec.SYNTHETIC_REPEATS, picture_codec.MODEL_MUST_BEAT_DEFLATE = saved
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def check() -> int:
+    """Re-encode every input and compare with its golden archive: a change that alters the
+    bits an encoder writes shows here (it then needs a new format version)."""
+    changed = 0
+    for name, (path, data, options) in inputs().items():
+        archive = HERE / f"{name}.arz"
+        if archive.exists() and _compress(path, data, options) != archive.read_bytes():
+            print(f"{archive.name}: this arzip writes different bytes", file=sys.stderr)
+            changed += 1
+    print(f"{changed} of {len(inputs())} archives differ", file=sys.stderr)
+    return 1 if changed else 0
+
+
+def main() -> None:
+    if sys.argv[1:] == ["--check"]:
+        sys.exit(check())
+    manifest = json.loads(MANIFEST.read_text()) if MANIFEST.exists() else {}
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=HERE, capture_output=True, text=True).stdout.strip()
+    for name, (path, data, options) in inputs().items():
+        archive = HERE / f"{name}.arz"
+        if archive.exists() or name in manifest:
+            continue
+        blob = _compress(path, data, options)
+        entry = {"written_by": f"arzip {arzip_version()} ({commit[:12]})", "options": options,
+                 "decoded_sha256": sha256(arzip.decompress(blob))}
+        summary = arzip.info(blob)
+        if summary["kind"] == "image":
+            samples = arzip.decompress_image(blob)
+            entry["samples"] = f"{samples.dtype.name} {list(samples.shape)}"
+            entry["samples_sha256"] = sha256(np.ascontiguousarray(samples).tobytes())
+            entry["parts"] = [f"{p['plane']}: {p['method']} {p['model']}" for p in summary["parts"]]
+        else:
+            entry["methods"] = summary["methods"]
+        archive.write_bytes(blob)
+        manifest[name] = entry
+        print(f"{archive.name}: {len(blob)} bytes, {entry.get('parts') or entry.get('methods')}", file=sys.stderr)
+    MANIFEST.write_text(json.dumps(manifest, indent=1, ensure_ascii=False) + "\n")
+
+
+def arzip_version() -> str:
+    from importlib.metadata import version
+    return version("arzip")
+
+
+if __name__ == "__main__":
+    main()
