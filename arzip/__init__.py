@@ -16,7 +16,7 @@ from . import pillow_plugin
 from .api import (compress, compress_bytes, compress_file, compress_image, decompress, decompress_bytes,
                   decompress_file, decompress_image, decompress_picture, decompress_pil, info, set_threads)
 from .errors import ArzipError, FormatError, ModelError, UnsupportedInput
-from .picture import Picture
+from .formats.picture import Picture
 
 pillow_plugin.register()
 

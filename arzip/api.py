@@ -1,35 +1,32 @@
 """Public API: compress and decompress images as arrays, archives as bytes, and files on disk.
 
-The data paths: image file -> picture (samples + what rewrites the file) -> picture_codec
-(each plane through a learned model, image_codec, or the byte path) -> container;
-any other bytes -> byte_archive (blocks) -> byte_codec (network + mixer + coder, step by step)
--> byte_container.
+The data paths (docs/ARCHITECTURE.md): image file -> formats.picture (samples + what rewrites
+the file) -> image.planes (each plane through a learned model, image.codec, or the byte path)
+-> image.container; any other bytes -> bytes.archive (blocks) -> bytes.codec (network + mixer
++ coder, step by step) -> bytes.container. Output files are written by arzip.files.
 """
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import io
-from glob import escape as glob_escape
 import os
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import BinaryIO
 
 import numba
 import numpy as np
 
-from . import byte_archive, container, picture, registry, schedule, transforms
-from .byte_mixer import NetTables
+from . import container, files, registry
+from .bytes import archive as byte_archive
+from .bytes.mixer import NetTables
 from .errors import ArzipError, FormatError, UnsupportedInput
+from .files import STDIO
+from .formats import picture, serialise
+from .image import container as image_container, waves
 
 # torch and the image codec are imported on first use: the byte path never needs them, and
 # importing torch costs a second and a quarter of a gigabyte.
-
-SUFFIX = ".arz"
-
 
 MAX_DEFAULT_THREADS = 8  # per-wave batches are a few hundred pixels: more threads hardly help
 
@@ -42,7 +39,7 @@ def default_threads() -> int:
 
 _threads: int | None = None
 _device = "cpu"
-DEFAULT_MAX_PIXELS = container.MAX_PIXELS
+DEFAULT_MAX_PIXELS = image_container.MAX_PIXELS
 _max_pixels = DEFAULT_MAX_PIXELS
 
 
@@ -119,17 +116,17 @@ def compress_image(image, model: str | None = None, level: int | None = None) ->
     """An image -> .arz archive bytes: a numpy array ((H, W) or (H, W, C) uint8/uint16, C = 1..4),
     a PIL image or a Picture. The colour planes go through the named model, or the one behind
     compression level 1 (fastest) .. 9 (smallest); other kinds of image through the coder that
-    suits them (arzip/picture_codec.py)."""
-    from . import picture_codec
-    return picture_codec.encode(_picture_of(image), level, model, _image_device())
+    suits them (arzip/image/planes.py)."""
+    from .image import planes
+    return planes.encode(_picture_of(image), level, model, _image_device())
 
 
 def decompress_picture(blob: bytes) -> picture.Picture:
     """.arz image archive -> Picture (samples, colour type, depth, format), checksum verified."""
-    from . import picture_codec
-    if container.kind_of(blob[:6]) != container.KIND_IMAGE:
+    from .image import planes
+    if container.kind_of(blob[:container.PREFIX_SIZE]) != container.KIND_IMAGE:
         raise FormatError("not an image archive (use decompress)")
-    return picture_codec.decode(blob, _image_device(), _max_pixels)
+    return planes.decode(blob, _image_device(), _max_pixels)
 
 
 def decompress_image(blob: bytes) -> np.ndarray:
@@ -192,7 +189,7 @@ def _picture_from_file(data: bytes, as_: str, name: str = "input", suffix: str =
 def decompress(blob: bytes, to: str | None = None) -> bytes:
     """Archive -> the original bytes (bytes kind), or the image file (image kind) in its own
     format, or in `to` ("png")."""
-    if container.kind_of(blob[:6]) == container.KIND_BYTES:
+    if container.kind_of(blob[:container.PREFIX_SIZE]) == container.KIND_BYTES:
         return decompress_bytes(blob)
     return picture.write(decompress_picture(blob), to)
 
@@ -204,27 +201,27 @@ def _byte_net(name: str, sha16: bytes) -> NetTables:
 def _compress_bytes_stream(src: BinaryIO, dst: BinaryIO) -> byte_archive.Summary:
     name = registry.bytes_model()
     return byte_archive.compress_stream(src, dst, registry.load_bytes(name), name,
-                                        bytes.fromhex(registry.model_sha256(name))[:16])
+                                        registry.hash_prefix(name, container.BYTES_MODEL_HASH_BYTES))
 
 
 def info(blob: bytes) -> dict:
     """Summary of an archive, from its headers alone (no decoding)."""
-    if container.kind_of(blob[:6]) == container.KIND_BYTES:
+    if container.kind_of(blob[:container.PREFIX_SIZE]) == container.KIND_BYTES:
         return _bytes_info(blob)
-    header, _ = container.unpack(blob, _max_pixels)
+    header, _ = image_container.unpack(blob, _max_pixels)
     subpixels = header.width * header.height * picture.CHANNELS.get(header.color_type, 1)
     parts = []
     for part in header.parts:
-        name, sha8 = header.models[part.model] if part.model != container.NO_MODEL else ("none", b"")
+        name, sha8 = header.models[part.model] if part.model != image_container.NO_MODEL else ("none", b"")
         installed = registry.find_by_hash_prefix(sha8) if sha8 else None
-        entry = {"plane": container.PLANES[part.plane], "method": container.METHODS[part.method],
+        entry = {"plane": image_container.PLANES[part.plane], "method": image_container.METHODS[part.method],
                  "model": name, "model_sha256": registry.model_sha256(installed) if installed else sha8.hex(),
                  "bytes": part.payload_len, "nll_bits": part.nll_bits}
-        if part.method == container.METHOD_MODEL:
+        if part.method == image_container.METHOD_MODEL:
             entry.update(levels=registry.levels_of(installed) if installed else [],
-                         layout=schedule.LAYOUTS.get(part.layout, "?"), scale_offsets=list(part.scale_offsets))
+                         layout=waves.LAYOUTS.get(part.layout, "?"), scale_offsets=list(part.scale_offsets))
         else:
-            entry["transform"] = transforms.TRANSFORMS.get(part.transform, "?")
+            entry["transform"] = serialise.TRANSFORMS.get(part.transform, "?")
         parts.append(entry)
     payload = sum(p.payload_len for p in header.parts)
     return {
@@ -266,9 +263,6 @@ def _bytes_info(blob: bytes) -> dict:
 
 # -- files ------------------------------------------------------------------------------------
 
-STDIO = Path("-")
-
-
 @dataclass(frozen=True)
 class Report:
     """What one file operation did; the CLI turns it into its summary line."""
@@ -282,34 +276,6 @@ class Report:
     methods: tuple[str, ...] = ()  # bytes: how each block was coded
 
 
-def default_output(source: Path, decompress: bool) -> Path:
-    if source == STDIO:
-        return STDIO
-    if not decompress:
-        return source.with_name(source.name + SUFFIX)
-    if source.name.endswith(SUFFIX) and len(source.name) > len(SUFFIX):
-        return source.with_name(source.name[:-len(SUFFIX)])
-    raise ArzipError(f"{source}: unknown suffix (expected {SUFFIX}); use -o to name the output")
-
-
-@contextlib.contextmanager
-def open_input(path: Path) -> Iterator[BinaryIO]:
-    """The file (or stdin for '-') opened for reading, with one-line errors."""
-    if path == STDIO:
-        yield sys.stdin.buffer
-        return
-    if not path.exists():
-        raise ArzipError(f"{path}: no such file")
-    if path.is_dir():
-        raise ArzipError(f"{path}: is a directory")
-    try:
-        f = open(path, "rb")
-    except OSError as e:
-        raise ArzipError(f"{path}: cannot read ({e.strerror})") from None
-    with f:
-        yield f
-
-
 def compress_file(source: str | Path, target: str | Path | None = None, force: bool = False,
                   model: str | None = None, level: int | None = None, as_: str = "auto",
                   remove_source: bool = False) -> Report:
@@ -318,29 +284,29 @@ def compress_file(source: str | Path, target: str | Path | None = None, force: b
     the byte path, streamed. remove_source: delete the source once the archive is written,
     synced and verified by decoding it."""
     source = Path(source)
-    target = Path(target) if target is not None else default_output(source, decompress=False)
+    target = Path(target) if target is not None else files.default_output(source, decompress=False)
     _check_path(as_)
     _check_removal(source, target, remove_source)
-    with open_input(source) as src:
-        check_target(source, target, force)
+    with files.open_input(source) as src:
+        files.check_target(source, target, force)
         head = src.read(16)
         if as_ == "image" or (as_ == "auto" and picture.sniff(head, source.suffix)):
-            data = head + _read_all(src, source)
+            data = head + files.read_all(src, source)
             pic = _picture_from_file(data, as_, str(source), source.suffix)
             if pic:
                 blob = compress_image(pic, model, level)
-                write_atomic(target, blob, force)
+                files.write_atomic(target, blob, force)
                 if remove_source:
                     _verify_image(target, pic.checksum())
-                    _remove(source)
+                    files.remove(source)
                 return Report(source, target, len(data), len(blob), "image",
                               pic.samples.size, image_kind=pic.kind)
             src, head = io.BytesIO(data), b""
-        with open_output(target, force) as dst:
-            summary = _compress_bytes_stream(_Prefixed(head, src), dst)
+        with files.open_output(target, force) as dst:
+            summary = _compress_bytes_stream(files.Prefixed(head, src), dst)
     if remove_source:
         _verify_bytes(target, source)
-        _remove(source)
+        files.remove(source)
     return Report(source, target, summary.raw_bytes, summary.archive_bytes, "bytes", methods=summary.methods)
 
 
@@ -351,62 +317,48 @@ def decompress_file(source: str | Path, target: str | Path | None = None,
     delete the archive once the output is written (decoding verified its checksum)."""
     source = Path(source)
     if target is None:
-        target = default_output(source, decompress=True)
+        target = files.default_output(source, decompress=True)
         if to and target != STDIO:
             target = target.with_suffix(picture.SUFFIXES[to])
     target = Path(target)
     _check_removal(source, target, remove_source)
-    with open_input(source) as src:
-        check_target(source, target, force)
-        head = src.read(6)
-        if container.kind_of(head) == container.KIND_BYTES:
-            if to:
-                raise ArzipError(f"{source}: --to applies to images; this archive holds a file coded as bytes")
-            counter = _CountingReader(src, len(head))
-            with open_output(target, force) as dst:
-                n = byte_archive.decompress_stream(_Prefixed(head, counter), dst, _byte_net)
-            report = Report(source, target, counter.count, n, "bytes")
-        else:
-            blob = head + _read_all(src, source)
-            pic = decompress_picture(blob)
-            data = picture.write(pic, to)
-            write_atomic(target, data, force)
-            report = Report(source, target, len(blob), len(data), "image", pic.samples.size, image_kind=pic.kind)
+    with files.open_input(source) as src:
+        files.check_target(source, target, force)
+        report = _restore(source, src, target, force, to)
     if remove_source:
-        _remove(source)
+        files.remove(source)
     return report
 
 
 def test_file(source: str | Path) -> Report:
     """Decode an archive (or stdin, '-') completely and check it, writing nothing (gzip -t)."""
     source = Path(source)
-    with open_input(source) as src:
-        head = src.read(6)
-        if container.kind_of(head) == container.KIND_BYTES:
-            counter = _CountingReader(src, len(head))
-            n = byte_archive.decompress_stream(_Prefixed(head, counter), _Digest(), _byte_net)
-            return Report(source, STDIO, counter.count, n, "bytes")
-        blob = head + _read_all(src, source)
+    with files.open_input(source) as src:
+        return _restore(source, src, None, False, None)
+
+
+def _restore(source: Path, src: BinaryIO, target: Path | None, force: bool, to: str | None) -> Report:
+    """Decode the archive read from src, by its kind, and write what it holds to target; with
+    no target (arzip test) decode and check it only."""
+    head = src.read(container.PREFIX_SIZE)
+    if container.kind_of(head) == container.KIND_BYTES:
+        if to:
+            raise ArzipError(f"{source}: --to applies to images; this archive holds a file coded as bytes")
+        counter = files.CountingReader(src, len(head))
+        archive = files.Prefixed(head, counter)
+        if target is None:
+            n = byte_archive.decompress_stream(archive, files.Digest(), _byte_net)
+        else:
+            with files.open_output(target, force) as dst:
+                n = byte_archive.decompress_stream(archive, dst, _byte_net)
+        return Report(source, target or STDIO, counter.count, n, "bytes")
+    blob = head + files.read_all(src, source)
     pic = decompress_picture(blob)
-    return Report(source, STDIO, len(blob), pic.samples.nbytes, "image", pic.samples.size, image_kind=pic.kind)
-
-
-class _Digest:
-    """A writer that keeps only the BLAKE2b-128 of what it is given."""
-
-    def __init__(self) -> None:
-        self.hash = hashlib.blake2b(digest_size=16)
-
-    def write(self, data: bytes) -> int:
-        self.hash.update(data)
-        return len(data)
-
-
-def _read_all(f: BinaryIO, path: Path) -> bytes:
-    try:
-        return f.read()
-    except OSError as e:
-        raise ArzipError(f"{path}: cannot read ({e.strerror})") from None
+    if target is None:
+        return Report(source, STDIO, len(blob), pic.samples.nbytes, "image", pic.samples.size, image_kind=pic.kind)
+    data = picture.write(pic, to)
+    files.write_atomic(target, data, force)
+    return Report(source, target, len(blob), len(data), "image", pic.samples.size, image_kind=pic.kind)
 
 
 def _check_removal(source: Path, target: Path, remove_source: bool) -> None:
@@ -425,7 +377,7 @@ def _verify_image(target: Path, checksum: bytes) -> None:
 def _verify_bytes(target: Path, source: Path) -> None:
     """Decode the written archive back from disk and compare it with the input, byte for byte
     (through their BLAKE2b digests)."""
-    decoded, original = _Digest(), _Digest()
+    decoded, original = files.Digest(), files.Digest()
     with open(target, "rb") as f:
         byte_archive.decompress_stream(f, decoded, _byte_net)
     with open(source, "rb") as f:
@@ -433,168 +385,3 @@ def _verify_bytes(target: Path, source: Path) -> None:
             original.write(chunk)
     if decoded.hash.digest() != original.hash.digest():
         raise ArzipError(f"{target}: verification failed; the input was kept")
-
-
-def _remove(source: Path) -> None:
-    try:
-        source.unlink()
-    except OSError as e:
-        raise ArzipError(f"{source}: cannot remove ({e.strerror}); the output is complete") from None
-
-
-class _Prefixed:
-    """A reader that first returns `head`, then reads from f."""
-
-    def __init__(self, head: bytes, f) -> None:
-        self.head, self.f = head, f
-
-    def read(self, n: int = -1) -> bytes:
-        if n < 0:
-            part, self.head = self.head, b""
-            return part + self.f.read()
-        part, self.head = self.head[:n], self.head[n:]
-        return part + (self.f.read(n - len(part)) if n > len(part) else b"")
-
-
-class _CountingReader:
-    def __init__(self, f, count: int = 0) -> None:
-        self.f, self.count = f, count
-
-    def read(self, n: int = -1) -> bytes:
-        data = self.f.read(n)
-        self.count += len(data)
-        return data
-
-
-def read_input(path: Path) -> bytes:
-    with open_input(path) as f:
-        return _read_all(f, path)
-
-
-def check_target(source: Path, target: Path, force: bool) -> None:
-    if target == STDIO:
-        return
-    if target.exists():
-        if target.is_dir():
-            raise ArzipError(f"{target}: is a directory")
-        if source != STDIO and source.exists() and os.path.samefile(source, target):
-            raise ArzipError(f"{target}: output would overwrite the input")
-        if not force:
-            raise ArzipError(f"{target} already exists (use -f to overwrite)")
-    parent = target.parent
-    if not parent.is_dir():
-        raise ArzipError(f"{parent}: output folder does not exist")
-
-
-_ANONYMOUS_OK: dict[int, bool] = {}  # per file system (st_dev): can anonymous files be linked?
-
-
-def _anonymous_ok(parent: Path) -> bool:
-    """Whether parent's file system lets an O_TMPFILE file be linked into place (probed once:
-    some file systems and sandboxes refuse the link)."""
-    dev = os.stat(parent).st_dev
-    if dev not in _ANONYMOUS_OK:
-        ok = False
-        if hasattr(os, "O_TMPFILE") and os.path.isdir("/proc/self/fd"):
-            try:
-                fd = os.open(parent, os.O_TMPFILE | os.O_WRONLY, 0o600)
-                probe = parent / f".arzip-probe.{os.getpid()}.tmp"
-                try:
-                    os.link(f"/proc/self/fd/{fd}", probe, follow_symlinks=True)
-                    os.unlink(probe)
-                    ok = True
-                finally:
-                    os.close(fd)
-            except OSError:
-                pass
-        _ANONYMOUS_OK[dev] = ok
-    return _ANONYMOUS_OK[dev]
-
-
-def _remove_stale(parent: Path, name: str) -> None:
-    """Temporary files of earlier runs for this target whose process is gone (killed with
-    SIGKILL, which nothing can catch): removed, so they never accumulate."""
-    for path in parent.glob(f".{glob_escape(name)}.*.tmp"):
-        try:
-            pid = int(path.name[len(name) + 2:].split(".", 1)[0])
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            path.unlink(missing_ok=True)
-        except (ValueError, PermissionError, OSError):
-            continue
-
-
-def _temp_file(parent: Path, name: str) -> tuple[int, str | None]:
-    """An open file in parent for target `name`: anonymous (O_TMPFILE) where the file system
-    allows, so that even a process killed with SIGKILL leaves nothing behind; else a temporary
-    file named after this process, which later runs remove if it was left behind."""
-    if _anonymous_ok(parent):
-        return os.open(parent, os.O_TMPFILE | os.O_WRONLY, 0o666), None
-    _remove_stale(parent, name)
-    fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{name}.{os.getpid()}.", suffix=".tmp")
-    os.fchmod(fd, 0o666 & ~_umask())
-    return fd, tmp
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def _publish(fd: int, tmp: str | None, target: Path, force: bool) -> str | None:
-    """Give the written file its final name; returns a temporary name still to remove, if any.
-    Without force the link fails if target exists: no race with another writer."""
-    source = tmp or f"/proc/self/fd/{fd}"
-    if force:
-        if tmp is None:  # an anonymous file needs a name before it can replace one
-            tmp = tempfile.mktemp(dir=target.parent, prefix=f".{target.name}.{os.getpid()}.", suffix=".tmp")
-            os.link(source, tmp, follow_symlinks=True)  # fails rather than replace a file of that name
-        os.replace(tmp, target)
-        return None
-    try:
-        os.link(source, target, follow_symlinks=True)
-    except FileExistsError:
-        raise ArzipError(f"{target} already exists (use -f to overwrite)") from None
-    except OSError:
-        if tmp is None:
-            raise
-        if target.exists():  # a file system without hard links: check, then rename
-            raise ArzipError(f"{target} already exists (use -f to overwrite)") from None
-        os.replace(tmp, target)
-        return None
-    return tmp
-
-
-@contextlib.contextmanager
-def open_output(target: Path, force: bool) -> Iterator[BinaryIO]:
-    """A file to write target's content into ('-': stdout). For a path, the content goes to a
-    temporary file beside target (anonymous where the system allows), synced and only then
-    linked into place when the block ends without an error: the final name never holds a
-    partial file. Without force an existing target is never replaced, even one that appeared
-    while we were working."""
-    if target == STDIO:
-        yield sys.stdout.buffer
-        sys.stdout.buffer.flush()
-        return
-    parent = target.parent
-    try:
-        fd, tmp = _temp_file(parent, target.name)
-    except OSError as e:
-        raise ArzipError(f"{parent}: cannot write ({e.strerror})") from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
-            tmp = _publish(f.fileno(), tmp, target, force)
-    except OSError as e:
-        raise ArzipError(f"{target}: cannot write ({e.strerror})") from None
-    finally:
-        if tmp is not None and os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def write_atomic(target: Path, data: bytes, force: bool) -> None:
-    with open_output(target, force) as f:
-        f.write(data)

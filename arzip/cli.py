@@ -1,4 +1,6 @@
-"""Command line: `arzip compress|decompress|info|explain|train`, in the gzip/zstd tradition.
+"""Command line: `arzip compress|decompress|test|info|explain|train|train-bytes`, in the
+gzip/zstd tradition. The only module that talks to the terminal: the library reports through
+return values, callbacks and exceptions, and this module prints them (progress bar included).
 
 Every failure becomes one line on stderr, `arzip: error: ...`, and exit status 1; no traceback
 (set ARZIP_DEBUG=1 to see one).
@@ -14,9 +16,11 @@ import traceback
 from pathlib import Path
 
 import click
+from tqdm import tqdm
 
-from . import api, batch
+from . import api, files, many
 from .errors import ArzipError
+from .files import STDIO
 
 THREADS_HELP = ("threads for the network and the table kernels (default: OMP_NUM_THREADS, else "
                 f"the available cores, at most {api.MAX_DEFAULT_THREADS}); the output does not depend on it")
@@ -60,9 +64,9 @@ def level_flags(command):
 
 def _output(file: Path, output: Path | None, stdout: bool, force: bool, binary: bool) -> Path | None:
     """-c and '-' mean stdout; archives are not written to a terminal without -f (as zstd)."""
-    if stdout or (output is None and file == api.STDIO):
-        output = api.STDIO
-    if output == api.STDIO and binary and sys.stdout.isatty() and not force:
+    if stdout or (output is None and file == STDIO):
+        output = STDIO
+    if output == STDIO and binary and sys.stdout.isatty() and not force:
         raise ArzipError("refusing to write compressed data to a terminal (use -f to force, or -o FILE)")
     return output
 
@@ -93,12 +97,12 @@ def _summary_line(report: api.Report) -> str:
             f"byte ({_methods(report.methods)})")
 
 
-def _run_many(op: str, files: tuple[Path, ...], output: Path | None, stdout: bool, force: bool,
+def _run_many(op: str, inputs: tuple[Path, ...], output: Path | None, stdout: bool, force: bool,
               options: dict, quiet: bool, verbose: bool, recursive: bool, jobs: int, threads: int | None,
               device: str, max_pixels: int, describe) -> None:
     """Expand the inputs, run one job per file, print each file's line (describe) unless -q and
     every failure, a summary with -v; exit 1 if any file failed (2 if every input was skipped)."""
-    paths, warnings, errors = batch.expand(list(files), op, recursive)
+    paths, warnings, errors = many.expand(list(inputs), op, recursive)
     for warning in warnings:
         click.echo(f"arzip: warning: {warning}", err=True)
     for error in errors:
@@ -110,18 +114,23 @@ def _run_many(op: str, files: tuple[Path, ...], output: Path | None, stdout: boo
     target = _output(paths[0], output, stdout, force, binary=op == "compress") if len(paths) == 1 else None
     workers = min(jobs, len(paths))
     _setup(threads if threads or workers == 1 else max(1, api.default_threads() // workers), device, max_pixels)
-    failures: list[batch.Outcome] = []
+    failures: list[many.Outcome] = []
+    bar = tqdm(total=len(paths), unit="file", file=sys.stderr, leave=False,
+               disable=quiet or len(paths) == 1 or not sys.stderr.isatty())
 
-    def report(outcome: batch.Outcome, write) -> None:
+    def report(outcome: many.Outcome) -> None:
+        bar.update(1)
         if outcome.error:
             failures.append(outcome)
-            write(f"arzip: error: {outcome.error}")
+            bar.write(f"arzip: error: {outcome.error}", file=sys.stderr)
         elif not quiet and describe:
-            write(describe(outcome.report))
+            bar.write(describe(outcome.report), file=sys.stderr)
 
-    outcomes = batch.run([batch.Job(op, path, target, options) for path in paths], workers,
-                         progress=not quiet and len(paths) > 1 and sys.stderr.isatty(), on_outcome=report,
-                         threads=api.current_threads(), device=device, max_pixels=max_pixels)
+    try:
+        outcomes = many.run([many.Job(op, path, target, options) for path in paths], workers, report,
+                            threads=api.current_threads(), device=device, max_pixels=max_pixels)
+    finally:
+        bar.close()
     if verbose:
         done = [o.report for o in outcomes if o.report]
         size_in, size_out = sum(r.source_bytes for r in done), sum(r.target_bytes for r in done)
@@ -209,7 +218,7 @@ def test(files: tuple[Path, ...], device: str, quiet: bool, verbose: bool, recur
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object")
 def info(file: Path, as_json: bool) -> None:
     """Describe an archive without decoding it."""
-    summary = api.info(api.read_input(file))
+    summary = api.info(files.read_input(file))
     if as_json:
         click.echo(json.dumps(summary))
     elif summary["kind"] == "bytes":
@@ -244,14 +253,14 @@ def info(file: Path, as_json: bool) -> None:
 def explain(file: Path, output: Path | None, force: bool, threads: int | None, model: str | None) -> None:
     """Write a heat map of the bits spent on each pixel of FILE and print bits per channel."""
     from . import explain as explain_mod
-    from . import picture
+    from .formats import picture
     _setup(threads)
     output = output or file.with_name(file.name + ".bits.png")
-    data = api.read_input(file)
-    api.check_target(file, output, force)
+    data = files.read_input(file)
+    files.check_target(file, output, force)
     pixels = picture.read_rgb8(data, str(file), file.suffix)
     bits = explain_mod.explain_image(pixels, model)
-    api.write_atomic(output, explain_mod.heat_map_png(bits, f"{file.name}: {explain_mod.describe(bits)}"), force)
+    files.write_atomic(output, explain_mod.heat_map_png(bits, f"{file.name}: {explain_mod.describe(bits)}"), force)
     r, g, b = bits.reshape(-1, 3).mean(axis=0)
     click.echo(f"{file}: R {r:.3f}  G {g:.3f}  B {b:.3f}  all {bits.mean():.3f} bits per subpixel; "
                f"map in {output}")
@@ -268,7 +277,8 @@ def explain(file: Path, output: Path | None, force: bool, threads: int | None, m
 @click.option("--hidden", default=128, show_default=True)
 @click.option("--head-hidden", default=32, show_default=True)
 @click.option("--components", default=4, show_default=True)
-@click.option("--context", default="c22", show_default=True, help="causal neighbourhood (arzip/causal.py)")
+@click.option("--context", default="c22", show_default=True,
+              help="causal neighbourhood (arzip/image/neighbourhood.py)")
 @click.option("--channel-order", default="RGB", show_default=True,
               type=click.Choice(["".join(p) for p in itertools.permutations("RGB")]),
               help="order the channels are coded in")
@@ -289,8 +299,9 @@ def train(train_dir: Path, out_dir: Path, name: str | None, steps: int, batch_si
     gradients: `torchrun --nproc_per_node=N -m arzip.cli train ...`."""
     import torch
 
-    from .image_model import ModelConfig
-    from .train import export, train as run_training
+    from .image.exact import ModelConfig
+    from .image.export import export
+    from .image.train import train as run_training
     if threads:
         torch.set_num_threads(threads)
     config = ModelConfig(hidden=hidden, head_hidden=head_hidden, components=components, context=context,
@@ -307,7 +318,7 @@ def train(train_dir: Path, out_dir: Path, name: str | None, steps: int, batch_si
               help="run folder: checkpoint, log and the exact model file")
 @click.option("--name", help="model name (default: the run folder's name)")
 @click.option("--build-corpus", is_flag=True,
-              help="first build CORPUS from what this machine can install (arzip/byte_corpus.py)")
+              help="first build CORPUS from what this machine can install (arzip/bytes/corpus.py)")
 @click.option("--steps", default=80000, show_default=True)
 @click.option("--batch-size", default=2048, show_default=True)
 @click.option("--lr", default=3e-3, show_default=True)
@@ -321,14 +332,16 @@ def train_bytes(corpus: Path, out_dir: Path, name: str | None, build_corpus: boo
     """Pretrain the byte network on the *.txt files in CORPUS (resumes from OUT's checkpoint)."""
     import torch
 
-    from .byte_corpus import build
-    from .byte_model import ByteNetConfig
-    from .byte_train import export, train as run_training
+    from .bytes.corpus import build
+    from .bytes.exact import ByteNetConfig
+    from .bytes.export import export
+    from .bytes.train import train as run_training
     if threads:
         torch.set_num_threads(threads)
-    if build_corpus:
-        build(corpus)
     log = lambda m: click.echo(m, err=True)  # noqa: E731
+    if build_corpus:
+        for name, sha in build(corpus).items():
+            log(f"{name}: {(corpus / name).stat().st_size:,} bytes, sha256 {sha}")
     model = run_training(corpus, out_dir, steps, batch_size, lr, ByteNetConfig(context, embed, hidden), seed, log)
     export(model, corpus, out_dir, name or out_dir.name, log)
 

@@ -50,5 +50,10 @@ class Decoder:
 
 
 def symbol_bits(symbols: np.ndarray, tables: np.ndarray) -> np.ndarray:
-    """-log2 probability of each symbol under its (unnormalised) table."""
+    """-log2 probability of each symbol under its (unnormalised) table: what coding it costs."""
     return -np.log2(tables[np.arange(len(symbols)), symbols] / tables.sum(axis=1))
+
+
+def bit_costs(bits: np.ndarray, p1: np.ndarray) -> np.ndarray:
+    """-log2 probability of each bit, p1 its integer probability of a 1 (units of 1/PROB_ONE)."""
+    return -np.log2(np.where(bits == 1, p1, PROB_ONE - p1) / PROB_ONE)

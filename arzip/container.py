@@ -1,94 +1,60 @@
-"""The .arz container for images: a compact header, then the coded parts back to back.
+"""What every .arz archive shares: the first six bytes (magic, format version, kind), varints,
+and CRC-32 seals on records. Each kind lays out the rest itself: images in
+arzip/image/container.py, files coded as bytes in arzip/bytes/container.py (docs/FORMAT.md).
 
-An image is coded as one or more parts (the colour planes through a learned model, an alpha
-plane or a whole sample array through the byte path, ...: arzip/picture_codec.py). The
-header says how to rebuild the samples and how to write the file back; docs/FORMAT.md is
-the reference. All integers little-endian; "varint" is unsigned LEB128.
-
-    magic 4 | version 1 | kind 1 (= 1, image)
-    color_type 1 | depth 1 | format 1 | width varint | height varint
-    checksum 16           BLAKE2b-128 of the samples (arzip.picture.Picture.checksum)
-    wrapper_codec 1 | wrapper_len varint | wrapper   what it takes to write the file back
-                                                      (0 raw, 1 zlib)
-    models 1 | per model: name_len 1 | name | sha256 prefix 8
-    parts 1  | per part:
-        plane 1 | method 1 | model 1 (index, 0xFF none) | transform 1
-        layout 1 | scale offsets 3 (i8)              (model method only)
-        nll_bits 4 (f32) | payload_len varint
-        payload_crc 4                                (model method only: byte-coded parts are
-                                                      block records with their own CRCs)
-    header_crc 4          CRC-32 of every header byte before it
-    payloads              the parts' payloads, in order
-
-The header is small on purpose: tiny images (icons, 1x1) must not cost more than their PNG.
-Archives of files coded as bytes (kind 2) have their own streamed layout:
-arzip/byte_container.py.
+    magic 4 | version 1 | kind 1
 """
 from __future__ import annotations
 
 import struct
 import zlib
-from dataclasses import dataclass, field
 
 from .errors import FormatError
 
 MAGIC = b"\x89ARZ"
 FORMAT_VERSION = 3
-KIND_IMAGE = 1
-KIND_BYTES = 2  # any file, coded byte by byte: arzip/byte_container.py
+KIND_IMAGE = 1  # an image's samples, coded by planes: arzip/image/container.py
+KIND_BYTES = 2  # any file, coded byte by byte: arzip/bytes/container.py
 KINDS = {KIND_IMAGE: "image", KIND_BYTES: "bytes"}
+PREFIX_SIZE = 6
 
-# what a part holds
-PLANE_COLOURS = 0  # an image's RGB planes (8-bit RGB or RGBA, or a palette image's colours)
-PLANE_GRAY = 1     # an 8-bit gray plane (gray or gray+alpha images)
-PLANE_ALPHA = 2    # the alpha plane of an 8-bit RGBA or gray+alpha image
-PLANE_SAMPLES = 3  # every sample of the image
-PLANES = {PLANE_COLOURS: "colours", PLANE_GRAY: "gray", PLANE_ALPHA: "alpha", PLANE_SAMPLES: "samples"}
-# how a part is coded
-METHOD_MODEL = 0   # a learned image model (arzip/image_codec.py)
-METHOD_BYTES = 1   # serialised by a transform, then byte-path blocks (arzip/byte_archive.py)
-METHODS = {METHOD_MODEL: "model", METHOD_BYTES: "bytes"}
-NO_MODEL = 0xFF
+# How much of a model file's SHA-256 an archive records to name its model: 8 bytes in image
+# archives, 16 in byte archives (fixed by format version 3; either prefix is far beyond chance
+# collisions among the handful of shipped models).
+IMAGE_MODEL_HASH_BYTES = 8
+BYTES_MODEL_HASH_BYTES = 16
 
-# default limits on what a header may claim, checked before anything is allocated
-MAX_PIXELS = 1 << 31
-MAX_WRAPPER = 1 << 26
-
-_CRC = struct.Struct("<I")
+CRC = struct.Struct("<I")
 
 
-@dataclass(frozen=True)
-class Part:
-    plane: int
-    method: int
-    model: int = NO_MODEL     # index into Header.models
-    transform: int = 0        # bytes method: arzip.transforms
-    layout: int = 0           # model method: tile layout (arzip.schedule)
-    scale_offsets: tuple[int, int, int] = (0, 0, 0)
-    nll_bits: float = 0.0
-    payload_len: int = 0
-    payload_crc: int = 0
+def prefix(kind: int) -> bytes:
+    return MAGIC + bytes([FORMAT_VERSION, kind])
 
 
-@dataclass(frozen=True)
-class Header:
-    color_type: int
-    depth: int
-    format: int
-    width: int
-    height: int
-    checksum: bytes
-    wrapper: bytes                             # uncompressed
-    models: tuple[tuple[str, bytes], ...]      # (name, sha256 prefix of 8 bytes)
-    parts: tuple[Part, ...] = field(default=())
-    size: int = 0                              # header bytes, set when read
+def kind_of(head: bytes) -> int:
+    """The kind of archive from its first 6 bytes (magic, version and kind checked)."""
+    if len(head) < PREFIX_SIZE or head[:4] != MAGIC:
+        raise FormatError("not an arz archive")
+    if head[4] != FORMAT_VERSION:
+        raise FormatError(f"unsupported arz format version {head[4]} (this arzip reads {FORMAT_VERSION})")
+    if head[5] not in KINDS:
+        raise FormatError(f"unknown payload kind {head[5]}")
+    return head[5]
 
-    @property
-    def nll_bits(self) -> float:
-        return sum(p.nll_bits for p in self.parts)
+
+def sealed(record: bytes) -> bytes:
+    """The record followed by its CRC-32."""
+    return record + CRC.pack(zlib.crc32(record))
+
+
+def check_seal(record: bytes, seal: bytes, what: str) -> None:
+    """FormatError unless seal is the CRC-32 of record."""
+    if CRC.unpack(seal)[0] != zlib.crc32(record):
+        raise FormatError(f"corrupted archive ({what} checksum mismatch)")
 
 
 def varint(n: int) -> bytes:
+    """Unsigned LEB128: 7 bits per byte, low bits first."""
     out = bytearray()
     while True:
         byte, n = n & 0x7F, n >> 7
@@ -99,11 +65,11 @@ def varint(n: int) -> bytes:
 
 def read_varint(buf: bytes, pos: int) -> tuple[int, int]:
     """(value, position after it) of the varint at pos."""
-    r = _Reader(buf, pos)
+    r = Reader(buf, pos)
     return r.varint(), r.pos
 
 
-class _Reader:
+class Reader:
     """Bounds-checked reads from a header: running past the end is a truncated archive."""
 
     def __init__(self, blob: bytes, pos: int) -> None:
@@ -131,111 +97,3 @@ class _Reader:
 
     def unpack(self, fmt: struct.Struct) -> tuple:
         return fmt.unpack(self.take(fmt.size))
-
-
-_PART_MODEL = struct.Struct("<B3b")
-_PART_NLL = struct.Struct("<f")
-
-
-def pack(header: Header, payloads: list[bytes]) -> bytes:
-    """The archive: header (with the parts' lengths and CRCs filled in) and payloads."""
-    wrapper = zlib.compress(header.wrapper, 9)
-    codec = 1 if len(wrapper) < len(header.wrapper) else 0
-    wrapper = wrapper if codec else header.wrapper
-    out = bytearray(MAGIC + bytes([FORMAT_VERSION, KIND_IMAGE, header.color_type, header.depth,
-                                   header.format]))
-    out += varint(header.width) + varint(header.height) + header.checksum
-    out += bytes([codec]) + varint(len(wrapper)) + wrapper
-    out.append(len(header.models))
-    for name, sha in header.models:
-        raw = name.encode("ascii")
-        out += bytes([len(raw)]) + raw + sha[:8]
-    out.append(len(header.parts))
-    for part, payload in zip(header.parts, payloads, strict=True):
-        out += bytes([part.plane, part.method, part.model, part.transform])
-        if part.method == METHOD_MODEL:
-            out += _PART_MODEL.pack(part.layout, *part.scale_offsets)
-        out += _PART_NLL.pack(part.nll_bits) + varint(len(payload))
-        if part.method == METHOD_MODEL:
-            out += _CRC.pack(zlib.crc32(payload))
-    out += _CRC.pack(zlib.crc32(out))
-    return bytes(out) + b"".join(payloads)
-
-
-def kind_of(prefix: bytes) -> int:
-    """The kind of archive from its first 6 bytes (magic, version and kind checked)."""
-    if len(prefix) < 6 or prefix[:4] != MAGIC:
-        raise FormatError("not an arz archive")
-    if prefix[4] != FORMAT_VERSION:
-        raise FormatError(f"unsupported arz format version {prefix[4]} (this arzip reads {FORMAT_VERSION})")
-    if prefix[5] not in KINDS:
-        raise FormatError(f"unknown payload kind {prefix[5]}")
-    return prefix[5]
-
-
-def read_header(blob: bytes, max_pixels: int = MAX_PIXELS) -> Header:
-    """Parse and validate an image archive's header (not the payloads). Every claimed size is
-    checked against the archive's length or the limits before anything is allocated."""
-    if kind_of(blob[:6]) != KIND_IMAGE:
-        raise FormatError("not an image archive")
-    r = _Reader(blob, 6)
-    color_type, depth, fmt = r.byte(), r.byte(), r.byte()
-    width, height = r.varint(), r.varint()
-    checksum = r.take(16)
-    codec, wrapper_len = r.byte(), r.varint()
-    if codec not in (0, 1) or wrapper_len > len(blob):
-        raise FormatError("corrupted archive (wrapper)")
-    wrapper = r.take(wrapper_len)
-    models = []
-    for _ in range(r.byte()):
-        name = r.take(r.byte())
-        models.append((name.decode("ascii", "replace"), r.take(8)))
-    parts = []
-    for _ in range(r.byte()):
-        plane, method, model, transform = r.take(4)
-        layout, offsets = 0, (0, 0, 0)
-        if method == METHOD_MODEL:
-            layout, *offsets = r.unpack(_PART_MODEL)
-        (nll,) = r.unpack(_PART_NLL)
-        length = r.varint()
-        (crc,) = r.unpack(_CRC) if method == METHOD_MODEL else (0,)
-        if plane not in PLANES or method not in METHODS:
-            raise FormatError(f"corrupted archive (unknown part {plane}/{method})")
-        if model != NO_MODEL and model >= len(models):
-            raise FormatError("corrupted archive (part names no model)")
-        parts.append(Part(plane, method, model, transform, layout, tuple(offsets), nll, length, crc))
-    head_end = r.pos
-    (crc,) = r.unpack(_CRC)
-    if zlib.crc32(blob[:head_end]) != crc:
-        raise FormatError("corrupted archive (header checksum mismatch)")
-    if width == 0 or height == 0 or width * height > max_pixels:
-        raise FormatError(f"image of {width}x{height} pixels is over the limit of {max_pixels} pixels "
-                          "(corrupted archive, or raise the limit)")
-    if codec == 1:
-        inflater = zlib.decompressobj()
-        try:
-            wrapper = inflater.decompress(wrapper, MAX_WRAPPER + 1)
-        except zlib.error:
-            raise FormatError("corrupted archive (wrapper does not inflate)") from None
-        if len(wrapper) > MAX_WRAPPER or not inflater.eof:
-            raise FormatError("corrupted archive (wrapper too large)")
-    return Header(color_type, depth, fmt, width, height, checksum, wrapper, tuple(models), tuple(parts),
-                  size=r.pos)
-
-
-def unpack(blob: bytes, max_pixels: int = MAX_PIXELS) -> tuple[Header, list[bytes]]:
-    """Header and payloads, with lengths and payload checksums verified."""
-    header = read_header(blob, max_pixels)
-    pos, payloads = header.size, []
-    for part in header.parts:
-        payload = blob[pos:pos + part.payload_len]
-        if len(payload) < part.payload_len:
-            raise FormatError(f"truncated archive ({len(blob) - header.size} payload bytes, "
-                              f"{sum(p.payload_len for p in header.parts)} expected)")
-        if part.method == METHOD_MODEL and zlib.crc32(payload) != part.payload_crc:
-            raise FormatError("corrupted archive (payload checksum mismatch)")
-        payloads.append(payload)
-        pos += part.payload_len
-    if pos != len(blob):
-        raise FormatError("corrupted archive (trailing bytes after the payload)")
-    return header, payloads

@@ -9,13 +9,14 @@ import io
 
 import numpy as np
 
-from . import image_codec, registry
+from . import registry
 from .errors import ArzipError
+from .image import codec
 
 
 def explain_image(pixels: np.ndarray, model: str | None = None) -> np.ndarray:
     """(H, W, 3) uint8 -> (H, W, 3) bits per subpixel under the model."""
-    return image_codec.bits_map(registry.load(model or registry.model_for_level()), pixels)
+    return codec.bits_map(registry.load(model or registry.model_for_level()), pixels)
 
 
 def describe(bits: np.ndarray) -> str:

@@ -10,7 +10,10 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image, ImageFile, ImagePalette
 
-from . import container, picture
+from . import container
+from .errors import FormatError
+from .formats import picture
+from .image.container import read_header
 
 FORMAT = "ARZ"
 
@@ -26,8 +29,8 @@ class ArzImageFile(ImageFile.ImageFile):
     def _open(self) -> None:
         blob = self.fp.read()
         try:
-            header = container.read_header(blob)
-        except container.FormatError as e:
+            header = read_header(blob)
+        except FormatError as e:
             raise SyntaxError(str(e)) from None
         mode = picture.pillow_mode(header.color_type, header.depth)
         if mode is None:

@@ -11,12 +11,12 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .byte_mixer import NetTables
-from .byte_net import ExactByteNet
+from .bytes.exact import ExactByteNet
+from .bytes.mixer import NetTables
 from .errors import FormatError, ModelError
 
 if TYPE_CHECKING:  # the image models need torch, which the byte path never loads
-    from .image_model import ExactImageModel
+    from .image.exact import ExactImageModel
 
 
 def models_dir() -> Path:
@@ -52,7 +52,7 @@ def model_for_level(level: int | None = None) -> str:
 
 
 def adapts(level: int | None = None) -> bool:
-    """Whether the level fits the model to each image (image_codec.choose_scale_offsets)."""
+    """Whether the level fits the model to each image (arzip.image.codec.choose_scale_offsets)."""
     level = default_level() if level is None else level
     return level in manifest().get("adaptive_levels", [])
 
@@ -68,6 +68,11 @@ def model_sha256(name: str) -> str:
         known = ", ".join(sorted(manifest()["models"]))
         raise ModelError(f"model '{name}' is not installed (installed: {known})")
     return entry["sha256"]
+
+
+def hash_prefix(name: str, length: int) -> bytes:
+    """The first `length` bytes of the model file's SHA-256: how an archive names its model."""
+    return bytes.fromhex(model_sha256(name))[:length]
 
 
 def find_by_hash_prefix(prefix: bytes) -> str | None:
@@ -105,7 +110,7 @@ def _verified_file(name: str, kind: str) -> Path:
 @functools.lru_cache(maxsize=4)
 def load(name: str, device: str = "cpu") -> "ExactImageModel":
     """The named shipped image model, its file hash verified, with its torch layers on `device`."""
-    from .image_model import ExactImageModel
+    from .image.exact import ExactImageModel
     path = _verified_file(name, "image")  # gray models are image models of the same family
     try:
         model = ExactImageModel.load(path)

@@ -12,9 +12,12 @@ import pytest
 import torch
 
 import arzip
-from arzip import byte_archive, byte_codec, byte_container, byte_mixer, registry
-from arzip.byte_model import ByteNet, to_exact
-from arzip.byte_net import ByteNetConfig
+from arzip import registry
+from arzip.bytes import archive as byte_archive, codec as byte_codec, container as byte_container
+from arzip.bytes import mixer as byte_mixer
+from arzip.bytes.exact import ByteNetConfig
+from arzip.bytes.export import to_exact
+from arzip.bytes.model import ByteNet
 from arzip.errors import FormatError
 
 from .test_cli import arzip as run_cli
@@ -218,8 +221,9 @@ def test_cli_corrupt_bytes_archive(tmp_path):
 
 def test_train_export_and_code(tmp_path):
     """The training command's pieces end to end on a tiny corpus: train, resume, export, code."""
-    from arzip.byte_net import ExactByteNet
-    from arzip.byte_train import export, train
+    from arzip.bytes.exact import ExactByteNet
+    from arzip.bytes.export import export
+    from arzip.bytes.train import train
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     (corpus / "a.txt").write_bytes(text_sample(40_000))

@@ -6,9 +6,11 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from arzip import api, container, picture
+from arzip import api, registry
+from arzip.container import MAGIC
 from arzip.errors import FormatError, ModelError
-from arzip import registry
+from arzip.formats import picture
+from arzip.image import container
 
 
 
@@ -28,7 +30,7 @@ def rebuild(blob: bytes, **changes) -> bytes:
 
 def test_layout_fields(blob, small_photo):
     h = container.read_header(blob)
-    assert blob[:4] == container.MAGIC
+    assert blob[:4] == MAGIC
     assert (h.width, h.height, h.color_type, h.depth) == (small_photo.shape[1], small_photo.shape[0], 2, 8)
     (part,) = h.parts
     assert h.models[part.model][0] == registry.model_for_level()

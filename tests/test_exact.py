@@ -5,10 +5,12 @@ import numpy as np
 import pytest
 import torch
 
-from arzip import api, causal, exact, image_codec, registry, schedule, tables
-from arzip.image_model import (ACT_FRAC, ACT_MAX, CHANNELS, INPUT_MAX, ExactImageModel, ImageModel, ModelConfig,
-                               nll_bits)
-from arzip.train import PixelSampler, evaluate_bpsp
+from arzip import api, registry
+from arzip.image import codec, exact, neighbourhood, tables, waves
+from arzip.image.exact import ACT_FRAC, ACT_MAX, CHANNELS, INPUT_MAX, ExactImageModel, ModelConfig
+from arzip.image.export import quantize
+from arzip.image.model import ImageModel, nll_bits
+from arzip.image.train import PixelSampler, evaluate_bpsp, image_context
 
 
 @pytest.fixture(scope="module", params=[5, 9])
@@ -22,9 +24,9 @@ def crop(photo) -> np.ndarray:
     return np.ascontiguousarray(photo[200:280, 150:246])  # 7680 pixels: big enough for the parallel kernel
 
 
-def all_tables(model, image, layout=schedule.LAYOUT_QUADRANTS) -> list[np.ndarray]:
+def all_tables(model, image, layout=waves.LAYOUT_QUADRANTS) -> list[np.ndarray]:
     """Every table and stage-1 symbol the coder would see, per channel, in stream order."""
-    codes = [code for chunk in image_codec._chunks(model, image, layout, image_codec.NO_OFFSETS) for code in chunk.codes]
+    codes = [code for chunk in codec._chunks(model, image, layout, codec.NO_OFFSETS) for code in chunk.codes]
     out = []
     for c in range(CHANNELS):
         mine = codes[c::CHANNELS]
@@ -51,16 +53,16 @@ def test_tables_identical_across_threads_and_splits(model, crop, monkeypatch):
     for threads in (1, 2):
         api.set_threads(threads)
         for chunk in (1, 97, 5000, 100000):
-            monkeypatch.setattr(image_codec, "CHUNK_PIXELS", chunk)
+            monkeypatch.setattr(codec, "CHUNK_PIXELS", chunk)
             assert same(all_tables(model, crop), reference), (threads, chunk)
 
 
 def test_single_row_batches_match_large_batch(model, crop):
     """m=1 takes a different BLAS path (gemv) than a large batch (gemm): same integers."""
-    sched = image_codec.schedule_of(model, schedule.LAYOUT_SINGLE, *crop.shape[:2])
+    sched = codec.schedule_of(model, waves.LAYOUT_SINGLE, *crop.shape[:2])
     flat = sched.buffer(crop).reshape(-1)
     base = sched.base[np.arange(200) * 37 % len(sched.base)]
-    ctx = image_codec._gather_context(flat, base, sched.offsets)
+    ctx = neighbourhood.gather(flat, base, sched.offsets)
     cur = np.ascontiguousarray(flat[base[:, None] + np.arange(CHANNELS)].T - 128.0)
     feats = model.pixel_features(ctx)
     batch = [model.channel_tables(c, feats, cur) for c in range(CHANNELS)]
@@ -74,10 +76,10 @@ def test_single_row_batches_match_large_batch(model, crop):
 
 def test_integer_heads_equal_float_layers(model, crop):
     """The int64 head (numba) gives the integers the float layers of the model file give."""
-    sched = image_codec.schedule_of(model, schedule.LAYOUT_SINGLE, *crop.shape[:2])
+    sched = codec.schedule_of(model, waves.LAYOUT_SINGLE, *crop.shape[:2])
     flat = sched.buffer(crop).reshape(-1)
     base = sched.base[:3000]
-    ctx = image_codec._gather_context(flat, base, sched.offsets)
+    ctx = neighbourhood.gather(flat, base, sched.offsets)
     cur = np.ascontiguousarray(flat[base[:, None] + np.arange(CHANNELS)].T - 128.0)
     feats = model.pixel_features(ctx)
     t, hh, n_in = model.tensors, model.config.head_hidden, ctx.shape[1]
@@ -176,7 +178,7 @@ def test_exact_form_computes_the_float_model(photo):
         opt.step()
     test_img = np.ascontiguousarray(photo[300:364, 100:196])
     float_bpsp = evaluate_bpsp(net, [test_img])
-    exact_bpsp = image_codec.image_nll(ExactImageModel.from_float(net), test_img, schedule.LAYOUT_SINGLE) / test_img.size
+    exact_bpsp = codec.image_nll(quantize(net), test_img, waves.LAYOUT_SINGLE) / test_img.size
     assert float_bpsp < 6.0
     assert abs(exact_bpsp / float_bpsp - 1) < 0.01
 
@@ -188,12 +190,12 @@ def test_gpu_tables_equal_cpu(model, crop):
     assert same(all_tables(gpu_model, crop), cpu)
 
 
-@pytest.mark.parametrize("context", sorted(causal.CONTEXTS))
-@pytest.mark.parametrize("layout", sorted(schedule.LAYOUTS))
+@pytest.mark.parametrize("context", sorted(neighbourhood.CONTEXTS))
+@pytest.mark.parametrize("layout", sorted(waves.LAYOUTS))
 @pytest.mark.parametrize("size", [(7, 11), (1, 5), (6, 1), (9, 4)])
 def test_waves_cover_each_pixel_once_after_its_context(context, layout, size):
     h, w = size
-    sched = schedule.Schedule(layout, h, w, causal.CONTEXTS[context], CHANNELS)
+    sched = waves.Schedule(layout, h, w, neighbourhood.CONTEXTS[context], CHANNELS)
     order = np.full((h, w), -1)
     for t in range(sched.waves):
         ys, xs = sched.ys[sched.bounds[t]:sched.bounds[t + 1]], sched.xs[sched.bounds[t]:sched.bounds[t + 1]]
@@ -204,16 +206,43 @@ def test_waves_cover_each_pixel_once_after_its_context(context, layout, size):
         mine = tile.take(order)
         for y in range(tile.height):
             for x in range(tile.width):
-                for dy, dx in causal.CONTEXTS[context].offsets:
+                for dy, dx in neighbourhood.CONTEXTS[context].offsets:
                     if 0 <= y + dy < tile.height and 0 <= x + dx < tile.width:
                         assert mine[y + dy, x + dx] < mine[y, x]
 
 
 def test_buffer_holds_every_pixel_at_its_base_index(photo):
     image = np.ascontiguousarray(photo[:70, :91])
-    sched = schedule.Schedule(schedule.LAYOUT_QUADRANTS, 70, 91, causal.CONTEXTS["c22"], CHANNELS)
+    sched = waves.Schedule(waves.LAYOUT_QUADRANTS, 70, 91, neighbourhood.CONTEXTS["c22"], CHANNELS)
     buf = sched.buffer(image)
     flat = buf.reshape(-1)
     assert np.array_equal(flat[sched.base[:, None] + np.arange(CHANNELS)], image[sched.ys, sched.xs])
     assert np.array_equal(sched.image(buf), image)
     assert len(sched.tiles) == 4 and sched.waves < 91 + 2 * 69
+
+
+def _coder_contexts(image: np.ndarray, ctx: neighbourhood.Context) -> np.ndarray:
+    """(H, W, size * 3) context of every pixel, as the coder gathers it (one tile)."""
+    sched = waves.Schedule(waves.LAYOUT_SINGLE, *image.shape[:2], ctx, CHANNELS)
+    out = np.empty((*image.shape[:2], ctx.size * CHANNELS), np.uint8)
+    out[sched.ys, sched.xs] = neighbourhood.gather(sched.buffer(image).reshape(-1), sched.base, sched.offsets)
+    return out
+
+
+@pytest.mark.parametrize("context", sorted(neighbourhood.CONTEXTS))
+def test_training_and_coding_gather_the_same_contexts(photo, context):
+    """The network is trained on the very inputs the coder gives it: the training gatherers
+    (whole images, and random batches over images of different widths) read, for every pixel,
+    the context the coder's wave schedule reads."""
+    ctx = neighbourhood.CONTEXTS[context]
+    images = [np.ascontiguousarray(photo[:37, :53]), np.ascontiguousarray(photo[100:120, 200:230])]
+    coding = [_coder_contexts(im, ctx) for im in images]
+    whole, values = image_context(images[0], ctx)
+    assert np.array_equal(whole.numpy().reshape(coding[0].shape), coding[0])
+    assert np.array_equal(values.numpy().reshape(images[0].shape), images[0])
+    known = {(c.tobytes(), v.tobytes()) for cs, im in zip(coding, images)
+             for c, v in zip(cs.reshape(-1, cs.shape[2]), im.reshape(-1, CHANNELS))}
+    batch, current = PixelSampler(images, ctx, augment=False, seed=1).batch(500)
+    drawn = {(c.tobytes(), v.tobytes()) for c, v in zip(batch.numpy().astype(np.uint8),
+                                                       current.numpy().astype(np.uint8))}
+    assert drawn <= known and len(drawn) > 400

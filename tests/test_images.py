@@ -13,8 +13,9 @@ import pytest
 from PIL import Image, ImageDraw
 
 import arzip
-from arzip import api, png
-from arzip.picture import GRAY, GRAY_ALPHA, PALETTE, RGB, RGBA
+from arzip import api
+from arzip.formats import png
+from arzip.formats.picture import GRAY, GRAY_ALPHA, PALETTE, RGB, RGBA
 
 from .conftest import skimage_photo
 
@@ -261,10 +262,10 @@ def test_pillow_plugin(tmp_path, photo_crop, mode):
 def test_large_images_are_coded_in_stripes(monkeypatch, photo_crop):
     """Above STRIPE_PIXELS a model-coded plane goes in stripes of rows (memory bounded by a
     stripe); a small limit here exercises the same code as a 100-megapixel photo."""
-    from arzip import picture_codec
-    monkeypatch.setattr(picture_codec, "STRIPE_PIXELS", 500)
+    from arzip.image import planes
+    monkeypatch.setattr(planes, "STRIPE_PIXELS", 500)
     for samples in (photo_crop, np.ascontiguousarray(photo_crop[..., 0])):
         blob = api.compress_image(samples, level=9)
         assert api.info(blob)["parts"][0]["method"] == "model"
         assert np.array_equal(api.decompress_image(blob).reshape(samples.shape), samples)
-        assert picture_codec.stripe_rows(*samples.shape[:2]) == 500 // samples.shape[1]
+        assert planes.stripe_rows(*samples.shape[:2]) == 500 // samples.shape[1]

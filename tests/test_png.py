@@ -1,4 +1,4 @@
-"""arzip.png: exact PNG reading and writing, checked against Pillow's and libpng's (imagecodecs) decoders."""
+"""arzip.formats.png: exact PNG reading and writing, checked against Pillow's and libpng's (imagecodecs) decoders."""
 from __future__ import annotations
 
 import io
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image, PngImagePlugin
 
-from arzip import png
+from arzip.formats import png
 from arzip.errors import UnsupportedInput
 
 LEGAL = [(ct, d) for ct, depths in png.BIT_DEPTHS.items() for d in depths]
@@ -22,7 +22,7 @@ def chunk(kind: bytes, body: bytes) -> bytes:
 
 
 def chunk_types(data: bytes) -> list[bytes]:
-    """The chunk types of a PNG in file order, walked independently of arzip.png."""
+    """The chunk types of a PNG in file order, walked independently of arzip.formats.png."""
     kinds, pos = [], 8
     while pos < len(data):
         (length,) = struct.unpack_from(">I", data, pos)

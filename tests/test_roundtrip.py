@@ -4,9 +4,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from arzip import api, container, image_codec, registry
-from arzip.schedule import LAYOUT_SINGLE
-from arzip.tables import SCALE_OFFSETS
+from arzip import api, registry
+from arzip.image import codec as image_codec, container
+from arzip.image.waves import LAYOUT_SINGLE
+from arzip.image.tables import SCALE_OFFSETS
 
 from .conftest import KODAK, skimage_photo
 

@@ -10,11 +10,11 @@ import pytest
 import torch
 from PIL import Image
 
-from arzip import image_codec
-from arzip.image_model import ExactImageModel
-from arzip.train import export, split_files, train
-from arzip.image_model import ModelConfig
-from arzip.schedule import LAYOUT_SINGLE
+from arzip.image import codec as image_codec
+from arzip.image.exact import ExactImageModel, ModelConfig
+from arzip.image.export import export
+from arzip.image.train import split_files, train
+from arzip.image.waves import LAYOUT_SINGLE
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@
   - palette images: their colours through the RGB model when the palette's colours are
     distinct (so they map back to indices), else their indices through the byte path;
   - everything else (1, 2, 4-bit, 16-bit, odd netpbm maxvals): the whole sample array through
-    the byte path, serialised by the transform that suits it (arzip/transforms.py).
+    the byte path, serialised by the transform that suits it (arzip/formats/serialise.py).
 
 The byte path over the whole sample array is also tried whenever an image looks synthetic
 (many exact repeats: screenshots, charts, graphics) or a learned model does not clearly beat
@@ -21,9 +21,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import byte_archive, container, registry, schedule, transforms
-from .errors import FormatError
-from .picture import CHANNELS, FORMATS, GRAY, GRAY_ALPHA, PALETTE, RGB, RGBA, Picture
+from .. import registry
+from ..bytes import archive as byte_archive
+from ..container import IMAGE_MODEL_HASH_BYTES, read_varint, varint
+from ..errors import FormatError
+from ..formats import serialise
+from ..formats.picture import CHANNELS, FORMATS, GRAY, GRAY_ALPHA, PALETTE, RGB, RGBA, Picture
+from . import container, waves
 
 STRIPE_PIXELS = 1 << 22  # larger images go through a learned model in stripes of about this size
 SYNTHETIC_REPEATS = 0.3  # share of pixels equal to their left neighbour above which an image
@@ -40,7 +44,7 @@ class _Coding:
     models: list[tuple[str, bytes]] = field(default_factory=list)
 
     def model_index(self, name: str) -> int:
-        ref = (name, bytes.fromhex(registry.model_sha256(name))[:8])
+        ref = (name, registry.hash_prefix(name, IMAGE_MODEL_HASH_BYTES))
         if ref not in self.models:
             self.models.append(ref)
         return self.models.index(ref)
@@ -53,25 +57,24 @@ class _Coding:
     def add_model_part(self, plane: int, image: np.ndarray, name: str, adapt: bool, device: str) -> None:
         """An (H, W, 3) uint8 plane through a learned image model, in stripes of rows when it
         is large (memory stays bounded by a stripe, time linear in pixels)."""
-        from . import image_codec
+        from . import codec  # torch: loaded only when a plane goes through a learned model
         model = registry.load(name, device)
         rows = stripe_rows(*image.shape[:2])
-        layout = schedule.layout_for(min(rows, image.shape[0]), image.shape[1])
-        offsets = (image_codec.choose_scale_offsets(model, image[:rows], layout) if adapt
-                   else image_codec.NO_OFFSETS)  # fitted on the first stripe, used for all
+        layout = waves.layout_for(min(rows, image.shape[0]), image.shape[1])
+        offsets = (codec.choose_scale_offsets(model, image[:rows], layout) if adapt
+                   else codec.NO_OFFSETS)  # fitted on the first stripe, used for all
         payloads, nll = [], 0.0
         for y in range(0, image.shape[0], rows):
-            payload, stripe_nll = image_codec.encode_image(model, np.ascontiguousarray(image[y:y + rows]), layout,
-                                                           offsets)
+            payload, stripe_nll = codec.encode_image(model, np.ascontiguousarray(image[y:y + rows]), layout, offsets)
             payloads.append(payload)
             nll += stripe_nll
-        payload = payloads[0] if len(payloads) == 1 else b"".join(container.varint(len(p)) + p for p in payloads)
+        payload = payloads[0] if len(payloads) == 1 else b"".join(varint(len(p)) + p for p in payloads)
         self.parts.append(container.Part(plane, container.METHOD_MODEL, self.model_index(name), 0, layout,
                                          tuple(offsets), nll))
         self.payloads.append(payload)
 
     def add_bytes_part(self, plane: int, stream: bytes, transform: int) -> None:
-        """A plane serialised by a transform (arzip.transforms), through the byte path."""
+        """A plane serialised by a transform (arzip.formats.serialise), through the byte path."""
         name = registry.bytes_model()
         ref_cost = 0 if any(n == name for n, _ in self.models) else len(name) + 10
         payload, nll, used_model = byte_archive.encode_part(stream, registry.load_bytes(name), ref_cost)
@@ -91,7 +94,7 @@ def _stripes(payload: bytes, count: int) -> list[bytes]:
         return [payload]
     out, pos = [], 0
     for _ in range(count):
-        n, pos = container.read_varint(payload, pos)
+        n, pos = read_varint(payload, pos)
         if pos + n > len(payload):
             raise FormatError("corrupted archive (stripe lengths)")
         out.append(payload[pos:pos + n])
@@ -131,8 +134,8 @@ def _learned(pic: Picture, level: int | None, model: str | None, device: str) ->
     else:
         return None
     if ct in (RGBA, GRAY_ALPHA):
-        alpha = transforms.serialise(np.ascontiguousarray(s[..., -1:]), 8, GRAY, transforms.PNG)
-        coding.add_bytes_part(container.PLANE_ALPHA, alpha, transforms.PNG)
+        alpha = serialise.serialise(np.ascontiguousarray(s[..., -1:]), 8, GRAY, serialise.PNG)
+        coding.add_bytes_part(container.PLANE_ALPHA, alpha, serialise.PNG)
     return coding
 
 
@@ -151,15 +154,15 @@ def _looks_synthetic(rows: np.ndarray) -> bool:
 
 def _deflated_size(pic: Picture, rows: np.ndarray, k: int) -> int:
     """About what deflate makes of the image's PNG scanlines (zlib level 1 on the row sample)."""
-    return k * len(zlib.compress(transforms.serialise(rows, pic.depth, pic.color_type, transforms.PNG), 1))
+    return k * len(zlib.compress(serialise.serialise(rows, pic.depth, pic.color_type, serialise.PNG), 1))
 
 
 def _whole_as_bytes(pic: Picture) -> _Coding:
     """Every sample through the byte path, with the transform whose stream deflates smaller."""
-    options = [transforms.PNG]
+    options = [serialise.PNG]
     if pic.color_type != PALETTE and pic.depth >= 8:
-        options.append(transforms.MED)
-    streams = {t: transforms.serialise(pic.samples, pic.depth, pic.color_type, t) for t in options}
+        options.append(serialise.MED)
+    streams = {t: serialise.serialise(pic.samples, pic.depth, pic.color_type, t) for t in options}
     best = min(options, key=lambda t: len(zlib.compress(streams[t], 1)))
     coding = _Coding()
     coding.add_bytes_part(container.PLANE_SAMPLES, streams[best], best)
@@ -215,16 +218,16 @@ def decode(blob: bytes, device: str = "cpu", max_pixels: int = container.MAX_PIX
 
 
 def _decode_model_part(pic: Picture, part: container.Part, payload: bytes, name: str, device: str) -> None:
-    from . import image_codec
-    if part.layout not in schedule.LAYOUTS:
+    from . import codec
+    if part.layout not in waves.LAYOUTS:
         raise FormatError(f"corrupted archive (unknown tile layout {part.layout})")
     model = registry.load(name, device)
     rows = stripe_rows(pic.height, pic.width)
     image = np.empty((pic.height, pic.width, 3), np.uint8)
     for i, stripe in enumerate(_stripes(payload, -(-pic.height // rows))):
         y = i * rows
-        image[y:y + rows] = image_codec.decode_image(model, stripe, min(rows, pic.height - y), pic.width,
-                                                     part.layout, part.scale_offsets)
+        image[y:y + rows] = codec.decode_image(model, stripe, min(rows, pic.height - y), pic.width,
+                                               part.layout, part.scale_offsets)
     if part.plane == container.PLANE_GRAY:
         pic.samples[..., 0] = image[..., 0]
     elif pic.color_type == PALETTE:
@@ -243,7 +246,7 @@ def _decode_model_part(pic: Picture, part: container.Part, payload: bytes, name:
 
 def _decode_bytes_part(pic: Picture, part: container.Part, payload: bytes,
                        models: tuple[tuple[str, bytes], ...], shape: tuple[int, int, int]) -> None:
-    if part.transform not in transforms.TRANSFORMS:
+    if part.transform not in serialise.TRANSFORMS:
         raise FormatError(f"corrupted archive (unknown transform {part.transform})")
     alpha = part.plane == container.PLANE_ALPHA
     plane_shape = (shape[0], shape[1], 1) if alpha else shape
@@ -253,9 +256,9 @@ def _decode_bytes_part(pic: Picture, part: container.Part, payload: bytes,
             raise FormatError("corrupted archive (a model-coded block, but the part names no model)")
         return registry.load_bytes(registry.installed(*models[part.model]))
 
-    raw_len = transforms.raw_length(plane_shape, depth, part.transform)
+    raw_len = serialise.raw_length(plane_shape, depth, part.transform)
     stream = byte_archive.decode_part(payload, raw_len, net)
-    plane = transforms.deserialise(stream, plane_shape, depth, ct, part.transform)
+    plane = serialise.deserialise(stream, plane_shape, depth, ct, part.transform)
     if alpha:
         pic.samples[..., -1] = plane[..., 0]
     else:

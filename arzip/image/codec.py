@@ -1,7 +1,7 @@
 """Image payload: the pixels of an 8-bit RGB image, coded wave by wave with the exact model.
 
 Stream order, which encoder and decoder share: the waves of the image's schedule
-(arzip.schedule: tiles, wave t of every tile together); inside a wave the first-coded channel
+(arzip.image.waves: tiles, wave t of every tile together); inside a wave the first-coded channel
 of all its pixels (R, unless the model's config orders them otherwise), then the second, then
 the third (a gray model codes only the first: its image is gray given as three equal
 channels). Each (wave, channel) is coded in two stages with the same
@@ -20,12 +20,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
-from .coder import Decoder, Encoder, symbol_bits
-from .image_model import CHANNELS, ExactImageModel, PixelFeatures
-from .schedule import Schedule, layout_for
+from ..coder import Decoder, Encoder, symbol_bits
+from .exact import CHANNELS, ExactImageModel, PixelFeatures
+from .neighbourhood import gather
 from .tables import SCALE_OFFSETS, WINDOW
+from .waves import Schedule, layout_for
 
 CHUNK_PIXELS = 16384  # encoder batch (whole waves)
 
@@ -49,11 +49,7 @@ class ChannelCode:
         return float(self.bits().sum())
 
 
-def _gather_context(flat: np.ndarray, base: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-    return flat[base[:, None] + offsets[None, :]]
-
-
-Offsets = tuple[int, int, int]  # per coded channel, the log2-scale offset (arzip.tables)
+Offsets = tuple[int, int, int]  # per coded channel, the log2-scale offset (arzip.image.tables)
 NO_OFFSETS: Offsets = (0, 0, 0)
 
 
@@ -100,8 +96,8 @@ def _chunk_inputs(model: ExactImageModel, image: np.ndarray, sched: Schedule
     while i < sched.waves:
         j = max(i + 1, int(np.searchsorted(bounds, bounds[i] + CHUNK_PIXELS, side="right")) - 1)
         base = sched.base[bounds[i]:bounds[j]]
-        values = flat[base[:, None] + np.arange(CHANNELS)[None, :]].astype(np.int64)
-        feats = model.pixel_features(_gather_context(flat, base, sched.offsets))
+        values = gather(flat, base, np.arange(CHANNELS)).astype(np.int64)
+        feats = model.pixel_features(gather(flat, base, sched.offsets))
         yield slice(i, j), feats, np.ascontiguousarray(values.T - 128.0), values
         i = j
 
@@ -151,7 +147,7 @@ def bits_map(model: ExactImageModel, image: np.ndarray, layout: int | None = Non
 def encode_image(model: ExactImageModel, image: np.ndarray, layout: int,
                  offsets: Offsets = NO_OFFSETS) -> tuple[bytes, float]:
     """(H, W, 3) uint8 -> (payload, NLL in bits under the model's integer tables), pixels in
-    the order of the given tile layout (arzip.schedule), log2 scales moved by offsets."""
+    the order of the given tile layout (arzip.image.waves), log2 scales moved by offsets."""
     encoder = Encoder()
     nll = 0.0
     for chunk in _chunks(model, image, layout, offsets):
@@ -176,7 +172,7 @@ def decode_image(model: ExactImageModel, payload: bytes, height: int, width: int
     decoder = Decoder(payload)
     for w in range(sched.waves):
         base = sched.base[sched.bounds[w]:sched.bounds[w + 1]]
-        feats = model.pixel_features(_gather_context(flat, base, sched.offsets))
+        feats = model.pixel_features(gather(flat, base, sched.offsets))
         current = np.zeros((CHANNELS, len(base)), dtype=np.float64)
         for c in range(model.config.coded_channels):
             outputs, window, starts = model.channel_tables(c, feats, current, offsets[c])

@@ -3,14 +3,15 @@
 The encoder knows every byte, so it runs the model over a chunk of steps in one compiled loop
 and codes all their bits in one coder call. The decoder must learn each bit before it can
 predict the next, so per bit it makes one model call and one coder call over the S segments of
-the step. Both run exactly the same integer predict/update sequence (arzip.byte_mixer).
+the step. Both run exactly the same integer predict/update sequence (arzip.bytes.mixer).
 """
 from __future__ import annotations
 
 import numpy as np
 
-from . import byte_mixer, coder
-from .byte_mixer import NetTables
+from .. import coder
+from . import mixer
+from .mixer import NetTables
 
 SEGMENT_BYTES = 16384   # bytes per segment: longer segments code a little better (EXPERIMENTS B17)
 SEGMENTS_MIN = 16       # but at least this many (from 16 kB on; segments of 1 kB at least), for
@@ -29,7 +30,7 @@ def encode_block(net: NetTables, block: bytes, segments: int | None = None) -> t
     """-> (payload, model NLL in bits, segments)."""
     source = np.frombuffer(block, dtype=np.uint8)
     segments = segments or segments_for(len(source))
-    state = byte_mixer.MixerState(len(source), segments, net)
+    state = mixer.MixerState(len(source), segments, net)
     enc = coder.Encoder()
     nll = 0.0
     chunk = max(1, CHUNK_BITS // (8 * segments))
@@ -37,25 +38,24 @@ def encode_block(net: NetTables, block: bytes, segments: int | None = None) -> t
     bits = np.empty_like(probs)
     for t0 in range(0, state.steps, chunk):
         t1 = min(state.steps, t0 + chunk)
-        k = byte_mixer.run_encoder(state.arrays, source, t0, t1, probs, bits)
+        k = mixer.run_encoder(state.arrays, source, t0, t1, probs, bits)
         enc.encode_bits(bits[:k], probs[:k])
-        p_coded = np.where(bits[:k] == 1, probs[:k], coder.PROB_ONE - probs[:k])
-        nll += float(-np.log2(p_coded / coder.PROB_ONE).sum())
+        nll += float(coder.bit_costs(bits[:k], probs[:k]).sum())
     return enc.finish(), nll, segments
 
 
 def decode_block(net: NetTables, payload: bytes, n: int, segments: int) -> bytes:
     if not 1 <= segments <= max(1, n):
         raise ValueError(f"bad segment count {segments} for {n} bytes")
-    state = byte_mixer.MixerState(n, segments, net)
+    state = mixer.MixerState(n, segments, net)
     data, probs = state.data, state.coder_probs
     dec = coder.Decoder(payload)
-    byte_mixer.predict(state.arrays, 0, 0, state.active(0))
+    mixer.predict(state.arrays, 0, 0, state.active(0))
     for t in range(state.steps):
         active = state.active(t)
         active_next = state.active(t + 1) if t + 1 < state.steps else 0
         p = probs[:active]
         for j in range(8):
             bits = dec.decode_bit_probs(p)
-            byte_mixer.update_predict(state.arrays, t, j, bits, active, active_next)
+            mixer.update_predict(state.arrays, t, j, bits, active, active_next)
     return data.tobytes()

@@ -7,8 +7,9 @@ Sources (never ../shared/data/files, which is the benchmark):
 - manual pages (roff) and text documentation under /usr/share/man and /usr/share/doc.
 
 The corpus is one file per source in OUT, each a concatenation of files in sorted path order,
-so the same machine image and pins give the same bytes; the SHA-256 of each is printed so a model
-card can record exactly what a model saw.
+so the same machine image and pins give the same bytes; build() returns the SHA-256 of each
+(`arzip train-bytes --build-corpus` prints them) so a model card can record exactly what a
+model saw.
 """
 from __future__ import annotations
 
@@ -80,9 +81,4 @@ def build(out: Path) -> dict[str, str]:
             data = make()
             (out / name).write_bytes(data)
             hashes[name] = hashlib.sha256(data).hexdigest()
-            print(f"{name}: {len(data):,} bytes, sha256 {hashes[name]}", file=sys.stderr)
     return hashes
-
-
-if __name__ == "__main__":
-    build(Path(sys.argv[1] if len(sys.argv) > 1 else "runs/byte-corpus"))

@@ -1,5 +1,6 @@
-"""Integer frequency tables: a channel's head outputs -> a mixture of discretized logistics ->
-integer frequencies for the coder, built with integers only.
+"""Integer frequency tables: the tail of a channel's head (the part that waits for the pixel's
+earlier channels), its outputs -> a mixture of discretized logistics -> integer frequencies for
+the coder, built with integers only, in one compiled kernel per batch.
 
 The sigmoid, inverse-scale and exp2 functions are lookup tables computed once when a model is
 exported and shipped inside its file, never recomputed with libm on the decoding machine, so
@@ -13,9 +14,6 @@ from dataclasses import dataclass
 
 import numba
 import numpy as np
-import torch
-
-from .exact import IntegerHead, head_rows
 
 CDF_BITS = 24          # each component's CDF is an integer in [0, 2^24]
 LUT_STEPS = 64         # sigmoid lookup table: 64 entries per unit of z ...
@@ -29,20 +27,69 @@ FLOOR_SHIFT = 22       # every value gets at least total / 2^22
 MIN_WEIGHT = 2 ** (WEIGHT_BITS - 10)  # lighter mixture components are left out
 WINDOW = 32            # first coding stage: 32 values around the heaviest mean, plus an escape
 PARALLEL_MIN_ROWS = 256  # smaller batches run on one thread
+HEAD_BLOCK = 64  # rows per inner block of the head kernel: the innermost loops run over rows
+
+# Sums of integers below 2^53 are exact in float64 in any order, so the head kernels may let the
+# compiler reorder and fuse them into vector instructions.
+_EXACT_SUMS = {"reassoc", "contract", "nnan", "ninf", "nsz"}
 
 
-def build_luts(log2_scale_min: float, log2_scale_max: float) -> dict[str, np.ndarray]:
-    """The tables that replace exp/sigmoid. Computed once when a model is exported and stored
-    in its file; decoding never recomputes them."""
-    c = LUT_STEPS * LUT_ZMAX
-    z = (np.arange(2 * c + 1) - c) / LUT_STEPS
-    sigmoid = np.round((2 ** CDF_BITS) / (1 + np.exp(-z))).astype(np.int64)
-    n_scales = int(round((log2_scale_max - log2_scale_min) * 2 ** LOG2_SCALE_FRAC)) + 1
-    log2_s = log2_scale_min + np.arange(n_scales) / 2 ** LOG2_SCALE_FRAC
-    inv_scale = np.round(2.0 ** (INV_BITS - log2_s)).astype(np.int64)
-    exp2 = np.round(2.0 ** (WEIGHT_BITS - np.arange(WEIGHT_BITS * 2 ** LOGIT_FRAC + 1)
-                            / 2 ** LOGIT_FRAC)).astype(np.int64)
-    return {"lut_sigmoid": sigmoid, "lut_inv_scale": inv_scale, "lut_exp2": exp2}
+@numba.njit(cache=True, nogil=True, fastmath=_EXACT_SUMS)
+def head_rows(hidden_part, out_part, cur, w_hidden_cur_t, hidden_scale, act_max, w_out_hidden_t, w_out_cur_t,
+              out, row0, row1):
+    """Rows row0..row1 of a two-layer head, with integer values held in float64 (the same
+    integers the float layers give):
+    z = clip(floor((hidden_part + W_hc @ cur) * hidden_scale), 0, act_max);
+    out = out_part + W_oh @ z + W_oc @ cur."""
+    n_hidden, n_out, n_cur = hidden_part.shape[1], out_part.shape[1], w_hidden_cur_t.shape[0]
+    z = np.empty((n_hidden, HEAD_BLOCK), dtype=np.float64)
+    acc = np.empty((n_out, HEAD_BLOCK), dtype=np.float64)
+    for r0 in range(row0, row1, HEAD_BLOCK):
+        nb = min(HEAD_BLOCK, row1 - r0)
+        for b in range(nb):
+            for j in range(n_hidden):
+                z[j, b] = hidden_part[r0 + b, j]
+            for o in range(n_out):
+                acc[o, b] = out_part[r0 + b, o]
+        for i in range(n_cur):
+            for j in range(n_hidden):
+                w = w_hidden_cur_t[i, j]
+                for b in range(nb):
+                    z[j, b] += w * cur[i, r0 + b]
+            for o in range(n_out):
+                w = w_out_cur_t[i, o]
+                for b in range(nb):
+                    acc[o, b] += w * cur[i, r0 + b]
+        for j in range(n_hidden):
+            scale = hidden_scale[j]
+            for b in range(nb):
+                z[j, b] = min(max(np.floor(z[j, b] * scale), 0.0), act_max)
+        for j in range(n_hidden):
+            for o in range(n_out):
+                w = w_out_hidden_t[j, o]
+                for b in range(nb):
+                    acc[o, b] += w * z[j, b]
+        for b in range(nb):
+            for o in range(n_out):
+                out[r0 + b, o] = acc[o, b]
+
+
+@dataclass
+class IntegerHead:
+    """The part of a two-layer head that waits for the pixel's own earlier channels, run by a
+    numba kernel on the CPU. The partial sums of everything else come from the exact layers
+    (arzip.image.exact, on the CPU or a GPU); all of it is integer arithmetic below the exact
+    limits, so the kernel and the float layers give the same integers."""
+    w_hidden_cur_t: np.ndarray  # (n_cur, hidden) integer weights, float64
+    hidden_scale: np.ndarray    # (hidden,) power of two to the activation fixed point
+    act_max: float
+    w_out_hidden_t: np.ndarray  # (hidden, n_out)
+    w_out_cur_t: np.ndarray     # (n_cur, n_out)
+
+    @property
+    def params(self) -> tuple:
+        """The weights as head_rows takes them."""
+        return (self.w_hidden_cur_t, self.hidden_scale, self.act_max, self.w_out_hidden_t, self.w_out_cur_t)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -225,7 +272,7 @@ class MixtureTables:
     ls_offset: int = 0
 
     @classmethod
-    def build(cls, row_exp: torch.Tensor, n_comp: int, log2_scale_min: float, log2_scale_max: float,
+    def build(cls, row_exp: np.ndarray, n_comp: int, log2_scale_min: float, log2_scale_max: float,
               mean_range: float, luts: dict[str, np.ndarray]) -> "MixtureTables":
         return cls(output_shifts(row_exp, n_comp), n_comp, int(mean_range * 2 ** MEAN_FRAC),
                    int(round(log2_scale_min * 2 ** LOG2_SCALE_FRAC)),
@@ -248,17 +295,17 @@ class MixtureTables:
 
     def head_window(self, head: IntegerHead, hidden_part: np.ndarray, out_part: np.ndarray,
                     cur: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Run the head (exact.head_rows) and build the window tables of its outputs in one
+        """Run the head (head_rows) and build the window tables of its outputs in one
         kernel: (head outputs, window tables, starts)."""
         acc = np.empty(out_part.shape, dtype=np.float64)
         window, starts = _run(acc, self.params, True, head.params, hidden_part, out_part, cur)
         return acc, window, starts
 
 
-def output_shifts(row_exp: torch.Tensor, n_comp: int) -> np.ndarray:
+def output_shifts(row_exp: np.ndarray, n_comp: int) -> np.ndarray:
     """Right shifts taking head-output rows (logits, means, log2 scales) to their fixed points."""
     frac = np.repeat([LOGIT_FRAC, MEAN_FRAC, LOG2_SCALE_FRAC], n_comp)
-    shifts = row_exp.numpy() - frac
+    shifts = row_exp - frac
     if (shifts < 0).any():
         raise ValueError("output layer too coarse for its fixed point")
     return shifts.astype(np.int64)

@@ -17,9 +17,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from . import byte_codec, byte_container as bc
-from .byte_mixer import NetTables
-from .errors import FormatError
+from ..errors import FormatError
+from . import codec, container as bc
+from .mixer import NetTables
 
 # xz -9e, with the dictionary cut to the block size (a larger one cannot help, and costs memory)
 _LZMA_FILTERS = [{"id": lzma.FILTER_LZMA2, "preset": 9 | lzma.PRESET_EXTREME, "dict_size": bc.BLOCK_SIZE}]
@@ -50,7 +50,7 @@ def _bounded(decompressor, coded: bytes, raw_len: int) -> bytes:
 def decode_block(net: NetTables, block: bc.Block) -> bytes:
     if block.method == bc.METHOD_MODEL:
         try:
-            return byte_codec.decode_block(net, block.coded, block.raw_len, block.segments)
+            return codec.decode_block(net, block.coded, block.raw_len, block.segments)
         except (ValueError, RuntimeError, AssertionError) as e:
             raise FormatError(f"corrupted archive (block does not decode: {e})") from None
     if block.method == bc.METHOD_STORED:
@@ -71,7 +71,7 @@ def decode_block(net: NetTables, block: bc.Block) -> bytes:
 def code_block(net: NetTables, block: bytes, model_cost: int = 0) -> tuple[bc.Block, float]:
     """One block coded by the model or, when smaller (by model_cost bytes: what naming the model
     costs elsewhere), a classical coder; and the model's NLL."""
-    coded, nll, segments = byte_codec.encode_block(net, block)
+    coded, nll, segments = codec.encode_block(net, block)
     candidates = {bc.METHOD_MODEL: coded, **_classical(block)}
     method = min(candidates, key=lambda m: (len(candidates[m]) + (model_cost if m == bc.METHOD_MODEL else 0), m))
     return bc.Block(method, len(block), segments if method == bc.METHOD_MODEL else 0, candidates[method]), nll

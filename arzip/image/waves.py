@@ -1,6 +1,6 @@
 """Which pixels form each batch: tiles, each coded from its own image corner in wavefront order.
 
-The decoder runs the network once per wave (arzip.causal), and an H x W tile has W + 2H - 2
+The decoder runs the network once per wave (arzip.image.neighbourhood), and an H x W tile has W + 2H - 2
 waves. Cutting the image into four quadrants, each mirrored so that it starts at its own corner
 of the image, halves the number of waves and doubles the pixels per batch. The price is the
 context lost along the two cut lines (+0.27 % bits on 512 x 512 validation crops; a mirrored
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .causal import PAD_VALUE, WAVE_SLOPE, Context
+from .neighbourhood import PAD_VALUE, WAVE_SLOPE, Context
 
 LAYOUT_SINGLE = 0
 LAYOUT_QUADRANTS = 1

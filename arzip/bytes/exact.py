@@ -1,6 +1,7 @@
 """The byte network as shipped: its integer form, loaded from a model file, run by the mixer.
 
-The network (trained in float by arzip.byte_model) maps the previous CONTEXT bytes to one logit
+The network (trained in float by arzip.bytes.model and arzip.bytes.train, quantized by
+arzip.bytes.export) maps the previous CONTEXT bytes to one logit
 per node of the byte's bit tree (node 1 is the top bit; after bit b the node becomes
 2 * node + b). Its integer form: embeddings in [-1023, 1023]; a first layer with integer weights
 and bias whose output is shifted right per row, clipped to [0, 4095] (relu included); an output
@@ -19,7 +20,7 @@ import numpy as np
 from safetensors import safe_open
 from safetensors.numpy import load_file, save_file
 
-from .byte_mixer import ACT_MAX, NetTables
+from .mixer import HIDDEN_MAX, NetTables
 
 NODES = 256          # node 0 is unused; nodes 1..255 are the tree's decisions
 EMBED_MAX = 1023     # integer embeddings lie in [-1023, 1023] (int8 cost 0.7 % on validation)
@@ -65,7 +66,7 @@ class ExactByteNet:
         acc = x @ self.tensors["hidden_w"].astype(np.int64).T + self.tensors["hidden_b"].astype(np.int64)
         shifted = np.where(self.act_shift >= 0, acc >> np.maximum(self.act_shift, 0),
                            acc << np.maximum(-self.act_shift, 0))
-        return np.clip(shifted, 0, ACT_MAX).astype(np.uint16)
+        return np.clip(shifted, 0, HIDDEN_MAX).astype(np.uint16)
 
     def logits(self, context: np.ndarray) -> np.ndarray:
         """(n, CONTEXT) bytes -> (n, NODES) node logits in stretch units (before the mixer's

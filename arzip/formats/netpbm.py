@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import UnsupportedInput
+from ..errors import UnsupportedInput
 
 _PNM_HEADER = re.compile(rb"(P[456])((?:\s+(?:#[^\n]*\n)*)+)(\d+)((?:\s+(?:#[^\n]*\n)*)+)(\d+)")
 _MAXVAL = re.compile(rb"((?:\s+(?:#[^\n]*\n)*)+)(\d+)\s")

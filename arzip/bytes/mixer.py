@@ -11,7 +11,7 @@ For each bit, these inputs (logits in stretch units, logit * 256, clipped to +-2
   position), 16 slots per nibble in one cache line;
 - a match model: the byte that followed the last occurrence of the current 6-byte context (in
   this segment first, else in any);
-- the pretrained network (arzip.byte_net), a logit per tree node from the previous 16 bytes;
+- the pretrained network (arzip.bytes.exact), a logit per tree node from the previous 16 bytes;
 - a bias.
 A gated linear mixer learns online to combine them: each of WEIGHT_SETS picks a weight vector
 by its context, their dot products are averaged and all learn from the same error. Two
@@ -30,6 +30,9 @@ from dataclasses import dataclass
 
 import numba
 import numpy as np
+
+from ..mixing.hashing import M32, h32
+from ..mixing.logistic import STRETCH, apm_init, squash
 
 # The context models, in input order: the hash each is keyed by (see _byte_contexts) and the
 # log2 of its number of lines (16 slots each, 64 bytes). Small contexts get small tables; the
@@ -58,53 +61,7 @@ WEIGHT_SETS = (("partial byte", 256), ("match length x bit", 64), ("byte -1", 25
 N_SETS = len(WEIGHT_SETS)
 SET_BASE = np.concatenate([[0], np.cumsum([n for _, n in WEIGHT_SETS])]).astype(np.int64)
 APM_RATE = 7
-M32 = 0xFFFFFFFF
-HASH_A, HASH_B = 0x5BD1E995, 0x27D4EB2D  # both < 2^31: products of 32-bit values fit in int64
-
-# squash(x) = 4096 / (1 + e^(-x/256)) at x = -2048, -1920, ..., 2048; interpolated in between
-_SQUASH_KNOTS = np.array([1, 2, 4, 6, 10, 17, 27, 45, 74, 120, 194, 311, 488, 747, 1102, 1546, 2048,
-                          2550, 2994, 3349, 3608, 3785, 3902, 3976, 4022, 4051, 4069, 4079, 4086, 4090,
-                          4092, 4094, 4095], dtype=np.int64)
-
-
-@numba.njit(cache=True, nogil=True)
-def squash(x: int) -> int:
-    """Logistic of x/256 as a 12-bit probability (integer interpolation of the knots)."""
-    if x > 2047:
-        x = 2047
-    if x < -2047:
-        x = -2047
-    w = x & 127
-    i = (x >> 7) + 16
-    return (_SQUASH_KNOTS[i] * (128 - w) + _SQUASH_KNOTS[i + 1] * w + 64) >> 7
-
-
-def _stretch_table() -> np.ndarray:
-    """Inverse of squash over 12-bit probabilities, built from integers only."""
-    table = np.full(4096, 2047, dtype=np.int64)
-    lo = 0
-    for x in range(-2047, 2048):
-        v = squash(x)
-        table[lo:v + 1] = x
-        lo = max(lo, v + 1)
-    return table
-
-
-STRETCH = _stretch_table()
 DT = np.array([262144 // (4 * n + 5) for n in range(COUNT_LIMIT + 1)], dtype=np.int64)
-
-
-def _apm_init(contexts: int) -> np.ndarray:
-    row = np.array([squash((k - 16) * 128) * 16 for k in range(33)], dtype=np.int32)
-    return np.tile(row, contexts)
-
-
-@numba.njit(cache=True, nogil=True)
-def h32(x: int) -> int:
-    x = (x & M32) * HASH_A & M32
-    x ^= x >> 15
-    x = x * HASH_B & M32
-    return x ^ (x >> 13)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -155,7 +112,7 @@ class MixerState:
             np.zeros(1 << MATCH_BITS, dtype=np.int32),       # 20 match table: offset + 1 (blocks < 2^31)
             np.full(64, 1 << 15, dtype=np.int64),             # 21 match statemap (16-bit p)
             np.full((SET_BASE[-1], N_INPUTS), (1 << MIX_SHIFT) // 4, dtype=np.int64),  # 22 mixer weights
-            _apm_init(256), _apm_init(65536),                 # 23, 24 secondary estimation
+            apm_init(256), apm_init(65536),                 # 23, 24 secondary estimation
             net.out_w, net.out_b, net.out_shift,              # 25-27 network output layer
             STRETCH, DT,                                      # 28, 29
             net.first, net.first_bias, net.act_shift,         # 30-32 network first layer
@@ -251,7 +208,7 @@ def predict(st, t, j, active):
         pfloat[s] = pout[s] / 4096.0  # exact: a 12-bit integer over a power of two
 
 
-ACT_MAX = 4095  # the network's hidden activations are integers in [0, ACT_MAX]
+HIDDEN_MAX = 4095  # the byte network's hidden activations are integers in [0, HIDDEN_MAX]
 
 
 @numba.njit(cache=True, nogil=True)
@@ -283,7 +240,7 @@ def _activations(s, t, data, start, first, first_bias, act_shift, hidden):
         else:
             sh = act_shift[i]
             a = a >> sh if sh >= 0 else a << (-sh)
-            hidden[s, i] = min(a, ACT_MAX)
+            hidden[s, i] = min(a, HIDDEN_MAX)
 
 
 @numba.njit(cache=True, nogil=True)

@@ -23,7 +23,7 @@ import numpy as np
 from PIL import Image
 
 from . import netpbm, png
-from .errors import FormatError, UnsupportedInput
+from ..errors import FormatError, UnsupportedInput
 
 GRAY, RGB, PALETTE, GRAY_ALPHA, RGBA = 0, 2, 3, 4, 6
 CHANNELS = {GRAY: 1, RGB: 3, PALETTE: 1, GRAY_ALPHA: 2, RGBA: 4}

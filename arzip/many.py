@@ -1,5 +1,6 @@
 """Many files at once: expand the inputs, run one job per file (in worker processes with
---jobs), show progress, name every failure, sum up.
+--jobs), and hand every outcome, failures named in one line, to the caller as it arrives (the
+CLI draws its progress bar and prints the lines).
 
 A job is a plain picklable record and a worker runs it with the same API calls as a single
 file, so one file and ten thousand behave alike: the same outputs, temp-file-and-rename,
@@ -9,15 +10,14 @@ numba or torch threads running can deadlock.
 from __future__ import annotations
 
 import multiprocessing
-import sys
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tqdm import tqdm
-
 from . import api
 from .errors import ArzipError
+from .files import STDIO, SUFFIX
 
 
 @dataclass(frozen=True)
@@ -41,18 +41,18 @@ def expand(paths: list[Path], op: str, recursive: bool) -> tuple[list[Path], lis
     folder is an error); compressing skips inputs that already end in .arz, as gzip skips .gz."""
     files, warnings, errors = [], [], []
     for path in paths:
-        if path != api.STDIO and path.is_dir():
+        if path != STDIO and path.is_dir():
             if not recursive:
                 errors.append(f"{path}: is a directory (use -r to work on the files in it)")
                 continue
             found = sorted(p for p in path.rglob("*") if p.is_file() and not _is_temp(p))
-            files += [p for p in found if op == "compress" or p.name.endswith(api.SUFFIX)]
+            files += [p for p in found if op == "compress" or p.name.endswith(SUFFIX)]
         else:
             files.append(path)
     if op == "compress":
-        skipped = [p for p in files if p.name.endswith(api.SUFFIX)]
-        warnings += [f"{p}: already has the {api.SUFFIX} suffix; skipped" for p in skipped]
-        files = [p for p in files if not p.name.endswith(api.SUFFIX)]
+        skipped = [p for p in files if p.name.endswith(SUFFIX)]
+        warnings += [f"{p}: already has the {SUFFIX} suffix; skipped" for p in skipped]
+        files = [p for p in files if not p.name.endswith(SUFFIX)]
     return files, warnings, errors
 
 
@@ -87,28 +87,22 @@ def _init_worker(threads: int, device: str, max_pixels: int) -> None:
     api.set_max_pixels(max_pixels)
 
 
-def run(jobs: list[Job], workers: int, progress: bool, on_outcome, threads: int = 1, device: str = "cpu",
-        max_pixels: int = api.DEFAULT_MAX_PIXELS) -> list[Outcome]:
-    """Run the jobs (in `workers` processes when more than one), calling on_outcome(outcome,
-    write) as each finishes; write prints a line without breaking the progress bar."""
-    bar = tqdm(total=len(jobs), unit="file", file=sys.stderr, disable=not progress, leave=False)
+def run(jobs: list[Job], workers: int, on_outcome: Callable[[Outcome], None], threads: int = 1,
+        device: str = "cpu", max_pixels: int = api.DEFAULT_MAX_PIXELS) -> list[Outcome]:
+    """Run the jobs (in `workers` processes when more than one), calling on_outcome(outcome) as
+    each finishes, in job order."""
     outcomes = []
+    if workers <= 1:
+        pool, results = None, map(run_job, jobs)
+    else:
+        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_init_worker, initargs=(threads, device, max_pixels))
+        results = pool.map(run_job, jobs)
     try:
-        if workers <= 1:
-            results = map(run_job, jobs)
-            pool = None
-        else:
-            pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                       initializer=_init_worker, initargs=(threads, device, max_pixels))
-            results = pool.map(run_job, jobs)
-        try:
-            for outcome in results:
-                outcomes.append(outcome)
-                bar.update(1)
-                on_outcome(outcome, lambda line: bar.write(line, file=sys.stderr))
-        finally:
-            if pool is not None:
-                pool.shutdown(wait=True, cancel_futures=True)
+        for outcome in results:
+            outcomes.append(outcome)
+            on_outcome(outcome)
     finally:
-        bar.close()
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
     return outcomes

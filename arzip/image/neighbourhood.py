@@ -4,7 +4,11 @@ A pixel (y, x) is predicted from already-coded pixels: a few to its left in its 
 window over the rows above. The window may reach at most 2k - 1 pixels to the right k rows up
 (one pixel in the row just above), so every context pixel of (y, x) has a smaller wave index
 ``t = x + 2*y``. All pixels of one wave are therefore independent given the earlier waves, and
-the decoder evaluates each wave as one batch (arzip.schedule builds the batches).
+the decoder evaluates each wave as one batch (arzip.image.waves builds the batches).
+
+gather() reads the neighbourhoods of a batch of pixels out of a padded image buffer; coding
+(arzip.image.codec) and training (arzip.image.train) both use it, so the network is trained
+on exactly the inputs the coder gives it.
 """
 from __future__ import annotations
 
@@ -49,15 +53,25 @@ class Context:
         out[self.pad_top:, self.pad_left:self.pad_left + w] = image
         return out
 
-    def flat_offsets(self, padded_width: int, channels: int) -> np.ndarray:
+    def flat_offsets(self, padded_width: int | np.ndarray, channels: int) -> np.ndarray:
         """Offsets, in a flattened padded (H, W, C) array, of every context subpixel of a pixel;
-        context pixels in the order of `offsets`, channels inside each pixel."""
-        pix = np.array([dy * padded_width + dx for dy, dx in self.offsets], dtype=np.int64) * channels
-        return (pix[:, None] + np.arange(channels)[None, :]).reshape(-1)
+        context pixels in the order of `offsets`, channels inside each pixel. (size * C,) for
+        one padded width; (n, size * C) for an array of n widths (pixels of images of
+        different sizes)."""
+        dy, dx = np.array(self.offsets, dtype=np.int64).T
+        width = np.asarray(padded_width, dtype=np.int64)[..., None]
+        pix = (dy * width + dx) * channels
+        return (pix[..., None] + np.arange(channels)).reshape(*width.shape[:-1], -1)
 
     def pixel_base(self, ys: np.ndarray, xs: np.ndarray, padded_width, channels: int) -> np.ndarray:
         """Flat index of subpixel 0 of pixels (ys, xs) (image coordinates) in the padded array."""
         return ((ys + self.pad_top) * padded_width + (xs + self.pad_left)) * channels
+
+
+def gather(flat: np.ndarray, base: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """(n, k) values flat[base[i] + offsets[(i,) j]]: the context (offsets from flat_offsets) or
+    the own subpixels (offsets 0..C-1) of n pixels whose subpixel 0 sits at flat[base]."""
+    return flat[base[:, None] + offsets]
 
 
 def _rows(*rows: tuple[int, int, int]) -> tuple[tuple[int, int], ...]:

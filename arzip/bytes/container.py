@@ -1,4 +1,5 @@
 """The .arz container for files coded as bytes: a header, blocks, an end record (docs/FORMAT.md).
+The first six bytes and the CRC seals are every archive's (arzip/container.py).
 
 Written and read as a stream, so neither side holds more than one block: a 1 GB file needs no
 1 GB of memory, and `cat file | arzip compress -` works. Every record carries its own CRC; the
@@ -16,8 +17,8 @@ import zlib
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from .container import FORMAT_VERSION, KIND_BYTES, MAGIC, kind_of
-from .errors import FormatError
+from ..container import BYTES_MODEL_HASH_BYTES, CRC, KIND_BYTES, check_seal, kind_of, prefix, sealed
+from ..errors import FormatError
 
 METHOD_MODEL, METHOD_STORED, METHOD_LZMA, METHOD_ZLIB, METHOD_BZ2 = 0, 1, 2, 3, 4
 METHODS = {METHOD_MODEL: "model", METHOD_STORED: "stored", METHOD_LZMA: "lzma", METHOD_ZLIB: "zlib",
@@ -29,7 +30,6 @@ CODED_SLACK = 1 << 16          # a coded block may exceed its raw length by this
 _HEAD = struct.Struct("<4sBBB")
 _BLOCK = struct.Struct("<BIIHI")
 _END = struct.Struct("<Qd16s")
-_CRC = struct.Struct("<I")
 
 
 @dataclass(frozen=True)
@@ -56,9 +56,9 @@ def _read(f: BinaryIO, n: int, what: str) -> bytes:
 
 def write_header(f: BinaryIO, model_name: str, model_sha16: bytes) -> int:
     name = model_name.encode("ascii")
-    head = _HEAD.pack(MAGIC, FORMAT_VERSION, KIND_BYTES, len(name)) + name + model_sha16
-    f.write(head + _CRC.pack(zlib.crc32(head)))
-    return len(head) + _CRC.size
+    head = sealed(prefix(KIND_BYTES) + bytes([len(name)]) + name + model_sha16)
+    f.write(head)
+    return len(head)
 
 
 def read_header(f: BinaryIO) -> tuple[str, bytes]:
@@ -67,15 +67,13 @@ def read_header(f: BinaryIO) -> tuple[str, bytes]:
     if kind_of(fixed) != KIND_BYTES:
         raise FormatError("not a bytes archive")
     name_len = fixed[-1]
-    rest = _read(f, name_len + 16 + _CRC.size, "header")
-    (crc,) = _CRC.unpack(rest[-4:])
-    if zlib.crc32(fixed + rest[:-4]) != crc:
-        raise FormatError("corrupted archive (header checksum mismatch)")
+    rest = _read(f, name_len + BYTES_MODEL_HASH_BYTES + CRC.size, "header")
+    check_seal(fixed + rest[:-CRC.size], rest[-CRC.size:], "header")
     try:
         name = rest[:name_len].decode("ascii")
     except UnicodeDecodeError:
         raise FormatError("corrupted archive (model name)") from None
-    return name, rest[name_len:name_len + 16]
+    return name, rest[name_len:name_len + BYTES_MODEL_HASH_BYTES]
 
 
 def write_block(f: BinaryIO, block: Block) -> int:
@@ -86,20 +84,18 @@ def write_block(f: BinaryIO, block: Block) -> int:
 
 
 def write_end(f: BinaryIO, end: End) -> int:
-    record = bytes([METHOD_END]) + _END.pack(end.total_len, end.nll_bits, end.checksum)
-    f.write(record + _CRC.pack(zlib.crc32(record)))
-    return len(record) + _CRC.size
+    record = sealed(bytes([METHOD_END]) + _END.pack(end.total_len, end.nll_bits, end.checksum))
+    f.write(record)
+    return len(record)
 
 
 def read_record(f: BinaryIO) -> Block | End:
     """The next block or the end record, lengths validated before anything is allocated."""
     method = _read(f, 1, "block header")[0]
     if method == METHOD_END:
-        body = _read(f, _END.size + _CRC.size, "end record")
-        (crc,) = _CRC.unpack(body[-4:])
-        if zlib.crc32(bytes([METHOD_END]) + body[:-4]) != crc:
-            raise FormatError("corrupted archive (end record checksum mismatch)")
-        return End(*_END.unpack(body[:-4]))
+        body = _read(f, _END.size + CRC.size, "end record")
+        check_seal(bytes([METHOD_END]) + body[:-CRC.size], body[-CRC.size:], "end record")
+        return End(*_END.unpack(body[:-CRC.size]))
     if method not in METHODS:
         raise FormatError(f"corrupted archive (unknown block method {method})")
     _, raw_len, coded_len, segments, coded_crc = _BLOCK.unpack(bytes([method]) + _read(f, _BLOCK.size - 1,

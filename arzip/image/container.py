@@ -1,0 +1,174 @@
+"""The .arz container for images: a compact header, then the coded parts back to back.
+
+An image is coded as one or more parts (the colour planes through a learned model, an alpha
+plane or a whole sample array through the byte path, ...: arzip/image/planes.py). The
+header says how to rebuild the samples and how to write the file back; docs/FORMAT.md is
+the reference. All integers little-endian; "varint" is unsigned LEB128.
+
+    magic 4 | version 1 | kind 1 (= 1, image)
+    color_type 1 | depth 1 | format 1 | width varint | height varint
+    checksum 16           BLAKE2b-128 of the samples (arzip.picture.Picture.checksum)
+    wrapper_codec 1 | wrapper_len varint | wrapper   what it takes to write the file back
+                                                      (0 raw, 1 zlib)
+    models 1 | per model: name_len 1 | name | sha256 prefix 8
+    parts 1  | per part:
+        plane 1 | method 1 | model 1 (index, 0xFF none) | transform 1
+        layout 1 | scale offsets 3 (i8)              (model method only)
+        nll_bits 4 (f32) | payload_len varint
+        payload_crc 4                                (model method only: byte-coded parts are
+                                                      block records with their own CRCs)
+    header_crc 4          CRC-32 of every header byte before it
+    payloads              the parts' payloads, in order
+
+The header is small on purpose: tiny images (icons, 1x1) must not cost more than their PNG.
+The first six bytes and the varints are every archive's (arzip/container.py).
+"""
+from __future__ import annotations
+
+import struct
+import zlib
+from dataclasses import dataclass, field
+
+from ..container import (CRC, IMAGE_MODEL_HASH_BYTES, KIND_IMAGE, Reader, check_seal, kind_of, prefix, sealed,
+                         varint)
+from ..errors import FormatError
+
+# what a part holds
+PLANE_COLOURS = 0  # an image's RGB planes (8-bit RGB or RGBA, or a palette image's colours)
+PLANE_GRAY = 1     # an 8-bit gray plane (gray or gray+alpha images)
+PLANE_ALPHA = 2    # the alpha plane of an 8-bit RGBA or gray+alpha image
+PLANE_SAMPLES = 3  # every sample of the image
+PLANES = {PLANE_COLOURS: "colours", PLANE_GRAY: "gray", PLANE_ALPHA: "alpha", PLANE_SAMPLES: "samples"}
+# how a part is coded
+METHOD_MODEL = 0   # a learned image model (arzip/image/codec.py)
+METHOD_BYTES = 1   # serialised (arzip/formats/serialise.py), then byte-path blocks (arzip/bytes/archive.py)
+METHODS = {METHOD_MODEL: "model", METHOD_BYTES: "bytes"}
+NO_MODEL = 0xFF
+
+# default limits on what a header may claim, checked before anything is allocated
+MAX_PIXELS = 1 << 31
+MAX_WRAPPER = 1 << 26
+
+
+@dataclass(frozen=True)
+class Part:
+    plane: int
+    method: int
+    model: int = NO_MODEL     # index into Header.models
+    transform: int = 0        # bytes method: arzip.formats.serialise
+    layout: int = 0           # model method: tile layout (arzip.image.waves)
+    scale_offsets: tuple[int, int, int] = (0, 0, 0)
+    nll_bits: float = 0.0
+    payload_len: int = 0
+    payload_crc: int = 0
+
+
+@dataclass(frozen=True)
+class Header:
+    color_type: int
+    depth: int
+    format: int
+    width: int
+    height: int
+    checksum: bytes
+    wrapper: bytes                             # uncompressed
+    models: tuple[tuple[str, bytes], ...]      # (name, IMAGE_MODEL_HASH_BYTES of its sha256)
+    parts: tuple[Part, ...] = field(default=())
+    size: int = 0                              # header bytes, set when read
+
+    @property
+    def nll_bits(self) -> float:
+        return sum(p.nll_bits for p in self.parts)
+
+
+_PART_MODEL = struct.Struct("<B3b")
+_PART_NLL = struct.Struct("<f")
+
+
+def pack(header: Header, payloads: list[bytes]) -> bytes:
+    """The archive: header (with the parts' lengths and CRCs filled in) and payloads."""
+    wrapper = zlib.compress(header.wrapper, 9)
+    codec = 1 if len(wrapper) < len(header.wrapper) else 0
+    wrapper = wrapper if codec else header.wrapper
+    out = bytearray(prefix(KIND_IMAGE) + bytes([header.color_type, header.depth, header.format]))
+    out += varint(header.width) + varint(header.height) + header.checksum
+    out += bytes([codec]) + varint(len(wrapper)) + wrapper
+    out.append(len(header.models))
+    for name, sha in header.models:
+        raw = name.encode("ascii")
+        out += bytes([len(raw)]) + raw + sha[:IMAGE_MODEL_HASH_BYTES]
+    out.append(len(header.parts))
+    for part, payload in zip(header.parts, payloads, strict=True):
+        out += bytes([part.plane, part.method, part.model, part.transform])
+        if part.method == METHOD_MODEL:
+            out += _PART_MODEL.pack(part.layout, *part.scale_offsets)
+        out += _PART_NLL.pack(part.nll_bits) + varint(len(payload))
+        if part.method == METHOD_MODEL:
+            out += CRC.pack(zlib.crc32(payload))
+    return sealed(bytes(out)) + b"".join(payloads)
+
+
+def read_header(blob: bytes, max_pixels: int = MAX_PIXELS) -> Header:
+    """Parse and validate an image archive's header (not the payloads). Every claimed size is
+    checked against the archive's length or the limits before anything is allocated."""
+    if kind_of(blob[:6]) != KIND_IMAGE:
+        raise FormatError("not an image archive")
+    r = Reader(blob, 6)
+    color_type, depth, fmt = r.byte(), r.byte(), r.byte()
+    width, height = r.varint(), r.varint()
+    checksum = r.take(16)
+    codec, wrapper_len = r.byte(), r.varint()
+    if codec not in (0, 1) or wrapper_len > len(blob):
+        raise FormatError("corrupted archive (wrapper)")
+    wrapper = r.take(wrapper_len)
+    models = []
+    for _ in range(r.byte()):
+        name = r.take(r.byte())
+        models.append((name.decode("ascii", "replace"), r.take(IMAGE_MODEL_HASH_BYTES)))
+    parts = []
+    for _ in range(r.byte()):
+        plane, method, model, transform = r.take(4)
+        layout, offsets = 0, (0, 0, 0)
+        if method == METHOD_MODEL:
+            layout, *offsets = r.unpack(_PART_MODEL)
+        (nll,) = r.unpack(_PART_NLL)
+        length = r.varint()
+        (crc,) = r.unpack(CRC) if method == METHOD_MODEL else (0,)
+        if plane not in PLANES or method not in METHODS:
+            raise FormatError(f"corrupted archive (unknown part {plane}/{method})")
+        if model != NO_MODEL and model >= len(models):
+            raise FormatError("corrupted archive (part names no model)")
+        parts.append(Part(plane, method, model, transform, layout, tuple(offsets), nll, length, crc))
+    head_end = r.pos
+    check_seal(blob[:head_end], r.take(CRC.size), "header")
+    if width == 0 or height == 0 or width * height > max_pixels:
+        raise FormatError(f"image of {width}x{height} pixels is over the limit of {max_pixels} pixels "
+                          "(corrupted archive, or raise the limit)")
+    if codec == 1:
+        inflater = zlib.decompressobj()
+        try:
+            wrapper = inflater.decompress(wrapper, MAX_WRAPPER + 1)
+        except zlib.error:
+            raise FormatError("corrupted archive (wrapper does not inflate)") from None
+        if len(wrapper) > MAX_WRAPPER or not inflater.eof:
+            raise FormatError("corrupted archive (wrapper too large)")
+    return Header(color_type, depth, fmt, width, height, checksum, wrapper, tuple(models), tuple(parts),
+                  size=r.pos)
+
+
+def unpack(blob: bytes, max_pixels: int = MAX_PIXELS) -> tuple[Header, list[bytes]]:
+    """Header and payloads, with lengths and payload checksums verified."""
+    header = read_header(blob, max_pixels)
+    pos, payloads = header.size, []
+    for part in header.parts:
+        payload = blob[pos:pos + part.payload_len]
+        if len(payload) < part.payload_len:
+            raise FormatError(f"truncated archive ({len(blob) - header.size} payload bytes, "
+                              f"{sum(p.payload_len for p in header.parts)} expected)")
+        if part.method == METHOD_MODEL and zlib.crc32(payload) != part.payload_crc:
+            raise FormatError("corrupted archive (payload checksum mismatch)")
+        payloads.append(payload)
+        pos += part.payload_len
+    if pos != len(blob):
+        raise FormatError("corrupted archive (trailing bytes after the payload)")
+    return header, payloads
