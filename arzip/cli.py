@@ -86,6 +86,23 @@ def batch_options(command):
     return command
 
 
+def output_options(default: str, source: str, done: str):
+    """The inputs and what compress and decompress take about their outputs."""
+    def decorate(command):
+        for option in reversed([
+                click.argument("inputs", metavar="FILES...", nargs=-1, required=True, type=click.Path(path_type=Path)),
+                click.option("-o", "--output", type=click.Path(path_type=Path),
+                             help=f"output path, for one input (default {default}; '-' is stdout)"),
+                click.option("-c", "--stdout", is_flag=True, help="write to stdout (FILE '-' reads stdin)"),
+                click.option("-f", "--force", is_flag=True, help="overwrite an existing output"),
+                click.option("-k", "--keep", is_flag=True, hidden=True,
+                             help=f"keep the {source} (always done without --rm)"),
+                click.option("--rm", is_flag=True, help=f"remove each {source} once its {done}")]):
+            command = option(command)
+        return command
+    return decorate
+
+
 def _summary_line(report: api.Report) -> str:
     change = 100 * (report.target_bytes / report.source_bytes - 1) if report.source_bytes else 0.0
     if report.kind == "image":
@@ -143,13 +160,7 @@ def _run_many(op: str, inputs: tuple[Path, ...], output: Path | None, stdout: bo
 
 
 @cli.command()
-@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("-o", "--output", type=click.Path(path_type=Path),
-              help="output path, for one input (default FILE.arz; '-' is stdout)")
-@click.option("-c", "--stdout", is_flag=True, help="write to stdout (FILE '-' reads stdin)")
-@click.option("-f", "--force", is_flag=True, help="overwrite an existing output")
-@click.option("-k", "--keep", is_flag=True, hidden=True, help="keep the input (always done without --rm)")
-@click.option("--rm", is_flag=True, help="remove each input once its archive is written, synced and verified")
+@output_options("FILE.arz", "input", "archive is written, synced and verified")
 @click.option("--as", "as_", type=click.Choice(["auto", "bytes", "image"]), default="auto", show_default=True,
               help="auto: an image file arzip can rewrite exactly (PNG, netpbm, BMP, TIFF, TGA, QOI, "
                    "lossless WebP) is coded as pixels, anything else as bytes")
@@ -158,7 +169,7 @@ def _run_many(op: str, inputs: tuple[Path, ...], output: Path | None, stdout: bo
 @click.option("--level", "level", type=click.IntRange(1, 9), help="1 (fastest) .. 9 (smallest); default 5")
 @level_flags
 @batch_options
-def compress(files: tuple[Path, ...], output: Path | None, stdout: bool, force: bool, keep: bool, rm: bool,
+def compress(inputs: tuple[Path, ...], output: Path | None, stdout: bool, force: bool, keep: bool, rm: bool,
              as_: str, device: str, model: str | None, level: int | None, quiet: bool, verbose: bool,
              recursive: bool, jobs: int, threads: int | None, max_pixels: int) -> None:
     """Compress each FILE to FILE.arz; inputs are kept (unless --rm). A lossless image (PNG of
@@ -168,7 +179,7 @@ def compress(files: tuple[Path, ...], output: Path | None, stdout: bool, force: 
     if rm and keep:
         raise ArzipError("--rm and -k contradict each other")
     options = {"force": force, "model": model, "level": level, "as_": as_, "remove_source": rm}
-    _run_many("compress", files, output, stdout, force, options, quiet, verbose, recursive, jobs, threads,
+    _run_many("compress", inputs, output, stdout, force, options, quiet, verbose, recursive, jobs, threads,
               device, max_pixels, _summary_line)
 
 
@@ -180,17 +191,11 @@ def _methods(methods) -> str:
 
 
 @cli.command()
-@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("-o", "--output", type=click.Path(path_type=Path),
-              help="output path, for one input (default FILE without .arz; '-' is stdout)")
-@click.option("-c", "--stdout", is_flag=True, help="write to stdout (FILE '-' reads stdin)")
-@click.option("-f", "--force", is_flag=True, help="overwrite an existing output")
-@click.option("-k", "--keep", is_flag=True, hidden=True, help="keep the archive (always done without --rm)")
-@click.option("--rm", is_flag=True, help="remove each archive once its output is written and verified")
+@output_options("FILE without .arz", "archive", "output is written and verified")
 @click.option("--to", type=click.Choice(["png"]), help="write an image as PNG (default: its own format)")
 @click.option("--device", default="auto", show_default=True, help=DEVICE_HELP)
 @batch_options
-def decompress(files: tuple[Path, ...], output: Path | None, stdout: bool, force: bool, keep: bool, rm: bool,
+def decompress(inputs: tuple[Path, ...], output: Path | None, stdout: bool, force: bool, keep: bool, rm: bool,
                to: str | None, device: str, quiet: bool, verbose: bool, recursive: bool, jobs: int,
                threads: int | None, max_pixels: int) -> None:
     """Decompress each FILE.arz to FILE (the original bytes, or the image in its own format);
@@ -198,18 +203,18 @@ def decompress(files: tuple[Path, ...], output: Path | None, stdout: bool, force
     if rm and keep:
         raise ArzipError("--rm and -k contradict each other")
     options = {"force": force, "to": to, "remove_source": rm}
-    _run_many("decompress", files, output, stdout, force, options, quiet, verbose, recursive, jobs, threads,
+    _run_many("decompress", inputs, output, stdout, force, options, quiet, verbose, recursive, jobs, threads,
               device, max_pixels, None)
 
 
 @cli.command("test")
-@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("inputs", metavar="FILES...", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--device", default="auto", show_default=True, help=DEVICE_HELP)
 @batch_options
-def test(files: tuple[Path, ...], device: str, quiet: bool, verbose: bool, recursive: bool, jobs: int,
+def test(inputs: tuple[Path, ...], device: str, quiet: bool, verbose: bool, recursive: bool, jobs: int,
          threads: int | None, max_pixels: int) -> None:
     """Decode each archive completely and check it, writing nothing (as gzip -t)."""
-    _run_many("test", files, None, False, False, {}, quiet, verbose, recursive, jobs, threads, device,
+    _run_many("test", inputs, None, False, False, {}, quiet, verbose, recursive, jobs, threads, device,
               max_pixels, lambda r: f"{r.source}: OK ({r.kind}, {r.target_bytes:,} bytes)")
 
 

@@ -11,7 +11,7 @@ import argparse
 from pathlib import Path
 
 from arzip import explain, registry
-from arzip.picture import read_rgb8
+from arzip.formats.picture import read_rgb8
 
 
 def side_by_side(path: Path, out: Path, level: int | None) -> str:

@@ -60,6 +60,7 @@ def seeds() -> dict[str, bytes]:
 
 def mutate(blob: bytes, other: bytes, rng: np.random.Generator) -> tuple[str, bytes]:
     from arzip import container
+    from arzip.image import container as image_container
     data = bytearray(blob)
     n = len(data)
     kind = int(rng.integers(0, 8))
@@ -86,13 +87,13 @@ def mutate(blob: bytes, other: bytes, rng: np.random.Generator) -> tuple[str, by
         return "splice", bytes(data[:int(rng.integers(0, n))]) + other[int(rng.integers(0, len(other))):]
     # a payload edit behind valid CRCs (image archives), or behind the header (byte archives)
     if container.kind_of(blob[:6]) == container.KIND_IMAGE:
-        header, payloads = container.unpack(blob)
+        header, payloads = image_container.unpack(blob)
         k = int(rng.integers(0, len(payloads)))
         p = bytearray(payloads[k])
         if p:
             p[int(rng.integers(0, len(p)))] ^= 1 << int(rng.integers(0, 8))
         payloads[k] = bytes(p)
-        return "payload edit, CRCs recomputed", container.pack(header, payloads)
+        return "payload edit, CRCs recomputed", image_container.pack(header, payloads)
     i = int(rng.integers(min(40, n - 1), n))
     data[i] ^= 1 << int(rng.integers(0, 8))
     return "payload edit", bytes(data)

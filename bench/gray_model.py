@@ -15,9 +15,12 @@ import dataclasses
 import json
 from pathlib import Path
 
-from arzip import byte_archive, image_codec, registry, transforms
-from arzip.schedule import LAYOUT_SINGLE
-from arzip.train import load_gray
+from arzip import registry
+from arzip.bytes import archive as byte_archive
+from arzip.formats import serialise
+from arzip.image import codec as image_codec
+from arzip.image.train import load_gray
+from arzip.image.waves import LAYOUT_SINGLE
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -38,7 +41,7 @@ def main() -> None:
     first_channel.config = dataclasses.replace(first_channel.config, gray=True)
     net = registry.load_bytes(registry.bytes_model())
     every4 = images[::4]
-    byte_bits = sum(8 * len(byte_archive.encode_part(transforms.serialise(im[..., :1], 8, 0, transforms.MED), net)[0])
+    byte_bits = sum(8 * len(byte_archive.encode_part(serialise.serialise(im[..., :1], 8, 0, serialise.MED), net)[0])
                     for im in every4)
     rows = [("gray-mlp1", len(images), bpp(gray, images)),
             ("rgb-mlp1, first channel of gray as RGB", len(images), bpp(first_channel, images)),

@@ -44,7 +44,7 @@ import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
 import arzip.api as api  # noqa: E402
 from arzip import registry  # noqa: E402
 from arzip.errors import UnsupportedInput  # noqa: E402
-from arzip.picture import read_rgb8  # noqa: E402
+from arzip.formats.picture import read_rgb8  # noqa: E402
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 from skimage import data as skdata  # noqa: E402
 
 import arzip  # noqa: E402
-from arzip import api, png  # noqa: E402
+from arzip import api  # noqa: E402
+from arzip.formats import png  # noqa: E402
 
 GRAY, RGB, PALETTE, GRAY_ALPHA, RGBA = 0, 2, 3, 4, 6
 

@@ -7,7 +7,7 @@ the reference. All integers little-endian; "varint" is unsigned LEB128.
 
     magic 4 | version 1 | kind 1 (= 1, image)
     color_type 1 | depth 1 | format 1 | width varint | height varint
-    checksum 16           BLAKE2b-128 of the samples (arzip.picture.Picture.checksum)
+    checksum 16           BLAKE2b-128 of the samples (arzip.formats.picture.Picture.checksum)
     wrapper_codec 1 | wrapper_len varint | wrapper   what it takes to write the file back
                                                       (0 raw, 1 zlib)
     models 1 | per model: name_len 1 | name | sha256 prefix 8

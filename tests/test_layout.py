@@ -1,0 +1,133 @@
+"""The import rules of docs/ARCHITECTURE.md, checked on the source: which module may import
+which, where torch may appear, and that only the CLI talks to the terminal. Every import
+counts, those inside functions too."""
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "arzip"
+
+# What each part of the package may import from arzip (a module's own folder always may).
+ALLOWED = {
+    "arzip.errors": set(),
+    "arzip.container": {"arzip.errors"},
+    "arzip.coder": set(),
+    "arzip.mixing": set(),
+    "arzip.training": set(),
+    "arzip.formats": {"arzip.errors"},
+    "arzip.bytes": {"arzip.errors", "arzip.container", "arzip.coder", "arzip.mixing", "arzip.training"},
+    "arzip.registry": {"arzip.errors", "arzip.bytes", "arzip.image"},
+    "arzip.image": {"arzip.errors", "arzip.container", "arzip.coder", "arzip.registry", "arzip.formats",
+                    "arzip.bytes", "arzip.training"},
+    "arzip.files": {"arzip.errors"},
+    "arzip.api": {"arzip.errors", "arzip.container", "arzip.registry", "arzip.files", "arzip.formats",
+                  "arzip.bytes", "arzip.image"},
+    "arzip.explain": {"arzip.errors", "arzip.registry", "arzip.image"},
+    "arzip.pillow_plugin": {"arzip.errors", "arzip.container", "arzip.formats", "arzip.image", "arzip.api"},
+    "arzip.many": {"arzip.errors", "arzip.api", "arzip.files"},
+    "arzip": {"arzip.api", "arzip.errors", "arzip.formats", "arzip.pillow_plugin"},
+    "arzip.cli": {"arzip"},  # anything
+}
+# Training code: only the CLI's train commands and other training code import it.
+TRAINING = {"arzip.training", "arzip.image.model", "arzip.image.train", "arzip.image.export", "arzip.bytes.model",
+            "arzip.bytes.train", "arzip.bytes.export", "arzip.bytes.corpus"}
+# Modules that never import torch themselves. The image network's exact form does (it is loaded
+# only when a plane goes through a learned model), and so do the API's device choice and the
+# CLI's training commands, on first use.
+TORCH_FREE = {"arzip.errors", "arzip.container", "arzip.coder", "arzip.files", "arzip.many", "arzip.registry",
+              "arzip.pillow_plugin", "arzip.explain", "arzip.mixing", "arzip.formats",
+              "arzip.bytes.archive", "arzip.bytes.codec", "arzip.bytes.container", "arzip.bytes.exact",
+              "arzip.bytes.mixer", "arzip.image.container", "arzip.image.planes", "arzip.image.codec",
+              "arzip.image.tables", "arzip.image.waves", "arzip.image.neighbourhood"}
+TERMINAL = {"click", "tqdm"}
+
+
+def _modules() -> dict[str, ast.Module]:
+    out = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        out[name] = ast.parse(path.read_text(), str(path))
+    return out
+
+
+MODULES = _modules()
+
+
+def _imports(name: str, tree: ast.Module) -> set[str]:
+    """Every module the source imports (relative imports resolved), at any depth."""
+    package = name if (PACKAGE.parent / name.replace(".", "/") / "__init__.py").exists() else name.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = package.split(".")[:len(package.split(".")) - node.level + 1] if node.level else []
+            module = ".".join(base + ([node.module] if node.module else []))
+            # `from . import x` imports the module x when it is one, else a name of the package
+            submodules = {f"{module}.{alias.name}" for alias in node.names} & MODULES.keys()
+            found |= submodules | ({module} if len(submodules) < len(node.names) else set())
+    return found
+
+
+def _rule(name: str, table: dict) -> str:
+    """The longest key of table that is name or a package holding it."""
+    return max((k for k in table if name == k or name.startswith(k + ".")), key=len)
+
+
+def _part(name: str) -> str:
+    return _rule(name, {k: None for k in ALLOWED})
+
+
+@pytest.mark.parametrize("name", sorted(MODULES))
+def test_imports_follow_the_layers(name):
+    own = _part(name)
+    allowed = ALLOWED[own]
+    for imported in _imports(name, MODULES[name]):
+        if not imported.startswith("arzip") or own == "arzip.cli":
+            continue
+        target = _part(imported)
+        assert target == own or target in allowed or (own == "arzip" and imported == "arzip"), \
+            f"{name} imports {imported}"
+
+
+@pytest.mark.parametrize("name", sorted(set(MODULES) - TRAINING - {"arzip.cli"}))
+def test_coding_never_imports_training_code(name):
+    assert not _imports(name, MODULES[name]) & TRAINING
+
+
+@pytest.mark.parametrize("name", sorted(n for n in MODULES if any(n == t or n.startswith(t + ".") for t in TORCH_FREE)))
+def test_no_torch_where_it_is_not_needed(name):
+    assert not {m for m in _imports(name, MODULES[name]) if m.split(".")[0] == "torch"}
+
+
+@pytest.mark.parametrize("name", sorted(set(MODULES) - {"arzip.cli"}))
+def test_only_the_cli_talks_to_the_terminal(name):
+    tree = MODULES[name]
+    assert not {m.split(".")[0] for m in _imports(name, tree)} & TERMINAL
+    for node in ast.walk(tree):
+        assert not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "print"), \
+            f"{name} prints (line {node.lineno})"
+        assert not (isinstance(node, ast.Attribute) and node.attr == "stderr"), f"{name} writes to stderr"
+
+
+def test_the_byte_path_runs_without_torch():
+    """Coding and decoding a file as bytes loads neither torch nor the image model."""
+    code = ("import sys, arzip; blob = arzip.compress(b'hello, bytes ' * 100); "
+            "assert arzip.decompress(blob) == b'hello, bytes ' * 100; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'torch' or m.startswith('arzip.image.exact')))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
+def test_modules_stay_readable():
+    """No module over 400 lines unless it says why in its docstring ("Longer than")."""
+    for path in PACKAGE.rglob("*.py"):
+        text = path.read_text()
+        assert len(text.splitlines()) <= 400 or "Longer than" in text.split('"""')[1], path
