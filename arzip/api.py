@@ -217,7 +217,7 @@ def info(blob: bytes) -> dict:
         entry = {"plane": image_container.PLANES[part.plane], "method": image_container.METHODS[part.method],
                  "model": name, "model_sha256": registry.model_sha256(installed) if installed else sha8.hex(),
                  "bytes": part.payload_len, "nll_bits": part.nll_bits}
-        if part.method == image_container.METHOD_MODEL:
+        if part.method in image_container.NETWORK_METHODS:
             entry.update(levels=registry.levels_of(installed) if installed else [],
                          layout=waves.LAYOUTS.get(part.layout, "?"), scale_offsets=list(part.scale_offsets))
         else:

@@ -237,9 +237,13 @@ def info(file: Path, as_json: bool) -> None:
         lines = [f"{file}: arz image, {summary['width']}x{summary['height']} {summary['mode']} "
                  f"({summary['format']})"]
         for part in summary["parts"]:
-            how = (f"{part['layout']} layout, log2-scale offsets "
-                   f"{' '.join(f'{o:+d}' for o in part['scale_offsets'])} (1/32), levels {_levels(part['levels'])}"
-                   if part["method"] == "model" else f"{part['transform']} transform")
+            if part["method"] == "model":
+                how = (f"{part['layout']} layout, log2-scale offsets "
+                       f"{' '.join(f'{o:+d}' for o in part['scale_offsets'])} (1/32), levels {_levels(part['levels'])}")
+            elif part["method"] == "mixing":
+                how = f"context mixing around it, {part['layout']} layout, levels {_levels(part['levels'])}"
+            else:
+                how = f"{part['transform']} transform"
             model = f"{part['model']} (sha256 {part['model_sha256'][:16]}...)" if part["model_sha256"] else "classical"
             lines.append(f"  {part['plane']:<10} {part['method']} {model}, {how}: {part['bytes']} bytes")
         lines.append(f"  size       {summary['compressed_bytes']} bytes ({summary['header_bytes']} header + "

@@ -57,6 +57,13 @@ def adapts(level: int | None = None) -> bool:
     return level in manifest().get("adaptive_levels", [])
 
 
+def mixes(level: int | None = None) -> bool:
+    """Whether the level codes photos with context mixing around the network
+    (arzip.image.mixing_codec): slower, and smaller."""
+    level = default_level() if level is None else level
+    return level in manifest().get("mixing_levels", [])
+
+
 def levels_of(name: str) -> list[int]:
     """The levels a model serves (empty if it only serves explicit --model requests)."""
     return [int(lv) for lv, model in manifest()["levels"].items() if model == name]

@@ -265,7 +265,8 @@ def test_large_images_are_coded_in_stripes(monkeypatch, photo_crop):
     from arzip.image import planes
     monkeypatch.setattr(planes, "STRIPE_PIXELS", 500)
     for samples in (photo_crop, np.ascontiguousarray(photo_crop[..., 0])):
-        blob = api.compress_image(samples, level=9)
-        assert api.info(blob)["parts"][0]["method"] == "model"
-        assert np.array_equal(api.decompress_image(blob).reshape(samples.shape), samples)
+        for level, method in ((6, "model"), (9, "mixing")):
+            blob = api.compress_image(samples, level=level)
+            assert api.info(blob)["parts"][0]["method"] == method
+            assert np.array_equal(api.decompress_image(blob).reshape(samples.shape), samples)
         assert planes.stripe_rows(*samples.shape[:2]) == 500 // samples.shape[1]

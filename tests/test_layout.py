@@ -22,8 +22,8 @@ ALLOWED = {
     "arzip.formats": {"arzip.errors"},
     "arzip.bytes": {"arzip.errors", "arzip.container", "arzip.coder", "arzip.mixing", "arzip.training"},
     "arzip.registry": {"arzip.errors", "arzip.bytes", "arzip.image"},
-    "arzip.image": {"arzip.errors", "arzip.container", "arzip.coder", "arzip.registry", "arzip.formats",
-                    "arzip.bytes", "arzip.training"},
+    "arzip.image": {"arzip.errors", "arzip.container", "arzip.coder", "arzip.mixing", "arzip.registry",
+                    "arzip.formats", "arzip.bytes", "arzip.training"},
     "arzip.files": {"arzip.errors"},
     "arzip.api": {"arzip.errors", "arzip.container", "arzip.registry", "arzip.files", "arzip.formats",
                   "arzip.bytes", "arzip.image"},
@@ -43,7 +43,8 @@ TORCH_FREE = {"arzip.errors", "arzip.container", "arzip.coder", "arzip.files", "
               "arzip.pillow_plugin", "arzip.explain", "arzip.mixing", "arzip.formats",
               "arzip.bytes.archive", "arzip.bytes.codec", "arzip.bytes.container", "arzip.bytes.exact",
               "arzip.bytes.mixer", "arzip.image.container", "arzip.image.planes", "arzip.image.codec",
-              "arzip.image.tables", "arzip.image.waves", "arzip.image.neighbourhood"}
+              "arzip.image.tables", "arzip.image.waves", "arzip.image.neighbourhood", "arzip.image.adaptive",
+              "arzip.image.mixing_codec"}
 TERMINAL = {"click", "tqdm"}
 
 

@@ -86,7 +86,7 @@ def schedule_of(model: ExactImageModel, layout: int, height: int, width: int) ->
     return Schedule(layout, height, width, model.context, CHANNELS)
 
 
-def _chunk_inputs(model: ExactImageModel, image: np.ndarray, sched: Schedule
+def chunk_inputs(model: ExactImageModel, image: np.ndarray, sched: Schedule
                   ) -> Iterator[tuple[slice, PixelFeatures, np.ndarray, np.ndarray]]:
     """Chunks of whole waves in stream order: (wave range, the network's features, the pixels'
     values as (3, n) v - 128, and as (n, 3) int64), channels in the model's coding order."""
@@ -105,7 +105,7 @@ def _chunk_inputs(model: ExactImageModel, image: np.ndarray, sched: Schedule
 def _chunks(model: ExactImageModel, image: np.ndarray, layout: int, offsets: Offsets) -> Iterator[Chunk]:
     """Chunks of whole waves, ready to code."""
     sched = schedule_of(model, layout, *image.shape[:2])
-    for waves, feats, current, values in _chunk_inputs(model, image, sched):
+    for waves, feats, current, values in chunk_inputs(model, image, sched):
         a, b = sched.bounds[waves.start], sched.bounds[waves.stop]
         codes = [_channel_code(model, c, feats, current, values[:, c], offsets[c])
                  for c in range(model.config.coded_channels)]
@@ -119,7 +119,7 @@ def choose_scale_offsets(model: ExactImageModel, image: np.ndarray, layout: int,
     depend only on the true values of earlier channels, so channels are chosen independently;
     the network runs once, the tables once per candidate."""
     bits = np.zeros((CHANNELS, len(candidates)))  # a gray model's unused channels stay at offset 0
-    for _, feats, current, values in _chunk_inputs(model, image, schedule_of(model, layout, *image.shape[:2])):
+    for _, feats, current, values in chunk_inputs(model, image, schedule_of(model, layout, *image.shape[:2])):
         for c in range(model.config.coded_channels):
             for i, offset in enumerate(candidates):
                 bits[c, i] += _channel_code(model, c, feats, current, values[:, c], offset).nll()

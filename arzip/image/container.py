@@ -13,10 +13,10 @@ the reference. All integers little-endian; "varint" is unsigned LEB128.
     models 1 | per model: name_len 1 | name | sha256 prefix 8
     parts 1  | per part:
         plane 1 | method 1 | model 1 (index, 0xFF none) | transform 1
-        layout 1 | scale offsets 3 (i8)              (model method only)
+        layout 1 | scale offsets 3 (i8)              (network methods only: model, mixing)
         nll_bits 4 (f32) | payload_len varint
-        payload_crc 4                                (model method only: byte-coded parts are
-                                                      block records with their own CRCs)
+        payload_crc 4                                (network methods only: byte-coded parts
+                                                      are block records with their own CRCs)
     header_crc 4          CRC-32 of every header byte before it
     payloads              the parts' payloads, in order
 
@@ -42,7 +42,9 @@ PLANES = {PLANE_COLOURS: "colours", PLANE_GRAY: "gray", PLANE_ALPHA: "alpha", PL
 # how a part is coded
 METHOD_MODEL = 0   # a learned image model (arzip/image/codec.py)
 METHOD_BYTES = 1   # serialised (arzip/formats/serialise.py), then byte-path blocks (arzip/bytes/archive.py)
-METHODS = {METHOD_MODEL: "model", METHOD_BYTES: "bytes"}
+METHOD_MIXING = 2  # a learned image model with context mixing around it (arzip/image/mixing_codec.py)
+METHODS = {METHOD_MODEL: "model", METHOD_BYTES: "bytes", METHOD_MIXING: "mixing"}
+NETWORK_METHODS = (METHOD_MODEL, METHOD_MIXING)  # parts whose header names a network and a tile layout
 NO_MODEL = 0xFF
 
 # default limits on what a header may claim, checked before anything is allocated
@@ -100,10 +102,10 @@ def pack(header: Header, payloads: list[bytes]) -> bytes:
     out.append(len(header.parts))
     for part, payload in zip(header.parts, payloads, strict=True):
         out += bytes([part.plane, part.method, part.model, part.transform])
-        if part.method == METHOD_MODEL:
+        if part.method in NETWORK_METHODS:
             out += _PART_MODEL.pack(part.layout, *part.scale_offsets)
         out += _PART_NLL.pack(part.nll_bits) + varint(len(payload))
-        if part.method == METHOD_MODEL:
+        if part.method in NETWORK_METHODS:
             out += CRC.pack(zlib.crc32(payload))
     return sealed(bytes(out)) + b"".join(payloads)
 
@@ -129,13 +131,15 @@ def read_header(blob: bytes, max_pixels: int = MAX_PIXELS) -> Header:
     for _ in range(r.byte()):
         plane, method, model, transform = r.take(4)
         layout, offsets = 0, (0, 0, 0)
-        if method == METHOD_MODEL:
+        if method not in METHODS:
+            raise FormatError(f"unknown coding method {method} (corrupted archive, or one written by a newer arzip)")
+        if method in NETWORK_METHODS:
             layout, *offsets = r.unpack(_PART_MODEL)
         (nll,) = r.unpack(_PART_NLL)
         length = r.varint()
-        (crc,) = r.unpack(CRC) if method == METHOD_MODEL else (0,)
-        if plane not in PLANES or method not in METHODS:
-            raise FormatError(f"corrupted archive (unknown part {plane}/{method})")
+        (crc,) = r.unpack(CRC) if method in NETWORK_METHODS else (0,)
+        if plane not in PLANES:
+            raise FormatError(f"corrupted archive (unknown plane {plane})")
         if model != NO_MODEL and model >= len(models):
             raise FormatError("corrupted archive (part names no model)")
         parts.append(Part(plane, method, model, transform, layout, tuple(offsets), nll, length, crc))
@@ -165,7 +169,7 @@ def unpack(blob: bytes, max_pixels: int = MAX_PIXELS) -> tuple[Header, list[byte
         if len(payload) < part.payload_len:
             raise FormatError(f"truncated archive ({len(blob) - header.size} payload bytes, "
                               f"{sum(p.payload_len for p in header.parts)} expected)")
-        if part.method == METHOD_MODEL and zlib.crc32(payload) != part.payload_crc:
+        if part.method in NETWORK_METHODS and zlib.crc32(payload) != part.payload_crc:
             raise FormatError("corrupted archive (payload checksum mismatch)")
         payloads.append(payload)
         pos += part.payload_len

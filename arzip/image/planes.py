@@ -36,6 +36,19 @@ MODEL_MUST_BEAT_DEFLATE = 0.8  # a learned coding above this share of zlib's siz
 _DEPTHS = {GRAY: (1, 2, 4, 8, 16), RGB: (8, 16), PALETTE: (1, 2, 4, 8), GRAY_ALPHA: (8, 16), RGBA: (8, 16)}
 
 
+@dataclass(frozen=True)
+class NetworkCoding:
+    """How a level codes planes through a learned model: with context mixing around it
+    (arzip.image.mixing_codec), or alone, then optionally with per-image scale offsets."""
+    mixing: bool
+    scale_offsets: bool
+
+    @classmethod
+    def for_level(cls, level: int | None, explicit_model: bool) -> "NetworkCoding":
+        mixing = registry.mixes(level)
+        return cls(mixing, not mixing and not explicit_model and registry.adapts(level))
+
+
 @dataclass
 class _Coding:
     """One way to code a picture: its parts, their payloads and the models they name."""
@@ -54,23 +67,26 @@ class _Coding:
         """Bytes of the payloads and of what the header spends on models and parts."""
         return sum(map(len, self.payloads)) + sum(len(n) + 9 for n, _ in self.models) + 16 * len(self.parts)
 
-    def add_model_part(self, plane: int, image: np.ndarray, name: str, adapt: bool, device: str) -> None:
-        """An (H, W, 3) uint8 plane through a learned image model, in stripes of rows when it
-        is large (memory stays bounded by a stripe, time linear in pixels)."""
-        from . import codec  # torch: loaded only when a plane goes through a learned model
+    def add_model_part(self, plane: int, image: np.ndarray, name: str, how: "NetworkCoding", device: str) -> None:
+        """An (H, W, 3) uint8 plane through a learned image model (alone, or with context mixing
+        around it), in stripes of rows when it is large (memory stays bounded by a stripe, time
+        linear in pixels; the adaptive model starts afresh in every stripe)."""
+        from . import codec, mixing_codec  # torch: loaded only when a plane goes through a learned model
         model = registry.load(name, device)
         rows = stripe_rows(*image.shape[:2])
         layout = waves.layout_for(min(rows, image.shape[0]), image.shape[1])
-        offsets = (codec.choose_scale_offsets(model, image[:rows], layout) if adapt
+        offsets = (codec.choose_scale_offsets(model, image[:rows], layout) if how.scale_offsets
                    else codec.NO_OFFSETS)  # fitted on the first stripe, used for all
         payloads, nll = [], 0.0
         for y in range(0, image.shape[0], rows):
-            payload, stripe_nll = codec.encode_image(model, np.ascontiguousarray(image[y:y + rows]), layout, offsets)
+            stripe = np.ascontiguousarray(image[y:y + rows])
+            payload, stripe_nll = (mixing_codec.encode_image(model, stripe, layout) if how.mixing
+                                   else codec.encode_image(model, stripe, layout, offsets))
             payloads.append(payload)
             nll += stripe_nll
         payload = payloads[0] if len(payloads) == 1 else b"".join(varint(len(p)) + p for p in payloads)
-        self.parts.append(container.Part(plane, container.METHOD_MODEL, self.model_index(name), 0, layout,
-                                         tuple(offsets), nll))
+        method = container.METHOD_MIXING if how.mixing else container.METHOD_MODEL
+        self.parts.append(container.Part(plane, method, self.model_index(name), 0, layout, tuple(offsets), nll))
         self.payloads.append(payload)
 
     def add_bytes_part(self, plane: int, stream: bytes, transform: int) -> None:
@@ -122,15 +138,15 @@ def _learned(pic: Picture, level: int | None, model: str | None, device: str) ->
     """The coding through learned models, for the kinds that have one; None for the rest."""
     ct, s = pic.color_type, pic.samples
     coding = _Coding()
-    adapt = model is None and registry.adapts(level)
+    how = NetworkCoding.for_level(level, model is not None)
     rgb_model = model or registry.model_for_level(level)
     if pic.depth == 8 and ct in (RGB, RGBA):
-        coding.add_model_part(container.PLANE_COLOURS, np.ascontiguousarray(s[..., :3]), rgb_model, adapt, device)
+        coding.add_model_part(container.PLANE_COLOURS, np.ascontiguousarray(s[..., :3]), rgb_model, how, device)
     elif pic.depth == 8 and ct in (GRAY, GRAY_ALPHA):
         gray = np.ascontiguousarray(np.repeat(s[..., :1], 3, axis=2))
-        coding.add_model_part(container.PLANE_GRAY, gray, registry.gray_model(), adapt, device)
+        coding.add_model_part(container.PLANE_GRAY, gray, registry.gray_model(), how, device)
     elif ct == PALETTE and (palette := _distinct_palette(pic)) is not None:
-        coding.add_model_part(container.PLANE_COLOURS, palette[s[..., 0]], rgb_model, adapt, device)
+        coding.add_model_part(container.PLANE_COLOURS, palette[s[..., 0]], rgb_model, how, device)
     else:
         return None
     if ct in (RGBA, GRAY_ALPHA):
@@ -205,7 +221,7 @@ def decode(blob: bytes, device: str = "cpu", max_pixels: int = container.MAX_PIX
         raise FormatError("corrupted archive (parts do not fit the image)")
     for part, payload in zip(header.parts, payloads):
         try:
-            if part.method == container.METHOD_MODEL:
+            if part.method in container.NETWORK_METHODS:
                 _decode_model_part(pic, part, payload, registry.installed(*header.models[part.model]), device)
             else:
                 _decode_bytes_part(pic, part, payload, header.models, shape)
@@ -218,7 +234,7 @@ def decode(blob: bytes, device: str = "cpu", max_pixels: int = container.MAX_PIX
 
 
 def _decode_model_part(pic: Picture, part: container.Part, payload: bytes, name: str, device: str) -> None:
-    from . import codec
+    from . import codec, mixing_codec
     if part.layout not in waves.LAYOUTS:
         raise FormatError(f"corrupted archive (unknown tile layout {part.layout})")
     model = registry.load(name, device)
@@ -226,8 +242,10 @@ def _decode_model_part(pic: Picture, part: container.Part, payload: bytes, name:
     image = np.empty((pic.height, pic.width, 3), np.uint8)
     for i, stripe in enumerate(_stripes(payload, -(-pic.height // rows))):
         y = i * rows
-        image[y:y + rows] = codec.decode_image(model, stripe, min(rows, pic.height - y), pic.width,
-                                               part.layout, part.scale_offsets)
+        height = min(rows, pic.height - y)
+        image[y:y + rows] = (mixing_codec.decode_image(model, stripe, height, pic.width, part.layout)
+                             if part.method == container.METHOD_MIXING else
+                             codec.decode_image(model, stripe, height, pic.width, part.layout, part.scale_offsets))
     if part.plane == container.PLANE_GRAY:
         pic.samples[..., 0] = image[..., 0]
     elif pic.color_type == PALETTE:

@@ -1,0 +1,29 @@
+"""Adaptive bit probabilities, the cells every context model of the mixing engine is made of:
+a 22-bit probability and a 10-bit count packed in a uint32 (0 is p = 1/2, never seen). Each
+update moves p towards the coded bit by 1/(count + 1.25), so a new context learns fast and an
+old one settles; `limit` caps the count, which keeps a cell able to follow change.
+"""
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+DT = np.array([262144 // (4 * n + 5) for n in range(1024)], dtype=np.int64)  # 2^16 / (n + 1.25)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def adapt(table, k, y, limit):
+    """Learn bit y in cell table[k]."""
+    v = np.int64(table[k])
+    cnt = v & 1023
+    p22 = (v >> 10) ^ 0x200000
+    p22 += (((0x3FFFFF * y) - p22) * DT[cnt]) >> 16
+    if cnt < limit:
+        cnt += 1
+    table[k] = ((p22 ^ 0x200000) << 10) | cnt
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def p12(table, k):
+    """Cell table[k]'s probability of a 1, in 12 bits (what STRETCH takes)."""
+    return ((np.int64(table[k]) >> 10) ^ 0x200000) >> 10
