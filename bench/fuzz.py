@@ -43,6 +43,7 @@ def seeds() -> dict[str, bytes]:
     text = (Path(__file__).resolve().parents[1] / "README.md").read_bytes()[:3000]
     out = {
         "rgb-model": arzip.compress_image(photo),
+        "rgb-mixing": arzip.compress_image(photo, level=8),
         "gray-model": arzip.compress_image(gray),
         "rgba-model+alpha": arzip.compress_image(np.dstack([photo, (photo[..., 0] > 120) * 255]).astype(np.uint8)),
         "palette-bytes": arzip.compress_image(palette),

@@ -16,6 +16,7 @@ IMAGE[3:6] = 200  # some structure, so the model codes it (not stored raw)
 GRAPHIC = np.zeros((12, 16, 4), np.uint8)
 GRAPHIC[2:9, 3:12] = (250, 20, 20, 255)
 SEEDS = {"rgb model": lambda: api.compress_image(IMAGE),
+         "rgb mixing": lambda: api.compress_image(IMAGE, level=8),
          "rgba: model + alpha bytes": lambda: api.compress_image(np.dstack([IMAGE, IMAGE[..., :1]])),
          "graphics: bytes part": lambda: api.compress_image(GRAPHIC),
          "16-bit: bytes part": lambda: api.compress_image(IMAGE.astype(np.uint16) * 251),

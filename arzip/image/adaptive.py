@@ -5,16 +5,19 @@ Each subpixel is coded as 8 binary decisions, most significant bit first (node c
 to +-2047), are mixed:
 - the network's probability of the bit, summed from its 256-value table (arzip.image.tables):
   the trained prior;
-- a bank of predictors (neighbour gradients within and across channels, MED, the network's
-  mean): for each, an adaptive probability keyed by where the prediction lies relative to the
-  values still possible (the distance of the prediction from the split point of the node), by
-  the predictor's recent error around the pixel, the channel and the bit position;
-- hashed contexts of exact and quantized neighbour values (within the channel and across
-  channels), each an adaptive probability per node, 16 slots per nibble;
+- a bank of predictors (arzip.image.predictors: neighbour gradients within and across
+  channels, MED, the network's mean, two online LMS predictors): for each, an adaptive
+  probability keyed by where the prediction lies relative to the values still possible (its
+  distance from the split point of the node), by the predictor's recent error around the
+  pixel, the channel and the bit position;
+- hashed contexts of exact and quantized neighbour values (within the channel, across
+  channels, with the pixel's position parity), each an adaptive probability per node, 16
+  slots per nibble (arzip.mixing.counters);
 - a bias.
-A gated linear mixer learns the weights online (weight sets chosen by channel and bit
-position, by the best predictor's recent error, and by the network's confidence); two APM
-stages refine the result to a 12-bit probability.
+A two-layer gated linear mixer learns the weights online: four weight sets chosen by channel
+and bit position, and by it with the best predictor's recent error, the network's confidence
+or the position parity; a second layer per channel and bit combines them. Two APM stages
+refine the result to a 12-bit probability.
 
 Pixels are coded in the wave order of arzip.image.waves: per (wave, channel) the pixels of the
 wave are a batch whose bit j is predicted for all of them, coded, then learned from in pixel
@@ -25,8 +28,6 @@ Exactness: integer arithmetic only (int64 and uint32 on values that cannot overf
 same order on both sides.
 """
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import numba
 import numpy as np
@@ -54,10 +55,9 @@ SETS = (("channel x bit", CHANNELS * 8), ("channel x bit x best error", CHANNELS
 N_SETS = len(SETS)
 SET_BASE = np.concatenate([[0], np.cumsum([n for _, n in SETS])]).astype(np.int64)
 COUNT_LIMIT = 1023
-DT = np.array([262144 // (4 * n + 5) for n in range(1024)], dtype=np.int64)
 MIX_SHIFT = 16
 MIX_LR = 6
-FINAL_LR = 2
+FINAL_LR = 1
 APM_RATE = 7
 
 

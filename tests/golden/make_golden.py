@@ -29,6 +29,9 @@ from arzip.formats import picture
 
 HERE = Path(__file__).resolve().parent
 MANIFEST = HERE / "manifest.json"
+# Archives whose coding no level writes any more (they still decode: tests/test_golden.py):
+# level 9 used rgb-mlp256 with per-image scale offsets until context mixing took it over.
+RETIRED = {"rgb-level9.png"}
 
 
 def _skimage(name: str) -> np.ndarray:
@@ -91,6 +94,10 @@ def inputs() -> dict[str, tuple[str, bytes, dict]]:
         "rgb-level1.png": ("file", _png(Image.fromarray(rgb)), {"level": 1}),
         "rgb-level9.png": ("file", _png(Image.fromarray(rgb)), {"level": 9}),
         "rgb-level6-quadrants.png": ("file", _png(Image.fromarray(astronaut[0:256, 128:384])), {"level": 6}),
+        "rgb-level8-mixing.png": ("file", _png(Image.fromarray(rgb)), {"level": 8}),
+        "rgb-level9-mixing-quadrants.png": ("file", _png(Image.fromarray(astronaut[0:256, 128:384])), {"level": 9}),
+        "gray-level9-mixing.png": ("file", _png(Image.fromarray(gray)), {"level": 9}),
+        "rgba-level8-mixing.png": ("file", _png(Image.fromarray(rgba, "RGBA")), {"level": 8}),
         "rgb-1x1.png": ("file", _png(Image.fromarray(rgb[:1, :1])), {}),
         "rgb-chunks-interlaced.png": ("file", _png(text_chunks, pnginfo=info, interlace=1), {}),
         "gray.png": ("file", _png(Image.fromarray(gray)), {}),
@@ -141,7 +148,7 @@ def check() -> int:
     changed = 0
     for name, (path, data, options) in inputs().items():
         archive = HERE / f"{name}.arz"
-        if not archive.exists():
+        if not archive.exists() or name in RETIRED:
             continue
         if path == "bytes":
             data = arzip.decompress(archive.read_bytes())

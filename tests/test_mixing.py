@@ -1,0 +1,92 @@
+"""The adaptive image model (context mixing around the network): exact round trips, archives
+that do not depend on threads or batch sizes, rate equal to the model's NLL, and that it
+actually adapts (fewer bits than the network alone on a real photo)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import arzip
+from arzip import api, registry
+from arzip.image import adaptive, codec, mixing_codec
+from arzip.image.waves import LAYOUT_QUADRANTS, LAYOUT_SINGLE
+
+
+@pytest.fixture(scope="module")
+def model():
+    return registry.load(registry.model_for_level(8))
+
+
+@pytest.fixture(scope="module")
+def crop(photo) -> np.ndarray:
+    return np.ascontiguousarray(photo[180:244, 200:296])
+
+
+def test_round_trip_and_rate_equal_nll(model, crop):
+    payload, nll = mixing_codec.encode_image(model, crop, LAYOUT_SINGLE)
+    assert np.array_equal(mixing_codec.decode_image(model, payload, *crop.shape[:2], LAYOUT_SINGLE), crop)
+    assert abs(8 * len(payload) - nll) < 0.001 * nll + 64
+
+
+def test_it_adapts(model, photo):
+    """On a real photo the mixing model needs clearly fewer bits than the network alone, and
+    each input family contributes (switching one off costs bits)."""
+    image = np.ascontiguousarray(photo[100:228, 150:406])
+    network = codec.image_nll(model, image, LAYOUT_SINGLE)
+    full = mixing_codec.encode_image(model, image, LAYOUT_SINGLE)[1]
+    assert full < 0.97 * network
+    for off in (adaptive.NO_NETWORK, adaptive.NO_PREDICTORS, adaptive.NO_HASHED):
+        assert mixing_codec.encode_image(model, image, LAYOUT_SINGLE, off)[1] > full
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 37), (29, 1), (3, 260)])
+def test_edge_shapes(model, photo, shape):
+    image = np.ascontiguousarray(photo[:shape[0], :shape[1]])
+    payload, _ = mixing_codec.encode_image(model, image, LAYOUT_SINGLE)
+    assert np.array_equal(mixing_codec.decode_image(model, payload, *shape, LAYOUT_SINGLE), image)
+
+
+def test_same_archive_whatever_the_threads_and_chunks(model, photo, monkeypatch):
+    """The encoder's chunking and the thread count change nothing: the decoder runs one wave at
+    a time, the encoder thousands, and both get the same bits."""
+    image = np.ascontiguousarray(photo[:256, 128:384])  # quadrants
+    api.set_threads(2)
+    reference, _ = mixing_codec.encode_image(model, image, LAYOUT_QUADRANTS)
+    for threads, chunk in ((1, 97), (2, 5000), (1, 1)):
+        api.set_threads(threads)
+        monkeypatch.setattr(codec, "CHUNK_PIXELS", chunk)
+        assert mixing_codec.encode_image(model, image, LAYOUT_QUADRANTS)[0] == reference
+    api.set_threads(1)
+    assert np.array_equal(mixing_codec.decode_image(model, reference, 256, 256, LAYOUT_QUADRANTS), image)
+
+
+def test_gray_model(photo):
+    gray_model = registry.load(registry.gray_model())
+    gray = np.ascontiguousarray(np.repeat(photo[200:240, 100:190, 1:2], 3, axis=2))
+    payload, nll = mixing_codec.encode_image(gray_model, gray, LAYOUT_SINGLE)
+    assert np.array_equal(mixing_codec.decode_image(gray_model, payload, 40, 90, LAYOUT_SINGLE), gray)
+
+
+def test_network_bits_are_the_tables_probabilities():
+    rng = np.random.default_rng(1)
+    tables = rng.integers(1, 2 ** 40, (5, 256)).astype(np.float64)
+    tables[0, 100:] = 1  # a lopsided table
+    node_p = np.zeros((5, 256), dtype=np.int64)
+    mean = np.zeros(5, dtype=np.int64)
+    adaptive.network_bits(tables, node_p, mean)
+    for i in range(5):
+        t = tables[i]
+        assert abs(mean[i] - (t * np.arange(256)).sum() / t.sum()) <= 0.5
+        for node in (1, 2, 3, 77, 255):
+            depth = int(np.log2(node))
+            lo = (node - (1 << depth)) << (8 - depth)
+            mid, hi = lo + (1 << (7 - depth)), lo + (1 << (8 - depth))
+            assert abs(node_p[i, node] - 65536 * t[mid:hi].sum() / t[lo:hi].sum()) <= 1
+
+
+def test_levels_8_and_9_mix(crop):
+    for level in (8, 9):
+        blob = arzip.compress_image(crop, level=level)
+        part = arzip.info(blob)["parts"][0]
+        assert part["method"] == "mixing" and part["model"] == registry.model_for_level(level)
+        assert np.array_equal(arzip.decompress_image(blob), crop)
