@@ -3,10 +3,11 @@
     python bench/gray_model.py            # -> bench/results/gray-model.md
 
 Compares, on the validation crops that models/training/gray-mlp1/training.json lists (gray
-crops and RGB crops as luma, ../shared/data/train): gray-mlp1; rgb-mlp1 coding the first
-channel of the same gray-given-as-RGB input (where fine-tuning started); and the byte path
-over MED residuals (what gray images without a learned model get), the last on every 4th crop.
-All are exact code lengths in bits per pixel, one tile.
+crops and RGB crops as luma, ../shared/data/train): gray-mlp1 alone (levels 1-7) and with
+context mixing around it (levels 8 and 9, arzip/image/mixing_codec.py); rgb-mlp1 coding the
+first channel of the same gray-given-as-RGB input (where fine-tuning started); and the byte
+path over MED residuals (what gray images without a learned model get), the last on every 4th
+crop. All are exact code lengths in bits per pixel, one tile.
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from pathlib import Path
 from arzip import registry
 from arzip.bytes import archive as byte_archive
 from arzip.formats import serialise
-from arzip.image import codec as image_codec
+from arzip.image import codec as image_codec, mixing_codec
 from arzip.image.train import load_gray
 from arzip.image.waves import LAYOUT_SINGLE
 
@@ -43,7 +44,10 @@ def main() -> None:
     every4 = images[::4]
     byte_bits = sum(8 * len(byte_archive.encode_part(serialise.serialise(im[..., :1], 8, 0, serialise.MED), net)[0])
                     for im in every4)
+    mixing = sum(mixing_codec.encode_image(gray, im, LAYOUT_SINGLE)[1] for im in images) / sum(
+        im.shape[0] * im.shape[1] for im in images)
     rows = [("gray-mlp1", len(images), bpp(gray, images)),
+            ("gray-mlp1 with context mixing (levels 8, 9)", len(images), mixing),
             ("rgb-mlp1, first channel of gray as RGB", len(images), bpp(first_channel, images)),
             ("gray-mlp1 (every 4th crop)", len(every4), bpp(gray, every4)),
             ("byte path, MED residuals (every 4th crop)", len(every4),

@@ -31,8 +31,10 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
+from ..mixing import counters, mixer
 from ..mixing.hashing import M32, h32
-from ..mixing.logistic import STRETCH, apm_init, squash
+from ..mixing.logistic import STRETCH, apm_init, apm_learn, apm_refine, squash
+from ..mixing.mixer import MIX_SHIFT
 
 # The context models, in input order: the hash each is keyed by (see _byte_contexts) and the
 # log2 of its number of lines (16 slots each, 64 bytes). Small contexts get small tables; the
@@ -51,7 +53,6 @@ MATCH_BITS = 22
 MATCH_MIN = 6                # bytes of context that start a match
 MATCH_VERIFY = 32            # bytes compared backwards when a match candidate is found
 COUNT_LIMIT = 1023            # adaptation rate of a context slot falls to 1/(COUNT_LIMIT + 1.5)
-MIX_SHIFT = 16               # mixer weights are fixed point 2^16 = 1.0
 MIX_LR = 20
 # The mixer: one weight vector per selector below is chosen for each bit, the dot products are
 # averaged, and every chosen vector learns from the same error.
@@ -61,7 +62,6 @@ WEIGHT_SETS = (("partial byte", 256), ("match length x bit", 64), ("byte -1", 25
 N_SETS = len(WEIGHT_SETS)
 SET_BASE = np.concatenate([[0], np.cumsum([n for _, n in WEIGHT_SETS])]).astype(np.int64)
 APM_RATE = 7
-DT = np.array([262144 // (4 * n + 5) for n in range(COUNT_LIMIT + 1)], dtype=np.int64)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -114,11 +114,11 @@ class MixerState:
             np.full((SET_BASE[-1], N_INPUTS), (1 << MIX_SHIFT) // 4, dtype=np.int64),  # 22 mixer weights
             apm_init(256), apm_init(65536),                 # 23, 24 secondary estimation
             net.out_w, net.out_b, net.out_shift,              # 25-27 network output layer
-            STRETCH, DT,                                      # 28, 29
-            net.first, net.first_bias, net.act_shift,         # 30-32 network first layer
-            np.zeros((S, net.first.shape[2]), dtype=np.int64),  # 33 activations of this step
-            z(S, N_SETS),                                     # 34 mixer weight vectors in use
-            np.zeros(S, dtype=np.float64),                    # 35 final p / 4096, for the coder
+            STRETCH,                                          # 28
+            net.first, net.first_bias, net.act_shift,         # 29-31 network first layer
+            np.zeros((S, net.first.shape[2]), dtype=np.int64),  # 32 activations of this step
+            z(S, N_SETS),                                     # 33 mixer weight vectors in use
+            np.zeros(S, dtype=np.float64),                    # 34 final p / 4096, for the coder
         )
 
     @property
@@ -129,7 +129,7 @@ class MixerState:
     @property
     def coder_probs(self) -> np.ndarray:
         """The probabilities of a 1 that predict() just made, as the coder takes them."""
-        return self.arrays[35]
+        return self.arrays[34]
 
     def active(self, t: int) -> int:
         return self.r if t == self.q else self.segments
@@ -140,20 +140,13 @@ def predict(st, t, j, active):
     """12-bit probabilities that bit j of byte t is 1, for segments 0..active-1, into st[18]."""
     (data, seg_start, geo, c0a, nna, c4a, c8a, word, wprev, ctx, line, mptr, mlen, mbyte, mctx,
      inp, pmix, apm_i, pout, slots, mtab, msm, weights, apm1, apm2, out_w, out_b, out_shift,
-     stretch, dt, first, first_bias, act_shift, hidden, mset, pfloat) = st
+     stretch, first, first_bias, act_shift, hidden, mset, pfloat) = st
     n, q, r = geo[0], geo[1], geo[2]
     for s in range(active):
         c0 = c0a[s]
         if j == 0 or j == 4:
             for o in range(ORDERS):
-                lh = h32(ctx[s, o] + c0 * 0x9E3779)
-                base = LINE_BASE[o] + (lh >> (32 - LINE_BITS[o])) * 16
-                check = lh | 1
-                if slots[base] != check:
-                    for k in range(16):
-                        slots[base + k] = 0
-                    slots[base] = check
-                line[s, o] = base
+                line[s, o] = counters.line(slots, LINE_BASE[o], LINE_BITS[o], h32(ctx[s, o] + c0 * 0x9E3779))
         if j == 0:
             _activations(s, t, data, seg_start[s], first, first_bias, act_shift, hidden)
         if j == 0 and mlen[s] > 0:
@@ -164,8 +157,7 @@ def predict(st, t, j, active):
                 mlen[s] = 0
         node = nna[s]
         for o in range(ORDERS):
-            v = np.int64(slots[line[s, o] + node])
-            inp[s, o] = stretch[((v >> 10) ^ 0x200000) >> 10]
+            inp[s, o] = stretch[counters.p12(slots, line[s, o] + node)]
         mctx[s] = -1
         inp[s, IN_MATCH] = 0
         if mlen[s] > 0 and ((mbyte[s] | 256) >> (8 - j)) == c0:
@@ -189,20 +181,11 @@ def predict(st, t, j, active):
         mset[s, 7] = SET_BASE[7] + (h32((c4 & 0xFFFFFF) + 0x9000000) >> 21)
         dot = 0
         for k in range(N_SETS):
-            row = mset[s, k]
-            for i in range(N_INPUTS):
-                dot += weights[row, i] * inp[s, i]
-        dot = max(-2047, min(2047, (dot // N_SETS) >> MIX_SHIFT))
-        pm = squash(dot)
+            dot += mixer.dot(weights, mset[s, k], inp[s])
+        pm = squash(max(-2047, min(2047, (dot // N_SETS) >> MIX_SHIFT)))
         pmix[s] = pm
-        x = stretch[pm] + 2048
-        w = x & 127
-        i1 = c0 * 33 + (x >> 7)
-        i2 = (c0 | ((c4a[s] & 0xFF) << 8)) * 33 + (x >> 7)
-        a1 = (apm1[i1] * (128 - w) + apm1[i1 + 1] * w) >> 11
-        a2 = (apm2[i2] * (128 - w) + apm2[i2 + 1] * w) >> 11
-        apm_i[s, 0] = i1 + (w >> 6)
-        apm_i[s, 1] = i2 + (w >> 6)
+        a1, apm_i[s, 0] = apm_refine(apm1, c0, pm)
+        a2, apm_i[s, 1] = apm_refine(apm2, c0 | ((c4a[s] & 0xFF) << 8), pm)
         p = (pm + a1 + 2 * a2 + 2) >> 2
         pout[s] = max(1, min(4095, p))
         pfloat[s] = pout[s] / 4096.0  # exact: a 12-bit integer over a power of two
@@ -248,31 +231,20 @@ def update(st, t, j, bits, active):
     """Learn from the coded bits (bits[s] of segment s) and advance every segment's state."""
     (data, seg_start, geo, c0a, nna, c4a, c8a, word, wprev, ctx, line, mptr, mlen, mbyte, mctx,
      inp, pmix, apm_i, pout, slots, mtab, msm, weights, apm1, apm2, out_w, out_b, out_shift,
-     stretch, dt, first, first_bias, act_shift, hidden, mset, pfloat) = st
+     stretch, first, first_bias, act_shift, hidden, mset, pfloat) = st
     n = geo[0]
     for s in range(active):
         y = np.int64(bits[s])
         c0, node = c0a[s], nna[s]
-        target = 0x3FFFFF * y
         for o in range(ORDERS):
-            k = line[s, o] + node
-            v = np.int64(slots[k])
-            cnt = v & 1023
-            p22 = (v >> 10) ^ 0x200000
-            p22 += ((target - p22) * dt[cnt]) >> 16
-            if cnt < COUNT_LIMIT:
-                cnt += 1
-            slots[k] = ((p22 ^ 0x200000) << 10) | cnt
+            counters.adapt(slots, line[s, o] + node, y, COUNT_LIMIT)
         if mctx[s] >= 0:
             msm[mctx[s]] += ((65535 * y - msm[mctx[s]]) >> 6)
         err = ((y << 12) - pmix[s]) * MIX_LR
         for k in range(N_SETS):
-            row = mset[s, k]
-            for i in range(N_INPUTS):
-                wi = weights[row, i] + ((inp[s, i] * err + 0x8000) >> 16)
-                weights[row, i] = max(-(1 << 24), min(1 << 24, wi))
-        apm1[apm_i[s, 0]] += ((65535 * y - apm1[apm_i[s, 0]]) >> APM_RATE)
-        apm2[apm_i[s, 1]] += ((65535 * y - apm2[apm_i[s, 1]]) >> APM_RATE)
+            mixer.train(weights, mset[s, k], inp[s], err, 1 << 24)
+        apm_learn(apm1, apm_i[s, 0], y, APM_RATE)
+        apm_learn(apm2, apm_i[s, 1], y, APM_RATE)
         c0 = 2 * c0 + y
         node = 2 * node + y
         if j == 3:

@@ -32,9 +32,10 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from ..mixing.counters import adapt, p12
+from ..mixing import counters, mixer
 from ..mixing.hashing import h32
-from ..mixing.logistic import STRETCH, apm_init, squash
+from ..mixing.logistic import STRETCH, apm_init, apm_learn, apm_refine, squash
+from ..mixing.mixer import MIX_SHIFT
 from .predictors import (DIST_BUCKETS, ERR_BUCKETS, N_BASE, N_LMS, N_LMS_IN, N_PRED, LMS_RATES, clip8, dist_bucket,
                          error_bucket, lms_inputs, predictions)
 
@@ -55,7 +56,6 @@ SETS = (("channel x bit", CHANNELS * 8), ("channel x bit x best error", CHANNELS
 N_SETS = len(SETS)
 SET_BASE = np.concatenate([[0], np.cumsum([n for _, n in SETS])]).astype(np.int64)
 COUNT_LIMIT = 1023
-MIX_SHIFT = 16
 MIX_LR = 6
 FINAL_LR = 1
 APM_RATE = 7
@@ -164,14 +164,7 @@ def predict(st, sc, n, c, j, node_p, disabled):
         node = c0[i]
         if j == 0 or j == 4:  # a line of 16 slots per context for the next nibble
             for o in range(N_HASHED):
-                lh = h32(ctx[i, o] + node * 0x9E3779)
-                b = LINE_BASE[o] + (lh >> (32 - LINE_BITS[o])) * 16
-                check = np.uint32(lh | 1)
-                if slots[b] != check:
-                    for q in range(16):
-                        slots[b + q] = 0
-                    slots[b] = check
-                line[i, o] = b
+                line[i, o] = counters.line(slots, LINE_BASE[o], LINE_BITS[o], h32(ctx[i, o] + node * 0x9E3779))
         sub = _nibble_node(node, j)
         inp[i, IN_NET] = 0 if disabled & NO_NETWORK else STRETCH[node_p[i, node] >> 4]
         mid = ((node - (1 << j)) << (8 - j)) + (1 << (7 - j))  # the node splits values below mid from the rest
@@ -179,9 +172,9 @@ def predict(st, sc, n, c, j, node_p, disabled):
             s = ((((k * CHANNELS + c) * 8 + j) * ERR_BUCKETS + ebucket[i, k]) * DIST_BUCKETS
                  + dist_bucket(preds[i, k] - mid))
             dslot[i, k] = s
-            inp[i, IN_PRED + k] = 0 if disabled & NO_PREDICTORS else STRETCH[p12(dist, s)]
+            inp[i, IN_PRED + k] = 0 if disabled & NO_PREDICTORS else STRETCH[counters.p12(dist, s)]
         for o in range(N_HASHED):
-            inp[i, IN_HASHED + o] = 0 if disabled & NO_HASHED else STRETCH[p12(slots, line[i, o] + sub)]
+            inp[i, IN_HASHED + o] = 0 if disabled & NO_HASHED else STRETCH[counters.p12(slots, line[i, o] + sub)]
         inp[i, IN_BIAS] = 256
         fr = c * 8 + j
         mset[i, 0] = fr
@@ -190,24 +183,14 @@ def predict(st, sc, n, c, j, node_p, disabled):
         mset[i, 3] = SET_BASE[3] + fr * 4 + (((ypos[i] & 1) << 1) | (xpos[i] & 1))
         dot2 = 0
         for m in range(N_SETS):
-            r = mset[i, m]
-            dot = 0
-            for q in range(N_INPUTS):
-                dot += weights[r, q] * inp[i, q]
-            dot = max(-2047, min(2047, dot >> MIX_SHIFT))
+            dot = max(-2047, min(2047, mixer.dot(weights, mset[i, m], inp[i]) >> MIX_SHIFT))
             layer1[i, m] = dot
             p1[i, m] = squash(dot)
             dot2 += final[fr, m] * dot
         pm = squash(max(-2047, min(2047, dot2 >> MIX_SHIFT)))
         pmix[i] = pm
-        x = STRETCH[pm] + 2048
-        w = x & 127
-        i1 = (c * 256 + node) * 33 + (x >> 7)
-        i2 = (fr * DIST_BUCKETS + dist_bucket(preds[i, best[i]] - mid)) * 33 + (x >> 7)
-        a1 = (apm1[i1] * (128 - w) + apm1[i1 + 1] * w) >> 11
-        a2 = (apm2[i2] * (128 - w) + apm2[i2 + 1] * w) >> 11
-        ai[i, 0] = i1 + (w >> 6)
-        ai[i, 1] = i2 + (w >> 6)
+        a1, ai[i, 0] = apm_refine(apm1, c * 256 + node, pm)
+        a2, ai[i, 1] = apm_refine(apm2, fr * DIST_BUCKETS + dist_bucket(preds[i, best[i]] - mid), pm)
         pout[i] = max(1, min(4095, (2 * pm + a1 + a2 + 2) >> 2))
         pfloat[i] = pout[i] / 4096.0  # exact: a 12-bit integer over a power of two
 
@@ -230,19 +213,16 @@ def update(st, sc, n, c, j, bits):
         node = c0[i]
         sub = _nibble_node(node, j)
         for o in range(N_HASHED):
-            adapt(slots, line[i, o] + sub, y, COUNT_LIMIT)
+            counters.adapt(slots, line[i, o] + sub, y, COUNT_LIMIT)
         for k in range(N_PRED):
-            adapt(dist, dslot[i, k], y, COUNT_LIMIT)
+            counters.adapt(dist, dslot[i, k], y, COUNT_LIMIT)
         e = ((y << 12) - pmix[i]) * FINAL_LR
         for m in range(N_SETS):
             final[fr, m] = max(-(1 << 22), min(1 << 22, final[fr, m] + ((layer1[i, m] * e + 0x8000) >> 16)))
         for m in range(N_SETS):
-            r = mset[i, m]
-            e = ((y << 12) - p1[i, m]) * MIX_LR
-            for q in range(N_INPUTS):
-                weights[r, q] = max(-(1 << 22), min(1 << 22, weights[r, q] + ((inp[i, q] * e + 0x8000) >> 16)))
-        apm1[ai[i, 0]] += (65535 * y - apm1[ai[i, 0]]) >> APM_RATE
-        apm2[ai[i, 1]] += (65535 * y - apm2[ai[i, 1]]) >> APM_RATE
+            mixer.train(weights, mset[i, m], inp[i], ((y << 12) - p1[i, m]) * MIX_LR, 1 << 22)
+        apm_learn(apm1, ai[i, 0], y, APM_RATE)
+        apm_learn(apm2, ai[i, 1], y, APM_RATE)
         c0[i] = 2 * node + y
 
 

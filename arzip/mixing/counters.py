@@ -2,6 +2,9 @@
 a 22-bit probability and a 10-bit count packed in a uint32 (0 is p = 1/2, never seen). Each
 update moves p towards the coded bit by 1/(count + 1.25), so a new context learns fast and an
 old one settles; `limit` caps the count, which keeps a cell able to follow change.
+
+Hashed context models keep their cells in lines of 16, one line per (context, nibble): the
+first cell holds a check value of the hash, the other 15 the nodes of the nibble's bit tree.
 """
 from __future__ import annotations
 
@@ -9,6 +12,19 @@ import numba
 import numpy as np
 
 DT = np.array([262144 // (4 * n + 5) for n in range(1024)], dtype=np.int64)  # 2^16 / (n + 1.25)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def line(slots, first, bits, lh):
+    """The line for 32-bit hash lh in the region of slots that starts at `first` and holds 2^bits
+    lines; a line that another context held is cleared and claimed."""
+    b = first + (lh >> (32 - bits)) * 16
+    check = lh | 1
+    if slots[b] != check:
+        for k in range(16):
+            slots[b + k] = 0
+        slots[b] = check
+    return b
 
 
 @numba.njit(cache=True, nogil=True, inline="always")

@@ -42,6 +42,22 @@ def _stretch_table() -> np.ndarray:
 STRETCH = _stretch_table()
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def apm_refine(apm, ctx, p):
+    """An adaptive probability map's estimate for 12-bit probability p in context ctx: its 33
+    knots over stretch(p), interpolated; and the knot that learns from the bit (the nearer
+    one). Returns (16-bit estimate >> 4, knot)."""
+    x = STRETCH[p] + 2048
+    w = x & 127
+    i = ctx * 33 + (x >> 7)
+    return (apm[i] * (128 - w) + apm[i + 1] * w) >> 11, i + (w >> 6)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def apm_learn(apm, knot, y, rate):
+    apm[knot] += (65535 * y - apm[knot]) >> rate
+
+
 def apm_init(contexts: int) -> np.ndarray:
     """APM rows for `contexts` contexts: 33 knots over the stretch domain (steps of 128), each a
     16-bit probability starting at squash of its knot, so a fresh APM passes p through."""
