@@ -90,3 +90,11 @@ def test_levels_8_and_9_mix(crop):
         part = arzip.info(blob)["parts"][0]
         assert part["method"] == "mixing" and part["model"] == registry.model_for_level(level)
         assert np.array_equal(arzip.decompress_image(blob), crop)
+
+
+def test_contexts_too_narrow_for_its_neighbours_are_refused():
+    from arzip.image.neighbourhood import Context
+    from arzip.image.waves import Schedule
+    narrow = Context("narrow", ((0, -1), (-1, 0), (-1, 1)))
+    with pytest.raises(ValueError, match="pads too little"):
+        mixing_codec._state(Schedule(LAYOUT_SINGLE, 8, 8, narrow, 3))

@@ -40,6 +40,7 @@ from .predictors import (DIST_BUCKETS, ERR_BUCKETS, N_BASE, N_LMS, N_LMS_IN, N_P
                          error_bucket, lms_inputs, predictions)
 
 CHANNELS = 3
+REACH = 2  # neighbours read up to 2 rows up and 2 columns either side: the padding must cover that
 HASHED = (("W, N", 20), ("W, NW", 19), ("N, NE", 19), ("gradient W+N-NW", 18), ("N+NE-NNE", 18),
           ("W+NE-N", 18), ("cross-channel W", 19), ("cross-channel N", 19), ("net mean, confidence", 18),
           ("quantized W, N, NW, NE", 20), ("MED, activity", 18), ("earlier channels", 19),

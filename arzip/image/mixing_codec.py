@@ -33,6 +33,9 @@ def _network_bits(model: ExactImageModel, c: int, feats: PixelFeatures,
 
 
 def _state(sched) -> adaptive.AdaptiveState:
+    ctx = sched.context
+    if min(ctx.pad_top, ctx.pad_left, ctx.pad_right) < adaptive.REACH:
+        raise ValueError(f"context {ctx.name} pads too little for the adaptive model's neighbours")
     return adaptive.AdaptiveState(len(sched.tiles) * sched.rows * sched.cols * CHANNELS,
                                   int(np.diff(sched.bounds).max()))
 
