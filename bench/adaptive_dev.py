@@ -1,6 +1,7 @@
 """Development harness for the adaptive image model (arzip/image/adaptive.py): the ideal code
 length (model NLL) of a few validation crops under the network alone and under the adaptive
-model around it, and the kernel's time. Never run on Kodak (the benchmark).
+model around it (arzip.image.mixing_codec, the encoder itself), and the encoder's time. Tune
+on validation crops only; whole images (--images) are for measurements, never for tuning.
 
     python bench/adaptive_dev.py [--count 6] [--size 256] [--level 5]
 """
@@ -14,8 +15,7 @@ import numpy as np
 
 from arzip import registry
 from arzip.formats.picture import read_rgb8
-from arzip.image import adaptive, codec
-from arzip.image.exact import CHANNELS
+from arzip.image import codec, mixing_codec
 from arzip.image.train import split_files
 from arzip.image.waves import layout_for
 
@@ -23,41 +23,12 @@ TRAIN = Path(__file__).resolve().parents[2] / "shared" / "data" / "train"
 
 
 def adaptive_bits(model, image: np.ndarray, disabled: int = 0) -> tuple[float, float, float]:
-    """(adaptive NLL bits, network NLL bits, kernel seconds) of one image."""
-    sched = codec.schedule_of(model, layout_for(*image.shape[:2]), *image.shape[:2])
-    flat = sched.buffer(image[..., model.config.coding_order]).reshape(-1)
-    state = adaptive.AdaptiveState(flat.size, int(np.diff(sched.bounds).max()))
-    row = sched.cols * CHANNELS
-    bits_total = net_total = kernel = 0.0
-    for waves, feats, current, values in codec.chunk_inputs(model, image, sched):
-        sizes = np.diff(sched.bounds[waves.start:waves.stop + 1])
-        starts = np.concatenate([[0], np.cumsum(sizes)])
-        first, last = sched.bounds[waves.start], sched.bounds[waves.stop]
-        base_all, ys, xs = sched.base[first:last], sched.ys[first:last], sched.xs[first:last]
-        per_channel = []
-        for c in range(CHANNELS):
-            outputs = model.channel_tables(c, feats, current)[0]
-            tables = model.full_tables(c, outputs)
-            node_p = np.zeros((len(tables), 256), dtype=np.int64)
-            mean = np.zeros(len(tables), dtype=np.int64)
-            adaptive.network_bits(tables, node_p, mean)
-            v = values[:, c]
-            net_total += float(-np.log2(tables[np.arange(len(v)), v] / tables.sum(axis=1)).sum())
-            per_channel.append((node_p, mean, v))
-        t0 = time.perf_counter()
-        probs = np.zeros(8 * CHANNELS * len(base_all), dtype=np.int64)
-        bits = np.zeros_like(probs)
-        k = 0
-        for w in range(len(sizes)):
-            a, b = starts[w], starts[w + 1]
-            for c in range(CHANNELS):
-                node_p, mean, v = per_channel[c]
-                k = adaptive.encode_batch(state.arrays, state.batch, flat, base_all[a:b], ys[a:b], xs[a:b], c, row,
-                                          node_p[a:b], mean[a:b], v[a:b], disabled, probs, bits, k)
-        kernel += time.perf_counter() - t0
-        p = np.where(bits[:k] == 1, probs[:k], 4096 - probs[:k]) / 4096
-        bits_total += float(-np.log2(p).sum())
-    return bits_total, net_total, kernel
+    """(adaptive NLL bits, network NLL bits, seconds the adaptive encoder took) of one image."""
+    layout = layout_for(*image.shape[:2])
+    t0 = time.perf_counter()
+    bits = mixing_codec.encode_image(model, image, layout, disabled)[1]
+    seconds = time.perf_counter() - t0
+    return bits, codec.image_nll(model, image, layout), seconds
 
 
 def main() -> None:
@@ -82,7 +53,7 @@ def main() -> None:
         a, n, t = adaptive_bits(model, image, args.disable)
         tot_a, tot_n, sub = tot_a + a, tot_n + n, sub + image.size
         print(f"{path.name}: network {n / image.size:.4f}  adaptive {a / image.size:.4f} bpsp "
-              f"({100 * (a / n - 1):+.2f} %)  kernel {t:.2f} s", flush=True)
+              f"({100 * (a / n - 1):+.2f} %)  encode {t:.2f} s", flush=True)
     print(f"total: network {tot_n / sub:.4f}  adaptive {tot_a / sub:.4f} bpsp ({100 * (tot_a / tot_n - 1):+.2f} %)")
 
 

@@ -232,7 +232,6 @@ def update(st, t, j, bits, active):
     (data, seg_start, geo, c0a, nna, c4a, c8a, word, wprev, ctx, line, mptr, mlen, mbyte, mctx,
      inp, pmix, apm_i, pout, slots, mtab, msm, weights, apm1, apm2, out_w, out_b, out_shift,
      stretch, first, first_bias, act_shift, hidden, mset, pfloat) = st
-    n = geo[0]
     for s in range(active):
         y = np.int64(bits[s])
         c0, node = c0a[s], nna[s]

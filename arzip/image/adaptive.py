@@ -90,7 +90,7 @@ class AdaptiveState:
             z(n, N_LMS_IN), z(n), z(n, N_LMS),           # 13 LMS inputs, 14 reference, 15 predictions
             z(n),                                        # 16 the final 12-bit probabilities
             np.zeros(n, dtype=np.float64),               # 17 the same / 4096, as the coder takes them
-            z(n), z(n),                                  # 18, 19 image row and column (position contexts)
+            z(n),                                        # 18 position parity: (y mod 2) * 2 + x mod 2
         )
 
 
@@ -101,12 +101,12 @@ def begin(st, sc, flat, base, ys, xs, c, row, net_mean):
     context hashes, read from earlier waves and the pixels' earlier channels only."""
     slots, dist, weights, final, apm1, apm2, err, lms = st
     preds, ebucket, best, ctx = sc[0], sc[1], sc[2], sc[3]
-    c0, lx, lref, lpred, ypos, xpos = sc[12], sc[13], sc[14], sc[15], sc[18], sc[19]
+    c0, lx, lref, lpred, parity = sc[12], sc[13], sc[14], sc[15], sc[18]
     pred = np.zeros(N_PRED, dtype=np.int64)
     scratch = np.zeros(2 * N_BASE, dtype=np.int64)
     for i in range(base.shape[0]):
         c0[i] = 1
-        ypos[i], xpos[i] = ys[i], xs[i]
+        parity[i] = ((ys[i] & 1) << 1) | (xs[i] & 1)
         pos = base[i] + c
         predictions(flat, pos, row, c, net_mean[i], pred, scratch)
         lref[i] = lms_inputs(flat, pos, row, c, lx[i])
@@ -149,7 +149,7 @@ def begin(st, sc, flat, base, ys, xs, c, row, net_mean):
         ctx[i, 8] = h32(salt + 0x800000 + (net_mean[i] << 4) + ebucket[i, 2 * N_BASE])
         ctx[i, 9] = h32(salt + 0x900000 + (W >> 4 << 12) + (N >> 4 << 8) + (NW >> 4 << 4) + (NE >> 4))
         ctx[i, 10] = h32(salt + 0xA00000 + (preds[i, 6] << 4) + ebucket[i, 6])
-        ctx[i, 12] = h32(salt + 0xC00000 + ((((ys[i] & 1) << 1) | (xs[i] & 1)) << 16) + (W >> 1 << 8) + (N >> 1))
+        ctx[i, 12] = h32(salt + 0xC00000 + (parity[i] << 16) + (W >> 1 << 8) + (N >> 1))
 
 
 @numba.njit(cache=True, nogil=True)
@@ -159,8 +159,7 @@ def predict(st, sc, n, c, j, node_p, disabled):
     probability of a 1 at each node. disabled: input families left out (ablations; 0 codes)."""
     slots, dist, weights, final, apm1, apm2, err, lms = st
     preds, ebucket, best, ctx, line, inp, dslot, mset = sc[0], sc[1], sc[2], sc[3], sc[4], sc[5], sc[6], sc[7]
-    pmix, layer1, p1, ai, c0, pout, pfloat, ypos, xpos = sc[8], sc[9], sc[10], sc[11], sc[12], sc[16], sc[17], \
-        sc[18], sc[19]
+    pmix, layer1, p1, ai, c0, pout, pfloat, parity = sc[8], sc[9], sc[10], sc[11], sc[12], sc[16], sc[17], sc[18]
     for i in range(n):
         node = c0[i]
         if j == 0 or j == 4:  # a line of 16 slots per context for the next nibble
@@ -181,7 +180,7 @@ def predict(st, sc, n, c, j, node_p, disabled):
         mset[i, 0] = fr
         mset[i, 1] = SET_BASE[1] + fr * ERR_BUCKETS + ebucket[i, best[i]]
         mset[i, 2] = SET_BASE[2] + fr * 16 + min(abs(inp[i, IN_NET]) >> 7, 15)
-        mset[i, 3] = SET_BASE[3] + fr * 4 + (((ypos[i] & 1) << 1) | (xpos[i] & 1))
+        mset[i, 3] = SET_BASE[3] + fr * 4 + parity[i]
         dot2 = 0
         for m in range(N_SETS):
             dot = max(-2047, min(2047, mixer.dot(weights, mset[i, m], inp[i]) >> MIX_SHIFT))

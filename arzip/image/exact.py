@@ -212,13 +212,14 @@ class ExactImageModel:
         return PixelFeatures([hidden[:, c * hh:(c + 1) * hh] for c in range(CHANNELS)],
                              [out[:, c * n_out:(c + 1) * n_out] for c in range(CHANNELS)])
 
-    def channel_tables(self, c: int, feats: PixelFeatures, current: np.ndarray,
-                       scale_offset: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def channel_tables(self, c: int, feats: PixelFeatures, current: np.ndarray, scale_offset: int = 0,
+                       window: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Channel c given the pixels' channels 0..c-1 (current: (3, m) float64 holding v - 128;
         later rows are not read): its integer head outputs (m, 3K), window tables and window
-        starts (arzip.image.tables), log2 scales moved by scale_offset (1/32 steps)."""
-        return self._mixture(c, scale_offset).head_window(self.heads[c], feats.head_hidden[c],
-                                                          feats.head_out[c], current)
+        starts (arzip.image.tables), log2 scales moved by scale_offset (1/32 steps); with
+        window=False the full (m, 256) tables instead of the window tables."""
+        return self._mixture(c, scale_offset).head_tables(self.heads[c], feats.head_hidden[c],
+                                                          feats.head_out[c], current, window)
 
     def full_tables(self, c: int, outputs: np.ndarray, scale_offset: int = 0) -> np.ndarray:
         """(m, 256) integer frequency tables of channel c from its head outputs."""

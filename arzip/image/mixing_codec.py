@@ -25,7 +25,7 @@ from .neighbourhood import gather
 def _network_bits(model: ExactImageModel, c: int, feats: PixelFeatures,
                   current: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Channel c's network prior for a batch: node probabilities (n, 256) and table means (n,)."""
-    tables = model.full_tables(c, model.channel_tables(c, feats, current)[0])
+    tables = model.channel_tables(c, feats, current, window=False)[1]
     node_p = np.empty((len(tables), 256), dtype=np.int64)
     mean = np.empty(len(tables), dtype=np.int64)
     adaptive.network_bits(tables, node_p, mean)

@@ -293,13 +293,14 @@ class MixtureTables:
         every value keeps exactly the probability its full table gives it."""
         return _run(np.ascontiguousarray(acc, dtype=np.float64), self.params, True)
 
-    def head_window(self, head: IntegerHead, hidden_part: np.ndarray, out_part: np.ndarray,
-                    cur: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Run the head (head_rows) and build the window tables of its outputs in one
-        kernel: (head outputs, window tables, starts)."""
+    def head_tables(self, head: IntegerHead, hidden_part: np.ndarray, out_part: np.ndarray,
+                    cur: np.ndarray, window: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Run the head (head_rows) and build the tables of its outputs in one kernel: (head
+        outputs, window tables and their starts), or with window=False (head outputs, full
+        tables, zeros)."""
         acc = np.empty(out_part.shape, dtype=np.float64)
-        window, starts = _run(acc, self.params, True, head.params, hidden_part, out_part, cur)
-        return acc, window, starts
+        out, starts = _run(acc, self.params, window, head.params, hidden_part, out_part, cur)
+        return acc, out, starts
 
 
 def output_shifts(row_exp: np.ndarray, n_comp: int) -> np.ndarray:
