@@ -57,11 +57,11 @@ def adapts(level: int | None = None) -> bool:
     return level in manifest().get("adaptive_levels", [])
 
 
-def mixes(level: int | None = None) -> bool:
-    """Whether the level codes photos with context mixing around the network
-    (arzip.image.mixing_codec): slower, and smaller."""
+def mixing_profile(level: int | None = None) -> str | None:
+    """The context-mixing profile (arzip.image.adaptive.PROFILES) with which the level codes
+    photos around the network (arzip.image.mixing_codec), or None: the network alone."""
     level = default_level() if level is None else level
-    return level in manifest().get("mixing_levels", [])
+    return manifest().get("mixing_levels", {}).get(str(level))
 
 
 def levels_of(name: str) -> list[int]:

@@ -9,7 +9,7 @@ image at a time on the calling thread(s); every decode is compared with the orig
 the run aborts if any differs. Sizes are reported in bits per subpixel (bpsp = 8 * bytes /
 (H * W * 3)); totals are total bits over total subpixels, not a mean of per-image rates.
 Times come from time.perf_counter around a single encode and a single decode; model loading and
-JIT compilation are kept out of them by a warm-up on a tiny image first.
+JIT compilation are kept out of them by a warm-up on a small image first.
 
     python bench/images.py DIR [--name SET] [--out bench/results] [--threads N] [--limit N]
                                [--skip-slow] [--list training.json]
@@ -291,7 +291,8 @@ def main() -> None:
     codecs = make_codecs(args.threads, args.skip_slow, args.level)
     if args.arzip_only:
         codecs = codecs[:1]
-    warmup = np.random.default_rng(0).integers(0, 256, (8, 8, 3), dtype=np.uint8)
+    # large enough for every code path a photo takes (two stripes side by side at the default level)
+    warmup = np.random.default_rng(0).integers(0, 256, (256, 256, 3), dtype=np.uint8)
     for codec in codecs:
         measure(codec, warmup, "warm-up image")
     model_name = registry.model_for_level(args.level)

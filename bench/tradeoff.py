@@ -31,12 +31,12 @@ from arzip import registry  # noqa: E402
 def codecs(threads: int) -> list[tuple[str, str, Codec]]:
     """(family, label, codec) for every point of the plot."""
     out = []
-    by_setting: dict[tuple[str, bool, bool], list[int]] = {}
+    by_setting: dict[tuple[str, bool, str | None], list[int]] = {}
     for level in registry.LEVELS:
-        setting = (registry.model_for_level(level), registry.adapts(level), registry.mixes(level))
+        setting = (registry.model_for_level(level), registry.adapts(level), registry.mixing_profile(level))
         by_setting.setdefault(setting, []).append(level)
     for (model, adapts, mixes), levels in by_setting.items():
-        how = ", context mixing" if mixes else ", scale offsets" if adapts else ""
+        how = f", {mixes} context mixing" if mixes else ", scale offsets" if adapts else ""
         label = f"arzip -{levels[0]}" + (f"..-{levels[-1]}" if len(levels) > 1 else "") + f" ({model}{how})"
         out.append(("arzip", label, Codec(label, lambda a, lv=levels[0]: api.compress_image(a, level=lv),
                                           api.decompress_image)))
@@ -68,7 +68,7 @@ def main() -> None:
     points = []
     subpixels = sum(p.size for _, p in images)
     for family, label, codec in codecs(a.threads):
-        measure(codec, images[0][1][:8, :8].copy(), "warm-up")
+        measure(codec, images[0][1][:256, :256].copy(), "warm-up")  # every code path a photo takes
         runs = [measure(codec, pixels, img)[1] for img, pixels in images]
         points.append({"family": family, "label": label,
                        "bpsp": 8 * sum(r["bytes"] for r in runs) / subpixels,

@@ -35,15 +35,27 @@ def test_it_adapts(model, photo):
     network = codec.image_nll(model, image, LAYOUT_SINGLE)
     full = mixing_codec.encode_image(model, image, LAYOUT_SINGLE)[1]
     assert full < 0.97 * network
-    for off in (adaptive.NO_NETWORK, adaptive.NO_PREDICTORS, adaptive.NO_HASHED):
-        assert mixing_codec.encode_image(model, image, LAYOUT_SINGLE, off)[1] > full
+    for family in ("network", "predictors", "contexts"):
+        ablated = adaptive.FULL.without(**{family: True})
+        assert mixing_codec.encode_image(model, image, LAYOUT_SINGLE, ablated)[1] > full
+
+
+def test_light_profile_round_trip_and_rate_equal_nll(model, crop):
+    """The light profile codes with the compiled arithmetic coder inside its kernels."""
+    payload, nll = mixing_codec.encode_image(model, crop, LAYOUT_SINGLE, adaptive.LIGHT)
+    decoded = mixing_codec.decode_image(model, payload, *crop.shape[:2], LAYOUT_SINGLE, adaptive.LIGHT)
+    assert np.array_equal(decoded, crop)
+    assert abs(8 * len(payload) - nll) < 0.001 * nll + 64
+    assert nll < codec.image_nll(model, crop, LAYOUT_SINGLE)
 
 
 @pytest.mark.parametrize("shape", [(1, 1), (1, 37), (29, 1), (3, 260)])
-def test_edge_shapes(model, photo, shape):
+@pytest.mark.parametrize("profile", ["full", "light"])
+def test_edge_shapes(model, photo, shape, profile):
     image = np.ascontiguousarray(photo[:shape[0], :shape[1]])
-    payload, _ = mixing_codec.encode_image(model, image, LAYOUT_SINGLE)
-    assert np.array_equal(mixing_codec.decode_image(model, payload, *shape, LAYOUT_SINGLE), image)
+    payload, _ = mixing_codec.encode_image(model, image, LAYOUT_SINGLE, adaptive.PROFILES[profile])
+    decoded = mixing_codec.decode_image(model, payload, *shape, LAYOUT_SINGLE, adaptive.PROFILES[profile])
+    assert np.array_equal(decoded, image)
 
 
 def test_same_archive_whatever_the_threads_and_chunks(model, photo, monkeypatch):
@@ -60,6 +72,24 @@ def test_same_archive_whatever_the_threads_and_chunks(model, photo, monkeypatch)
     assert np.array_equal(mixing_codec.decode_image(model, reference, 256, 256, LAYOUT_QUADRANTS), image)
 
 
+def test_stripes_side_by_side_give_the_same_archive_whatever_the_threads(photo):
+    """The default level cuts a photo into two stripes, each with its own model and stream,
+    coded on two threads at once; one thread writes and reads the same archive."""
+    image = np.ascontiguousarray(photo[:260, :300])
+    try:
+        api.set_threads(2)
+        blob = arzip.compress_image(image, level=5)
+        part = arzip.info(blob)["parts"][0]
+        assert part["method"] == "light mixing"
+        api.set_threads(1)
+        assert arzip.compress_image(image, level=5) == blob
+        assert np.array_equal(arzip.decompress_image(blob), image)
+        api.set_threads(2)
+        assert np.array_equal(arzip.decompress_image(blob), image)
+    finally:
+        api.set_threads(api.default_threads())
+
+
 def test_gray_model(photo):
     gray_model = registry.load(registry.gray_model())
     gray = np.ascontiguousarray(np.repeat(photo[200:240, 100:190, 1:2], 3, axis=2))
@@ -67,21 +97,43 @@ def test_gray_model(photo):
     assert np.array_equal(mixing_codec.decode_image(gray_model, payload, 40, 90, LAYOUT_SINGLE), gray)
 
 
-def test_network_bits_are_the_tables_probabilities():
-    rng = np.random.default_rng(1)
-    tables = rng.integers(1, 2 ** 40, (5, 256)).astype(np.float64)
-    tables[0, 100:] = 1  # a lopsided table
-    node_p = np.zeros((5, 256), dtype=np.int64)
-    mean = np.zeros(5, dtype=np.int64)
-    adaptive.network_bits(tables, node_p, mean)
-    for i in range(5):
-        t = tables[i]
+def _check_prior(tables, cum, start, spread, mean):
+    """The prior's mean and node probabilities are those of the full tables."""
+    for i, t in enumerate(tables):
         assert abs(mean[i] - (t * np.arange(256)).sum() / t.sum()) <= 0.5
         for node in (1, 2, 3, 77, 255):
             depth = int(np.log2(node))
             lo = (node - (1 << depth)) << (8 - depth)
             mid, hi = lo + (1 << (7 - depth)), lo + (1 << (8 - depth))
-            assert abs(node_p[i, node] - 65536 * t[mid:hi].sum() / t[lo:hi].sum()) <= 1
+            p = adaptive._node_p(cum, start, spread, i, lo, mid, hi)
+            assert abs(p - 65536 * t[mid:hi].sum() / t[lo:hi].sum()) <= 1
+
+
+def test_network_prior_gives_the_tables_probabilities():
+    rng = np.random.default_rng(1)
+    tables = rng.integers(1, 2 ** 40, (5, 256)).astype(np.float64)
+    tables[0, 100:] = 1  # a lopsided table
+    cum = np.zeros((5, 257), dtype=np.int64)
+    mean = np.zeros(5, dtype=np.int64)
+    adaptive.network_prior(tables, cum, mean)
+    _check_prior(tables, cum, np.zeros(5, np.int64), np.zeros(5, np.int64), mean)
+
+
+def test_window_prior_spreads_the_escape_mass_evenly():
+    """From window tables (32 values and an escape), the prior is the full table whose values
+    outside the window share the escape mass evenly."""
+    rng = np.random.default_rng(2)
+    window = rng.integers(1, 2 ** 30, (6, 33)).astype(np.float64)
+    window[0, 32] = 5  # an escape mass below one per outside value: each still weighs 1
+    starts = np.array([0, 224, 17, 100, 200, 3])
+    cum, spread, mean = np.zeros((6, 33), np.int64), np.zeros(6, np.int64), np.zeros(6, np.int64)
+    adaptive.window_prior(window, starts, cum, spread, mean)
+    full = np.empty((6, 256))
+    for i, s in enumerate(starts):
+        full[i] = max(window[i, 32] // 224, 1)
+        full[i, s:s + 32] = window[i, :32]
+    assert spread[0] == 1 and spread[1] == window[1, 32] // 224
+    _check_prior(full, cum, starts.astype(np.int64), spread, mean)
 
 
 def test_levels_8_and_9_mix(crop):
@@ -97,4 +149,4 @@ def test_contexts_too_narrow_for_its_neighbours_are_refused():
     from arzip.image.waves import Schedule
     narrow = Context("narrow", ((0, -1), (-1, 0), (-1, 1)))
     with pytest.raises(ValueError, match="pads too little"):
-        mixing_codec._state(Schedule(LAYOUT_SINGLE, 8, 8, narrow, 3))
+        mixing_codec._state(Schedule(LAYOUT_SINGLE, 8, 8, narrow, 3), adaptive.FULL)

@@ -29,14 +29,16 @@ same order on both sides.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numba
 import numpy as np
 
-from ..mixing import counters, mixer
+from ..mixing import arithmetic, counters, mixer
 from ..mixing.hashing import h32
 from ..mixing.logistic import STRETCH, apm_init, apm_learn, apm_refine, squash
 from ..mixing.mixer import MIX_SHIFT
-from .predictors import (DIST_BUCKETS, ERR_BUCKETS, N_BASE, N_LMS, N_LMS_IN, N_PRED, LMS_RATES, clip8, dist_bucket,
+from .predictors import (DIST_BUCKETS, ERR_BUCKETS, N_BASE, N_LMS, N_LMS_IN, N_PRED, LMS_RATES, clip8, dist_of,
                          error_bucket, lms_inputs, predictions)
 
 CHANNELS = 3
@@ -44,64 +46,115 @@ REACH = 2  # neighbours read up to 2 rows up and 2 columns either side: the padd
 HASHED = (("W, N", 20), ("W, NW", 19), ("N, NE", 19), ("gradient W+N-NW", 18), ("N+NE-NNE", 18),
           ("W+NE-N", 18), ("cross-channel W", 19), ("cross-channel N", 19), ("net mean, confidence", 18),
           ("quantized W, N, NW, NE", 20), ("MED, activity", 18), ("earlier channels", 19),
-          ("position, W, N", 19))
+          ("position, W, N", 19))  # (what the context hashes, log2 of its lines in the full profile)
 N_HASHED = len(HASHED)
-LINE_BITS = np.array([bits for _, bits in HASHED], dtype=np.int64)
-LINE_BASE = np.concatenate([[0], np.cumsum(16 << LINE_BITS)]).astype(np.int64)
-IN_NET, IN_PRED, IN_HASHED = 0, 1, 1 + N_PRED  # input families, which ablations switch off
-IN_BIAS = IN_HASHED + N_HASHED
-N_INPUTS = IN_BIAS + 1
-USE_ALL, NO_NETWORK, NO_PREDICTORS, NO_HASHED = 0, 1, 2, 4  # ablation flags
 SETS = (("channel x bit", CHANNELS * 8), ("channel x bit x best error", CHANNELS * 8 * ERR_BUCKETS),
         ("channel x bit x network confidence", CHANNELS * 8 * 16), ("channel x bit x position", CHANNELS * 8 * 4))
-N_SETS = len(SETS)
-SET_BASE = np.concatenate([[0], np.cumsum([n for _, n in SETS])]).astype(np.int64)
+TRACKED_ALWAYS = {6, 2 * N_BASE}  # MED and the network's mean: hashed contexts read their errors
 COUNT_LIMIT = 1023
 MIX_LR = 6
 FINAL_LR = 1
 APM_RATE = 7
 
 
+@dataclass(frozen=True)
+class Profile:
+    """Which inputs a level mixes and how large its tables are: its trade of speed for size.
+    Work per coded bit grows with the inputs and the weight sets; memory with the lines."""
+    network: bool                  # the network's probability of the bit as an input
+    predictors: tuple[int, ...]    # indices into the predictor bank (arzip.image.predictors)
+    contexts: tuple[int, ...]      # indices into HASHED
+    line_bits: tuple[int, ...]     # log2 lines of each context (16 cells per line)
+    sets: tuple[int, ...]          # indices into SETS: the first mixer layer's weight sets
+    apms: tuple[int, ...]          # which of the two APM stages refine the mix (0, 1)
+    window_prior: bool = False     # the network's bit probabilities from its window tables (cheap)
+    certain: int = 0               # bits whose network probability (16-bit) is within this of 0 or 1
+                                   # are coded with it directly, nothing mixed or learned (0: none)
+    compiled_coder: bool = False   # code with arzip.mixing.arithmetic inside the kernels (else constriction)
+
+    @property
+    def inputs(self) -> int:
+        """Mixer inputs: the network (0 when left out), the predictors, the contexts, a bias."""
+        return 1 + len(self.predictors) + len(self.contexts) + 1
+
+    def without(self, network: bool = False, predictors: bool = False, contexts: bool = False,
+                position: bool = False, apms: bool = False) -> "Profile":
+        """The profile with input families left out: what the ablations measure."""
+        keep = [k for k, o in enumerate(self.contexts)
+                if not contexts and not (position and HASHED[o][0].startswith("position"))]
+        return Profile(self.network and not network, () if predictors else self.predictors,
+                       tuple(self.contexts[k] for k in keep), tuple(self.line_bits[k] for k in keep),
+                       tuple(s for s in self.sets if not (position and SETS[s][0].endswith("position"))),
+                       () if apms else self.apms, self.window_prior, self.certain,
+                       self.compiled_coder)
+
+    def kernel_args(self) -> tuple:
+        """The profile as the kernels take it: arrays of int64."""
+        a = lambda v: np.array(v, dtype=np.int64)  # noqa: E731
+        line_base = np.concatenate([[0], np.cumsum([16 << b for b in self.line_bits])])
+        set_base = np.concatenate([[0], np.cumsum([SETS[s][1] for s in self.sets])])
+        tracked = sorted(set(self.predictors) | TRACKED_ALWAYS)  # whose errors the model keeps
+        lms = int(any(k >= N_PRED - N_LMS for k in tracked))
+        return (a(self.predictors), a(self.contexts), a(line_base), a(self.line_bits), a(self.sets), a(set_base),
+                a([int(self.network), int(0 in self.apms), int(1 in self.apms), self.certain, lms]), a(tracked))
+
+
+#: every input, large tables: the strongest levels
+FULL = Profile(True, tuple(range(N_PRED)), tuple(range(N_HASHED)), tuple(b for _, b in HASHED),
+               tuple(range(len(SETS))), (0, 1))
+#: a few inputs, small tables, the network's cheap window tables, certain bits left to the
+#: network: about a fifth of FULL's work per subpixel (models/EXPERIMENTS.md A18)
+LIGHT = Profile(True, (3, 6, 13, 16, 20), (0, 11, 12), (17, 17, 17), (1,), (0,), window_prior=True,
+                certain=64, compiled_coder=True)
+PROFILES = {"full": FULL, "light": LIGHT}
+
+
 class AdaptiveState:
     """What the model learns while an image (or a stripe) is coded, and the scratch of one batch:
-    numba kernels take them as tuples of arrays (`arrays`, `batch`)."""
+    numba kernels take them as tuples of arrays (`arrays`, `batch`), with the profile's
+    `kernel_args` (`profile`)."""
 
-    def __init__(self, buffer_size: int, batch_capacity: int) -> None:
-        weights = np.zeros((SET_BASE[-1], N_INPUTS), dtype=np.int64)
-        weights[:, IN_NET] = 1 << MIX_SHIFT  # the first layer starts as the network alone
+    def __init__(self, profile: Profile, buffer_size: int, batch_capacity: int) -> None:
+        self.profile = profile.kernel_args()
+        line_base, n_sets = self.profile[2], len(profile.sets)
+        weights = np.zeros((int(self.profile[5][-1]), profile.inputs), dtype=np.int64)
+        weights[:, 0] = 1 << MIX_SHIFT  # the first layer starts as the network alone
         self.arrays = (
-            np.zeros(LINE_BASE[-1], dtype=np.uint32),   # 0 hashed context slots: p22 << 10 | count (0: p = 1/2)
+            counters.line_table(int(line_base[-1])),  # 0 hashed context slots: p22 << 10 | count (0: p = 1/2)
             np.zeros(N_PRED * CHANNELS * 8 * ERR_BUCKETS * DIST_BUCKETS, dtype=np.uint32),  # 1 predictor maps
-            weights,                                     # 2 first mixer layer (sets, inputs)
-            np.full((CHANNELS * 8, N_SETS), (1 << MIX_SHIFT) // N_SETS, dtype=np.int64),  # 3 second layer
+            weights,                                     # 2 first mixer layer (set rows, inputs)
+            np.full((CHANNELS * 8, n_sets), (1 << MIX_SHIFT) // max(n_sets, 1), dtype=np.int64),  # 3 second layer
             apm_init(CHANNELS * 256),                    # 4 APM by channel and node
             apm_init(CHANNELS * 8 * DIST_BUCKETS),       # 5 APM by channel, bit and best prediction
-            np.zeros((N_PRED, buffer_size), dtype=np.int16),  # 6 |prediction - value| per coded subpixel
+            np.zeros((N_PRED, buffer_size), dtype=np.uint8),  # 6 |prediction - value| per coded subpixel, <= 255
             np.zeros((CHANNELS, N_LMS, N_LMS_IN), dtype=np.int64),  # 7 LMS weights, 2^16 = 1
         )
         n = batch_capacity
         z = lambda *shape: np.zeros(shape, dtype=np.int64)  # noqa: E731
+        n_ctx, n_pred = len(profile.contexts), len(profile.predictors)
         self.batch = (
             z(n, N_PRED), z(n, N_PRED), z(n),            # 0 predictions, 1 their error buckets, 2 best
-            z(n, N_HASHED), z(n, N_HASHED),              # 3 context hashes, 4 slot lines
-            z(n, N_INPUTS), z(n, N_PRED), z(n, N_SETS),  # 5 mixer inputs, 6 predictor-map slots, 7 weight sets
-            z(n), z(n, N_SETS), z(n, N_SETS), z(n, 2),   # 8 mixer p, 9 first-layer logits, 10 their p, 11 APM slots
+            z(n, N_HASHED), z(n, n_ctx),                 # 3 context hashes, 4 slot lines
+            z(n, profile.inputs), z(n, n_pred), z(n, n_sets),  # 5 mixer inputs, 6 predictor-map slots, 7 sets
+            z(n), z(n, n_sets), z(n, n_sets), z(n, 2),   # 8 mixer p, 9 first-layer logits, 10 their p, 11 APM slots
             z(n),                                        # 12 c0: 1, then the value's bits so far
             z(n, N_LMS_IN), z(n), z(n, N_LMS),           # 13 LMS inputs, 14 reference, 15 predictions
             z(n),                                        # 16 the final 12-bit probabilities
             np.zeros(n, dtype=np.float64),               # 17 the same / 4096, as the coder takes them
             z(n),                                        # 18 position parity: (y mod 2) * 2 + x mod 2
+            z(n),                                        # 19 1 where the bit is certain (profile.certain)
         )
 
 
 @numba.njit(cache=True, nogil=True)
-def begin(st, sc, flat, base, ys, xs, c, row, net_mean):
+def begin(st, sc, prof, flat, base, ys, xs, c, row, net_mean):
     """Start channel c of a batch of n pixels (base: flat index of each pixel's subpixel 0 in the
     padded buffer, row: its row stride; ys, xs: image coordinates): predictions, errors and
     context hashes, read from earlier waves and the pixels' earlier channels only."""
     slots, dist, weights, final, apm1, apm2, err, lms = st
     preds, ebucket, best, ctx = sc[0], sc[1], sc[2], sc[3]
     c0, lx, lref, lpred, parity = sc[12], sc[13], sc[14], sc[15], sc[18]
+    uses_lms, tracked = prof[6][4], prof[7]
     pred = np.zeros(N_PRED, dtype=np.int64)
     scratch = np.zeros(2 * N_BASE, dtype=np.int64)
     for i in range(base.shape[0]):
@@ -109,16 +162,18 @@ def begin(st, sc, flat, base, ys, xs, c, row, net_mean):
         parity[i] = ((ys[i] & 1) << 1) | (xs[i] & 1)
         pos = base[i] + c
         predictions(flat, pos, row, c, net_mean[i], pred, scratch)
-        lref[i] = lms_inputs(flat, pos, row, c, lx[i])
-        for m in range(N_LMS):
-            acc = 0
-            for q in range(N_LMS_IN):
-                acc += lms[c, m, q] * lx[i, q]
-            lpred[i, m] = (acc + 32768) >> 16
-            pred[2 * N_BASE + 1 + m] = clip8(lref[i] + lpred[i, m])
-        bsum = 1 << 30
+        if uses_lms:
+            lref[i] = lms_inputs(flat, pos, row, c, lx[i])
+            for m in range(N_LMS):
+                acc = 0
+                for q in range(N_LMS_IN):
+                    acc += lms[c, m, q] * lx[i, q]
+                lpred[i, m] = (acc + 32768) >> 16
+                pred[2 * N_BASE + 1 + m] = clip8(lref[i] + lpred[i, m])
         for k in range(N_PRED):
             preds[i, k] = pred[k]
+        bsum = 1 << 30
+        for k in tracked:
             e = (np.int64(err[k, pos - 3]) + np.int64(err[k, pos - row]) + np.int64(err[k, pos - row - 3])
                  + np.int64(err[k, pos - row + 3]))
             ebucket[i, k] = error_bucket(e)
@@ -153,46 +208,90 @@ def begin(st, sc, flat, base, ys, xs, c, row, net_mean):
 
 
 @numba.njit(cache=True, nogil=True)
-def predict(st, sc, n, c, j, node_p, disabled):
+def predict(st, sc, prof, n, c, j, cum, start, spread):
     """The probability that bit j (0: most significant) of channel c is 1, for the n pixels of
-    the batch, into sc[16] (12-bit) and sc[17] (/ 4096). node_p: (n, 256) the network's 16-bit
-    probability of a 1 at each node. disabled: input families left out (ablations; 0 codes)."""
+    the batch, into sc[16] (12-bit) and sc[17] (/ 4096). cum, start, spread: the network's
+    prior (network_prior, window_prior), read only when the profile uses the network."""
     slots, dist, weights, final, apm1, apm2, err, lms = st
     preds, ebucket, best, ctx, line, inp, dslot, mset = sc[0], sc[1], sc[2], sc[3], sc[4], sc[5], sc[6], sc[7]
     pmix, layer1, p1, ai, c0, pout, pfloat, parity = sc[8], sc[9], sc[10], sc[11], sc[12], sc[16], sc[17], sc[18]
+    certain = sc[19]
+    use_pred, use_ctx, line_base, line_bits, sets, set_base, flags = prof[:7]
+    n_pred, n_ctx, n_sets = use_pred.shape[0], use_ctx.shape[0], sets.shape[0]
+    at_ctx, at_bias = 1 + n_pred, 1 + n_pred + n_ctx
     for i in range(n):
         node = c0[i]
         if j == 0 or j == 4:  # a line of 16 slots per context for the next nibble
-            for o in range(N_HASHED):
-                line[i, o] = counters.line(slots, LINE_BASE[o], LINE_BITS[o], h32(ctx[i, o] + node * 0x9E3779))
+            for o in range(n_ctx):
+                line[i, o] = counters.line(slots, line_base[o], line_bits[o], h32(ctx[i, use_ctx[o]] + node * 0x9E3779))
         sub = _nibble_node(node, j)
-        inp[i, IN_NET] = 0 if disabled & NO_NETWORK else STRETCH[node_p[i, node] >> 4]
-        mid = ((node - (1 << j)) << (8 - j)) + (1 << (7 - j))  # the node splits values below mid from the rest
-        for k in range(N_PRED):
+        lo = (node - (1 << j)) << (8 - j)
+        mid = lo + (1 << (7 - j))  # the node splits values below mid from the rest
+        p16 = _node_p(cum, start, spread, i, lo, mid, lo + (1 << (8 - j))) if flags[0] or flags[3] else 32768
+        if p16 <= flags[3] or p16 >= 65536 - flags[3]:
+            certain[i] = 1
+            pout[i] = max(1, min(4095, (p16 + 8) >> 4))
+            pfloat[i] = pout[i] / 4096.0
+            continue
+        certain[i] = 0
+        inp[i, 0] = STRETCH[p16 >> 4] if flags[0] else 0
+        for q in range(n_pred):
+            k = use_pred[q]
             s = ((((k * CHANNELS + c) * 8 + j) * ERR_BUCKETS + ebucket[i, k]) * DIST_BUCKETS
-                 + dist_bucket(preds[i, k] - mid))
-            dslot[i, k] = s
-            inp[i, IN_PRED + k] = 0 if disabled & NO_PREDICTORS else STRETCH[counters.p12(dist, s)]
-        for o in range(N_HASHED):
-            inp[i, IN_HASHED + o] = 0 if disabled & NO_HASHED else STRETCH[counters.p12(slots, line[i, o] + sub)]
-        inp[i, IN_BIAS] = 256
+                 + dist_of(preds[i, k] - mid))
+            dslot[i, q] = s
+            inp[i, 1 + q] = STRETCH[counters.p12(dist, s)]
+        for o in range(n_ctx):
+            inp[i, at_ctx + o] = STRETCH[counters.p12(slots, line[i, o] + sub)]
+        inp[i, at_bias] = 256
         fr = c * 8 + j
-        mset[i, 0] = fr
-        mset[i, 1] = SET_BASE[1] + fr * ERR_BUCKETS + ebucket[i, best[i]]
-        mset[i, 2] = SET_BASE[2] + fr * 16 + min(abs(inp[i, IN_NET]) >> 7, 15)
-        mset[i, 3] = SET_BASE[3] + fr * 4 + parity[i]
         dot2 = 0
-        for m in range(N_SETS):
+        for m in range(n_sets):
+            kind = sets[m]
+            if kind == 0:
+                row = fr
+            elif kind == 1:
+                row = fr * ERR_BUCKETS + ebucket[i, best[i]]
+            elif kind == 2:
+                row = fr * 16 + min(abs(inp[i, 0]) >> 7, 15)
+            else:
+                row = fr * 4 + parity[i]
+            mset[i, m] = set_base[m] + row
             dot = max(-2047, min(2047, mixer.dot(weights, mset[i, m], inp[i]) >> MIX_SHIFT))
             layer1[i, m] = dot
             p1[i, m] = squash(dot)
             dot2 += final[fr, m] * dot
         pm = squash(max(-2047, min(2047, dot2 >> MIX_SHIFT)))
         pmix[i] = pm
-        a1, ai[i, 0] = apm_refine(apm1, c * 256 + node, pm)
-        a2, ai[i, 1] = apm_refine(apm2, fr * DIST_BUCKETS + dist_bucket(preds[i, best[i]] - mid), pm)
-        pout[i] = max(1, min(4095, (2 * pm + a1 + a2 + 2) >> 2))
+        p = pm  # averaged with the APM stages the profile has
+        if flags[1] and flags[2]:
+            a1, ai[i, 0] = apm_refine(apm1, c * 256 + node, pm)
+            a2, ai[i, 1] = apm_refine(apm2, fr * DIST_BUCKETS + dist_of(preds[i, best[i]] - mid), pm)
+            p = (2 * pm + a1 + a2 + 2) >> 2
+        elif flags[1]:
+            a1, ai[i, 0] = apm_refine(apm1, c * 256 + node, pm)
+            p = (pm + a1 + 1) >> 1
+        elif flags[2]:
+            a2, ai[i, 1] = apm_refine(apm2, fr * DIST_BUCKETS + dist_of(preds[i, best[i]] - mid), pm)
+            p = (pm + a2 + 1) >> 1
+        pout[i] = max(1, min(4095, p))
         pfloat[i] = pout[i] / 4096.0  # exact: a 12-bit integer over a power of two
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _below(cum, start, spread, i, v):
+    """The prior's mass of the values below v: cum covers the values from start[i] on, each
+    value outside it weighs spread[i]."""
+    inside = min(max(v - start[i], 0), cum.shape[1] - 1)
+    return cum[i, inside] + spread[i] * (v - inside)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _node_p(cum, start, spread, i, lo, mid, hi):
+    """The network's 16-bit probability that a value in [lo, hi) lies in [mid, hi)."""
+    m = _below(cum, start, spread, i, mid)
+    below, above = m - _below(cum, start, spread, i, lo), _below(cum, start, spread, i, hi) - m
+    return min(max((above * 65536 + (below + above) // 2) // (below + above), 1), 65535)
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -202,41 +301,49 @@ def _nibble_node(node, j):
 
 
 @numba.njit(cache=True, nogil=True)
-def update(st, sc, n, c, j, bits):
+def update(st, sc, prof, n, c, j, bits):
     """Learn from bit j of the n pixels (bits[i]), pixel by pixel."""
     slots, dist, weights, final, apm1, apm2, err, lms = st
     line, inp, dslot, mset, pmix, layer1, p1, ai, c0 = sc[4], sc[5], sc[6], sc[7], sc[8], sc[9], sc[10], sc[11], \
         sc[12]
+    n_pred, n_ctx, n_sets, flags = prof[0].shape[0], prof[1].shape[0], prof[4].shape[0], prof[6]
     fr = c * 8 + j
     for i in range(n):
         y = np.int64(bits[i])
         node = c0[i]
-        sub = _nibble_node(node, j)
-        for o in range(N_HASHED):
-            counters.adapt(slots, line[i, o] + sub, y, COUNT_LIMIT)
-        for k in range(N_PRED):
-            counters.adapt(dist, dslot[i, k], y, COUNT_LIMIT)
-        e = ((y << 12) - pmix[i]) * FINAL_LR
-        for m in range(N_SETS):
-            final[fr, m] = max(-(1 << 22), min(1 << 22, final[fr, m] + ((layer1[i, m] * e + 0x8000) >> 16)))
-        for m in range(N_SETS):
-            mixer.train(weights, mset[i, m], inp[i], ((y << 12) - p1[i, m]) * MIX_LR, 1 << 22)
-        apm_learn(apm1, ai[i, 0], y, APM_RATE)
-        apm_learn(apm2, ai[i, 1], y, APM_RATE)
         c0[i] = 2 * node + y
+        if sc[19][i]:
+            continue
+        sub = _nibble_node(node, j)
+        for o in range(n_ctx):
+            counters.adapt(slots, line[i, o] + sub, y, COUNT_LIMIT)
+        for q in range(n_pred):
+            counters.adapt(dist, dslot[i, q], y, COUNT_LIMIT)
+        e = ((y << 12) - pmix[i]) * FINAL_LR
+        for m in range(n_sets):
+            final[fr, m] = max(-(1 << 22), min(1 << 22, final[fr, m] + ((layer1[i, m] * e + 0x8000) >> 16)))
+        for m in range(n_sets):
+            mixer.train(weights, mset[i, m], inp[i], ((y << 12) - p1[i, m]) * MIX_LR, 1 << 22)
+        if flags[1]:
+            apm_learn(apm1, ai[i, 0], y, APM_RATE)
+        if flags[2]:
+            apm_learn(apm2, ai[i, 1], y, APM_RATE)
 
 
 @numba.njit(cache=True, nogil=True)
-def finish(st, sc, base, c, values):
+def finish(st, sc, prof, base, c, values):
     """After channel c of the batch is coded (values): the predictors' errors, which later
     pixels' contexts read, and a step of the LMS predictors."""
     err, lms = st[6], st[7]
     preds, lx, lref, lpred = sc[0], sc[13], sc[14], sc[15]
+    uses_lms, tracked = prof[6][4], prof[7]
     for i in range(base.shape[0]):
         pos = base[i] + c
         v = np.int64(values[i])
-        for k in range(N_PRED):
+        for k in tracked:
             err[k, pos] = min(abs(preds[i, k] - v), 255)
+        if not uses_lms:
+            continue
         norm = 64
         for q in range(N_LMS_IN):
             norm += lx[i, q] * lx[i, q]
@@ -248,47 +355,84 @@ def finish(st, sc, base, c, values):
 
 
 @numba.njit(cache=True, nogil=True)
-def encode_batch(st, sc, flat, base, ys, xs, c, row, node_p, net_mean, values, disabled, probs_out, bits_out, k0):
+def encode_batch(st, sc, prof, flat, base, ys, xs, c, row, cum, start, spread, net_mean, values, probs_out, bits_out,
+                 k0):
     """The encoder's whole channel c of a batch: begin, then per bit predict and learn from the
     true bit, then finish; the same calls in the same order as the decoder's. Writes each bit's
     12-bit probability and value in stream order (bit j of every pixel, then bit j + 1) from
     index k0; returns the next index."""
     n = base.shape[0]
-    begin(st, sc, flat, base, ys, xs, c, row, net_mean)
+    begin(st, sc, prof, flat, base, ys, xs, c, row, net_mean)
     bits = np.zeros(n, dtype=np.int64)
     for j in range(8):
-        predict(st, sc, n, c, j, node_p, disabled)
+        predict(st, sc, prof, n, c, j, cum, start, spread)
         for i in range(n):
             bits[i] = (values[i] >> (7 - j)) & 1
             probs_out[k0 + i] = sc[16][i]
             bits_out[k0 + i] = bits[i]
-        update(st, sc, n, c, j, bits)
+        update(st, sc, prof, n, c, j, bits)
         k0 += n
-    finish(st, sc, base, c, values)
+    finish(st, sc, prof, base, c, values)
     return k0
 
 
 @numba.njit(cache=True, nogil=True)
-def network_bits(tables, node_p, mean):
-    """From the network's integer frequency tables (n, 256): the 16-bit probability of a 1 at
-    every node of the value's bit tree (node_p (n, 256), node 0 unused) and the table's mean
-    value (mean (n,)), integers only."""
-    n = tables.shape[0]
-    cum = np.zeros(257, dtype=np.int64)
+def decode_batch(st, sc, prof, flat, base, ys, xs, c, row, cum, start, spread, net_mean, coder, data):
+    """The decoder's whole channel c of a batch with the compiled coder (arzip.mixing.arithmetic:
+    coder its state, data the stream): encode_batch's calls, each bit decoded between predict
+    and update; the values go into flat."""
+    n = base.shape[0]
+    begin(st, sc, prof, flat, base, ys, xs, c, row, net_mean)
+    bits = np.zeros(n, dtype=np.int64)
+    for j in range(8):
+        predict(st, sc, prof, n, c, j, cum, start, spread)
+        for i in range(n):
+            bits[i] = arithmetic.decode_bit(coder, data, sc[16][i])
+        update(st, sc, prof, n, c, j, bits)
+    values = sc[12][:n] - 256  # c0 holds a leading 1 above the value's 8 bits
+    finish(st, sc, prof, base, c, values)
     for i in range(n):
+        flat[base[i] + c] = values[i]
+
+
+@numba.njit(cache=True, nogil=True)
+def network_prior(tables, cum, mean):
+    """From the network's integer frequency tables (n, 256): their cumulative sums (cum
+    (n, 257): the prior predict reads, with start 0 and spread 0) and each table's mean value
+    (mean (n,)), integers only."""
+    for i in range(tables.shape[0]):
         total = 0
         weighted = 0
+        cum[i, 0] = 0
         for v in range(256):
             f = np.int64(tables[i, v])
             total += f
             weighted += f * v
-            cum[v + 1] = total
+            cum[i, v + 1] = total
         mean[i] = (weighted + total // 2) // total
-        for j in range(8):
-            for prefix in range(1 << j):
-                lo = prefix << (8 - j)
-                mid = lo + (1 << (7 - j))
-                hi = lo + (1 << (8 - j))
-                below, above = cum[mid] - cum[lo], cum[hi] - cum[mid]
-                p = (above * 65536 + (below + above) // 2) // (below + above)
-                node_p[i, (1 << j) + prefix] = min(max(p, 1), 65535)
+
+
+@numba.njit(cache=True, nogil=True)
+def window_prior(window, starts, cum, spread, mean):
+    """The prior from window tables (arzip.image.tables: `width` values from starts[i], then the
+    escape mass of all others) without building full tables: cum (n, width + 1) the window's
+    cumulative sums, spread (n,) the escape mass shared evenly by the values outside it, and
+    the prior's mean (n,)."""
+    width = window.shape[1] - 1
+    outside = 256 - width
+    for i in range(window.shape[0]):
+        share = max(np.int64(window[i, width]) // outside, 1)
+        start = np.int64(starts[i])
+        total = 0
+        weighted = 0
+        cum[i, 0] = 0
+        for k in range(width):
+            f = np.int64(window[i, k])
+            total += f
+            weighted += f * (start + k)
+            cum[i, k + 1] = total
+        spread[i] = share
+        out_sum = 255 * 256 // 2 - (2 * start + width - 1) * width // 2  # the values outside, summed
+        total += share * outside
+        weighted += share * out_sum
+        mean[i] = (weighted + total // 2) // total

@@ -43,8 +43,10 @@ PLANES = {PLANE_COLOURS: "colours", PLANE_GRAY: "gray", PLANE_ALPHA: "alpha", PL
 METHOD_MODEL = 0   # a learned image model (arzip/image/codec.py)
 METHOD_BYTES = 1   # serialised (arzip/formats/serialise.py), then byte-path blocks (arzip/bytes/archive.py)
 METHOD_MIXING = 2  # a learned image model with context mixing around it (arzip/image/mixing_codec.py)
-METHODS = {METHOD_MODEL: "model", METHOD_BYTES: "bytes", METHOD_MIXING: "mixing"}
-NETWORK_METHODS = (METHOD_MODEL, METHOD_MIXING)  # parts whose header names a network and a tile layout
+METHOD_LIGHT_MIXING = 3  # the same with the light profile, stripes coded side by side
+METHODS = {METHOD_MODEL: "model", METHOD_BYTES: "bytes", METHOD_MIXING: "mixing", METHOD_LIGHT_MIXING: "light mixing"}
+MIXING_PROFILES = {METHOD_MIXING: "full", METHOD_LIGHT_MIXING: "light"}  # arzip.image.adaptive.PROFILES
+NETWORK_METHODS = (METHOD_MODEL, METHOD_MIXING, METHOD_LIGHT_MIXING)  # parts that name a network and a layout
 NO_MODEL = 0xFF
 
 # default limits on what a header may claim, checked before anything is allocated

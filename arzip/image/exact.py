@@ -17,6 +17,8 @@ The frequency tables are then built with integers only (arzip.image.tables).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -117,6 +119,18 @@ def requantize(acc: torch.Tensor, scale: torch.Tensor, cap: int) -> torch.Tensor
     """relu, rescale by a power of two, floor, clip to [0, cap]: every step exact in float.
     Works in place on acc (a fresh layer output)."""
     return acc.mul_(scale).floor_().clamp_(0, cap)
+
+
+@contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """torch's intra-op threads set to n for a while: stripes coded side by side run one thread
+    each, and torch's own pool on top of them would oversubscribe the cores."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def use_exact_matmul() -> None:

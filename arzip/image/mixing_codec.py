@@ -16,77 +16,99 @@ from __future__ import annotations
 import numpy as np
 
 from ..coder import Decoder, Encoder, bit_costs
+from ..mixing import arithmetic
 from . import adaptive
 from .codec import chunk_inputs, schedule_of
 from .exact import CHANNELS, ExactImageModel, PixelFeatures
 from .neighbourhood import gather
 
 
-def _network_bits(model: ExactImageModel, c: int, feats: PixelFeatures,
-                  current: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Channel c's network prior for a batch: node probabilities (n, 256) and table means (n,)."""
-    tables = model.channel_tables(c, feats, current, window=False)[1]
-    node_p = np.empty((len(tables), 256), dtype=np.int64)
-    mean = np.empty(len(tables), dtype=np.int64)
-    adaptive.network_bits(tables, node_p, mean)
-    return node_p, mean
+def _network_prior(model: ExactImageModel, c: int, feats: PixelFeatures, current: np.ndarray,
+                   profile: adaptive.Profile) -> tuple[np.ndarray, ...]:
+    """Channel c's network prior for a batch, as adaptive.predict reads it: (cumulative
+    frequencies, their first value, the mass of each value outside them) and table means."""
+    n = current.shape[1]
+    mean = np.empty(n, dtype=np.int64)
+    if profile.window_prior:
+        _, window, starts = model.channel_tables(c, feats, current)
+        cum, spread = np.empty((n, window.shape[1]), dtype=np.int64), np.empty(n, dtype=np.int64)
+        adaptive.window_prior(window, starts, cum, spread, mean)
+        return cum, starts.astype(np.int64), spread, mean
+    cum = np.empty((n, 257), dtype=np.int64)
+    adaptive.network_prior(model.channel_tables(c, feats, current, window=False)[1], cum, mean)
+    return cum, np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64), mean
 
 
-def _state(sched) -> adaptive.AdaptiveState:
+def _state(sched, profile: adaptive.Profile) -> adaptive.AdaptiveState:
     ctx = sched.context
     if min(ctx.pad_top, ctx.pad_left, ctx.pad_right) < adaptive.REACH:
         raise ValueError(f"context {ctx.name} pads too little for the adaptive model's neighbours")
-    return adaptive.AdaptiveState(len(sched.tiles) * sched.rows * sched.cols * CHANNELS,
+    return adaptive.AdaptiveState(profile, len(sched.tiles) * sched.rows * sched.cols * CHANNELS,
                                   int(np.diff(sched.bounds).max()))
 
 
 def encode_image(model: ExactImageModel, image: np.ndarray, layout: int,
-                 disabled: int = adaptive.USE_ALL) -> tuple[bytes, float]:
+                 profile: adaptive.Profile = adaptive.FULL) -> tuple[bytes, float]:
     """(H, W, 3) uint8 -> (payload, NLL in bits under the adaptive model)."""
     sched = schedule_of(model, layout, *image.shape[:2])
     flat = sched.buffer(image[..., model.config.coding_order]).reshape(-1)
-    state, row = _state(sched), sched.cols * CHANNELS
+    state, row = _state(sched, profile), sched.cols * CHANNELS
     encoder, nll = Encoder(), 0.0
+    compiled, pieces = arithmetic.encoder_state(), []
     for waves, feats, current, values in chunk_inputs(model, image, sched):
         first, last = sched.bounds[waves.start], sched.bounds[waves.stop]
         base, ys, xs = sched.base[first:last], sched.ys[first:last], sched.xs[first:last]
-        priors = [_network_bits(model, c, feats, current) for c in range(model.config.coded_channels)]
+        priors = [_network_prior(model, c, feats, current, profile) for c in range(model.config.coded_channels)]
         probs = np.empty(8 * CHANNELS * len(base), dtype=np.int64)
         bits = np.empty_like(probs)
         k = 0
         for w in range(waves.start, waves.stop):
             a, b = sched.bounds[w] - first, sched.bounds[w + 1] - first
-            for c, (node_p, mean) in enumerate(priors):
-                k = adaptive.encode_batch(state.arrays, state.batch, flat, base[a:b], ys[a:b], xs[a:b], c, row,
-                                          node_p[a:b], mean[a:b], values[a:b, c], disabled, probs, bits, k)
-        encoder.encode_bits(bits[:k], probs[:k])
+            for c, (cum, start, spread, mean) in enumerate(priors):
+                k = adaptive.encode_batch(state.arrays, state.batch, state.profile, flat, base[a:b], ys[a:b],
+                                          xs[a:b], c, row, cum[a:b], start[a:b], spread[a:b], mean[a:b],
+                                          values[a:b, c], probs, bits, k)
+        if profile.compiled_coder:
+            out = np.empty(2 * k + 4, dtype=np.uint8)
+            pieces.append(out[:arithmetic.encode(compiled, bits[:k], probs[:k], out, 0)].tobytes())
+        else:
+            encoder.encode_bits(bits[:k], probs[:k])
         nll += float(bit_costs(bits[:k], probs[:k]).sum())
+    if profile.compiled_coder:
+        out = np.empty(4, dtype=np.uint8)
+        return b"".join(pieces) + out[:arithmetic.flush(compiled, out, 0)].tobytes(), nll
     return encoder.finish(), nll
 
 
-def decode_image(model: ExactImageModel, payload: bytes, height: int, width: int, layout: int) -> np.ndarray:
+def decode_image(model: ExactImageModel, payload: bytes, height: int, width: int, layout: int,
+                 profile: adaptive.Profile = adaptive.FULL) -> np.ndarray:
     """Inverse of encode_image."""
     sched = schedule_of(model, layout, height, width)
     buf = sched.buffer()
     flat = buf.reshape(-1)
-    state, row = _state(sched), sched.cols * CHANNELS
-    sc = state.batch
-    decoder = Decoder(payload)
+    state, row = _state(sched, profile), sched.cols * CHANNELS
+    st, sc, prof = state.arrays, state.batch, state.profile
+    data = np.frombuffer(payload, dtype=np.uint8)
+    compiled = arithmetic.decoder_state(data) if profile.compiled_coder else None
+    decoder = None if profile.compiled_coder else Decoder(payload)
     for w in range(sched.waves):
         first, last = sched.bounds[w], sched.bounds[w + 1]
-        base, n = sched.base[first:last], last - first
+        base, ys, xs, n = sched.base[first:last], sched.ys[first:last], sched.xs[first:last], last - first
         feats = model.pixel_features(gather(flat, base, sched.offsets))
         current = np.zeros((CHANNELS, n), dtype=np.float64)
         for c in range(model.config.coded_channels):
-            node_p, mean = _network_bits(model, c, feats, current)
-            adaptive.begin(state.arrays, sc, flat, base, sched.ys[first:last], sched.xs[first:last], c, row, mean)
-            for j in range(8):
-                adaptive.predict(state.arrays, sc, n, c, j, node_p, adaptive.USE_ALL)
-                adaptive.update(state.arrays, sc, n, c, j, decoder.decode_bit_probs(sc[17][:n]))
-            values = sc[12][:n] - 256  # c0 holds a leading 1 above the value's 8 bits
-            adaptive.finish(state.arrays, sc, base, c, values)
-            flat[base + c] = values
-            current[c] = values - 128
+            cum, start, spread, mean = _network_prior(model, c, feats, current, profile)
+            if decoder is None:
+                adaptive.decode_batch(st, sc, prof, flat, base, ys, xs, c, row, cum, start, spread, mean, compiled, data)
+            else:  # constriction: a call per bit of the batch
+                adaptive.begin(st, sc, prof, flat, base, ys, xs, c, row, mean)
+                for j in range(8):
+                    adaptive.predict(st, sc, prof, n, c, j, cum, start, spread)
+                    adaptive.update(st, sc, prof, n, c, j, decoder.decode_bit_probs(sc[17][:n]))
+                values = sc[12][:n] - 256  # c0 holds a leading 1 above the value's 8 bits
+                adaptive.finish(st, sc, prof, base, c, values)
+                flat[base + c] = values
+            current[c] = flat[base + c] - 128.0
         if model.config.gray:  # the context reads all three channels, as in training
             flat[base + 1] = flat[base + 2] = flat[base]
     return np.ascontiguousarray(sched.image(buf)[..., np.argsort(model.config.coding_order)])

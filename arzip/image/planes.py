@@ -17,8 +17,11 @@ filtered scanlines (and to storing), so an image never costs much more than its 
 from __future__ import annotations
 
 import zlib
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+import numba
 import numpy as np
 
 from .. import registry
@@ -30,6 +33,8 @@ from ..formats.picture import CHANNELS, FORMATS, GRAY, GRAY_ALPHA, PALETTE, RGB,
 from . import container, waves
 
 STRIPE_PIXELS = 1 << 22  # larger images go through a learned model in stripes of about this size
+SIDE_BY_SIDE_MIN_PIXELS = 1 << 16  # light mixing cuts images from this size into two stripes at least,
+                                   # so that two cores code one image side by side
 SYNTHETIC_REPEATS = 0.3  # share of pixels equal to their left neighbour above which an image
                          # is treated as synthetic and the byte path is tried too
 MODEL_MUST_BEAT_DEFLATE = 0.8  # a learned coding above this share of zlib's size: try bytes too
@@ -39,14 +44,21 @@ _DEPTHS = {GRAY: (1, 2, 4, 8, 16), RGB: (8, 16), PALETTE: (1, 2, 4, 8), GRAY_ALP
 @dataclass(frozen=True)
 class NetworkCoding:
     """How a level codes planes through a learned model: with context mixing around it
-    (arzip.image.mixing_codec), or alone, then optionally with per-image scale offsets."""
-    mixing: bool
+    (arzip.image.mixing_codec, a profile of arzip.image.adaptive.PROFILES), or alone, then
+    optionally with per-image scale offsets."""
+    mixing: str | None
     scale_offsets: bool
 
     @classmethod
     def for_level(cls, level: int | None, explicit_model: bool) -> "NetworkCoding":
-        mixing = registry.mixes(level)
+        mixing = registry.mixing_profile(level)
         return cls(mixing, not mixing and not explicit_model and registry.adapts(level))
+
+    @property
+    def method(self) -> int:
+        if self.mixing is None:
+            return container.METHOD_MODEL
+        return {v: k for k, v in container.MIXING_PROFILES.items()}[self.mixing]
 
 
 @dataclass
@@ -70,22 +82,24 @@ class _Coding:
     def add_model_part(self, plane: int, image: np.ndarray, name: str, how: "NetworkCoding", device: str) -> None:
         """An (H, W, 3) uint8 plane through a learned image model (alone, or with context mixing
         around it), in stripes of rows when it is large (memory stays bounded by a stripe, time
-        linear in pixels; the adaptive model starts afresh in every stripe)."""
+        linear in pixels; the adaptive model starts afresh in every stripe). Light mixing cuts
+        every image into two stripes at least, which two threads code side by side."""
         from . import codec, mixing_codec  # torch: loaded only when a plane goes through a learned model
         model = registry.load(name, device)
-        rows = stripe_rows(*image.shape[:2])
+        method = how.method
+        rows = stripe_rows(*image.shape[:2], method)
         layout = waves.layout_for(min(rows, image.shape[0]), image.shape[1])
         offsets = (codec.choose_scale_offsets(model, image[:rows], layout) if how.scale_offsets
                    else codec.NO_OFFSETS)  # fitted on the first stripe, used for all
-        payloads, nll = [], 0.0
-        for y in range(0, image.shape[0], rows):
-            stripe = np.ascontiguousarray(image[y:y + rows])
-            payload, stripe_nll = (mixing_codec.encode_image(model, stripe, layout) if how.mixing
-                                   else codec.encode_image(model, stripe, layout, offsets))
-            payloads.append(payload)
-            nll += stripe_nll
+        stripes = [np.ascontiguousarray(image[y:y + rows]) for y in range(0, image.shape[0], rows)]
+        if how.mixing:
+            profile = mixing_codec.adaptive.PROFILES[how.mixing]
+            coded = _side_by_side(lambda stripe: mixing_codec.encode_image(model, stripe, layout, profile), stripes,
+                                  method == container.METHOD_LIGHT_MIXING)
+        else:
+            coded = [codec.encode_image(model, stripe, layout, offsets) for stripe in stripes]
+        payloads, nll = [p for p, _ in coded], sum(n for _, n in coded)
         payload = payloads[0] if len(payloads) == 1 else b"".join(varint(len(p)) + p for p in payloads)
-        method = container.METHOD_MIXING if how.mixing else container.METHOD_MODEL
         self.parts.append(container.Part(plane, method, self.model_index(name), 0, layout, tuple(offsets), nll))
         self.payloads.append(payload)
 
@@ -99,9 +113,29 @@ class _Coding:
         self.payloads.append(payload)
 
 
-def stripe_rows(height: int, width: int) -> int:
+def stripe_rows(height: int, width: int, method: int) -> int:
     """Rows per stripe of a model-coded plane (part of the format: the decoder derives it)."""
-    return height if height * width <= STRIPE_PIXELS else max(1, STRIPE_PIXELS // width)
+    rows = height if height * width <= STRIPE_PIXELS else max(1, STRIPE_PIXELS // width)
+    if method == container.METHOD_LIGHT_MIXING and height * width >= SIDE_BY_SIDE_MIN_PIXELS:
+        rows = min(rows, -(-height // 2))
+    return rows
+
+
+def _side_by_side(code: Callable, stripes: list, parallel: bool) -> list:
+    """code(stripe) for every stripe, in order; with parallel, up to arzip's thread count of them
+    at once, each on one thread (the stripes are independent: each has its own adaptive model
+    and its own stream, so the archive is the same whatever the threads)."""
+    workers = min(numba.get_num_threads(), len(stripes)) if parallel else 1  # arzip.api.set_threads sets it
+    if workers == 1:
+        return [code(stripe) for stripe in stripes]
+
+    def one_thread(stripe):
+        numba.set_num_threads(1)  # per calling thread: its table kernels stay on it
+        return code(stripe)
+
+    from .exact import torch_threads
+    with torch_threads(1), ThreadPoolExecutor(workers) as pool:
+        return list(pool.map(one_thread, stripes))
 
 
 def _stripes(payload: bytes, count: int) -> list[bytes]:
@@ -238,14 +272,20 @@ def _decode_model_part(pic: Picture, part: container.Part, payload: bytes, name:
     if part.layout not in waves.LAYOUTS:
         raise FormatError(f"corrupted archive (unknown tile layout {part.layout})")
     model = registry.load(name, device)
-    rows = stripe_rows(pic.height, pic.width)
+    rows = stripe_rows(pic.height, pic.width, part.method)
     image = np.empty((pic.height, pic.width, 3), np.uint8)
-    for i, stripe in enumerate(_stripes(payload, -(-pic.height // rows))):
-        y = i * rows
-        height = min(rows, pic.height - y)
-        image[y:y + rows] = (mixing_codec.decode_image(model, stripe, height, pic.width, part.layout)
-                             if part.method == container.METHOD_MIXING else
-                             codec.decode_image(model, stripe, height, pic.width, part.layout, part.scale_offsets))
+    stripes = list(enumerate(_stripes(payload, -(-pic.height // rows))))
+
+    def decode_stripe(item: tuple[int, bytes]) -> None:
+        i, stripe = item
+        height = min(rows, pic.height - i * rows)
+        profile = container.MIXING_PROFILES.get(part.method)
+        image[i * rows:i * rows + height] = (
+            mixing_codec.decode_image(model, stripe, height, pic.width, part.layout,
+                                      mixing_codec.adaptive.PROFILES[profile]) if profile else
+            codec.decode_image(model, stripe, height, pic.width, part.layout, part.scale_offsets))
+
+    _side_by_side(decode_stripe, stripes, part.method == container.METHOD_LIGHT_MIXING)
     if part.plane == container.PLANE_GRAY:
         pic.samples[..., 0] = image[..., 0]
     elif pic.color_type == PALETTE:

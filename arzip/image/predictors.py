@@ -137,3 +137,12 @@ def dist_bucket(d):
     else:
         q = 14 + min((a - 128) >> 6, 1)
     return 16 + q if d >= 0 else 15 - q
+
+
+DIST_LUT = np.array([dist_bucket.py_func(d) for d in range(-256, 256)], dtype=np.int64)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def dist_of(d):
+    """dist_bucket(d) for |d| <= 255, from a table: no branches in the hot loop."""
+    return DIST_LUT[d + 256]

@@ -16,7 +16,7 @@ _SQUASH_KNOTS = np.array([1, 2, 4, 6, 10, 17, 27, 45, 74, 120, 194, 311, 488, 74
                           4092, 4094, 4095], dtype=np.int64)
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, inline="always")
 def squash(x: int) -> int:
     """Logistic of x/256 as a 12-bit probability (integer interpolation of the knots)."""
     if x > 2047:

@@ -1,0 +1,91 @@
+"""A binary arithmetic coder in compiled integer code, for models that code bit by bit inside
+their own kernels (arzip.image.adaptive's light profile): the decoder must learn from every
+bit before it predicts the next batch, and a call into a Python-level coder per batch of bits
+would cost more than the model itself.
+
+The classic carry-less 32-bit coder of the PAQ family: the interval [low, high] is split in
+proportion to the 12-bit probability p of a 1 (the 1 takes the lower part), and whenever low
+and high agree in their top byte that byte is written and both shift left by 8. The encoder's
+final 4 bytes are low's. Reading past the end of the data reads zeros, so a damaged stream
+decodes to some values in bounded time (the archive's checksum then rejects them). State:
+int64 arrays, [low, high] for the encoder, [low, high, x, read position] for the decoder.
+"""
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+TOP = 0xFF000000
+M32 = 0xFFFFFFFF
+
+
+def encoder_state() -> np.ndarray:
+    return np.array([0, M32], dtype=np.int64)
+
+
+def decoder_state(data: np.ndarray) -> np.ndarray:
+    """The decoder of `data` (uint8), its first 4 bytes read."""
+    state = np.array([0, M32, 0, 0], dtype=np.int64)
+    for _ in range(4):
+        state[2] = (state[2] << 8) | _byte(data, state[3])
+        state[3] += 1
+    return state
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _byte(data, pos):
+    return np.int64(data[pos]) if pos < data.shape[0] else 0
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _split(low, high, p):
+    """The last value of the 1's part of [low, high]; p in 1..4095 out of 4096."""
+    span = high - low
+    return low + (span >> 12) * p + (((span & 0xFFF) * p) >> 12)
+
+
+@numba.njit(cache=True, nogil=True)
+def encode(state, bits, probs, out, at):
+    """Code bits[i] with probability probs[i] / 4096 of a 1, appending to out (uint8) from index
+    `at`; returns the new end. out must have room for 2 bytes per bit plus 4."""
+    low, high = state[0], state[1]
+    for i in range(bits.shape[0]):
+        mid = _split(low, high, probs[i])
+        if bits[i]:
+            high = mid
+        else:
+            low = mid + 1
+        while ((low ^ high) & TOP) == 0:
+            out[at] = high >> 24
+            at += 1
+            low = (low << 8) & M32
+            high = ((high << 8) & M32) | 0xFF
+    state[0], state[1] = low, high
+    return at
+
+
+@numba.njit(cache=True, nogil=True)
+def flush(state, out, at):
+    """The encoder's last 4 bytes; returns the new end."""
+    for k in range(4):
+        out[at + k] = (state[0] >> (24 - 8 * k)) & 0xFF
+    return at + 4
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def decode_bit(state, data, p):
+    """The next bit, coded with probability p / 4096 of a 1."""
+    low, high, x = state[0], state[1], state[2]
+    mid = _split(low, high, p)
+    bit = 1 if x <= mid else 0
+    if bit:
+        high = mid
+    else:
+        low = mid + 1
+    while ((low ^ high) & TOP) == 0:
+        low = (low << 8) & M32
+        high = ((high << 8) & M32) | 0xFF
+        x = ((x << 8) & M32) | _byte(data, state[3])
+        state[3] += 1
+    state[0], state[1], state[2] = low, high, x
+    return bit
