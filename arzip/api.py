@@ -218,7 +218,10 @@ def info(blob: bytes) -> dict:
                  "model": name, "model_sha256": registry.model_sha256(installed) if installed else sha8.hex(),
                  "bytes": part.payload_len, "nll_bits": part.nll_bits}
         if part.method in image_container.NETWORK_METHODS:
-            entry.update(levels=registry.levels_of(installed) if installed else [],
+            profile = image_container.MIXING_PROFILES.get(part.method)  # the levels that code this way
+            levels = [lv for lv in registry.levels_of(installed) if registry.mixing_profile(lv) == profile] \
+                if installed else []
+            entry.update(levels=levels,
                          layout=waves.LAYOUTS.get(part.layout, "?"), scale_offsets=list(part.scale_offsets))
         else:
             entry["transform"] = serialise.TRANSFORMS.get(part.transform, "?")

@@ -240,8 +240,9 @@ def info(file: Path, as_json: bool) -> None:
             if part["method"] == "model":
                 how = (f"{part['layout']} layout, log2-scale offsets "
                        f"{' '.join(f'{o:+d}' for o in part['scale_offsets'])} (1/32), levels {_levels(part['levels'])}")
-            elif part["method"] == "mixing":
-                how = f"context mixing around it, {part['layout']} layout, levels {_levels(part['levels'])}"
+            elif part["method"] in ("mixing", "light mixing"):
+                how = f"{part['method'].replace('mixing', 'context mixing')} around it, {part['layout']} layout, " \
+                      f"levels {_levels(part['levels'])}"
             else:
                 how = f"{part['transform']} transform"
             model = f"{part['model']} (sha256 {part['model_sha256'][:16]}...)" if part["model_sha256"] else "classical"

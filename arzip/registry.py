@@ -51,14 +51,8 @@ def model_for_level(level: int | None = None) -> str:
     return manifest()["levels"][str(level)]
 
 
-def adapts(level: int | None = None) -> bool:
-    """Whether the level fits the model to each image (arzip.image.codec.choose_scale_offsets)."""
-    level = default_level() if level is None else level
-    return level in manifest().get("adaptive_levels", [])
-
-
 def mixing_profile(level: int | None = None) -> str | None:
-    """The context-mixing profile (arzip.image.adaptive.PROFILES) with which the level codes
+    """The context-mixing profile (arzip.image.profiles.PROFILES) with which the level codes
     photos around the network (arzip.image.mixing_codec), or None: the network alone."""
     level = default_level() if level is None else level
     return manifest().get("mixing_levels", {}).get(str(level))

@@ -3,8 +3,8 @@
     python bench/tradeoff.py DIR [--name SET] [--out bench/results] [--threads N] [--limit N]
 
 Writes OUT/SET-tradeoff.{md,json,png}: total bits per subpixel against median encode (and
-decode) seconds per image. Levels that share a model and a way of coding (scale offsets,
-context mixing) are measured once and listed together.
+decode) seconds per image. Levels that share a model and a way of coding (the network alone,
+or a context-mixing profile) are measured once and listed together.
 Every decode is checked to be pixel-exact (images.measure).
 """
 from __future__ import annotations
@@ -31,12 +31,12 @@ from arzip import registry  # noqa: E402
 def codecs(threads: int) -> list[tuple[str, str, Codec]]:
     """(family, label, codec) for every point of the plot."""
     out = []
-    by_setting: dict[tuple[str, bool, str | None], list[int]] = {}
+    by_setting: dict[tuple[str, str | None], list[int]] = {}
     for level in registry.LEVELS:
-        setting = (registry.model_for_level(level), registry.adapts(level), registry.mixing_profile(level))
+        setting = (registry.model_for_level(level), registry.mixing_profile(level))
         by_setting.setdefault(setting, []).append(level)
-    for (model, adapts, mixes), levels in by_setting.items():
-        how = f", {mixes} context mixing" if mixes else ", scale offsets" if adapts else ""
+    for (model, mixes), levels in by_setting.items():
+        how = f", {mixes} context mixing" if mixes else ""
         label = f"arzip -{levels[0]}" + (f"..-{levels[-1]}" if len(levels) > 1 else "") + f" ({model}{how})"
         out.append(("arzip", label, Codec(label, lambda a, lv=levels[0]: api.compress_image(a, level=lv),
                                           api.decompress_image)))

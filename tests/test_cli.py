@@ -4,9 +4,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
-import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +11,7 @@ import torch
 import pytest
 from PIL import Image
 
-from .conftest import arzip, assert_one_line_error, leftovers, png_bytes
+from .conftest import arzip, assert_one_line_error, leftovers
 
 
 def test_compress_decompress_cycle(png_file, small_photo):

@@ -57,12 +57,14 @@ def test_unknown_layout(blob):
         api.decompress_image(rebuild(blob, parts=(replace(part, layout=7),)))
 
 
-def test_changed_scale_offsets_are_caught(blob):
+def test_changed_scale_offsets_are_caught(blob, small_photo):
     """A header whose adaptation was altered (CRC resealed) decodes to other tables: the pixel
-    checksum turns that into an error."""
-    part = container.read_header(blob).parts[0]
-    with pytest.raises(FormatError, match="checksum mismatch|does not decode"):
-        api.decompress_image(rebuild(blob, parts=(replace(part, scale_offsets=(6, 0, 0)),)))
+    checksum turns that into an error; a mixing part, which has no offsets, is refused."""
+    network_alone = api.compress_image(small_photo, level=4)
+    for archive, error in ((network_alone, "checksum mismatch|does not decode"), (blob, "scale offsets")):
+        part = container.read_header(archive).parts[0]
+        with pytest.raises(FormatError, match=error):
+            api.decompress_image(rebuild(archive, parts=(replace(part, scale_offsets=(6, 0, 0)),)))
 
 
 def test_parts_that_do_not_fit_the_image(blob):

@@ -8,7 +8,7 @@ import pytest
 
 import arzip
 from arzip import api, registry
-from arzip.image import adaptive, codec, mixing_codec
+from arzip.image import adaptive, codec, mixing_codec, profiles
 from arzip.image.waves import LAYOUT_QUADRANTS, LAYOUT_SINGLE
 
 
@@ -36,14 +36,14 @@ def test_it_adapts(model, photo):
     full = mixing_codec.encode_image(model, image, LAYOUT_SINGLE)[1]
     assert full < 0.97 * network
     for family in ("network", "predictors", "contexts"):
-        ablated = adaptive.FULL.without(**{family: True})
+        ablated = profiles.FULL.without(**{family: True})
         assert mixing_codec.encode_image(model, image, LAYOUT_SINGLE, ablated)[1] > full
 
 
 def test_light_profile_round_trip_and_rate_equal_nll(model, crop):
     """The light profile codes with the compiled arithmetic coder inside its kernels."""
-    payload, nll = mixing_codec.encode_image(model, crop, LAYOUT_SINGLE, adaptive.LIGHT)
-    decoded = mixing_codec.decode_image(model, payload, *crop.shape[:2], LAYOUT_SINGLE, adaptive.LIGHT)
+    payload, nll = mixing_codec.encode_image(model, crop, LAYOUT_SINGLE, profiles.LIGHT)
+    decoded = mixing_codec.decode_image(model, payload, *crop.shape[:2], LAYOUT_SINGLE, profiles.LIGHT)
     assert np.array_equal(decoded, crop)
     assert abs(8 * len(payload) - nll) < 0.001 * nll + 64
     assert nll < codec.image_nll(model, crop, LAYOUT_SINGLE)
@@ -53,8 +53,8 @@ def test_light_profile_round_trip_and_rate_equal_nll(model, crop):
 @pytest.mark.parametrize("profile", ["full", "light"])
 def test_edge_shapes(model, photo, shape, profile):
     image = np.ascontiguousarray(photo[:shape[0], :shape[1]])
-    payload, _ = mixing_codec.encode_image(model, image, LAYOUT_SINGLE, adaptive.PROFILES[profile])
-    decoded = mixing_codec.decode_image(model, payload, *shape, LAYOUT_SINGLE, adaptive.PROFILES[profile])
+    payload, _ = mixing_codec.encode_image(model, image, LAYOUT_SINGLE, profiles.PROFILES[profile])
+    decoded = mixing_codec.decode_image(model, payload, *shape, LAYOUT_SINGLE, profiles.PROFILES[profile])
     assert np.array_equal(decoded, image)
 
 
@@ -149,4 +149,4 @@ def test_contexts_too_narrow_for_its_neighbours_are_refused():
     from arzip.image.waves import Schedule
     narrow = Context("narrow", ((0, -1), (-1, 0), (-1, 1)))
     with pytest.raises(ValueError, match="pads too little"):
-        mixing_codec._state(Schedule(LAYOUT_SINGLE, 8, 8, narrow, 3), adaptive.FULL)
+        mixing_codec._state(Schedule(LAYOUT_SINGLE, 8, 8, narrow, 3), profiles.FULL)

@@ -7,7 +7,6 @@ import pytest
 from arzip import api, registry
 from arzip.image import codec as image_codec, container
 from arzip.image.waves import LAYOUT_SINGLE
-from arzip.image.tables import SCALE_OFFSETS
 
 from .conftest import KODAK, skimage_photo
 
@@ -34,22 +33,19 @@ def test_full_photo_and_rate_matches_nll(photo):
 
 def test_quadrants_of_odd_sizes(photo):
     """Quadrant tiles of unequal sizes (odd height and width) still cover every pixel once."""
-    blob = roundtrip(np.ascontiguousarray(photo[3:260, 10:311]))
-    assert api.info(blob)["parts"][0]["layout"] == "quadrants"
+    image = np.ascontiguousarray(photo[3:260, 10:311])
+    for level in (4,):  # the default level cuts it into two stripes, too low for quadrants
+        assert api.info(roundtrip(image, level))["parts"][0]["layout"] == "quadrants"
 
 
-def test_adapted_scales_round_trip(small_photo):
-    model = registry.load(registry.model_for_level(9))
-    offsets = image_codec.choose_scale_offsets(model, small_photo, LAYOUT_SINGLE)
-    assert all(o in SCALE_OFFSETS for o in offsets)
+def test_scale_offsets_round_trip(small_photo):
+    """Archives of arzip 0.1's level 6 carry per-channel log2-scale offsets; they still decode."""
+    model = registry.load(registry.model_for_level(4))
+    offsets = (8, -4, 0)
     payload, nll = image_codec.encode_image(model, small_photo, LAYOUT_SINGLE, offsets)
     back = image_codec.decode_image(model, payload, *small_photo.shape[:2], LAYOUT_SINGLE, offsets)
     assert np.array_equal(back, small_photo)
-    # 0 is a candidate, so the chosen offsets never cost more than none
-    assert nll <= image_codec.image_nll(model, small_photo, LAYOUT_SINGLE) + 1e-6
-    if registry.adapts(9):
-        blob = roundtrip(small_photo.copy(), level=9)
-        assert api.info(blob)["parts"][0]["scale_offsets"] == list(offsets)
+    assert nll != image_codec.image_nll(model, small_photo, LAYOUT_SINGLE)  # the offsets change the tables
 
 
 @pytest.mark.parametrize("name", ["coffee", "chelsea", "rocket"])

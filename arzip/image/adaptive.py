@@ -29,8 +29,6 @@ same order on both sides.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numba
 import numpy as np
 
@@ -40,73 +38,13 @@ from ..mixing.logistic import STRETCH, apm_init, apm_learn, apm_refine, squash
 from ..mixing.mixer import MIX_SHIFT
 from .predictors import (DIST_BUCKETS, ERR_BUCKETS, N_BASE, N_LMS, N_LMS_IN, N_PRED, LMS_RATES, clip8, dist_of,
                          error_bucket, lms_inputs, predictions)
+from .profiles import CHANNELS, N_HASHED, Profile
 
-CHANNELS = 3
 REACH = 2  # neighbours read up to 2 rows up and 2 columns either side: the padding must cover that
-HASHED = (("W, N", 20), ("W, NW", 19), ("N, NE", 19), ("gradient W+N-NW", 18), ("N+NE-NNE", 18),
-          ("W+NE-N", 18), ("cross-channel W", 19), ("cross-channel N", 19), ("net mean, confidence", 18),
-          ("quantized W, N, NW, NE", 20), ("MED, activity", 18), ("earlier channels", 19),
-          ("position, W, N", 19))  # (what the context hashes, log2 of its lines in the full profile)
-N_HASHED = len(HASHED)
-SETS = (("channel x bit", CHANNELS * 8), ("channel x bit x best error", CHANNELS * 8 * ERR_BUCKETS),
-        ("channel x bit x network confidence", CHANNELS * 8 * 16), ("channel x bit x position", CHANNELS * 8 * 4))
-TRACKED_ALWAYS = {6, 2 * N_BASE}  # MED and the network's mean: hashed contexts read their errors
 COUNT_LIMIT = 1023
 MIX_LR = 6
 FINAL_LR = 1
 APM_RATE = 7
-
-
-@dataclass(frozen=True)
-class Profile:
-    """Which inputs a level mixes and how large its tables are: its trade of speed for size.
-    Work per coded bit grows with the inputs and the weight sets; memory with the lines."""
-    network: bool                  # the network's probability of the bit as an input
-    predictors: tuple[int, ...]    # indices into the predictor bank (arzip.image.predictors)
-    contexts: tuple[int, ...]      # indices into HASHED
-    line_bits: tuple[int, ...]     # log2 lines of each context (16 cells per line)
-    sets: tuple[int, ...]          # indices into SETS: the first mixer layer's weight sets
-    apms: tuple[int, ...]          # which of the two APM stages refine the mix (0, 1)
-    window_prior: bool = False     # the network's bit probabilities from its window tables (cheap)
-    certain: int = 0               # bits whose network probability (16-bit) is within this of 0 or 1
-                                   # are coded with it directly, nothing mixed or learned (0: none)
-    compiled_coder: bool = False   # code with arzip.mixing.arithmetic inside the kernels (else constriction)
-
-    @property
-    def inputs(self) -> int:
-        """Mixer inputs: the network (0 when left out), the predictors, the contexts, a bias."""
-        return 1 + len(self.predictors) + len(self.contexts) + 1
-
-    def without(self, network: bool = False, predictors: bool = False, contexts: bool = False,
-                position: bool = False, apms: bool = False) -> "Profile":
-        """The profile with input families left out: what the ablations measure."""
-        keep = [k for k, o in enumerate(self.contexts)
-                if not contexts and not (position and HASHED[o][0].startswith("position"))]
-        return Profile(self.network and not network, () if predictors else self.predictors,
-                       tuple(self.contexts[k] for k in keep), tuple(self.line_bits[k] for k in keep),
-                       tuple(s for s in self.sets if not (position and SETS[s][0].endswith("position"))),
-                       () if apms else self.apms, self.window_prior, self.certain,
-                       self.compiled_coder)
-
-    def kernel_args(self) -> tuple:
-        """The profile as the kernels take it: arrays of int64."""
-        a = lambda v: np.array(v, dtype=np.int64)  # noqa: E731
-        line_base = np.concatenate([[0], np.cumsum([16 << b for b in self.line_bits])])
-        set_base = np.concatenate([[0], np.cumsum([SETS[s][1] for s in self.sets])])
-        tracked = sorted(set(self.predictors) | TRACKED_ALWAYS)  # whose errors the model keeps
-        lms = int(any(k >= N_PRED - N_LMS for k in tracked))
-        return (a(self.predictors), a(self.contexts), a(line_base), a(self.line_bits), a(self.sets), a(set_base),
-                a([int(self.network), int(0 in self.apms), int(1 in self.apms), self.certain, lms]), a(tracked))
-
-
-#: every input, large tables: the strongest levels
-FULL = Profile(True, tuple(range(N_PRED)), tuple(range(N_HASHED)), tuple(b for _, b in HASHED),
-               tuple(range(len(SETS))), (0, 1))
-#: a few inputs, small tables, the network's cheap window tables, certain bits left to the
-#: network: about a fifth of FULL's work per subpixel (models/EXPERIMENTS.md A18)
-LIGHT = Profile(True, (3, 6, 13, 16, 20), (0, 11, 12), (17, 17, 17), (1,), (0,), window_prior=True,
-                certain=64, compiled_coder=True)
-PROFILES = {"full": FULL, "light": LIGHT}
 
 
 class AdaptiveState:

@@ -24,7 +24,7 @@ import numpy as np
 from ..coder import Decoder, Encoder, symbol_bits
 from .exact import CHANNELS, ExactImageModel, PixelFeatures
 from .neighbourhood import gather
-from .tables import SCALE_OFFSETS, WINDOW
+from .tables import WINDOW
 from .waves import Schedule, layout_for
 
 CHUNK_PIXELS = 16384  # encoder batch (whole waves)
@@ -86,10 +86,11 @@ def schedule_of(model: ExactImageModel, layout: int, height: int, width: int) ->
     return Schedule(layout, height, width, model.context, CHANNELS)
 
 
-def chunk_inputs(model: ExactImageModel, image: np.ndarray, sched: Schedule
-                  ) -> Iterator[tuple[slice, PixelFeatures, np.ndarray, np.ndarray]]:
-    """Chunks of whole waves in stream order: (wave range, the network's features, the pixels'
-    values as (3, n) v - 128, and as (n, 3) int64), channels in the model's coding order."""
+def chunk_inputs(model: ExactImageModel, image: np.ndarray, sched: Schedule, features: bool = True
+                 ) -> Iterator[tuple[slice, PixelFeatures | None, np.ndarray, np.ndarray]]:
+    """Chunks of whole waves in stream order: (wave range, the network's features (None
+    without `features`), the pixels' values as (3, n) v - 128, and as (n, 3) int64), channels
+    in the model's coding order."""
     flat = sched.buffer(image[..., model.config.coding_order]).reshape(-1)
     bounds = sched.bounds
     i = 0
@@ -97,7 +98,7 @@ def chunk_inputs(model: ExactImageModel, image: np.ndarray, sched: Schedule
         j = max(i + 1, int(np.searchsorted(bounds, bounds[i] + CHUNK_PIXELS, side="right")) - 1)
         base = sched.base[bounds[i]:bounds[j]]
         values = gather(flat, base, np.arange(CHANNELS)).astype(np.int64)
-        feats = model.pixel_features(gather(flat, base, sched.offsets))
+        feats = model.pixel_features(gather(flat, base, sched.offsets)) if features else None
         yield slice(i, j), feats, np.ascontiguousarray(values.T - 128.0), values
         i = j
 
@@ -110,20 +111,6 @@ def _chunks(model: ExactImageModel, image: np.ndarray, layout: int, offsets: Off
         codes = [_channel_code(model, c, feats, current, values[:, c], offsets[c])
                  for c in range(model.config.coded_channels)]
         yield Chunk(np.diff(sched.bounds[waves.start:waves.stop + 1]), sched.ys[a:b], sched.xs[a:b], codes)
-
-
-def choose_scale_offsets(model: ExactImageModel, image: np.ndarray, layout: int,
-                         candidates: tuple[int, ...] = SCALE_OFFSETS) -> Offsets:
-    """Per channel, the log2-scale offset under which the image costs the fewest bits: a
-    per-image adaptation the archive records and the decoder replays. Each channel's tables
-    depend only on the true values of earlier channels, so channels are chosen independently;
-    the network runs once, the tables once per candidate."""
-    bits = np.zeros((CHANNELS, len(candidates)))  # a gray model's unused channels stay at offset 0
-    for _, feats, current, values in chunk_inputs(model, image, schedule_of(model, layout, *image.shape[:2])):
-        for c in range(model.config.coded_channels):
-            for i, offset in enumerate(candidates):
-                bits[c, i] += _channel_code(model, c, feats, current, values[:, c], offset).nll()
-    return tuple(int(candidates[i]) for i in bits.argmin(axis=1))
 
 
 def image_nll(model: ExactImageModel, image: np.ndarray, layout: int | None = None,

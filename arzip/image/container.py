@@ -44,9 +44,13 @@ METHOD_MODEL = 0   # a learned image model (arzip/image/codec.py)
 METHOD_BYTES = 1   # serialised (arzip/formats/serialise.py), then byte-path blocks (arzip/bytes/archive.py)
 METHOD_MIXING = 2  # a learned image model with context mixing around it (arzip/image/mixing_codec.py)
 METHOD_LIGHT_MIXING = 3  # the same with the light profile, stripes coded side by side
-METHODS = {METHOD_MODEL: "model", METHOD_BYTES: "bytes", METHOD_MIXING: "mixing", METHOD_LIGHT_MIXING: "light mixing"}
-MIXING_PROFILES = {METHOD_MIXING: "full", METHOD_LIGHT_MIXING: "light"}  # arzip.image.adaptive.PROFILES
-NETWORK_METHODS = (METHOD_MODEL, METHOD_MIXING, METHOD_LIGHT_MIXING)  # parts that name a network and a layout
+METHOD_MEDIUM_MIXING = 4  # the same with the medium profile
+METHODS = {METHOD_MODEL: "model", METHOD_BYTES: "bytes", METHOD_MIXING: "mixing", METHOD_LIGHT_MIXING: "light mixing",
+           METHOD_MEDIUM_MIXING: "medium mixing"}
+MIXING_PROFILES = {METHOD_MIXING: "full", METHOD_LIGHT_MIXING: "light",  # arzip.image.profiles.PROFILES
+                   METHOD_MEDIUM_MIXING: "medium"}
+SIDE_BY_SIDE_METHODS = (METHOD_LIGHT_MIXING, METHOD_MEDIUM_MIXING)  # two stripes at least, on two threads
+NETWORK_METHODS = (METHOD_MODEL, *MIXING_PROFILES)  # parts that name a network and a layout
 NO_MODEL = 0xFF
 
 # default limits on what a header may claim, checked before anything is allocated

@@ -17,18 +17,21 @@ import numpy as np
 
 from ..coder import Decoder, Encoder, bit_costs
 from ..mixing import arithmetic
-from . import adaptive
+from . import adaptive, profiles
 from .codec import chunk_inputs, schedule_of
 from .exact import CHANNELS, ExactImageModel, PixelFeatures
 from .neighbourhood import gather
 
 
-def _network_prior(model: ExactImageModel, c: int, feats: PixelFeatures, current: np.ndarray,
-                   profile: adaptive.Profile) -> tuple[np.ndarray, ...]:
+def _network_prior(model: ExactImageModel, c: int, feats: PixelFeatures | None, current: np.ndarray,
+                   profile: profiles.Profile) -> tuple[np.ndarray, ...]:
     """Channel c's network prior for a batch, as adaptive.predict reads it: (cumulative
     frequencies, their first value, the mass of each value outside them) and table means."""
     n = current.shape[1]
     mean = np.empty(n, dtype=np.int64)
+    if not profile.uses_network:  # an ablation: nothing reads the prior (a mean of 128 for the bookkeeping)
+        return np.zeros((n, 2), dtype=np.int64), np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64), \
+            np.full(n, 128, dtype=np.int64)
     if profile.window_prior:
         _, window, starts = model.channel_tables(c, feats, current)
         cum, spread = np.empty((n, window.shape[1]), dtype=np.int64), np.empty(n, dtype=np.int64)
@@ -39,7 +42,7 @@ def _network_prior(model: ExactImageModel, c: int, feats: PixelFeatures, current
     return cum, np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64), mean
 
 
-def _state(sched, profile: adaptive.Profile) -> adaptive.AdaptiveState:
+def _state(sched, profile: profiles.Profile) -> adaptive.AdaptiveState:
     ctx = sched.context
     if min(ctx.pad_top, ctx.pad_left, ctx.pad_right) < adaptive.REACH:
         raise ValueError(f"context {ctx.name} pads too little for the adaptive model's neighbours")
@@ -48,14 +51,14 @@ def _state(sched, profile: adaptive.Profile) -> adaptive.AdaptiveState:
 
 
 def encode_image(model: ExactImageModel, image: np.ndarray, layout: int,
-                 profile: adaptive.Profile = adaptive.FULL) -> tuple[bytes, float]:
+                 profile: profiles.Profile = profiles.FULL) -> tuple[bytes, float]:
     """(H, W, 3) uint8 -> (payload, NLL in bits under the adaptive model)."""
     sched = schedule_of(model, layout, *image.shape[:2])
     flat = sched.buffer(image[..., model.config.coding_order]).reshape(-1)
     state, row = _state(sched, profile), sched.cols * CHANNELS
     encoder, nll = Encoder(), 0.0
     compiled, pieces = arithmetic.encoder_state(), []
-    for waves, feats, current, values in chunk_inputs(model, image, sched):
+    for waves, feats, current, values in chunk_inputs(model, image, sched, profile.uses_network):
         first, last = sched.bounds[waves.start], sched.bounds[waves.stop]
         base, ys, xs = sched.base[first:last], sched.ys[first:last], sched.xs[first:last]
         priors = [_network_prior(model, c, feats, current, profile) for c in range(model.config.coded_channels)]
@@ -81,7 +84,7 @@ def encode_image(model: ExactImageModel, image: np.ndarray, layout: int,
 
 
 def decode_image(model: ExactImageModel, payload: bytes, height: int, width: int, layout: int,
-                 profile: adaptive.Profile = adaptive.FULL) -> np.ndarray:
+                 profile: profiles.Profile = profiles.FULL) -> np.ndarray:
     """Inverse of encode_image."""
     sched = schedule_of(model, layout, height, width)
     buf = sched.buffer()
@@ -94,7 +97,7 @@ def decode_image(model: ExactImageModel, payload: bytes, height: int, width: int
     for w in range(sched.waves):
         first, last = sched.bounds[w], sched.bounds[w + 1]
         base, ys, xs, n = sched.base[first:last], sched.ys[first:last], sched.xs[first:last], last - first
-        feats = model.pixel_features(gather(flat, base, sched.offsets))
+        feats = model.pixel_features(gather(flat, base, sched.offsets)) if profile.uses_network else None
         current = np.zeros((CHANNELS, n), dtype=np.float64)
         for c in range(model.config.coded_channels):
             cum, start, spread, mean = _network_prior(model, c, feats, current, profile)

@@ -30,10 +30,10 @@ from ..container import IMAGE_MODEL_HASH_BYTES, read_varint, varint
 from ..errors import FormatError
 from ..formats import serialise
 from ..formats.picture import CHANNELS, FORMATS, GRAY, GRAY_ALPHA, PALETTE, RGB, RGBA, Picture
-from . import container, waves
+from . import container, profiles, waves
 
 STRIPE_PIXELS = 1 << 22  # larger images go through a learned model in stripes of about this size
-SIDE_BY_SIDE_MIN_PIXELS = 1 << 16  # light mixing cuts images from this size into two stripes at least,
+SIDE_BY_SIDE_MIN_PIXELS = 1 << 16  # light and medium mixing cut images from this size into two stripes at least,
                                    # so that two cores code one image side by side
 SYNTHETIC_REPEATS = 0.3  # share of pixels equal to their left neighbour above which an image
                          # is treated as synthetic and the byte path is tried too
@@ -44,15 +44,12 @@ _DEPTHS = {GRAY: (1, 2, 4, 8, 16), RGB: (8, 16), PALETTE: (1, 2, 4, 8), GRAY_ALP
 @dataclass(frozen=True)
 class NetworkCoding:
     """How a level codes planes through a learned model: with context mixing around it
-    (arzip.image.mixing_codec, a profile of arzip.image.adaptive.PROFILES), or alone, then
-    optionally with per-image scale offsets."""
+    (arzip.image.mixing_codec, a profile of arzip.image.profiles.PROFILES), or alone."""
     mixing: str | None
-    scale_offsets: bool
 
     @classmethod
-    def for_level(cls, level: int | None, explicit_model: bool) -> "NetworkCoding":
-        mixing = registry.mixing_profile(level)
-        return cls(mixing, not mixing and not explicit_model and registry.adapts(level))
+    def for_level(cls, level: int | None) -> "NetworkCoding":
+        return cls(registry.mixing_profile(level))
 
     @property
     def method(self) -> int:
@@ -82,25 +79,23 @@ class _Coding:
     def add_model_part(self, plane: int, image: np.ndarray, name: str, how: "NetworkCoding", device: str) -> None:
         """An (H, W, 3) uint8 plane through a learned image model (alone, or with context mixing
         around it), in stripes of rows when it is large (memory stays bounded by a stripe, time
-        linear in pixels; the adaptive model starts afresh in every stripe). Light mixing cuts
-        every image into two stripes at least, which two threads code side by side."""
+        linear in pixels; the adaptive model starts afresh in every stripe). Light and medium
+        mixing cut every image into two stripes at least, which two threads code side by side."""
         from . import codec, mixing_codec  # torch: loaded only when a plane goes through a learned model
         model = registry.load(name, device)
         method = how.method
         rows = stripe_rows(*image.shape[:2], method)
         layout = waves.layout_for(min(rows, image.shape[0]), image.shape[1])
-        offsets = (codec.choose_scale_offsets(model, image[:rows], layout) if how.scale_offsets
-                   else codec.NO_OFFSETS)  # fitted on the first stripe, used for all
         stripes = [np.ascontiguousarray(image[y:y + rows]) for y in range(0, image.shape[0], rows)]
         if how.mixing:
-            profile = mixing_codec.adaptive.PROFILES[how.mixing]
+            profile = profiles.PROFILES[how.mixing]
             coded = _side_by_side(lambda stripe: mixing_codec.encode_image(model, stripe, layout, profile), stripes,
-                                  method == container.METHOD_LIGHT_MIXING)
+                                  method in container.SIDE_BY_SIDE_METHODS)
         else:
-            coded = [codec.encode_image(model, stripe, layout, offsets) for stripe in stripes]
+            coded = [codec.encode_image(model, stripe, layout) for stripe in stripes]
         payloads, nll = [p for p, _ in coded], sum(n for _, n in coded)
         payload = payloads[0] if len(payloads) == 1 else b"".join(varint(len(p)) + p for p in payloads)
-        self.parts.append(container.Part(plane, method, self.model_index(name), 0, layout, tuple(offsets), nll))
+        self.parts.append(container.Part(plane, method, self.model_index(name), 0, layout, nll_bits=nll))
         self.payloads.append(payload)
 
     def add_bytes_part(self, plane: int, stream: bytes, transform: int) -> None:
@@ -116,7 +111,7 @@ class _Coding:
 def stripe_rows(height: int, width: int, method: int) -> int:
     """Rows per stripe of a model-coded plane (part of the format: the decoder derives it)."""
     rows = height if height * width <= STRIPE_PIXELS else max(1, STRIPE_PIXELS // width)
-    if method == container.METHOD_LIGHT_MIXING and height * width >= SIDE_BY_SIDE_MIN_PIXELS:
+    if method in container.SIDE_BY_SIDE_METHODS and height * width >= SIDE_BY_SIDE_MIN_PIXELS:
         rows = min(rows, -(-height // 2))
     return rows
 
@@ -172,7 +167,7 @@ def _learned(pic: Picture, level: int | None, model: str | None, device: str) ->
     """The coding through learned models, for the kinds that have one; None for the rest."""
     ct, s = pic.color_type, pic.samples
     coding = _Coding()
-    how = NetworkCoding.for_level(level, model is not None)
+    how = NetworkCoding.for_level(level)
     rgb_model = model or registry.model_for_level(level)
     if pic.depth == 8 and ct in (RGB, RGBA):
         coding.add_model_part(container.PLANE_COLOURS, np.ascontiguousarray(s[..., :3]), rgb_model, how, device)
@@ -271,6 +266,8 @@ def _decode_model_part(pic: Picture, part: container.Part, payload: bytes, name:
     from . import codec, mixing_codec
     if part.layout not in waves.LAYOUTS:
         raise FormatError(f"corrupted archive (unknown tile layout {part.layout})")
+    if part.method != container.METHOD_MODEL and any(part.scale_offsets):
+        raise FormatError("corrupted archive (scale offsets in a mixing part)")
     model = registry.load(name, device)
     rows = stripe_rows(pic.height, pic.width, part.method)
     image = np.empty((pic.height, pic.width, 3), np.uint8)
@@ -282,10 +279,10 @@ def _decode_model_part(pic: Picture, part: container.Part, payload: bytes, name:
         profile = container.MIXING_PROFILES.get(part.method)
         image[i * rows:i * rows + height] = (
             mixing_codec.decode_image(model, stripe, height, pic.width, part.layout,
-                                      mixing_codec.adaptive.PROFILES[profile]) if profile else
+                                      profiles.PROFILES[profile]) if profile else
             codec.decode_image(model, stripe, height, pic.width, part.layout, part.scale_offsets))
 
-    _side_by_side(decode_stripe, stripes, part.method == container.METHOD_LIGHT_MIXING)
+    _side_by_side(decode_stripe, stripes, part.method in container.SIDE_BY_SIDE_METHODS)
     if part.plane == container.PLANE_GRAY:
         pic.samples[..., 0] = image[..., 0]
     elif pic.color_type == PALETTE:

@@ -254,7 +254,6 @@ def _run(acc: np.ndarray, mix: tuple, window: bool, head: tuple | None = None,
     return out, starts
 
 
-SCALE_OFFSETS = tuple(range(-16, 17, 4))  # log2-scale offsets an encoder may try (1/32 steps)
 
 
 @dataclass
