@@ -219,8 +219,10 @@ def info(blob: bytes) -> dict:
                  "bytes": part.payload_len, "nll_bits": part.nll_bits}
         if part.method in image_container.NETWORK_METHODS:
             profile = image_container.MIXING_PROFILES.get(part.method)  # the levels that code this way
-            levels = [lv for lv in registry.levels_of(installed) if registry.mixing_profile(lv) == profile] \
-                if installed else []
+            gray = part.plane == image_container.PLANE_GRAY  # the gray model serves every level
+            served = list(registry.LEVELS) if gray and installed == registry.gray_model() else \
+                registry.levels_of(installed) if installed else []
+            levels = [lv for lv in served if registry.mixing_profile(lv, gray) == profile]
             entry.update(levels=levels,
                          layout=waves.LAYOUTS.get(part.layout, "?"), scale_offsets=list(part.scale_offsets))
         else:
@@ -292,20 +294,21 @@ def compress_file(source: str | Path, target: str | Path | None = None, force: b
     _check_removal(source, target, remove_source)
     with files.open_input(source) as src:
         files.check_target(source, target, force)
+        keep = files.metadata_of(source, src)
         head = src.read(16)
         if as_ == "image" or (as_ == "auto" and picture.sniff(head, source.suffix)):
             data = head + files.read_all(src, source)
             pic = _picture_from_file(data, as_, str(source), source.suffix)
             if pic:
                 blob = compress_image(pic, model, level)
-                files.write_atomic(target, blob, force)
+                files.write_atomic(target, blob, force, keep)
                 if remove_source:
                     _verify_image(target, pic.checksum())
                     files.remove(source)
                 return Report(source, target, len(data), len(blob), "image",
                               pic.samples.size, image_kind=pic.kind)
             src, head = io.BytesIO(data), b""
-        with files.open_output(target, force) as dst:
+        with files.open_output(target, force, keep) as dst:
             summary = _compress_bytes_stream(files.Prefixed(head, src), dst)
     if remove_source:
         _verify_bytes(target, source)
@@ -343,6 +346,7 @@ def test_file(source: str | Path) -> Report:
 def _restore(source: Path, src: BinaryIO, target: Path | None, force: bool, to: str | None) -> Report:
     """Decode the archive read from src, by its kind, and write what it holds to target; with
     no target (arzip test) decode and check it only."""
+    keep = files.metadata_of(source, src)
     head = src.read(container.PREFIX_SIZE)
     if container.kind_of(head) == container.KIND_BYTES:
         if to:
@@ -352,7 +356,7 @@ def _restore(source: Path, src: BinaryIO, target: Path | None, force: bool, to: 
         if target is None:
             n = byte_archive.decompress_stream(archive, files.Digest(), _byte_net)
         else:
-            with files.open_output(target, force) as dst:
+            with files.open_output(target, force, keep) as dst:
                 n = byte_archive.decompress_stream(archive, dst, _byte_net)
         return Report(source, target or STDIO, counter.count, n, "bytes")
     blob = head + files.read_all(src, source)
@@ -360,7 +364,7 @@ def _restore(source: Path, src: BinaryIO, target: Path | None, force: bool, to: 
     if target is None:
         return Report(source, STDIO, len(blob), pic.samples.nbytes, "image", pic.samples.size, image_kind=pic.kind)
     data = picture.write(pic, to)
-    files.write_atomic(target, data, force)
+    files.write_atomic(target, data, force, keep)
     return Report(source, target, len(blob), len(data), "image", pic.samples.size, image_kind=pic.kind)
 
 

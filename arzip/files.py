@@ -12,8 +12,10 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import stat
 import sys
 import tempfile
+from dataclasses import dataclass
 from glob import escape as glob_escape
 from pathlib import Path
 from typing import BinaryIO, Iterator
@@ -50,6 +52,26 @@ def open_input(path: Path) -> Iterator[BinaryIO]:
         raise ArzipError(f"{path}: cannot read ({e.strerror})") from None
     with f:
         yield f
+
+
+@dataclass(frozen=True)
+class Metadata:
+    """What gzip keeps of an input in its output: the permission bits and the times."""
+    mode: int
+    atime_ns: int
+    mtime_ns: int
+
+
+def metadata_of(path: Path, f: BinaryIO) -> Metadata | None:
+    """The permission bits and times of the regular file `path`, open as f (None for stdin,
+    pipes and devices: nothing to keep)."""
+    if path == STDIO:
+        return None
+    try:
+        st = os.fstat(f.fileno())
+    except (OSError, ValueError, AttributeError):
+        return None
+    return Metadata(stat.S_IMODE(st.st_mode), st.st_atime_ns, st.st_mtime_ns) if stat.S_ISREG(st.st_mode) else None
 
 
 def read_all(f: BinaryIO, path: Path) -> bytes:
@@ -160,12 +182,13 @@ def _publish(fd: int, tmp: str | None, target: Path, force: bool) -> str | None:
 
 
 @contextlib.contextmanager
-def open_output(target: Path, force: bool) -> Iterator[BinaryIO]:
+def open_output(target: Path, force: bool, keep: Metadata | None = None) -> Iterator[BinaryIO]:
     """A file to write target's content into ('-': stdout). For a path, the content goes to a
     temporary file beside target (anonymous where the system allows), synced and only then
     linked into place when the block ends without an error: the final name never holds a
     partial file. Without force an existing target is never replaced, even one that appeared
-    while we were working."""
+    while we were working. keep: the input's permission bits and times, which the output
+    takes (as gzip does: a private file stays private)."""
     if target == STDIO:
         yield sys.stdout.buffer
         sys.stdout.buffer.flush()
@@ -179,6 +202,9 @@ def open_output(target: Path, force: bool) -> Iterator[BinaryIO]:
         with os.fdopen(fd, "wb") as f:
             yield f
             f.flush()
+            if keep is not None:
+                os.fchmod(f.fileno(), keep.mode)
+                os.utime(f.fileno(), ns=(keep.atime_ns, keep.mtime_ns))
             os.fsync(f.fileno())
             tmp = _publish(f.fileno(), tmp, target, force)
     except OSError as e:
@@ -188,8 +214,8 @@ def open_output(target: Path, force: bool) -> Iterator[BinaryIO]:
             os.unlink(tmp)
 
 
-def write_atomic(target: Path, data: bytes, force: bool) -> None:
-    with open_output(target, force) as f:
+def write_atomic(target: Path, data: bytes, force: bool, keep: Metadata | None = None) -> None:
+    with open_output(target, force, keep) as f:
         f.write(data)
 
 

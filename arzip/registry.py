@@ -51,11 +51,13 @@ def model_for_level(level: int | None = None) -> str:
     return manifest()["levels"][str(level)]
 
 
-def mixing_profile(level: int | None = None) -> str | None:
+def mixing_profile(level: int | None = None, gray: bool = False) -> str | None:
     """The context-mixing profile (arzip.image.profiles.PROFILES) with which the level codes
-    photos around the network (arzip.image.mixing_codec), or None: the network alone."""
+    photos around the network (arzip.image.mixing_codec), or None: the network alone. Gray
+    photos have a third of the work per pixel and gain less from mixing (no other channels to
+    learn from), so they get a stronger profile at the same level."""
     level = default_level() if level is None else level
-    return manifest().get("mixing_levels", {}).get(str(level))
+    return manifest().get("gray_mixing_levels" if gray else "mixing_levels", {}).get(str(level))
 
 
 def levels_of(name: str) -> list[int]:

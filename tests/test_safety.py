@@ -272,3 +272,26 @@ def test_progress_bar_on_a_terminal_only(folder):
     files = [folder / "notes.txt", folder / "sub" / "data.bin"]
     assert "file/s" in stderr_of("compress", *files, "-f")
     assert stderr_of("compress", *files, "-f", "-q") == ""
+
+
+def test_outputs_keep_the_inputs_mode_and_times(tmp_path, small_photo):
+    """As gzip does: a private file's archive is private too, and both the archive and what
+    it decompresses to carry the original's permission bits and modification time."""
+    when = 1_580_000_000  # 2020
+    inputs = {"notes.txt": b"private notes, " * 40, "photo.png": png_bytes(small_photo[:24, :32])}
+    for name, data in inputs.items():
+        source = tmp_path / name
+        source.write_bytes(data)
+        source.chmod(0o600)
+        os.utime(source, (when, when))
+        archive = tmp_path / f"{name}.arz"
+        api.compress_file(source, archive)
+        restored = tmp_path / f"restored-{name}"
+        api.decompress_file(archive, restored)
+        for out in (archive, restored):
+            st = out.stat()
+            assert (st.st_mode & 0o777, int(st.st_mtime)) == (0o600, when), out
+        if name.endswith(".txt"):
+            assert restored.read_bytes() == data
+    api.compress_file(tmp_path / "notes.txt", tmp_path / "again.arz")  # mode 600 again, no error
+    assert (tmp_path / "again.arz").stat().st_mode & 0o777 == 0o600

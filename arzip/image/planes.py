@@ -48,8 +48,8 @@ class NetworkCoding:
     mixing: str | None
 
     @classmethod
-    def for_level(cls, level: int | None) -> "NetworkCoding":
-        return cls(registry.mixing_profile(level))
+    def for_level(cls, level: int | None, gray: bool = False) -> "NetworkCoding":
+        return cls(registry.mixing_profile(level, gray))
 
     @property
     def method(self) -> int:
@@ -173,7 +173,8 @@ def _learned(pic: Picture, level: int | None, model: str | None, device: str) ->
         coding.add_model_part(container.PLANE_COLOURS, np.ascontiguousarray(s[..., :3]), rgb_model, how, device)
     elif pic.depth == 8 and ct in (GRAY, GRAY_ALPHA):
         gray = np.ascontiguousarray(np.repeat(s[..., :1], 3, axis=2))
-        coding.add_model_part(container.PLANE_GRAY, gray, registry.gray_model(), how, device)
+        coding.add_model_part(container.PLANE_GRAY, gray, registry.gray_model(), NetworkCoding.for_level(level, True),
+                              device)
     elif ct == PALETTE and (palette := _distinct_palette(pic)) is not None:
         coding.add_model_part(container.PLANE_COLOURS, palette[s[..., 0]], rgb_model, how, device)
     else:
