@@ -356,9 +356,12 @@ def train_bytes(corpus: Path, out_dir: Path, name: str | None, build_corpus: boo
     export(model, corpus, out_dir, name or out_dir.name, log)
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM: unwinds like Ctrl-C, so temporary files are removed on the way out."""
+
+
 def _terminate(signum, frame) -> None:
-    """SIGTERM unwinds like Ctrl-C, so temporary files are removed on the way out."""
-    raise KeyboardInterrupt
+    raise _Terminated
 
 
 def main() -> None:
@@ -376,9 +379,10 @@ def main() -> None:
     except ArzipError as e:
         click.echo(f"arzip: error: {e}", err=True)
         sys.exit(1)
-    except (KeyboardInterrupt, click.exceptions.Abort):
-        click.echo("arzip: error: interrupted", err=True)
-        sys.exit(130)
+    except (KeyboardInterrupt, click.exceptions.Abort) as e:  # shells' convention: 128 + the signal
+        terminated = isinstance(e, _Terminated) or isinstance(e.__context__, _Terminated)  # click wraps it
+        click.echo(f"arzip: error: {'terminated' if terminated else 'interrupted'}", err=True)
+        sys.exit(128 + (signal.SIGTERM if terminated else signal.SIGINT))
     except Exception as e:  # a bug: still one line, details on request
         if os.environ.get("ARZIP_DEBUG"):
             traceback.print_exc()
