@@ -41,6 +41,8 @@ def _setup(threads: int | None, device: str = "cpu", max_pixels: int = api.DEFAU
 def _levels(levels: list[int]) -> str:
     if not levels:
         return "none (chosen with --model)"
+    if len(levels) == 1:
+        return str(levels[0])
     return f"{levels[0]}-{levels[-1]}" if levels == list(range(levels[0], levels[-1] + 1)) else \
         ",".join(map(str, levels))
 
