@@ -5,7 +5,8 @@
 Compares, on the validation crops that models/training/gray-mlp1/training.json lists (gray
 crops and RGB crops as luma, ../shared/data/train): gray-mlp1 alone (levels 1-4) and with
 context mixing around it (levels 5-9, arzip/image/mixing_codec.py: whole archives of
-arzip.compress_image at levels 5, 6 and 9, stripes and header included); rgb-mlp1 coding the
+arzip.compress_image at level 5 (medium profile for gray) and 9 (full, as 6-8), stripes and
+header included); rgb-mlp1 coding the
 first channel of the same gray-given-as-RGB input (where fine-tuning started); and the byte
 path over MED residuals (what gray images without a learned model get), the last on every 4th
 crop. The others are exact code lengths in bits per pixel, one tile.
@@ -51,9 +52,9 @@ def main() -> None:
     pixels = sum(im.shape[0] * im.shape[1] for im in images)
     mixing = {level: sum(8 * len(arzip.compress_image(np.ascontiguousarray(im[..., 0]), level=level))
                              for im in images) / pixels
-              for level in (5, 6, 9)}
+              for level in (5, 9)}
     rows = [("gray-mlp1", len(images), bpp(gray, images)),
-            *[(f"gray-mlp1 with {registry.mixing_profile(level)} context mixing (level {level}, archive)",
+            *[(f"gray-mlp1 with {registry.mixing_profile(level, gray=True)} context mixing (level {level}, archive)",
                len(images), bits) for level, bits in mixing.items()],
             ("rgb-mlp1, first channel of gray as RGB", len(images), bpp(first_channel, images)),
             ("gray-mlp1 (every 4th crop)", len(every4), bpp(gray, every4)),

@@ -3,8 +3,8 @@
 Each subpixel is coded as 8 binary decisions, most significant bit first (node c0 = 1, then
 2 * c0 + bit). For every decision these inputs, logits in stretch units (logit * 256, clipped
 to +-2047), are mixed:
-- the network's probability of the bit, summed from its 256-value table (arzip.image.tables):
-  the trained prior;
+- the network's probability of the bit, from the cumulative sums of its table
+  (arzip.image.tables; network_prior, window_prior): the trained prior;
 - a bank of predictors (arzip.image.predictors: neighbour gradients within and across
   channels, MED, the network's mean, two online LMS predictors): for each, an adaptive
   probability keyed by where the prediction lies relative to the values still possible (its
@@ -14,10 +14,13 @@ to +-2047), are mixed:
   channels, with the pixel's position parity), each an adaptive probability per node, 16
   slots per nibble (arzip.mixing.counters);
 - a bias.
-A two-layer gated linear mixer learns the weights online: four weight sets chosen by channel
-and bit position, and by it with the best predictor's recent error, the network's confidence
-or the position parity; a second layer per channel and bit combines them. Two APM stages
-refine the result to a 12-bit probability.
+A two-layer gated linear mixer learns the weights online: weight sets chosen by channel and
+bit position, and by it with the best predictor's recent error, the network's confidence or
+the position parity; a second layer per channel and bit combines them. APM stages refine the
+result to a 12-bit probability. Which of these inputs, sets and stages run, and how large the
+tables are, is the level's profile (arzip.image.profiles): the full profile has them all; the
+lighter ones read the network's window tables instead (window_prior) and leave the bits the
+network is sure of to it alone.
 
 Pixels are coded in the wave order of arzip.image.waves: per (wave, channel) the pixels of the
 wave are a batch whose bit j is predicted for all of them, coded, then learned from in pixel
