@@ -239,16 +239,17 @@ def info(file: Path, as_json: bool) -> None:
         lines = [f"{file}: arz image, {summary['width']}x{summary['height']} {summary['mode']} "
                  f"({summary['format']})"]
         for part in summary["parts"]:
+            model = f"{part['model']} (sha256 {part['model_sha256'][:16]}...)" if part["model_sha256"] else "classical"
             if part["method"] == "model":
+                what = f"model {model}"
                 how = (f"{part['layout']} layout, log2-scale offsets "
                        f"{' '.join(f'{o:+d}' for o in part['scale_offsets'])} (1/32), levels {_levels(part['levels'])}")
-            elif part["method"] in ("mixing", "light mixing"):
-                how = f"{part['method'].replace('mixing', 'context mixing')} around it, {part['layout']} layout, " \
-                      f"levels {_levels(part['levels'])}"
+            elif "layout" in part:  # context mixing (full, medium, light) around a network
+                what = f"{part['method'].replace('mixing', 'context mixing')} around {model}"
+                how = f"{part['layout']} layout, levels {_levels(part['levels'])}"
             else:
-                how = f"{part['transform']} transform"
-            model = f"{part['model']} (sha256 {part['model_sha256'][:16]}...)" if part["model_sha256"] else "classical"
-            lines.append(f"  {part['plane']:<10} {part['method']} {model}, {how}: {part['bytes']} bytes")
+                what, how = f"{part['method']} {model}", f"{part['transform']} transform"
+            lines.append(f"  {part['plane']:<10} {what}, {how}: {part['bytes']} bytes")
         lines.append(f"  size       {summary['compressed_bytes']} bytes ({summary['header_bytes']} header + "
                      f"{summary['payload_bytes']} payload), {summary['bits_per_subpixel']:.3f} bits per subpixel")
         lines.append(f"  model NLL  {summary['nll_bits_per_subpixel']:.3f} bits per subpixel "

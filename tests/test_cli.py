@@ -73,7 +73,7 @@ def test_info(png_file, small_photo):
     assert len(info["parts"][0]["model_sha256"]) == 64
     r = arzip("info", f"{png_file}.arz")
     assert r.returncode == 0 and "bits per subpixel" in r.stdout and "single layout" in r.stdout
-    assert "light context mixing around it" in r.stdout and "levels 5:" in r.stdout
+    assert "light context mixing around rgb-mlp1" in r.stdout and "levels 5:" in r.stdout
 
 
 @pytest.mark.parametrize("mode", ["P"])
@@ -167,13 +167,15 @@ def test_explain_writes_a_heat_map(png_file, small_photo):
 
 def test_levels(png_file, tmp_path):
     from arzip import registry
-    for flag, level in (("-1", 1), ("-9", 9)):
+    for flag, level, coding in (("-1", 1, "model rgb-mlp64"), ("-6", 6, "medium context mixing around rgb-mlp1"),
+                                ("-9", 9, "context mixing around rgb-mlp256")):
         out = tmp_path / f"l{level}.arz"
         r = arzip("compress", png_file, flag, "-o", out, "-q")
         assert r.returncode == 0, r.stderr
         info = json.loads(arzip("info", out, "--json").stdout)
         assert info["parts"][0]["model"] == registry.model_for_level(level)
         assert level in info["parts"][0]["levels"]
+        assert coding in arzip("info", out).stdout
         back = tmp_path / f"l{level}.png"
         assert arzip("decompress", out, "-o", back).returncode == 0
         assert back.read_bytes() and np.array_equal(np.asarray(Image.open(back)), np.asarray(Image.open(png_file)))

@@ -67,7 +67,8 @@ class AdaptiveState:
             np.full((CHANNELS * 8, n_sets), (1 << MIX_SHIFT) // max(n_sets, 1), dtype=np.int64),  # 3 second layer
             apm_init(CHANNELS * 256),                    # 4 APM by channel and node
             apm_init(CHANNELS * 8 * DIST_BUCKETS),       # 5 APM by channel, bit and best prediction
-            np.zeros((N_PRED, buffer_size), dtype=np.uint8),  # 6 |prediction - value| per coded subpixel, <= 255
+            np.zeros((len(self.profile[7]), buffer_size), dtype=np.uint8),  # 6 per tracked predictor: |prediction -
+                                                                             # value| per coded subpixel, <= 255
             np.zeros((CHANNELS, N_LMS, N_LMS_IN), dtype=np.int64),  # 7 LMS weights, 2^16 = 1
         )
         n = batch_capacity
@@ -114,9 +115,10 @@ def begin(st, sc, prof, flat, base, ys, xs, c, row, net_mean):
         for k in range(N_PRED):
             preds[i, k] = pred[k]
         bsum = 1 << 30
-        for k in tracked:
-            e = (np.int64(err[k, pos - 3]) + np.int64(err[k, pos - row]) + np.int64(err[k, pos - row - 3])
-                 + np.int64(err[k, pos - row + 3]))
+        for t in range(tracked.shape[0]):  # err row t belongs to predictor tracked[t]
+            k = tracked[t]
+            e = (np.int64(err[t, pos - 3]) + np.int64(err[t, pos - row]) + np.int64(err[t, pos - row - 3])
+                 + np.int64(err[t, pos - row + 3]))
             ebucket[i, k] = error_bucket(e)
             if e < bsum:
                 bsum, best[i] = e, k
@@ -281,8 +283,8 @@ def finish(st, sc, prof, base, c, values):
     for i in range(base.shape[0]):
         pos = base[i] + c
         v = np.int64(values[i])
-        for k in tracked:
-            err[k, pos] = min(abs(preds[i, k] - v), 255)
+        for t in range(tracked.shape[0]):
+            err[t, pos] = min(abs(preds[i, tracked[t]] - v), 255)
         if not uses_lms:
             continue
         norm = 64
