@@ -41,7 +41,7 @@ from ..mixing.logistic import STRETCH, apm_init, apm_learn, apm_refine, squash
 from ..mixing.mixer import MIX_SHIFT
 from .predictors import (DIST_BUCKETS, ERR_BUCKETS, N_BASE, N_LMS, N_LMS_IN, N_PRED, LMS_RATES, clip8, dist_of,
                          error_bucket, lms_inputs, predictions)
-from .profiles import CHANNELS, N_HASHED, Profile
+from .profiles import CHANNELS, N_HASHED, SET_BEST_ERROR, SET_CONFIDENCE, SET_PLAIN, Profile
 
 REACH = 2  # neighbours read up to 2 rows up and 2 columns either side: the padding must cover that
 COUNT_LIMIT = 1023
@@ -191,13 +191,13 @@ def predict(st, sc, prof, n, c, j, cum, start, spread):
         dot2 = 0
         for m in range(n_sets):
             kind = sets[m]
-            if kind == 0:
+            if kind == SET_PLAIN:
                 row = fr
-            elif kind == 1:
+            elif kind == SET_BEST_ERROR:
                 row = fr * ERR_BUCKETS + ebucket[i, best[i]]
-            elif kind == 2:
+            elif kind == SET_CONFIDENCE:
                 row = fr * 16 + min(abs(inp[i, 0]) >> 7, 15)
-            else:
+            else:  # SET_POSITION
                 row = fr * 4 + parity[i]
             mset[i, m] = set_base[m] + row
             dot = max(-2047, min(2047, mixer.dot(weights, mset[i, m], inp[i]) >> MIX_SHIFT))
@@ -206,17 +206,15 @@ def predict(st, sc, prof, n, c, j, cum, start, spread):
             dot2 += final[fr, m] * dot
         pm = squash(max(-2047, min(2047, dot2 >> MIX_SHIFT)))
         pmix[i] = pm
-        p = pm  # averaged with the APM stages the profile has
-        if flags[1] and flags[2]:
+        refined, stages = 0, 0  # the APM stages the profile has
+        if flags[1]:
             a1, ai[i, 0] = apm_refine(apm1, c * 256 + node, pm)
+            refined, stages = refined + a1, stages + 1
+        if flags[2]:
             a2, ai[i, 1] = apm_refine(apm2, fr * DIST_BUCKETS + dist_of(preds[i, best[i]] - mid), pm)
-            p = (2 * pm + a1 + a2 + 2) >> 2
-        elif flags[1]:
-            a1, ai[i, 0] = apm_refine(apm1, c * 256 + node, pm)
-            p = (pm + a1 + 1) >> 1
-        elif flags[2]:
-            a2, ai[i, 1] = apm_refine(apm2, fr * DIST_BUCKETS + dist_of(preds[i, best[i]] - mid), pm)
-            p = (pm + a2 + 1) >> 1
+            refined, stages = refined + a2, stages + 1
+        # the mix weighs as much as the stages together; 2 * stages = 2 ** stages for 1 or 2 stages
+        p = pm if stages == 0 else (stages * pm + refined + stages) >> stages
         pout[i] = max(1, min(4095, p))
         pfloat[i] = pout[i] / 4096.0  # exact: a 12-bit integer over a power of two
 

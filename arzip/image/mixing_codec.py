@@ -28,10 +28,10 @@ def _network_prior(model: ExactImageModel, c: int, feats: PixelFeatures | None, 
     """Channel c's network prior for a batch, as adaptive.predict reads it: (cumulative
     frequencies, their first value, the mass of each value outside them) and table means."""
     n = current.shape[1]
-    mean = np.empty(n, dtype=np.int64)
     if not profile.uses_network:  # an ablation: nothing reads the prior (a mean of 128 for the bookkeeping)
         return np.zeros((n, 2), dtype=np.int64), np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64), \
             np.full(n, 128, dtype=np.int64)
+    mean = np.empty(n, dtype=np.int64)
     if profile.window_prior:
         _, window, starts = model.channel_tables(c, feats, current)
         cum, spread = np.empty((n, window.shape[1]), dtype=np.int64), np.empty(n, dtype=np.int64)
@@ -102,7 +102,8 @@ def decode_image(model: ExactImageModel, payload: bytes, height: int, width: int
         for c in range(model.config.coded_channels):
             cum, start, spread, mean = _network_prior(model, c, feats, current, profile)
             if decoder is None:
-                adaptive.decode_batch(st, sc, prof, flat, base, ys, xs, c, row, cum, start, spread, mean, compiled, data)
+                adaptive.decode_batch(st, sc, prof, flat, base, ys, xs, c, row, cum, start, spread, mean, compiled,
+                                      data)
             else:  # constriction: a call per bit of the batch
                 adaptive.begin(st, sc, prof, flat, base, ys, xs, c, row, mean)
                 for j in range(8):

@@ -17,13 +17,14 @@ HASHED = (("W, N", 20), ("W, NW", 19), ("N, NE", 19), ("gradient W+N-NW", 18), (
           ("quantized W, N, NW, NE", 20), ("MED, activity", 18), ("earlier channels", 19),
           ("position, W, N", 19))  # (what the context hashes, log2 of its lines in the full profile)
 N_HASHED = len(HASHED)
-NET_MEAN, NET_CONTEXT = 2 * N_BASE, 8                # the predictor and the context that read the network
+MED, NET_MEAN, NET_CONTEXT = 6, 2 * N_BASE, 8        # MED; the predictor and the context that read the network
 POSITION_CONTEXTS = {12}
 CROSS_CONTEXTS = {6, 7, 11}                           # hashed contexts of the pixel's earlier channels
 CROSS_PREDICTORS = set(range(N_BASE, 2 * N_BASE))     # inter-channel predictors
 SETS = (("channel x bit", CHANNELS * 8), ("channel x bit x best error", CHANNELS * 8 * ERR_BUCKETS),
         ("channel x bit x network confidence", CHANNELS * 8 * 16), ("channel x bit x position", CHANNELS * 8 * 4))
-TRACKED_ALWAYS = {6, 2 * N_BASE}  # MED and the network's mean: hashed contexts read their errors
+SET_PLAIN, SET_BEST_ERROR, SET_CONFIDENCE, SET_POSITION = range(len(SETS))
+TRACKED_ALWAYS = {MED, NET_MEAN}  # hashed contexts read these predictors' errors
 
 
 @dataclass(frozen=True)
@@ -53,13 +54,13 @@ class Profile:
         def dropped(o: int) -> bool:
             return contexts or (position and o in POSITION_CONTEXTS) or (cross and o in CROSS_CONTEXTS)
         keep = [k for k, o in enumerate(self.contexts) if not dropped(o)]
-        sets = tuple(s for s in self.sets if not (position and SETS[s][0].endswith("position")))
+        sets = tuple(s for s in self.sets if not (position and s == SET_POSITION))
         preds = () if predictors else tuple(k for k in self.predictors if not (cross and k in CROSS_PREDICTORS))
         if network:  # nothing of the network: neither its bits, nor its mean, nor certain bits
             preds = tuple(k for k in preds if k != NET_MEAN)
             keep = [k for k in keep if self.contexts[k] != NET_CONTEXT]
         return Profile(self.network and not network, preds, tuple(self.contexts[k] for k in keep),
-                       tuple(self.line_bits[k] for k in keep), sets or (0,), () if apms else self.apms,
+                       tuple(self.line_bits[k] for k in keep), sets or (SET_PLAIN,), () if apms else self.apms,
                        self.window_prior, 0 if network else self.certain, self.compiled_coder)
 
     @property
@@ -82,13 +83,13 @@ class Profile:
 FULL = Profile(True, tuple(range(N_PRED)), tuple(range(N_HASHED)), tuple(b for _, b in HASHED),
                tuple(range(len(SETS))), (0, 1))
 #: a few inputs, small tables, the network's cheap window tables, certain bits left to the
-#: network: about a fifth of FULL's work per subpixel (models/EXPERIMENTS.md A18)
-LIGHT = Profile(True, (3, 6, 13, 16, 20), (0, 11, 12), (17, 17, 17), (1,), (0,), window_prior=True,
-                certain=64, compiled_coder=True)
+#: network: about a fifth of FULL's work per subpixel (models/EXPERIMENTS.md A19-A24)
+LIGHT = Profile(True, (3, MED, 13, 16, NET_MEAN), (0, 11, 12), (17, 17, 17), (SET_BEST_ERROR,), (0,),
+                window_prior=True, certain=64, compiled_coder=True)
 #: between the two: the predictor bank without its LMS, every context at 2^18 lines, two weight
-#: sets, both APMs, the cheap parts of LIGHT (models/EXPERIMENTS.md A18)
-MEDIUM = Profile(True, tuple(range(2 * N_BASE + 1)), tuple(range(N_HASHED)), (18,) * N_HASHED, (1, 3), (0, 1),
-                 window_prior=True, certain=64, compiled_coder=True)
+#: sets, both APMs, the cheap parts of LIGHT (models/EXPERIMENTS.md A28)
+MEDIUM = Profile(True, tuple(range(NET_MEAN + 1)), tuple(range(N_HASHED)), (18,) * N_HASHED,
+                 (SET_BEST_ERROR, SET_POSITION), (0, 1), window_prior=True, certain=64, compiled_coder=True)
 PROFILES = {"full": FULL, "medium": MEDIUM, "light": LIGHT}
 
 
