@@ -11,15 +11,25 @@
 Importing arzip also registers a Pillow plugin: Image.open("x.arz"), img.save("x.arz").
 The functions keep no state between calls beyond cached models, so they work from worker
 processes (multiprocessing, Dask, Ray) as they are.
+
+The functions are loaded on first use (PEP 562): `import arzip`, and with it `arzip --help`, does
+not pay for numpy, numba and the codecs.
 """
 from . import pillow_plugin
-from .api import (compress, compress_bytes, compress_file, compress_image, decompress, decompress_bytes,
-                  decompress_file, decompress_image, decompress_picture, decompress_pil, info, set_threads)
 from .errors import ArzipError, FormatError, ModelError, UnsupportedInput
-from .formats.picture import Picture
 
 pillow_plugin.register()
 
-__all__ = ["compress", "decompress", "compress_image", "decompress_image", "decompress_picture",
-           "decompress_pil", "compress_bytes", "decompress_bytes", "info", "compress_file", "decompress_file",
-           "set_threads", "Picture", "ArzipError", "FormatError", "ModelError", "UnsupportedInput"]
+_API = ("compress", "decompress", "compress_image", "decompress_image", "decompress_picture", "decompress_pil",
+        "compress_bytes", "decompress_bytes", "info", "compress_file", "decompress_file", "set_threads")
+__all__ = [*_API, "Picture", "ArzipError", "FormatError", "ModelError", "UnsupportedInput"]
+
+
+def __getattr__(name: str):
+    if name in _API:
+        from . import api
+        return getattr(api, name)
+    if name == "Picture":
+        from .formats.picture import Picture
+        return Picture
+    raise AttributeError(f"module 'arzip' has no attribute {name!r}")

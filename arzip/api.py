@@ -7,9 +7,9 @@ the file) -> image.planes (each plane through a learned model, image.codec, or t
 """
 from __future__ import annotations
 
+import importlib.util
 import io
 import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -18,15 +18,15 @@ import numba
 import numpy as np
 
 from . import container, files, registry
-from .bytes import archive as byte_archive
+from .bytes import archive as byte_archive, container as byte_container
 from .bytes.mixer import NetTables
 from .errors import ArzipError, FormatError, UnsupportedInput
 from .files import STDIO
 from .formats import picture, serialise
 from .image import container as image_container, waves
 
-# torch and the image codec are imported on first use: the byte path never needs them, and
-# importing torch costs a second and a quarter of a gigabyte.
+# The image codec is imported on first use: the byte path never needs it. Coding never needs
+# torch (the exact networks run on numpy and numba); only a GPU device does.
 
 MAX_DEFAULT_THREADS = 8  # per-wave batches are a few hundred pixels: more threads hardly help
 
@@ -53,14 +53,12 @@ def set_max_pixels(n: int) -> None:
 
 
 def set_threads(n: int) -> None:
-    """Use n threads for the image network and the table kernels."""
+    """Use up to n threads for coding an image (its stripes side by side)."""
     global _threads
     if n < 1:
         raise ArzipError(f"--threads must be at least 1 (got {n})")
     _threads = n
     numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
-    if "torch" in sys.modules:
-        sys.modules["torch"].set_num_threads(n)
 
 
 def current_threads() -> int:
@@ -68,28 +66,30 @@ def current_threads() -> int:
 
 
 def set_device(name: str) -> str:
-    """Run the image network on 'cpu', 'cuda' (or 'cuda:N'), or 'auto' (a GPU when torch sees
-    one, decided when an image is first coded). Archives do not depend on it: every layer is
-    exact on any device. Returns the device name (or 'auto')."""
+    """Run the image network's matmuls on 'cpu', 'cuda' (or 'cuda:N'), or 'auto' (a GPU when torch
+    is installed and sees one, decided when an image is first coded). Archives do not depend on
+    it: every layer is exact on any device. Only a GPU needs torch (`arzip[train]`). Returns the
+    device name (or 'auto')."""
     global _device
     if name.split(":")[0] not in ("cpu", "cuda", "auto"):
         raise ArzipError(f"unknown device '{name}' (use cpu, cuda or auto)")
-    if name.startswith("cuda") and not _torch().cuda.is_available():
-        raise ArzipError(f"device '{name}' requested, but torch sees no CUDA GPU")
+    if name.startswith("cuda") and not _cuda_available():
+        raise ArzipError(f"device '{name}' requested, but no CUDA GPU is available to torch "
+                         "(a GPU needs torch: pip install 'arzip[train]')")
     _device = name
     return name
 
 
-def _torch():
+def _cuda_available() -> bool:
+    if importlib.util.find_spec("torch") is None:
+        return False
     import torch
-    if _threads is not None:
-        torch.set_num_threads(_threads)
-    return torch
+    return torch.cuda.is_available()
 
 
 def _image_device() -> str:
     if _device == "auto":
-        return "cuda" if _torch().cuda.is_available() else "cpu"
+        return "cuda" if _cuda_available() else "cpu"
     return _device
 
 
@@ -194,14 +194,14 @@ def decompress(blob: bytes, to: str | None = None) -> bytes:
     return picture.write(decompress_picture(blob), to)
 
 
-def _byte_net(name: str, sha16: bytes) -> NetTables:
-    return registry.load_bytes(registry.installed(name, sha16))
+def _byte_net(head: byte_container.Head) -> NetTables:
+    return registry.load_bytes(registry.installed(head.model_name, head.model_sha))
 
 
 def _compress_bytes_stream(src: BinaryIO, dst: BinaryIO) -> byte_archive.Summary:
     name = registry.bytes_model()
-    return byte_archive.compress_stream(src, dst, registry.load_bytes(name), name,
-                                        registry.hash_prefix(name, container.BYTES_MODEL_HASH_BYTES))
+    return byte_archive.compress_stream(src, dst, registry.load_bytes(name),
+                                        registry.hash_prefix(name, byte_container.COMPACT_MODEL_HASH_BYTES))
 
 
 def info(blob: bytes) -> dict:
@@ -231,7 +231,7 @@ def info(blob: bytes) -> dict:
     payload = sum(p.payload_len for p in header.parts)
     return {
         "kind": "image",
-        "format_version": container.FORMAT_VERSION,
+        "format_version": header.version,
         "width": header.width,
         "height": header.height,
         "mode": f"{header.depth}-bit {picture.COLOR_NAMES.get(header.color_type, '?')}",
@@ -248,22 +248,26 @@ def info(blob: bytes) -> dict:
 
 
 def _bytes_info(blob: bytes) -> dict:
+    """Byte archives of version 4 do not record the model's NLL (it would cost small archives
+    more than their data); those of version 3 do."""
     scan = byte_archive.scan(io.BytesIO(blob))
-    installed = registry.find_by_hash_prefix(scan["model_sha16"])
-    n = scan["total_len"]
-    return {
+    head = scan["head"]
+    installed = registry.find_by_hash_prefix(head.model_sha)
+    n, nll = scan["total_len"], scan["nll_bits"]
+    out = {
         "kind": "bytes",
-        "format_version": container.FORMAT_VERSION,
+        "format_version": head.version,
         "original_bytes": n,
-        "model": scan["model"],
-        "model_sha256": registry.model_sha256(installed) if installed else scan["model_sha16"].hex(),
+        "model": installed or head.model_name or "not installed",
+        "model_sha256": registry.model_sha256(installed) if installed else head.model_sha.hex(),
         "blocks": scan["blocks"],
         "methods": scan["methods"],
         "compressed_bytes": len(blob),
         "bits_per_byte": 8 * len(blob) / n if n else 0.0,
-        "nll_bits": scan["nll_bits"],
-        "nll_bits_per_byte": scan["nll_bits"] / n if n else 0.0,
     }
+    if nll is not None:
+        out.update(nll_bits=nll, nll_bits_per_byte=nll / n if n else 0.0)
+    return out
 
 
 # -- files ------------------------------------------------------------------------------------

@@ -4,9 +4,12 @@ return values, callbacks and exceptions, and this module prints them (progress b
 
 Every failure becomes one line on stderr, `arzip: error: ...`, and exit status 1; no traceback
 (set ARZIP_DEBUG=1 to see one).
+
+Longer than 400 lines: every command lives here, because this is the one module that may print.
 """
 from __future__ import annotations
 
+import importlib.util
 import itertools
 import json
 import os
@@ -16,20 +19,33 @@ import traceback
 from pathlib import Path
 
 import click
-from tqdm import tqdm
 
-from . import api, files, many
+from . import files
 from .errors import ArzipError
 from .files import STDIO
-
-THREADS_HELP = ("threads for the network and the table kernels (default: OMP_NUM_THREADS, else "
-                f"the available cores, at most {api.MAX_DEFAULT_THREADS}); the output does not depend on it")
+from .image.container import MAX_PIXELS
 
 
-DEVICE_HELP = "where the network runs: auto (a CUDA GPU when present), cpu or cuda; same output"
+def _lazy(name: str):
+    """The module `name`, executed on its first attribute access (importlib's LazyLoader): `--help`
+    and `--version` answer without importing numpy, numba and the codecs behind the API."""
+    spec = importlib.util.find_spec(name)
+    spec.loader = importlib.util.LazyLoader(spec.loader)
+    module = sys.modules[name] = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-def _setup(threads: int | None, device: str = "cpu", max_pixels: int = api.DEFAULT_MAX_PIXELS) -> None:
+api, many = _lazy("arzip.api"), _lazy("arzip.many")
+THREADS_HELP = ("threads to code an image's stripes side by side (default: OMP_NUM_THREADS, else the "
+                "available cores); the output does not depend on it")
+
+
+DEVICE_HELP = ("where the image network runs: cpu, cuda (needs torch: arzip[train]) or auto (a CUDA GPU "
+               "when torch sees one); same output")
+
+
+def _setup(threads: int | None, device: str = "cpu", max_pixels: int = MAX_PIXELS) -> None:
     if threads is None:
         env = os.environ.get("OMP_NUM_THREADS", "")
         threads = int(env) if env.isdigit() and int(env) > 0 else api.default_threads()
@@ -82,7 +98,7 @@ def batch_options(command):
             click.option("-j", "--jobs", type=click.IntRange(1), default=1, show_default=True,
                          help="worker processes (files in parallel)"),
             click.option("--threads", type=int, help=THREADS_HELP),
-            click.option("--max-pixels", type=click.IntRange(1), default=api.DEFAULT_MAX_PIXELS,
+            click.option("--max-pixels", type=click.IntRange(1), default=MAX_PIXELS,
                          show_default=True, help="refuse images over this many pixels")]):
         command = option(command)
     return command
@@ -119,8 +135,8 @@ def _summary_line(report: api.Report) -> str:
 def _run_many(op: str, inputs: tuple[Path, ...], output: Path | None, stdout: bool, force: bool,
               options: dict, quiet: bool, verbose: bool, recursive: bool, jobs: int, threads: int | None,
               device: str, max_pixels: int, describe) -> None:
-    """Expand the inputs, run one job per file, print each file's line (describe) unless -q and
-    every failure, a summary with -v; exit 1 if any file failed (2 if every input was skipped)."""
+    """Expand the inputs, run one job per file, print each file's line (describe) unless -q and every failure,
+    a summary with -v (after Ctrl-C too: many.run reports every file done first); exit 1 if any file failed."""
     paths, warnings, errors = many.expand(list(inputs), op, recursive)
     for warning in warnings:
         click.echo(f"arzip: warning: {warning}", err=True)
@@ -134,10 +150,13 @@ def _run_many(op: str, inputs: tuple[Path, ...], output: Path | None, stdout: bo
     workers = min(jobs, len(paths))
     _setup(threads if threads or workers == 1 else max(1, api.default_threads() // workers), device, max_pixels)
     failures: list[many.Outcome] = []
+    outcomes: list[many.Outcome] = []
+    from tqdm import tqdm
     bar = tqdm(total=len(paths), unit="file", file=sys.stderr, leave=False,
                disable=quiet or len(paths) == 1 or not sys.stderr.isatty())
 
     def report(outcome: many.Outcome) -> None:
+        outcomes.append(outcome)
         bar.update(1)
         if outcome.error:
             failures.append(outcome)
@@ -146,17 +165,17 @@ def _run_many(op: str, inputs: tuple[Path, ...], output: Path | None, stdout: bo
             bar.write(describe(outcome.report), file=sys.stderr)
 
     try:
-        outcomes = many.run([many.Job(op, path, target, options) for path in paths], workers, report,
-                            threads=api.current_threads(), device=device, max_pixels=max_pixels)
-    finally:
+        many.run([many.Job(op, path, target, options) for path in paths], workers, report,
+                 threads=api.current_threads(), device=device, max_pixels=max_pixels)
+    finally:  # an interrupt goes on to main() (exit 130 or 143) after the summary of the files done
         bar.close()
-    if verbose:
-        done = [o.report for o in outcomes if o.report]
-        size_in, size_out = sum(r.source_bytes for r in done), sum(r.target_bytes for r in done)
-        ratio = f", {size_in / size_out:.3f}:1" if size_out and op == "compress" else ""
-        click.echo(f"arzip: {len(done)} file{'s' if len(done) != 1 else ''} {op}ed, {size_in:,} bytes in, "
-                   f"{size_out:,} bytes out{ratio}; {len(failures) + len(errors)} failed, {len(warnings)} skipped",
-                   err=True)
+        if verbose:
+            done = [o.report for o in outcomes if o.report]
+            size_in, size_out = sum(r.source_bytes for r in done), sum(r.target_bytes for r in done)
+            ratio = f", {size_in / size_out:.3f}:1" if size_out and op == "compress" else ""
+            click.echo(f"arzip: {len(done)} file{'s' if len(done) != 1 else ''} {op}ed, {size_in:,} bytes in, "
+                       f"{size_out:,} bytes out{ratio}; {len(failures) + len(errors)} failed, {len(warnings)} "
+                       "skipped", err=True)
     if failures or errors:
         raise SystemExit(1)
 
@@ -166,7 +185,7 @@ def _run_many(op: str, inputs: tuple[Path, ...], output: Path | None, stdout: bo
 @click.option("--as", "as_", type=click.Choice(["auto", "bytes", "image"]), default="auto", show_default=True,
               help="auto: an image file arzip can rewrite exactly (PNG, netpbm, BMP, TIFF, TGA, QOI, "
                    "lossless WebP) is coded as pixels, anything else as bytes")
-@click.option("--device", default="auto", show_default=True, help=DEVICE_HELP)
+@click.option("--device", default="cpu", show_default=True, help=DEVICE_HELP)
 @click.option("--model", help="image model name (overrides the level)")
 @click.option("--level", "level", type=click.IntRange(1, 9), help="1 (fastest) .. 9 (smallest); default 5")
 @level_flags
@@ -195,7 +214,7 @@ def _methods(methods) -> str:
 @cli.command()
 @output_options("FILE without .arz", "archive", "output is written and verified")
 @click.option("--to", type=click.Choice(["png"]), help="write an image as PNG (default: its own format)")
-@click.option("--device", default="auto", show_default=True, help=DEVICE_HELP)
+@click.option("--device", default="cpu", show_default=True, help=DEVICE_HELP)
 @batch_options
 def decompress(inputs: tuple[Path, ...], output: Path | None, stdout: bool, force: bool, keep: bool, rm: bool,
                to: str | None, device: str, quiet: bool, verbose: bool, recursive: bool, jobs: int,
@@ -211,7 +230,7 @@ def decompress(inputs: tuple[Path, ...], output: Path | None, stdout: bool, forc
 
 @cli.command("test")
 @click.argument("inputs", metavar="FILES...", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--device", default="auto", show_default=True, help=DEVICE_HELP)
+@click.option("--device", default="cpu", show_default=True, help=DEVICE_HELP)
 @batch_options
 def test(inputs: tuple[Path, ...], device: str, quiet: bool, verbose: bool, recursive: bool, jobs: int,
          threads: int | None, max_pixels: int) -> None:
@@ -230,11 +249,12 @@ def info(file: Path, as_json: bool) -> None:
         click.echo(json.dumps(summary))
     elif summary["kind"] == "bytes":
         methods = ", ".join(f"{n} {m}" for m, n in summary["methods"].items()) or "none"
+        nll = f"\n  model NLL  {summary['nll_bits_per_byte']:.3f} bits per byte" if "nll_bits" in summary else ""
         click.echo(f"{file}: arz bytes, {summary['original_bytes']} bytes\n"
                    f"  model      {summary['model']} (sha256 {summary['model_sha256'][:16]}...)\n"
                    f"  blocks     {summary['blocks']} ({methods})\n"
-                   f"  size       {summary['compressed_bytes']} bytes, {summary['bits_per_byte']:.3f} bits per byte\n"
-                   f"  model NLL  {summary['nll_bits_per_byte']:.3f} bits per byte")
+                   f"  size       {summary['compressed_bytes']} bytes, {summary['bits_per_byte']:.3f} bits per byte"
+                   + nll)
     else:
         lines = [f"{file}: arz image, {summary['width']}x{summary['height']} {summary['mode']} "
                  f"({summary['format']})"]
@@ -262,21 +282,19 @@ def info(file: Path, as_json: bool) -> None:
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="heat map PNG (default FILE.bits.png)")
 @click.option("-f", "--force", is_flag=True, help="overwrite an existing output")
 @click.option("--threads", type=int, help=THREADS_HELP)
-@click.option("--model", help="model name (default: the shipped image model)")
+@click.option("--model", help="RGB network for an image file, as compress --model (an archive names its own)")
 def explain(file: Path, output: Path | None, force: bool, threads: int | None, model: str | None) -> None:
-    """Write a heat map of the bits spent on each pixel of FILE and print bits per channel."""
+    """Draw FILE (an image of any kind, or the .arz of one) beside a map of the bits its archive spends
+    on each pixel, at native size, and print bits per subpixel. An image is compressed first (default level)."""
     from . import explain as explain_mod
-    from .formats import picture
     _setup(threads)
     output = output or file.with_name(file.name + ".bits.png")
     data = files.read_input(file)
     files.check_target(file, output, force)
-    pixels = picture.read_rgb8(data, str(file), file.suffix)
-    bits = explain_mod.explain_image(pixels, model)
-    files.write_atomic(output, explain_mod.heat_map_png(bits, f"{file.name}: {explain_mod.describe(bits)}"), force)
-    r, g, b = bits.reshape(-1, 3).mean(axis=0)
-    click.echo(f"{file}: R {r:.3f}  G {g:.3f}  B {b:.3f}  all {bits.mean():.3f} bits per subpixel; "
-               f"map in {output}")
+    pic, found = explain_mod.explain_file(data, str(file), file.suffix, model=model)
+    summary = f"{file}: {pic.kind} {pic.width}x{pic.height}, {found.describe()}"
+    files.write_atomic(output, explain_mod.picture_png(explain_mod.viewable(pic), found, summary), force)
+    click.echo(f"{summary}; map in {output}")
 
 
 @cli.command()

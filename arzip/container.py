@@ -3,6 +3,10 @@ and CRC-32 seals on records. Each kind lays out the rest itself: images in
 arzip/image/container.py, files coded as bytes in arzip/bytes/container.py (docs/FORMAT.md).
 
     magic 4 | version 1 | kind 1
+
+Archives are written in FORMAT_VERSION and every version in READABLE_VERSIONS still decodes:
+a change that alters any archive bit bumps the version, and the decoder follows the old rule
+for old archives (tests/golden holds archives of every version).
 """
 from __future__ import annotations
 
@@ -12,15 +16,16 @@ import zlib
 from .errors import FormatError
 
 MAGIC = b"\x89ARZ"
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
+READABLE_VERSIONS = (3, 4)  # 4: compact byte archives, byte-model tables sized to the block
 KIND_IMAGE = 1  # an image's samples, coded by planes: arzip/image/container.py
 KIND_BYTES = 2  # any file, coded byte by byte: arzip/bytes/container.py
 KINDS = {KIND_IMAGE: "image", KIND_BYTES: "bytes"}
 PREFIX_SIZE = 6
 
 # How much of a model file's SHA-256 an archive records to name its model: 8 bytes in image
-# archives, 16 in byte archives (fixed by format version 3; either prefix is far beyond chance
-# collisions among the handful of shipped models).
+# archives, 16 in byte archives of version 3 (4 in those of version 4, arzip/bytes/container.py;
+# any of these is far beyond chance collisions among the handful of shipped models).
 IMAGE_MODEL_HASH_BYTES = 8
 BYTES_MODEL_HASH_BYTES = 16
 
@@ -33,13 +38,23 @@ def prefix(kind: int) -> bytes:
 
 def kind_of(head: bytes) -> int:
     """The kind of archive from its first 6 bytes (magic, version and kind checked)."""
+    return _checked(head)[1]
+
+
+def version_of(head: bytes) -> int:
+    """The format version of an archive from its first 6 bytes (magic, version and kind checked)."""
+    return _checked(head)[0]
+
+
+def _checked(head: bytes) -> tuple[int, int]:
     if len(head) < PREFIX_SIZE or head[:4] != MAGIC:
         raise FormatError("not an arz archive")
-    if head[4] != FORMAT_VERSION:
-        raise FormatError(f"unsupported arz format version {head[4]} (this arzip reads {FORMAT_VERSION})")
+    if head[4] not in READABLE_VERSIONS:
+        raise FormatError(f"unsupported arz format version {head[4]} (this arzip reads "
+                          f"{', '.join(map(str, READABLE_VERSIONS))})")
     if head[5] not in KINDS:
         raise FormatError(f"unknown payload kind {head[5]}")
-    return head[5]
+    return head[4], head[5]
 
 
 def sealed(record: bytes) -> bytes:

@@ -10,8 +10,9 @@ numba or torch threads running can deadlock.
 from __future__ import annotations
 
 import multiprocessing
+import signal
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -81,28 +82,76 @@ def run_job(job: Job) -> Outcome:
         return Outcome(job, None, f"{job.source}: {e.strerror or e}")
 
 
+_busy = False      # in a worker: a job is running
+_stopping = False  # in a worker: told to stop (Ctrl-C at the terminal, or the main process)
+
+
 def _init_worker(threads: int, device: str, max_pixels: int) -> None:
     api.set_threads(threads)
     api.set_device(device)
     api.set_max_pixels(max_pixels)
+    signal.signal(signal.SIGINT, _stop_worker)
+    signal.signal(signal.SIGTERM, _stop_worker)
+
+
+def _stop_worker(signum: int, frame: object) -> None:
+    """SIGINT or SIGTERM in a worker: the job in progress unwinds as Ctrl-C unwinds a single
+    file (its output never appears: arzip.files), and no further job starts. Between jobs the
+    worker waits for the pool to close it: an interrupt there would only print a traceback.
+    Only the first signal acts, so a second one cannot cut the first unwinding short."""
+    global _stopping
+    if not _stopping:
+        _stopping = True
+        if _busy:
+            raise KeyboardInterrupt
+
+
+def _run_in_worker(job: Job) -> Outcome:
+    """run_job in a worker process, unless the worker was told to stop."""
+    global _busy
+    _busy = True  # before the check: a signal in between finds the job busy and interrupts it
+    try:
+        if _stopping:
+            raise KeyboardInterrupt
+        return run_job(job)
+    finally:
+        _busy = False
 
 
 def run(jobs: list[Job], workers: int, on_outcome: Callable[[Outcome], None], threads: int = 1,
         device: str = "cpu", max_pixels: int = api.DEFAULT_MAX_PIXELS) -> list[Outcome]:
     """Run the jobs (in `workers` processes when more than one), calling on_outcome(outcome) as
-    each finishes, in job order."""
-    outcomes = []
+    each finishes, in job order. On an interrupt (KeyboardInterrupt: Ctrl-C, or the CLI's
+    SIGTERM) the running jobs stop and leave no output, the others never start, and every job
+    that had finished is still handed to on_outcome, in job order, before the interrupt goes
+    on: a file that is done is reported as done, whatever the job order."""
+    outcomes: list[Outcome] = []
     if workers <= 1:
-        pool, results = None, map(run_job, jobs)
-    else:
-        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=_init_worker, initargs=(threads, device, max_pixels))
-        results = pool.map(run_job, jobs)
+        for job in jobs:
+            outcomes.append(run_job(job))
+            on_outcome(outcomes[-1])
+        return outcomes
+    others = set(multiprocessing.active_children())
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_init_worker, initargs=(threads, device, max_pixels))
+    futures: list[Future] = []
     try:
-        for outcome in results:
-            outcomes.append(outcome)
-            on_outcome(outcome)
+        futures += [pool.submit(_run_in_worker, job) for job in jobs]
+        for future in futures:
+            outcomes.append(future.result())
+            on_outcome(outcomes[-1])
+    except KeyboardInterrupt:
+        # A terminal's Ctrl-C reaches the workers too, a signal to this process alone does not:
+        # tell them (they stop once, whoever tells them first), let them unwind, then report
+        # every job that finished, those whose results were on their way included.
+        for worker in set(multiprocessing.active_children()) - others:
+            worker.terminate()
+        pool.shutdown(wait=True, cancel_futures=True)
+        for future in futures[len(outcomes):]:
+            if future.done() and not future.cancelled() and future.exception() is None:
+                outcomes.append(future.result())
+                on_outcome(outcomes[-1])
+        raise
     finally:
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+        pool.shutdown(wait=True, cancel_futures=True)
     return outcomes

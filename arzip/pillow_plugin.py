@@ -4,16 +4,16 @@
 Opening reads only the header (size and mode are known at once); the pixels are decoded on
 `load()`, as with any Pillow format. 16-bit colour images have no Pillow mode: opening one is
 refused (use arzip.decompress_image for its samples).
+
+Registering costs Pillow's own import only: `import arzip` (and so the command line) stays
+quick, and the codec is imported when an archive is first opened or saved.
 """
 from __future__ import annotations
 
-import numpy as np
 from PIL import Image, ImageFile, ImagePalette
 
 from . import container
 from .errors import FormatError
-from .formats import picture
-from .image.container import read_header
 
 FORMAT = "ARZ"
 
@@ -27,6 +27,10 @@ class ArzImageFile(ImageFile.ImageFile):
     format_description = "arzip lossless image"
 
     def _open(self) -> None:
+        import numpy as np
+
+        from .formats import picture
+        from .image.container import read_header
         blob = self.fp.read()
         try:
             header = read_header(blob)
@@ -51,6 +55,7 @@ class ArzDecoder(ImageFile.PyDecoder):
 
     def decode(self, buffer) -> tuple[int, int]:
         from .api import decompress_picture
+        from .formats import picture
         self.fd.seek(0)
         im = picture.to_pil(decompress_picture(self.fd.read()))
         self.set_as_raw(im.tobytes(), im.mode)  # raw data in the mode's own layout
@@ -59,6 +64,7 @@ class ArzDecoder(ImageFile.PyDecoder):
 
 def _save(im: Image.Image, fp, filename) -> None:
     from .api import compress_image
+    from .formats import picture
     fp.write(compress_image(picture.from_pil(im), level=im.encoderinfo.get("level")))
 
 

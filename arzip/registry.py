@@ -85,12 +85,13 @@ def find_by_hash_prefix(prefix: bytes) -> str | None:
     return None
 
 
-def installed(name: str, sha_prefix: bytes) -> str:
-    """The installed model an archive names (by its file hash prefix), or a FormatError naming it."""
+def installed(name: str | None, sha_prefix: bytes) -> str:
+    """The installed model an archive names by its file hash prefix (and, in older archives, by
+    name too), or a FormatError naming it."""
     found = find_by_hash_prefix(sha_prefix)
     if found is None:
-        raise FormatError(f"archive was made with model '{name}' (sha256 {sha_prefix.hex()}...), "
-                          "which is not installed")
+        named = f"model '{name}'" if name else "a model"
+        raise FormatError(f"archive was made with {named} (sha256 {sha_prefix.hex()}...), which is not installed")
     return found
 
 

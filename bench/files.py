@@ -6,8 +6,9 @@ files so results can be compared between model versions.
 
 How: every file in each group folder (default: the Canterbury corpus, the two large Canterbury
 files and the enwik8 prefix under ../shared/data/files) is compressed and decompressed by
-arzip's byte path (`arzip.compress_bytes`, in this process, after a warm-up so model loading
-and JIT compilation are not counted) and by gzip -9, bzip2 -9, xz -9e, zstd -19 and brotli -11
+arzip's byte path (`arzip.bytes.archive.compress_stream`, what `arzip.compress_bytes` runs, which
+also reports the model's NLL; in this process, after a warm-up so model loading and JIT
+compilation are not counted) and by gzip -9, bzip2 -9, xz -9e, zstd -19 and brotli -11
 (their Python bindings, same settings as the command-line tools). Every arzip decode is
 compared with the original and the run aborts if any differs. Rates are bits per byte
 (8 * compressed / original); a group's total is total compressed bits over total bytes.
@@ -24,6 +25,7 @@ import bz2
 import datetime
 import gzip
 import importlib.metadata
+import io
 import json
 import lzma
 import platform
@@ -35,7 +37,8 @@ import brotli
 import zstandard
 
 import arzip
-from arzip import api, registry
+from arzip import registry
+from arzip.bytes import archive as byte_archive, container as byte_container
 
 REFERENCES = {
     "gzip-9": lambda d: gzip.compress(d, 9, mtime=0),
@@ -49,16 +52,20 @@ DEFAULT_GROUPS = ["canterbury", "canterbury_large", "enwik8_partial"]
 
 def measure(path: Path) -> dict:
     data = path.read_bytes()
+    name = registry.bytes_model()
+    out = io.BytesIO()
     t0 = time.perf_counter()
-    blob = arzip.compress_bytes(data)
+    summary = byte_archive.compress_stream(io.BytesIO(data), out, registry.load_bytes(name),
+                                           registry.hash_prefix(name, byte_container.COMPACT_MODEL_HASH_BYTES))
     t1 = time.perf_counter()
+    blob = out.getvalue()
     back = arzip.decompress_bytes(blob)
     t2 = time.perf_counter()
     if back != data:
         sys.exit(f"{path}: decoded bytes differ from the original")
-    summary = api.info(blob)
+    methods = {m: summary.methods.count(m) for m in sorted(set(summary.methods))}
     row = {"file": path.name, "bytes": len(data), "arzip": len(blob), "encode_s": t1 - t0, "decode_s": t2 - t1,
-           "nll_bits": summary["nll_bits"], "methods": summary["methods"]}
+           "nll_bits": summary.nll_bits, "methods": methods}
     for name, fn in REFERENCES.items():
         row[name] = len(fn(data))
     return row

@@ -13,6 +13,7 @@ import torch
 
 import arzip
 from arzip import registry
+from arzip.container import varint
 from arzip.bytes import archive as byte_archive, codec as byte_codec, container as byte_container
 from arzip.bytes import mixer as byte_mixer
 from arzip.bytes.exact import ByteNetConfig
@@ -96,7 +97,7 @@ def test_encoder_chunks_and_threads_do_not_change_bits(monkeypatch):
         assert byte_codec.encode_block(net, data)[0] == reference
     finally:
         arzip.set_threads(2)
-    assert byte_codec.decode_block(net, reference, len(data), segments) == data
+    assert byte_codec.decode_block(net, reference, len(data), segments, sized=True) == data
 
 
 def test_segment_counts_round_trip():
@@ -105,7 +106,7 @@ def test_segment_counts_round_trip():
     sizes = {}
     for segments in (1, 3, 64, 20_000):
         payload, _, _ = byte_codec.encode_block(net, data, segments)
-        assert byte_codec.decode_block(net, payload, len(data), segments) == data
+        assert byte_codec.decode_block(net, payload, len(data), segments, sized=True) == data
         sizes[segments] = len(payload)
     assert sizes[1] < sizes[20_000]  # context is worth something
 
@@ -140,10 +141,32 @@ def test_lying_block_lengths_are_refused_before_allocating():
     head = io.BytesIO(blob)
     byte_container.read_header(head)
     at = head.tell()
-    bad = bytearray(blob)
-    bad[at + 1:at + 5] = (1 << 30).to_bytes(4, "little")  # raw_len 1 GiB
+    assert blob[at + 1] == 11  # the block's raw_len, a one-byte varint
+    bad = blob[:at + 1] + varint(1 << 30) + blob[at + 2:]  # raw_len 1 GiB
     with pytest.raises(FormatError, match="block of"):
-        arzip.decompress_bytes(bytes(bad))
+        arzip.decompress_bytes(bad)
+
+
+def test_small_files_cost_little_beyond_their_coded_data():
+    """Version 4: a 10-byte header, a block record of 4 bytes (under 128 bytes; 6 under 16 kB)
+    and a 5-byte end: 19 bytes (gzip spends 18), 21 for 1 kB."""
+    assert len(arzip.compress_bytes(b"")) == 15
+    for data, overhead in ((b"hello world, this is a small text file.\n", 19), (SAMPLES["text"][:1000], 21)):
+        blob = arzip.compress_bytes(data)
+        block = byte_container.read_compact_record(io.BytesIO(blob[10:]))
+        assert block.method == byte_container.METHOD_MODEL
+        assert len(blob) - len(block.coded) == overhead
+        assert arzip.decompress_bytes(blob) == data
+
+
+def test_tables_are_sized_to_the_block():
+    """A 1 kB block allocates 4 MB of tables, not 700 MB; a block of 8 MiB the full
+    sizes; version-3 archives always the full sizes."""
+    net = registry.load_bytes(registry.bytes_model())
+    small = byte_mixer.MixerState(1000, 1, net, sized=True).arrays
+    assert small[19].nbytes + small[20].nbytes < 8 << 20
+    assert byte_mixer.table_bits(byte_container.BLOCK_SIZE, True)[0].tolist() == byte_mixer.LINE_BITS.tolist()
+    assert byte_mixer.table_bits(1000, False)[1] == byte_mixer.MATCH_BITS
 
 
 def test_classical_block_bomb_is_bounded():
@@ -151,7 +174,7 @@ def test_classical_block_bomb_is_bounded():
     bomb = zlib.compress(b"\0" * 5_000_000, 9)
     block = byte_container.Block(byte_container.METHOD_ZLIB, 100, 0, bomb)
     with pytest.raises(FormatError, match="wrong length"):
-        byte_archive.decode_block(None, block)
+        byte_archive.decode_block(None, block, 4)
 
 
 # -- command line ----------------------------------------------------------------------------
@@ -236,5 +259,5 @@ def test_train_export_and_code(tmp_path):
     net = ExactByteNet.load(path).tables()
     data = SAMPLES["text"][:3000]
     payload, nll, segments = byte_codec.encode_block(net, data)
-    assert byte_codec.decode_block(net, payload, len(data), segments) == data
+    assert byte_codec.decode_block(net, payload, len(data), segments, sized=True) == data
     assert abs(8 * len(payload) - nll) < 0.01 * nll + 64  # rate = NLL

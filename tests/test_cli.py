@@ -159,7 +159,7 @@ def test_explain_writes_a_heat_map(png_file, small_photo):
     out = png_file.parent / "bits.png"
     r = arzip("explain", png_file, "-o", out)
     assert r.returncode == 0, r.stderr
-    assert re.search(r"R [\d.]+  G [\d.]+  B [\d.]+  all [\d.]+ bits per subpixel", r.stdout)
+    assert re.search(r"8-bit RGB 80x48, [\d.]+ bits per subpixel \(R [\d.]+, G [\d.]+, B [\d.]+\)", r.stdout)
     with Image.open(out) as im:
         assert im.format == "PNG" and im.size[0] > 100
     assert_one_line_error(arzip("explain", png_file, "-o", out), "already exists")

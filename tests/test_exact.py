@@ -83,16 +83,15 @@ def test_integer_heads_equal_float_layers(model, crop):
     cur = np.ascontiguousarray(flat[base[:, None] + np.arange(CHANNELS)].T - 128.0)
     feats = model.pixel_features(ctx)
     t, hh, n_in = model.tensors, model.config.head_hidden, ctx.shape[1]
-    x = torch.from_numpy(ctx).double() - 128
+    x = ctx.astype(np.float64) - 128
     for c in range(CHANNELS):
-        w_hid, w_out = t[f"head_hidden.{c}.weight"].double(), t[f"head_out.{c}.weight"].double()
-        cur_c = torch.from_numpy(cur[:c].T).double()
-        acc = torch.from_numpy(feats.head_hidden[c]).double() + cur_c @ w_hid[:, model.config.hidden:].t()
-        z = torch.clamp(torch.floor(acc * torch.exp2(ACT_FRAC - t[f"head_hidden.{c}.row_exp"].double())),
-                        0, ACT_MAX)
-        out = (z @ w_out[:, :hh].t() + x @ w_out[:, hh:hh + n_in].t() + cur_c @ w_out[:, hh + n_in:].t()
-               + t[f"head_out.{c}.bias"].double())
-        assert np.array_equal(model.channel_tables(c, feats, cur)[0], out.numpy()), c
+        w_hid, w_out = t[f"head_hidden.{c}.weight"].astype(np.float64), t[f"head_out.{c}.weight"].astype(np.float64)
+        cur_c = cur[:c].T.astype(np.float64)
+        acc = feats.head_hidden[c].astype(np.float64) + cur_c @ w_hid[:, model.config.hidden:].T
+        z = np.clip(np.floor(acc * np.exp2(ACT_FRAC - t[f"head_hidden.{c}.row_exp"].astype(np.float64))), 0, ACT_MAX)
+        out = (z @ w_out[:, :hh].T + x @ w_out[:, hh:hh + n_in].T + cur_c @ w_out[:, hh + n_in:].T
+               + t[f"head_out.{c}.bias"])
+        assert np.array_equal(model.channel_tables(c, feats, cur)[0], out), c
 
 
 def test_parallel_kernel_equals_serial(model):
@@ -141,15 +140,15 @@ def test_archive_written_with_one_thread_count_reads_with_another(photo, size):
 def test_every_layer_stays_below_the_exact_integer_limit(model):
     t, cfg = model.tensors, model.config
     n_in = model.context.size * CHANNELS
-    hidden_limit = exact.F32_LIMIT if model.hidden_dtype == torch.float32 else exact.F64_LIMIT
+    hidden_limit = exact.F32_LIMIT if model.hidden_dtype == np.float32 else exact.F64_LIMIT
     layers = [(model.trunk1, [INPUT_MAX] * n_in, hidden_limit),
               (model.trunk2, [ACT_MAX] * cfg.hidden, hidden_limit)]
     for c in range(CHANNELS):
         w = t[f"head_hidden.{c}.weight"]
-        layers.append((exact.ExactLinear(w.double(), t[f"head_hidden.{c}.bias"].double(), None),
+        layers.append((exact.ExactLinear(w.astype(np.float64), t[f"head_hidden.{c}.bias"].astype(np.float64), None),
                        [ACT_MAX] * cfg.hidden + [INPUT_MAX] * c, hidden_limit))
         w = t[f"head_out.{c}.weight"]
-        layers.append((exact.ExactLinear(w.double(), t[f"head_out.{c}.bias"].double(), None),
+        layers.append((exact.ExactLinear(w.astype(np.float64), t[f"head_out.{c}.bias"].astype(np.float64), None),
                        [ACT_MAX] * cfg.head_hidden + [INPUT_MAX] * (n_in + c), exact.F64_LIMIT))
     for layer, in_max, limit in layers:
         assert exact.worst_case_bound(layer, np.array(in_max)) < limit

@@ -4,6 +4,7 @@ change broke archives people already have."""
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import numpy as np
 import pytest
 
 import arzip
+from arzip import container
 from arzip.formats import picture
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
@@ -18,7 +20,24 @@ MANIFEST = json.loads((GOLDEN / "manifest.json").read_text())
 
 
 def test_every_golden_archive_is_listed():
-    assert sorted(p.name for p in GOLDEN.glob("*.arz")) == sorted(f"{name}.arz" for name in MANIFEST)
+    assert sorted(p.relative_to(GOLDEN).as_posix() for p in GOLDEN.rglob("*.arz")) == \
+        sorted(f"{name}.arz" for name in MANIFEST)
+
+
+def test_this_arzip_writes_the_golden_archives_of_its_version():
+    """Re-encoding every input of the current version's folder gives its archive byte for byte:
+    a change that alters coded bits fails here, and needs a new format version."""
+    spec = importlib.util.spec_from_file_location("make_golden", GOLDEN / "make_golden.py")
+    make_golden = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(make_golden)
+    assert make_golden.FOLDER == f"v{container.FORMAT_VERSION}"
+    assert make_golden.check() == 0
+
+
+def test_every_readable_version_has_golden_archives():
+    assert {entry["format_version"] for entry in MANIFEST.values()} == set(container.READABLE_VERSIONS)
+    for name, entry in MANIFEST.items():
+        assert (GOLDEN / f"{name}.arz").read_bytes()[4] == entry["format_version"]
 
 
 @pytest.mark.parametrize("name", sorted(MANIFEST))

@@ -27,7 +27,8 @@ ALLOWED = {
     "arzip.files": {"arzip.errors"},
     "arzip.api": {"arzip.errors", "arzip.container", "arzip.registry", "arzip.files", "arzip.formats",
                   "arzip.bytes", "arzip.image"},
-    "arzip.explain": {"arzip.errors", "arzip.registry", "arzip.image"},
+    "arzip.explain": {"arzip.errors", "arzip.container", "arzip.coder", "arzip.registry", "arzip.formats",
+                      "arzip.bytes", "arzip.image", "arzip.api"},
     "arzip.pillow_plugin": {"arzip.errors", "arzip.container", "arzip.formats", "arzip.image", "arzip.api"},
     "arzip.many": {"arzip.errors", "arzip.api", "arzip.files"},
     "arzip": {"arzip.api", "arzip.errors", "arzip.formats", "arzip.pillow_plugin"},
@@ -36,15 +37,15 @@ ALLOWED = {
 # Training code: only the CLI's train commands and other training code import it.
 TRAINING = {"arzip.training", "arzip.image.model", "arzip.image.train", "arzip.image.export", "arzip.bytes.model",
             "arzip.bytes.train", "arzip.bytes.export", "arzip.bytes.corpus"}
-# Modules that never import torch themselves. The image network's exact form does (it is loaded
-# only when a plane goes through a learned model), and so do the API's device choice and the
-# CLI's training commands, on first use.
+# Modules that never import torch themselves: coding needs none of it. Only training code, the
+# GPU form of the image network's matmuls (arzip.image.exact_gpu, for --device cuda), the API's
+# check for a GPU and the CLI's training commands import it, on first use.
 TORCH_FREE = {"arzip.errors", "arzip.container", "arzip.coder", "arzip.files", "arzip.many", "arzip.registry",
               "arzip.pillow_plugin", "arzip.explain", "arzip.mixing", "arzip.formats",
               "arzip.bytes.archive", "arzip.bytes.codec", "arzip.bytes.container", "arzip.bytes.exact",
               "arzip.bytes.mixer", "arzip.image.container", "arzip.image.planes", "arzip.image.codec",
               "arzip.image.tables", "arzip.image.waves", "arzip.image.neighbourhood", "arzip.image.adaptive",
-              "arzip.image.mixing_codec"}
+              "arzip.image.mixing_codec", "arzip.image.exact", "arzip.image.predictors", "arzip.image.profiles"}
 TERMINAL = {"click", "tqdm"}
 
 
@@ -117,14 +118,33 @@ def test_only_the_cli_talks_to_the_terminal(name):
         assert not (isinstance(node, ast.Attribute) and node.attr == "stderr"), f"{name} writes to stderr"
 
 
-def test_the_byte_path_runs_without_torch():
-    """Coding and decoding a file as bytes loads neither torch nor the image model."""
-    code = ("import sys, arzip; blob = arzip.compress(b'hello, bytes ' * 100); "
-            "assert arzip.decompress(blob) == b'hello, bytes ' * 100; "
-            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'torch' or m.startswith('arzip.image.exact')))")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+def _modules_loaded_by(code: str, prefixes: tuple[str, ...]) -> list[str]:
+    result = subprocess.run([sys.executable, "-c", f"import sys; {code}; print(sorted(m for m in sys.modules "
+                             f"if m.startswith({prefixes!r})))"], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "[]"
+    return eval(result.stdout.strip())
+
+
+def test_the_byte_path_runs_without_torch_or_the_image_model():
+    """Coding and decoding a file as bytes loads neither torch nor the image model."""
+    code = ("import arzip; blob = arzip.compress(b'hello, bytes ' * 100); "
+            "assert arzip.decompress(blob) == b'hello, bytes ' * 100")
+    assert _modules_loaded_by(code, ("torch", "arzip.image.exact")) == []
+
+
+def test_images_are_coded_without_torch():
+    """The image networks' exact forms run on numpy and numba: a photo through the default
+    level (network and context mixing) and back never imports torch."""
+    code = ("import numpy as np, arzip; from skimage import data; x = data.astronaut()[:40, :48]; "
+            "assert (arzip.decompress_image(arzip.compress_image(x)) == x).all()")
+    assert _modules_loaded_by(code, ("torch",)) == []
+
+
+def test_the_command_line_starts_without_the_codecs():
+    """`arzip --help` and `--version` import neither numpy nor numba (they answer in a tenth of
+    a second; bench/startup.py times them)."""
+    code = "from click.testing import CliRunner; from arzip.cli import cli; CliRunner().invoke(cli, ['--help'])"
+    assert _modules_loaded_by(code, ("numpy", "numba", "torch")) == []
 
 
 def test_modules_stay_readable():

@@ -76,7 +76,7 @@ def test_d_alias_and_test_command(folder):
     damaged[len(damaged) // 2] ^= 0x10
     bad = folder / "bad.arz"
     bad.write_bytes(bytes(damaged))
-    assert_one_line_error(arzip("test", bad, "-q"), "bad.arz: corrupted")
+    assert_one_line_error(arzip("test", bad, "-q"), "bad.arz: (corrupted|checksum mismatch)")
     (folder / "notes.txt").unlink()
     assert arzip("-d", arz).returncode == 0
     assert (folder / "notes.txt").read_bytes() == TEXT[:3000]
@@ -171,6 +171,34 @@ def test_killed_decompress_loses_nothing(slow_input):
         assert proc.returncode != 0
         assert archive.read_bytes() == before and not target.exists()
         assert all(name.startswith(".restored-") for name in leftovers(slow_input.parent))
+
+
+@pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGTERM])
+def test_interrupted_jobs_still_report_every_file_done(tmp_path, how):
+    """--jobs 2 on a small file between two slow ones: once the small one's archive exists,
+    Ctrl-C (to the whole process group, as a terminal sends it) or SIGTERM (to arzip alone,
+    which must stop its workers itself). The small file still gets its line and its place in
+    the summary, though a file before it in job order is unfinished; the slow ones leave
+    nothing behind; the exit status is the signal's."""
+    slow = [tmp_path / "slow1.txt", tmp_path / "slow2.txt"]
+    for i, path in enumerate(slow):
+        path.write_bytes((TEXT * 60)[i:900_000 + i])  # several seconds each
+    small = tmp_path / "small.txt"
+    small.write_bytes(TEXT[:2000])
+    proc = subprocess.Popen([sys.executable, "-m", "arzip.cli", "compress", slow[0], small, slow[1], "--jobs", "2",
+                             "-v", "--threads", "1"], cwd=tempfile.gettempdir(), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, preexec_fn=_interruptible, start_new_session=True)
+    deadline = time.time() + 60
+    while not (tmp_path / "small.txt.arz").exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.02)
+    os.killpg(proc.pid, how) if how == signal.SIGINT else proc.send_signal(how)
+    _, err = proc.communicate(timeout=60)
+    code, word = (143, "terminated") if how == signal.SIGTERM else (130, "interrupted")
+    assert proc.returncode == code, err
+    assert f"{small}: 2.0 kB -> " in err and "arzip: 1 file compressed, 2,000 bytes in" in err, err
+    assert err.strip().endswith(f"arzip: error: {word}") and "Traceback" not in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["slow1.txt", "slow2.txt", "small.txt", "small.txt.arz"]
+    assert api.decompress((tmp_path / "small.txt.arz").read_bytes()) == TEXT[:2000]
 
 
 def test_processes_sharing_a_folder(tmp_path):

@@ -13,7 +13,7 @@ import io
 import lzma
 import struct
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -47,10 +47,11 @@ def _bounded(decompressor, coded: bytes, raw_len: int) -> bytes:
     return out
 
 
-def decode_block(net: NetTables, block: bc.Block) -> bytes:
+def decode_block(net: NetTables, block: bc.Block, version: int) -> bytes:
+    """A block of an archive of format `version` (which sizes the model's tables)."""
     if block.method == bc.METHOD_MODEL:
         try:
-            return codec.decode_block(net, block.coded, block.raw_len, block.segments)
+            return codec.decode_block(net, block.coded, block.raw_len, block.segments, sized=version >= 4)
         except (ValueError, RuntimeError, AssertionError) as e:
             raise FormatError(f"corrupted archive (block does not decode: {e})") from None
     if block.method == bc.METHOD_STORED:
@@ -97,8 +98,9 @@ def encode_part(data: bytes, net: NetTables, model_cost: int = 0) -> tuple[bytes
     return out.getvalue(), nll, used_model
 
 
-def decode_part(payload: bytes, raw_len: int, net_for: Callable[[], NetTables]) -> bytes:
-    """Inverse of encode_part, for a buffer known to be raw_len bytes long."""
+def decode_part(payload: bytes, raw_len: int, net_for: Callable[[], NetTables], version: int) -> bytes:
+    """Inverse of encode_part, for a buffer known to be raw_len bytes long, in an archive of
+    format `version`."""
     if raw_len <= bc.BLOCK_SIZE:
         if len(payload) < _SMALL_PART.size or len(payload) > raw_len + bc.CODED_SLACK:
             raise FormatError("corrupted archive (byte-coded part)")
@@ -106,13 +108,13 @@ def decode_part(payload: bytes, raw_len: int, net_for: Callable[[], NetTables]) 
         if method not in bc.METHODS:
             raise FormatError(f"corrupted archive (unknown block method {method})")
         block = bc.Block(method, raw_len, segments, payload[_SMALL_PART.size:])
-        return decode_block(net_for() if method == bc.METHOD_MODEL else None, block)
+        return decode_block(net_for() if method == bc.METHOD_MODEL else None, block, version)
     src, parts, total = io.BytesIO(payload), [], 0
     while total < raw_len:
         record = bc.read_record(src)
         if isinstance(record, bc.End) or record.raw_len > raw_len - total:
             raise FormatError("corrupted archive (byte-coded part)")
-        parts.append(decode_block(net_for() if record.method == bc.METHOD_MODEL else None, record))
+        parts.append(decode_block(net_for() if record.method == bc.METHOD_MODEL else None, record, version))
         total += record.raw_len
     if src.read(1):
         raise FormatError("corrupted archive (trailing bytes in a byte-coded part)")
@@ -128,65 +130,94 @@ class Summary:
     methods: tuple[str, ...] = ()
 
 
-def compress_stream(src: BinaryIO, dst: BinaryIO, net: NetTables, model_name: str, model_sha16: bytes) -> Summary:
-    """Read src to its end, write the archive to dst."""
+def compress_stream(src: BinaryIO, dst: BinaryIO, net: NetTables, model_sha: bytes) -> Summary:
+    """Read src to its end, write the archive (format version 4) to dst."""
     summary = Summary()
-    summary.archive_bytes = bc.write_header(dst, model_name, model_sha16)
-    checksum = hashlib.blake2b(digest_size=16)
+    summary.archive_bytes = bc.write_header(dst, model_sha)
+    crc = 0
     methods = []
     while True:
         block = src.read(bc.BLOCK_SIZE)
         if not block:
             break
-        checksum.update(block)
+        crc = zlib.crc32(block, crc)
         record, nll = code_block(net, block)
-        summary.archive_bytes += bc.write_block(dst, record)
+        summary.archive_bytes += bc.write_compact_block(dst, record)
         summary.raw_bytes += len(block)
         summary.nll_bits += nll
         methods.append(bc.METHODS[record.method])
-    summary.archive_bytes += bc.write_end(dst, bc.End(summary.raw_bytes, summary.nll_bits, checksum.digest()))
+    summary.archive_bytes += bc.write_compact_end(dst, crc)
     summary.methods = tuple(methods)
     return summary
 
 
-def decompress_stream(src: BinaryIO, dst: BinaryIO, net_for) -> int:
-    """Read an archive (its header included) from src, write the original to dst; returns the
-    byte count. net_for(name, sha16) gives the model's tables. Raises FormatError on any damage,
-    checksum mismatch included (dst may then hold partial output: callers write to a temporary
-    file)."""
-    name, sha16 = bc.read_header(src)
-    net = None
-    checksum = hashlib.blake2b(digest_size=16)
-    total = 0
+class _Check:
+    """The whole-original check of a byte archive: BLAKE2b-128 and length in version 3, CRC-32
+    in version 4."""
+
+    def __init__(self, version: int) -> None:
+        self.version, self.total = version, 0
+        self._blake = hashlib.blake2b(digest_size=16) if version < 4 else None
+        self._crc = 0
+
+    def update(self, data: bytes) -> None:
+        self.total += len(data)
+        if self._blake is not None:
+            self._blake.update(data)
+        else:
+            self._crc = zlib.crc32(data, self._crc)
+
+    def matches(self, end: bc.End) -> bool:
+        if self._blake is not None:
+            return end.total_len == self.total and end.checksum == self._blake.digest()
+        return end.checksum == bc.CRC.pack(self._crc)
+
+
+def _records(src: BinaryIO, version: int) -> Iterator[bc.Block | bc.End]:
+    """The block records of an archive, then its end record."""
+    read = bc.read_compact_record if version >= 4 else bc.read_record
     while True:
-        record = bc.read_record(src)
+        record = read(src)
+        yield record
+        if isinstance(record, bc.End):
+            return
+
+
+def decompress_stream(src: BinaryIO, dst: BinaryIO, net_for: Callable[[bc.Head], NetTables]) -> int:
+    """Read an archive (its header included) from src, write the original to dst; returns the
+    byte count. net_for(head) gives the tables of the model the header names. Raises
+    FormatError on any damage, checksum mismatch included (dst may then hold partial output:
+    callers write to a temporary file)."""
+    head = bc.read_header(src)
+    net = None
+    check = _Check(head.version)
+    for record in _records(src, head.version):
         if isinstance(record, bc.End):
             break
         if record.method == bc.METHOD_MODEL and net is None:
-            net = net_for(name, sha16)
-        data = decode_block(net, record)
-        checksum.update(data)
+            net = net_for(head)
+        data = decode_block(net, record, head.version)
+        check.update(data)
         dst.write(data)
-        total += len(data)
     if src.read(1):
         raise FormatError("corrupted archive (trailing bytes after the end record)")
-    if record.total_len != total or record.checksum != checksum.digest():
+    if not check.matches(record):
         raise FormatError("checksum mismatch: the decoded bytes differ from the original "
                           "(corrupted archive or a different model build)")
-    return total
+    return check.total
 
 
 def scan(src: BinaryIO) -> dict:
     """Header, block methods and end record of an archive, without decoding (for info)."""
-    name, sha16 = bc.read_header(src)
+    head = bc.read_header(src)
     methods: dict[str, int] = {}
-    blocks = 0
-    while True:
-        record = bc.read_record(src)
+    blocks = total = 0
+    for record in _records(src, head.version):
         if isinstance(record, bc.End):
             break
         blocks += 1
+        total += record.raw_len
         key = bc.METHODS[record.method]
         methods[key] = methods.get(key, 0) + 1
-    return {"model": name, "model_sha16": sha16, "blocks": blocks, "methods": methods,
-            "total_len": record.total_len, "nll_bits": record.nll_bits}
+    return {"head": head, "blocks": blocks, "methods": methods, "total_len": total,
+            "nll_bits": record.nll_bits}

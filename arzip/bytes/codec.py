@@ -27,10 +27,10 @@ def segments_for(n: int) -> int:
 
 
 def encode_block(net: NetTables, block: bytes, segments: int | None = None) -> tuple[bytes, float, int]:
-    """-> (payload, model NLL in bits, segments)."""
+    """-> (payload, model NLL in bits, segments), tables sized to the block (format version 4)."""
     source = np.frombuffer(block, dtype=np.uint8)
     segments = segments or segments_for(len(source))
-    state = mixer.MixerState(len(source), segments, net)
+    state = mixer.MixerState(len(source), segments, net, sized=True)
     enc = coder.Encoder()
     nll = 0.0
     chunk = max(1, CHUNK_BITS // (8 * segments))
@@ -44,10 +44,12 @@ def encode_block(net: NetTables, block: bytes, segments: int | None = None) -> t
     return enc.finish(), nll, segments
 
 
-def decode_block(net: NetTables, payload: bytes, n: int, segments: int) -> bytes:
+def decode_block(net: NetTables, payload: bytes, n: int, segments: int, sized: bool) -> bytes:
+    """The n bytes of a block that encode_block coded (sized: its tables sized to n, as from
+    format version 4 on; False for version 3 archives)."""
     if not 1 <= segments <= max(1, n):
         raise ValueError(f"bad segment count {segments} for {n} bytes")
-    state = mixer.MixerState(n, segments, net)
+    state = mixer.MixerState(n, segments, net, sized)
     data, probs = state.data, state.coder_probs
     dec = coder.Decoder(payload)
     mixer.predict(state.arrays, 0, 0, state.active(0))

@@ -1,12 +1,23 @@
 """The .arz container for files coded as bytes: a header, blocks, an end record (docs/FORMAT.md).
-The first six bytes and the CRC seals are every archive's (arzip/container.py).
+The first six bytes are every archive's (arzip/container.py).
 
 Written and read as a stream, so neither side holds more than one block: a 1 GB file needs no
-1 GB of memory, and `cat file | arzip compress -` works. Every record carries its own CRC; the
-end record carries the length and BLAKE2b-128 checksum of the whole original, checked by the
-reader after the last block.
+1 GB of memory, and `cat file | arzip compress -` works.
 
-    header  magic 4 | version 1 | kind 1 (= 2) | name_len 1 | model_name n | model_sha256 16 | crc 4
+Version 4 (written) is compact, so that a small file costs a small archive (19 bytes beyond the
+coded data for a file of one block under 128 bytes; gzip spends 18): the model is named by 4
+bytes of its SHA-256, lengths are varints, and one CRC-32 of the whole original, checked by the
+reader after the last block, guards everything (a damaged header or block decodes to bytes
+that fail it).
+
+    header  magic 4 | version 1 (= 4) | kind 1 (= 2) | model_sha256 4
+    block   method 1 | raw_len varint | coded_len varint | [segments varint: model blocks] | coded
+    end     0xFF 1 | crc32 of the original 4
+
+Version 3 (read; its block records are still how an image part of several blocks is laid out)
+seals every record with its own CRC-32 and ends with the BLAKE2b-128 of the original:
+
+    header  magic 4 | version 1 (= 3) | kind 1 (= 2) | name_len 1 | model_name n | model_sha256 16 | crc 4
     block   method 1 | raw_len 4 | coded_len 4 | segments 2 | coded_crc 4 | coded bytes
     end     0xFF 1 | total_len 8 | nll_bits 8 (f64) | checksum 16 | crc 4
 """
@@ -17,7 +28,8 @@ import zlib
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from ..container import BYTES_MODEL_HASH_BYTES, CRC, KIND_BYTES, check_seal, kind_of, prefix, sealed
+from ..container import (BYTES_MODEL_HASH_BYTES, CRC, KIND_BYTES, PREFIX_SIZE, check_seal, prefix, varint,
+                         version_of)
 from ..errors import FormatError
 
 METHOD_MODEL, METHOD_STORED, METHOD_LZMA, METHOD_ZLIB, METHOD_BZ2 = 0, 1, 2, 3, 4
@@ -27,7 +39,7 @@ METHOD_END = 0xFF
 BLOCK_SIZE = 1 << 23           # bytes of input per block (8 MiB)
 CODED_SLACK = 1 << 16          # a coded block may exceed its raw length by this much at most
 
-_HEAD = struct.Struct("<4sBBB")
+COMPACT_MODEL_HASH_BYTES = 4  # version 4 names its model by this much of the model file's SHA-256
 _BLOCK = struct.Struct("<BIIHI")
 _END = struct.Struct("<Qd16s")
 
@@ -42,9 +54,18 @@ class Block:
 
 @dataclass(frozen=True)
 class End:
-    total_len: int
-    nll_bits: float
+    """Version 3 ends with the length and BLAKE2b-128 of the original and the model's NLL;
+    version 4 with the CRC-32 of the original alone (total_len and nll_bits are then None)."""
+    total_len: int | None
+    nll_bits: float | None
     checksum: bytes
+
+
+@dataclass(frozen=True)
+class Head:
+    version: int
+    model_name: str | None  # version 3 names the model; version 4 only hashes it
+    model_sha: bytes        # a prefix of the model file's SHA-256 (16 bytes in 3, 4 in 4)
 
 
 def _read(f: BinaryIO, n: int, what: str) -> bytes:
@@ -54,43 +75,86 @@ def _read(f: BinaryIO, n: int, what: str) -> bytes:
     return data
 
 
-def write_header(f: BinaryIO, model_name: str, model_sha16: bytes) -> int:
-    name = model_name.encode("ascii")
-    head = sealed(prefix(KIND_BYTES) + bytes([len(name)]) + name + model_sha16)
+def write_header(f: BinaryIO, model_sha: bytes) -> int:
+    """The version-4 header naming the byte model by the start of its SHA-256."""
+    head = prefix(KIND_BYTES) + model_sha[:COMPACT_MODEL_HASH_BYTES]
     f.write(head)
     return len(head)
 
 
-def read_header(f: BinaryIO) -> tuple[str, bytes]:
-    """-> (model name, 16-byte model hash prefix); the stream must start at the magic."""
-    fixed = _read(f, _HEAD.size, "header")
-    if kind_of(fixed) != KIND_BYTES:
+def read_header(f: BinaryIO) -> Head:
+    """The header of a version 3 or 4 byte archive; the stream must start at the magic."""
+    fixed = _read(f, PREFIX_SIZE, "header")
+    version = version_of(fixed)
+    if fixed[5] != KIND_BYTES:
         raise FormatError("not a bytes archive")
-    name_len = fixed[-1]
+    if version >= 4:
+        return Head(version, None, _read(f, COMPACT_MODEL_HASH_BYTES, "header"))
+    name_len = _read(f, 1, "header")[0]
     rest = _read(f, name_len + BYTES_MODEL_HASH_BYTES + CRC.size, "header")
-    check_seal(fixed + rest[:-CRC.size], rest[-CRC.size:], "header")
+    check_seal(fixed + bytes([name_len]) + rest[:-CRC.size], rest[-CRC.size:], "header")
     try:
         name = rest[:name_len].decode("ascii")
     except UnicodeDecodeError:
         raise FormatError("corrupted archive (model name)") from None
-    return name, rest[name_len:name_len + BYTES_MODEL_HASH_BYTES]
+    return Head(version, name, rest[name_len:name_len + BYTES_MODEL_HASH_BYTES])
+
+
+def write_compact_block(f: BinaryIO, block: Block) -> int:
+    """A version-4 block record."""
+    record = bytes([block.method]) + varint(block.raw_len) + varint(len(block.coded))
+    if block.method == METHOD_MODEL:
+        record += varint(block.segments)
+    f.write(record)
+    f.write(block.coded)
+    return len(record) + len(block.coded)
+
+
+def write_compact_end(f: BinaryIO, crc32: int) -> int:
+    f.write(bytes([METHOD_END]) + CRC.pack(crc32))
+    return 1 + CRC.size
+
+
+def read_compact_record(f: BinaryIO) -> Block | End:
+    """The next version-4 block or the end record, lengths validated before anything is allocated."""
+    method = _read(f, 1, "block header")[0]
+    if method == METHOD_END:
+        return End(None, None, _read(f, CRC.size, "end record"))
+    if method not in METHODS:
+        raise FormatError(f"corrupted archive (unknown block method {method})")
+    raw_len, coded_len = _read_varint(f), _read_varint(f)
+    segments = _read_varint(f) if method == METHOD_MODEL else 0
+    _check_lengths(raw_len, coded_len)
+    return Block(method, raw_len, segments, _read(f, coded_len, "block"))
+
+
+def _read_varint(f: BinaryIO) -> int:
+    n = shift = 0
+    while True:
+        b = _read(f, 1, "block header")[0]
+        n |= (b & 0x7F) << shift
+        if not b & 0x80:
+            return n
+        shift += 7
+        if shift > 35:
+            raise FormatError("corrupted archive (bad length field)")
+
+
+def _check_lengths(raw_len: int, coded_len: int) -> None:
+    if not 1 <= raw_len <= BLOCK_SIZE or coded_len > raw_len + CODED_SLACK:
+        raise FormatError(f"corrupted archive (block of {raw_len} bytes coded in {coded_len})")
 
 
 def write_block(f: BinaryIO, block: Block) -> int:
+    """A version-3 block record (how an image part of several blocks lays out its blocks)."""
     f.write(_BLOCK.pack(block.method, block.raw_len, len(block.coded), block.segments,
                         zlib.crc32(block.coded)))
     f.write(block.coded)
     return _BLOCK.size + len(block.coded)
 
 
-def write_end(f: BinaryIO, end: End) -> int:
-    record = sealed(bytes([METHOD_END]) + _END.pack(end.total_len, end.nll_bits, end.checksum))
-    f.write(record)
-    return len(record)
-
-
 def read_record(f: BinaryIO) -> Block | End:
-    """The next block or the end record, lengths validated before anything is allocated."""
+    """The next version-3 block or end record, lengths validated before anything is allocated."""
     method = _read(f, 1, "block header")[0]
     if method == METHOD_END:
         body = _read(f, _END.size + CRC.size, "end record")
@@ -100,8 +164,7 @@ def read_record(f: BinaryIO) -> Block | End:
         raise FormatError(f"corrupted archive (unknown block method {method})")
     _, raw_len, coded_len, segments, coded_crc = _BLOCK.unpack(bytes([method]) + _read(f, _BLOCK.size - 1,
                                                                                         "block header"))
-    if not 1 <= raw_len <= BLOCK_SIZE or coded_len > raw_len + CODED_SLACK:
-        raise FormatError(f"corrupted archive (block of {raw_len} bytes coded in {coded_len})")
+    _check_lengths(raw_len, coded_len)
     coded = _read(f, coded_len, "block")
     if zlib.crc32(coded) != coded_crc:
         raise FormatError("corrupted archive (block checksum mismatch)")

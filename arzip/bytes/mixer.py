@@ -46,10 +46,10 @@ CONTEXT_MODELS = (("order 0", 10), ("order 1", 14), ("order 2", 19), ("order 3",
                   ("local order 1", 18), ("local order 6", 20), ("local byte -2", 18), ("word alone", 19))
 ORDERS = len(CONTEXT_MODELS)
 LINE_BITS = np.array([bits for _, bits in CONTEXT_MODELS], dtype=np.int64)
-LINE_BASE = np.concatenate([[0], np.cumsum(16 << LINE_BITS)]).astype(np.int64)
 IN_MATCH, IN_NET, IN_BIAS = ORDERS, ORDERS + 1, ORDERS + 2
 N_INPUTS = ORDERS + 3
 MATCH_BITS = 22
+SIZED_MIN_BITS = 10          # the smallest table of a block sized to its length (format version 4)
 MATCH_MIN = 6                # bytes of context that start a match
 MATCH_VERIFY = 32            # bytes compared backwards when a match candidate is found
 COUNT_LIMIT = 1023            # adaptation rate of a context slot falls to 1/(COUNT_LIMIT + 1.5)
@@ -85,11 +85,27 @@ class NetTables:
     out_shift: np.ndarray   # (256,) int64
 
 
-class MixerState:
-    """Everything the mixer learns and tracks for one block of n bytes in S segments."""
+def table_bits(n: int, sized: bool) -> tuple[np.ndarray, int]:
+    """Log2 of the number of lines of each context model's table, and of the match table's
+    entries, for a block of n bytes. Format version 3 always used the full sizes (700 MB for any
+    file); from version 4 each table is cut to the first power of two of at least 4n lines (a
+    byte touches two lines of a table; 4n keeps them as far apart as a full table would) and the
+    match table to 2n entries, never below 2^SIZED_MIN_BITS: a 1 kB file needs 4 MB, not 700."""
+    if not sized:
+        return LINE_BITS, MATCH_BITS
+    fit = max(n, 1).bit_length() + 2
+    return (np.minimum(LINE_BITS, max(fit, SIZED_MIN_BITS)).astype(np.int64),
+            min(MATCH_BITS, max(fit - 1, SIZED_MIN_BITS)))
 
-    def __init__(self, n: int, segments: int, net: NetTables):
+
+class MixerState:
+    """Everything the mixer learns and tracks for one block of n bytes in S segments; sized:
+    tables cut to the block's length (table_bits, format version 4 on)."""
+
+    def __init__(self, n: int, segments: int, net: NetTables, sized: bool):
         S = segments
+        line_bits, match_bits = table_bits(n, sized)
+        line_base = np.concatenate([[0], np.cumsum(16 << line_bits)]).astype(np.int64)
         q, r = divmod(n, S)
         lengths = np.array([q + 1] * r + [q] * (S - r), dtype=np.int64)
         self.n, self.segments, self.q, self.r = n, S, q, r
@@ -99,7 +115,7 @@ class MixerState:
         self.arrays = (
             np.zeros(n, dtype=np.uint8),                      # 0 data, written as coded
             self.seg_start,                                   # 1
-            np.array([n, q, r], dtype=np.int64),              # 2 geometry
+            np.array([n, q, r, match_bits], dtype=np.int64),  # 2 geometry, match table bits
             np.ones(S, dtype=np.int64),                       # 3 c0: 1 then the bits so far
             np.ones(S, dtype=np.int64),                       # 4 node within the nibble
             z(S), z(S),                                       # 5 c4, 6 c8: last 8 bytes
@@ -108,8 +124,8 @@ class MixerState:
             z(S), z(S), z(S), z(S),                           # 11 match ptr, 12 len, 13 byte, 14 ctx
             np.zeros((S, N_INPUTS), dtype=np.int64),          # 15 inputs of the current bit
             z(S), z(S, 2), z(S),                              # 16 mixer p, 17 apm slots, 18 final p
-            np.zeros(LINE_BASE[-1], dtype=np.uint32),         # 19 context slots (touched lazily)
-            np.zeros(1 << MATCH_BITS, dtype=np.int32),       # 20 match table: offset + 1 (blocks < 2^31)
+            np.zeros(line_base[-1], dtype=np.uint32),         # 19 context slots (touched lazily)
+            np.zeros(1 << match_bits, dtype=np.int32),       # 20 match table: offset + 1 (blocks < 2^31)
             np.full(64, 1 << 15, dtype=np.int64),             # 21 match statemap (16-bit p)
             np.full((SET_BASE[-1], N_INPUTS), (1 << MIX_SHIFT) // 4, dtype=np.int64),  # 22 mixer weights
             apm_init(256), apm_init(65536),                 # 23, 24 secondary estimation
@@ -119,6 +135,7 @@ class MixerState:
             np.zeros((S, net.first.shape[2]), dtype=np.int64),  # 32 activations of this step
             z(S, N_SETS),                                     # 33 mixer weight vectors in use
             np.zeros(S, dtype=np.float64),                    # 34 final p / 4096, for the coder
+            line_bits, line_base,                             # 35, 36 context tables: log2 lines, starts
         )
 
     @property
@@ -140,13 +157,13 @@ def predict(st, t, j, active):
     """12-bit probabilities that bit j of byte t is 1, for segments 0..active-1, into st[18]."""
     (data, seg_start, geo, c0a, nna, c4a, c8a, word, wprev, ctx, line, mptr, mlen, mbyte, mctx,
      inp, pmix, apm_i, pout, slots, mtab, msm, weights, apm1, apm2, out_w, out_b, out_shift,
-     stretch, first, first_bias, act_shift, hidden, mset, pfloat) = st
+     stretch, first, first_bias, act_shift, hidden, mset, pfloat, line_bits, line_base) = st
     n, q, r = geo[0], geo[1], geo[2]
     for s in range(active):
         c0 = c0a[s]
         if j == 0 or j == 4:
             for o in range(ORDERS):
-                line[s, o] = counters.line(slots, LINE_BASE[o], LINE_BITS[o], h32(ctx[s, o] + c0 * 0x9E3779))
+                line[s, o] = counters.line(slots, line_base[o], line_bits[o], h32(ctx[s, o] + c0 * 0x9E3779))
         if j == 0:
             _activations(s, t, data, seg_start[s], first, first_bias, act_shift, hidden)
         if j == 0 and mlen[s] > 0:
@@ -231,7 +248,7 @@ def update(st, t, j, bits, active):
     """Learn from the coded bits (bits[s] of segment s) and advance every segment's state."""
     (data, seg_start, geo, c0a, nna, c4a, c8a, word, wprev, ctx, line, mptr, mlen, mbyte, mctx,
      inp, pmix, apm_i, pout, slots, mtab, msm, weights, apm1, apm2, out_w, out_b, out_shift,
-     stretch, first, first_bias, act_shift, hidden, mset, pfloat) = st
+     stretch, first, first_bias, act_shift, hidden, mset, pfloat, line_bits, line_base) = st
     for s in range(active):
         y = np.int64(bits[s])
         c0, node = c0a[s], nna[s]
@@ -254,13 +271,14 @@ def update(st, t, j, bits, active):
             data[off] = c
             c8a[s] = ((c8a[s] << 8) | (c4a[s] >> 24)) & M32
             c4a[s] = ((c4a[s] << 8) | c) & M32
-            _byte_contexts(s, c, t, off, data, seg_start, c4a, c8a, word, wprev, ctx, mptr, mlen, mbyte, mtab)
+            _byte_contexts(s, c, t, off, data, seg_start, c4a, c8a, word, wprev, ctx, mptr, mlen, mbyte, mtab,
+                           geo[3])
             c0, node = 1, 1
         c0a[s], nna[s] = c0, node
 
 
 @numba.njit(cache=True, nogil=True)
-def _byte_contexts(s, c, t, off, data, seg_start, c4a, c8a, word, wprev, ctx, mptr, mlen, mbyte, mtab):
+def _byte_contexts(s, c, t, off, data, seg_start, c4a, c8a, word, wprev, ctx, mptr, mlen, mbyte, mtab, match_bits):
     """After a whole byte: the context hashes for the next byte and the match model."""
     if (65 <= c <= 90) or (97 <= c <= 122):
         word[s] = h32(word[s] + (c | 32) + 1)
@@ -291,8 +309,8 @@ def _byte_contexts(s, c, t, off, data, seg_start, c4a, c8a, word, wprev, ctx, mp
         else:
             mlen[s] = 0
     if t + 1 >= MATCH_MIN:
-        own = h32(ctx[s, 5] + s + 1) >> (32 - MATCH_BITS)  # this segment's last occurrence
-        slot = ctx[s, 5] >> (32 - MATCH_BITS)             # any segment's
+        own = h32(ctx[s, 5] + s + 1) >> (32 - match_bits)  # this segment's last occurrence
+        slot = ctx[s, 5] >> (32 - match_bits)             # any segment's
         for cand in (mtab[own], mtab[slot]):
             if mlen[s] > 0 or cand == 0:
                 continue

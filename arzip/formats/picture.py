@@ -125,7 +125,7 @@ def read_rgb8(data: bytes, name: str = "input", suffix: str = "") -> np.ndarray:
     benchmarks take); UnsupportedInput for any other kind."""
     pic = read(data, name, suffix)
     if (pic.color_type, pic.depth) != (RGB, 8):
-        raise UnsupportedInput(f"{name}: a {pic.kind} image, not 8-bit RGB")
+        raise UnsupportedInput(f"{name}: {pic.kind} image, not 8-bit RGB")
     return pic.samples
 
 

@@ -29,8 +29,8 @@ import struct
 import zlib
 from dataclasses import dataclass, field
 
-from ..container import (CRC, IMAGE_MODEL_HASH_BYTES, KIND_IMAGE, Reader, check_seal, kind_of, prefix, sealed,
-                         varint)
+from ..container import (CRC, FORMAT_VERSION, IMAGE_MODEL_HASH_BYTES, KIND_IMAGE, Reader, check_seal, kind_of,
+                         prefix, sealed, varint, version_of)
 from ..errors import FormatError
 
 # what a part holds
@@ -83,6 +83,8 @@ class Header:
     models: tuple[tuple[str, bytes], ...]      # (name, IMAGE_MODEL_HASH_BYTES of its sha256)
     parts: tuple[Part, ...] = field(default=())
     size: int = 0                              # header bytes, set when read
+    version: int = FORMAT_VERSION              # format version, set when read (3 and 4 differ only in
+                                               # the byte model's table sizes, arzip.bytes.mixer.table_bits)
 
     @property
     def nll_bits(self) -> float:
@@ -163,7 +165,7 @@ def read_header(blob: bytes, max_pixels: int = MAX_PIXELS) -> Header:
         if len(wrapper) > MAX_WRAPPER or not inflater.eof:
             raise FormatError("corrupted archive (wrapper too large)")
     return Header(color_type, depth, fmt, width, height, checksum, wrapper, tuple(models), tuple(parts),
-                  size=r.pos)
+                  size=r.pos, version=version_of(blob[:6]))
 
 
 def unpack(blob: bytes, max_pixels: int = MAX_PIXELS) -> tuple[Header, list[bytes]]:

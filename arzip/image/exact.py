@@ -17,14 +17,12 @@ The frequency tables are then built with integers only (arzip.image.tables).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
-import torch
 from safetensors import safe_open
+from threadpoolctl import threadpool_limits
 
 from . import neighbourhood, tables
 
@@ -87,57 +85,52 @@ def constants() -> dict:
 
 @dataclass
 class ExactLinear:
-    """y_int = W_int @ x_int + b_int, exact in the weights' dtype. Row i of y_int equals the
+    """y_int = x_int @ W_int.T + b_int, exact in the weights' dtype. Row i of y_int equals the
     float layer's output times 2^row_exp[i] (up to weight rounding)."""
-    weight: torch.Tensor   # (out, in), integer values, dtype float32 or float64
-    bias: torch.Tensor     # (out,)
-    row_exp: torch.Tensor  # (out,) int64
+    weight: np.ndarray   # (out, in), integer values, dtype float32 or float64
+    bias: np.ndarray     # (out,)
+    row_exp: np.ndarray  # (out,) int64
 
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.addmm(self.bias, x, self.weight.t())
+    def __post_init__(self) -> None:
+        self._weight_t = np.ascontiguousarray(self.weight.T)  # what the matmul reads
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        out = x @ self._weight_t
+        out += self.bias
+        return out
 
     def columns(self, start: int, stop: int, with_bias: bool) -> "ExactLinear":
         """The part of the layer acting on input columns [start, stop): lets a layer be applied
         in pieces (for inputs that become known at different times) with the same exact sum."""
-        bias = self.bias if with_bias else torch.zeros_like(self.bias)
-        return ExactLinear(self.weight[:, start:stop].contiguous(), bias, self.row_exp)
+        bias = self.bias if with_bias else np.zeros_like(self.bias)
+        return ExactLinear(self.weight[:, start:stop], bias, self.row_exp)
 
 
 def worst_case_bound(layer: ExactLinear, in_max: np.ndarray) -> float:
     """Largest |partial sum| the layer can produce; tests check it against the dtype limit."""
-    w = layer.weight.double().abs().numpy()
-    return float((w @ in_max.astype(np.float64) + layer.bias.double().abs().numpy()).max())
+    w = np.abs(layer.weight.astype(np.float64))
+    return float((w @ in_max.astype(np.float64) + np.abs(layer.bias.astype(np.float64))).max())
 
 
-def requantize_scale(row_exp: torch.Tensor, out_exp: int, dtype: torch.dtype,
-                     device: torch.device) -> torch.Tensor:
+def requantize_scale(row_exp: np.ndarray, out_exp: int, dtype: np.dtype) -> np.ndarray:
     """Per-row powers of two taking accumulators (scale 2^row_exp) to 2^out_exp fixed point."""
-    return torch.exp2((out_exp - row_exp).to(torch.float64)).to(device, dtype)
+    return np.exp2((out_exp - row_exp).astype(np.float64)).astype(dtype)
 
 
-def requantize(acc: torch.Tensor, scale: torch.Tensor, cap: int) -> torch.Tensor:
+def requantize(acc: np.ndarray, scale: np.ndarray, cap: int) -> np.ndarray:
     """relu, rescale by a power of two, floor, clip to [0, cap]: every step exact in float.
     Works in place on acc (a fresh layer output)."""
-    return acc.mul_(scale).floor_().clamp_(0, cap)
+    acc *= scale
+    np.floor(acc, out=acc)
+    return np.clip(acc, 0, cap, out=acc)
 
 
-@contextmanager
-def torch_threads(n: int) -> Iterator[None]:
-    """torch's intra-op threads set to n for a while: stripes coded side by side run one thread
-    each, and torch's own pool on top of them would oversubscribe the cores."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
-def use_exact_matmul() -> None:
-    """Forbid reduced-precision float32 matmuls (TF32, bf16 passes): they would round."""
-    torch.set_float32_matmul_precision("highest")
-    torch.backends.cuda.matmul.allow_tf32 = False
-    torch.backends.cudnn.allow_tf32 = False
+def single_threaded_blas() -> threadpool_limits:
+    """BLAS on one thread while the network runs (a context manager). Its matmuls come one wave at
+    a time, batches too small for BLAS threads to pay for their hand-offs, and BLAS threads
+    busy-wait, taking the cores of a busy machine; arzip's own threads (stripes side by side)
+    give the parallelism and wait passively."""
+    return threadpool_limits(1, user_api="blas")
 
 
 @dataclass
@@ -151,64 +144,66 @@ class ExactImageModel:
     """Integer-exact inference, plus the integer frequency tables.
 
     The trunk and the context parts of the heads (most of the multiply-adds) run as exact float
-    matmuls in torch, on the CPU or a GPU; the small remainder of each head, which must wait for
-    the pixel's earlier channels, runs on the CPU in a numba kernel that goes on to build the
-    channel's frequency tables (arzip.image.tables)."""
+    matmuls in numpy (or torch on a GPU, arzip.image.exact_gpu); the small remainder of each head,
+    which must wait for the pixel's earlier channels, runs in a numba kernel that goes on to
+    build the channel's frequency tables (arzip.image.tables)."""
 
-    def __init__(self, tensors: dict[str, torch.Tensor], config: ModelConfig,
-                 hidden_dtype: torch.dtype = torch.float32):
+    def __init__(self, tensors: dict[str, np.ndarray], config: ModelConfig, hidden_dtype: type = np.float32):
         self.config = config
-        self.hidden_dtype = hidden_dtype  # trunk and head hidden layers; float64 suits wide models
+        self.hidden_dtype = np.dtype(hidden_dtype)  # trunk and head hidden layers; float64 suits wide models
         self.context = neighbourhood.CONTEXTS[config.context]
         self.tensors = tensors
-        self.luts = {k: tensors[k].numpy().astype(np.int64) for k in LUT_NAMES}
-        self.device = torch.device("cpu")
-        self._build()
-
-    def _build(self) -> None:
-        t, dev, h, hh = self.tensors, self.device, self.config.hidden, self.config.head_hidden
+        self.luts = {k: tensors[k].astype(np.int64) for k in LUT_NAMES}
+        self.device = "cpu"
+        self._gpu = None  # arzip.image.exact_gpu.GpuLayers when the matmuls run on a GPU
+        t, h, hh = tensors, config.hidden, config.head_hidden
         n_in = self.context.size * CHANNELS
 
-        def layer(prefix: str, dtype: torch.dtype) -> ExactLinear:
-            return ExactLinear(t[prefix + ".weight"].to(dev, dtype), t[prefix + ".bias"].to(dev, dtype),
-                               t[prefix + ".row_exp"])
+        def layer(prefix: str, dtype: np.dtype) -> ExactLinear:
+            return ExactLinear(t[prefix + ".weight"].astype(dtype), t[prefix + ".bias"].astype(dtype),
+                               t[prefix + ".row_exp"].astype(np.int64))
 
         self.trunk1, self.trunk2 = layer("trunk1", self.hidden_dtype), layer("trunk2", self.hidden_dtype)
         hid = [layer(f"head_hidden.{c}", self.hidden_dtype) for c in range(CHANNELS)]
-        out = [layer(f"head_out.{c}", torch.float64) for c in range(CHANNELS)]
+        out = [layer(f"head_out.{c}", np.dtype(np.float64)) for c in range(CHANNELS)]
         # pieces applied before the pixel's own channels are known, for all channels at once
         self.hidden_trunk = _stack([l.columns(0, h, True) for l in hid])
         self.out_context = _stack([l.columns(hh, hh + n_in, True) for l in out])
-        self.scale1 = requantize_scale(self.trunk1.row_exp, ACT_FRAC, self.hidden_dtype, dev)
-        self.scale2 = requantize_scale(self.trunk2.row_exp, ACT_FRAC, self.hidden_dtype, dev)
+        self.scale1 = requantize_scale(self.trunk1.row_exp, ACT_FRAC, self.hidden_dtype)
+        self.scale2 = requantize_scale(self.trunk2.row_exp, ACT_FRAC, self.hidden_dtype)
         self.heads = []
         for c in range(CHANNELS):
-            w_hid, w_out = t[f"head_hidden.{c}.weight"].numpy(), t[f"head_out.{c}.weight"].numpy()
+            w_hid, w_out = t[f"head_hidden.{c}.weight"], t[f"head_out.{c}.weight"]
             self.heads.append(tables.IntegerHead(
                 w_hidden_cur_t=np.ascontiguousarray(w_hid[:, h:h + c].T, dtype=np.float64),
-                hidden_scale=requantize_scale(t[f"head_hidden.{c}.row_exp"], ACT_FRAC, torch.float64,
-                                              torch.device("cpu")).numpy(),
+                hidden_scale=requantize_scale(hid[c].row_exp, ACT_FRAC, np.dtype(np.float64)),
                 act_max=float(ACT_MAX),
                 w_out_hidden_t=np.ascontiguousarray(w_out[:, :hh].T, dtype=np.float64),
                 w_out_cur_t=np.ascontiguousarray(w_out[:, hh + n_in:hh + n_in + c].T, dtype=np.float64)))
-        self.mixtures = [tables.MixtureTables.build(l.row_exp.numpy(), self.config.components, LOG2_SCALE_MIN,
+        self.mixtures = [tables.MixtureTables.build(l.row_exp, self.config.components, LOG2_SCALE_MIN,
                                                     LOG2_SCALE_MAX, MEAN_RANGE, self.luts) for l in out]
 
-    def to(self, device: str | torch.device) -> "ExactImageModel":
-        self.device = torch.device(device)
-        self._build()
+    def to(self, device: str) -> "ExactImageModel":
+        """The matmuls on `device` ('cpu', or 'cuda[:N]' through torch, which must be installed):
+        the results are the same integers either way."""
+        if device == "cpu":
+            self._gpu = None
+        else:
+            from .exact_gpu import GpuLayers
+            self._gpu = GpuLayers(self, device)
+        self.device = device
         return self
 
     @classmethod
     def load(cls, path: str | Path) -> "ExactImageModel":
-        with safe_open(str(path), framework="pt") as f:
+        with safe_open(str(path), framework="numpy") as f:
             meta = f.metadata() or {}
             if meta.get("format") != FORMAT_NAME or meta.get("version") != str(FORMAT_VERSION):
                 raise ValueError(f"{path}: not an arzip image model of version {FORMAT_VERSION}")
             if json.loads(meta["constants"]) != constants():
                 raise ValueError(f"{path}: made for other fixed-point constants")
             tensors = {k: f.get_tensor(k) for k in f.keys()}
-        dtype = {"float32": torch.float32, "float64": torch.float64}.get(meta.get("hidden_dtype", "float32"))
+        dtype = {"float32": np.float32, "float64": np.float64}.get(meta.get("hidden_dtype", "float32"))
         if dtype is None:
             raise ValueError(f"{path}: unknown hidden layer type {meta['hidden_dtype']}")
         return cls(tensors, ModelConfig(**json.loads(meta["config"])), dtype)
@@ -216,12 +211,15 @@ class ExactImageModel:
     # -- inference ------------------------------------------------------------------------
     def pixel_features(self, context: np.ndarray) -> PixelFeatures:
         """context: (m, n_in) uint8 context values."""
-        use_exact_matmul()
-        x = torch.from_numpy(context).to(self.device).to(self.hidden_dtype).sub_(128.0)
-        h = requantize(self.trunk1(x), self.scale1, ACT_MAX)
-        h = requantize(self.trunk2(h), self.scale2, ACT_MAX)
-        hidden = self.hidden_trunk(h).cpu().numpy()
-        out = self.out_context(x.double()).cpu().numpy()
+        if self._gpu is not None:
+            hidden, out = self._gpu.trunk(context)
+        else:
+            x = context.astype(self.hidden_dtype)
+            x -= 128
+            h = requantize(self.trunk1(x), self.scale1, ACT_MAX)
+            h = requantize(self.trunk2(h), self.scale2, ACT_MAX)
+            hidden = self.hidden_trunk(h)
+            out = self.out_context(x.astype(np.float64))
         hh, n_out = self.config.head_hidden, 3 * self.config.components
         return PixelFeatures([hidden[:, c * hh:(c + 1) * hh] for c in range(CHANNELS)],
                              [out[:, c * n_out:(c + 1) * n_out] for c in range(CHANNELS)])
@@ -245,5 +243,5 @@ class ExactImageModel:
 
 
 def _stack(layers: list[ExactLinear]) -> ExactLinear:
-    return ExactLinear(torch.cat([l.weight for l in layers]), torch.cat([l.bias for l in layers]),
-                       torch.cat([l.row_exp for l in layers]))
+    return ExactLinear(np.concatenate([l.weight for l in layers]), np.concatenate([l.bias for l in layers]),
+                       np.concatenate([l.row_exp for l in layers]))

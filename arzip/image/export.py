@@ -13,9 +13,9 @@ from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
-import torch
 from safetensors import safe_open
-from safetensors.torch import load_file, save_file
+from safetensors.numpy import save_file
+from safetensors.torch import load_file
 
 from ..training import Log, log_to_logger, quantize_linear
 from . import tables
@@ -41,21 +41,21 @@ def build_luts(log2_scale_min: float, log2_scale_max: float) -> dict[str, np.nda
     return {"lut_sigmoid": sigmoid, "lut_inv_scale": inv_scale, "lut_exp2": exp2}
 
 
-def quantize(model: ImageModel, hidden_dtype: torch.dtype = torch.float32) -> ExactImageModel:
+def quantize(model: ImageModel, hidden_dtype: type = np.float32) -> ExactImageModel:
     """The exact form of a trained float model. hidden_dtype float64 lets the hidden layers keep
     finer weights (their exact-sum bound is 2^53 instead of 2^24) at some speed: worth it for
     wide layers, whose many inputs force coarse float32 weights."""
     cfg, k = model.config, model.config.components
     n_in = model.context.size * CHANNELS
-    hidden_limit = F32_LIMIT if hidden_dtype == torch.float32 else F64_LIMIT
+    hidden_limit = F32_LIMIT if hidden_dtype == np.float32 else F64_LIMIT
     sd = {name: p.detach().double().cpu().numpy() for name, p in model.state_dict().items()}
-    tensors: dict[str, torch.Tensor] = {}
+    tensors: dict[str, np.ndarray] = {}
 
     def put(name: str, w: np.ndarray, b: np.ndarray, in_exp: list[int], in_max: list[int], limit: float) -> None:
         q = quantize_linear(w, b, np.array(in_exp), np.array(in_max), limit)
-        tensors[name + ".weight"] = torch.from_numpy(q.weight.astype(np.int64))
-        tensors[name + ".bias"] = torch.from_numpy(q.bias.astype(np.int64))
-        tensors[name + ".row_exp"] = torch.from_numpy(q.row_exp)
+        tensors[name + ".weight"] = q.weight.astype(np.int64)
+        tensors[name + ".bias"] = q.bias.astype(np.int64)
+        tensors[name + ".row_exp"] = q.row_exp.astype(np.int64)
 
     put("trunk1", sd["trunk1.weight"], sd["trunk1.bias"], [INPUT_FRAC] * n_in, [INPUT_MAX] * n_in, hidden_limit)
     put("trunk2", sd["trunk2.weight"], sd["trunk2.bias"], [ACT_FRAC] * cfg.hidden, [ACT_MAX] * cfg.hidden,
@@ -69,7 +69,7 @@ def quantize(model: ImageModel, hidden_dtype: torch.dtype = torch.float32) -> Ex
         put(f"head_out.{c}", w, b, [ACT_FRAC] * cfg.head_hidden + [INPUT_FRAC] * (n_in + c),
             [ACT_MAX] * cfg.head_hidden + [INPUT_MAX] * (n_in + c), F64_LIMIT)
     for name, lut in build_luts(LOG2_SCALE_MIN, LOG2_SCALE_MAX).items():
-        tensors[name] = torch.from_numpy(lut)
+        tensors[name] = lut
     return ExactImageModel(tensors, cfg, hidden_dtype)
 
 
@@ -77,8 +77,8 @@ def save(model: ExactImageModel, path: str | Path, name: str) -> None:
     """Write the exact model file ExactImageModel.load reads."""
     meta = {"format": FORMAT_NAME, "version": str(FORMAT_VERSION), "name": name,
             "config": json.dumps(asdict(model.config)), "constants": json.dumps(constants()),
-            "hidden_dtype": str(model.hidden_dtype).removeprefix("torch.")}
-    save_file({k: v.contiguous() for k, v in model.tensors.items()}, str(path), metadata=meta)
+            "hidden_dtype": model.hidden_dtype.name}
+    save_file({k: np.ascontiguousarray(v) for k, v in model.tensors.items()}, str(path), metadata=meta)
 
 
 def export(out_dir: Path, name: str, hidden_float64: bool = False, log: Log = log_to_logger) -> Path:
@@ -91,7 +91,7 @@ def export(out_dir: Path, name: str, hidden_float64: bool = False, log: Log = lo
     model = ImageModel(ModelConfig(**config))
     model.load_state_dict(load_file(str(out_dir / "float.safetensors")))
     path = out_dir / f"{name}.safetensors"
-    save(quantize(model, torch.float64 if hidden_float64 else torch.float32), path, name)
+    save(quantize(model, np.float64 if hidden_float64 else np.float32), path, name)
     exact_model = ExactImageModel.load(path)
     val_dir = Path(meta["train_dir"])
     images = [load_for(model.config)(val_dir / n) for n in meta["validation_files"] if (val_dir / n).exists()]

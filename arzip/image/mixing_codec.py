@@ -13,6 +13,8 @@ before their tables exist, so it runs the network per wave and the model per bit
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 
 from ..coder import Decoder, Encoder, bit_costs
@@ -50,20 +52,25 @@ def _state(sched, profile: profiles.Profile) -> adaptive.AdaptiveState:
                                   int(np.diff(sched.bounds).max()))
 
 
-def encode_image(model: ExactImageModel, image: np.ndarray, layout: int,
-                 profile: profiles.Profile = profiles.FULL) -> tuple[bytes, float]:
-    """(H, W, 3) uint8 -> (payload, NLL in bits under the adaptive model)."""
+Batch = tuple[np.ndarray, np.ndarray, int]  # one (wave, channel): the pixels' rows, columns, the coded channel
+
+
+def _coded_bits(model: ExactImageModel, image: np.ndarray, layout: int,
+                profile: profiles.Profile) -> Iterator[tuple[np.ndarray, np.ndarray, list[Batch]]]:
+    """The encoder's run of the adaptive model, chunk by chunk: the bits it codes and their
+    12-bit probabilities in stream order, and the batches they belong to, in order: a batch of
+    n pixels holds 8 n bits (bit 7 of each pixel, then bit 6, ...). The encoder codes these
+    bits; bits_map charges their costs to the pixels."""
     sched = schedule_of(model, layout, *image.shape[:2])
     flat = sched.buffer(image[..., model.config.coding_order]).reshape(-1)
     state, row = _state(sched, profile), sched.cols * CHANNELS
-    encoder, nll = Encoder(), 0.0
-    compiled, pieces = arithmetic.encoder_state(), []
     for waves, feats, current, values in chunk_inputs(model, image, sched, profile.uses_network):
         first, last = sched.bounds[waves.start], sched.bounds[waves.stop]
         base, ys, xs = sched.base[first:last], sched.ys[first:last], sched.xs[first:last]
         priors = [_network_prior(model, c, feats, current, profile) for c in range(model.config.coded_channels)]
         probs = np.empty(8 * CHANNELS * len(base), dtype=np.int64)
         bits = np.empty_like(probs)
+        batches: list[Batch] = []
         k = 0
         for w in range(waves.start, waves.stop):
             a, b = sched.bounds[w] - first, sched.bounds[w + 1] - first
@@ -71,16 +78,41 @@ def encode_image(model: ExactImageModel, image: np.ndarray, layout: int,
                 k = adaptive.encode_batch(state.arrays, state.batch, state.profile, flat, base[a:b], ys[a:b],
                                           xs[a:b], c, row, cum[a:b], start[a:b], spread[a:b], mean[a:b],
                                           values[a:b, c], probs, bits, k)
+                batches.append((ys[a:b], xs[a:b], c))
+        yield bits[:k], probs[:k], batches
+
+
+def encode_image(model: ExactImageModel, image: np.ndarray, layout: int,
+                 profile: profiles.Profile = profiles.FULL) -> tuple[bytes, float]:
+    """(H, W, 3) uint8 -> (payload, NLL in bits under the adaptive model)."""
+    encoder, nll = Encoder(), 0.0
+    compiled, pieces = arithmetic.encoder_state(), []
+    for bits, probs, _ in _coded_bits(model, image, layout, profile):
         if profile.compiled_coder:
-            out = np.empty(2 * k + 4, dtype=np.uint8)
-            pieces.append(out[:arithmetic.encode(compiled, bits[:k], probs[:k], out, 0)].tobytes())
+            out = np.empty(2 * len(bits) + 4, dtype=np.uint8)
+            pieces.append(out[:arithmetic.encode(compiled, bits, probs, out, 0)].tobytes())
         else:
-            encoder.encode_bits(bits[:k], probs[:k])
-        nll += float(bit_costs(bits[:k], probs[:k]).sum())
+            encoder.encode_bits(bits, probs)
+        nll += float(bit_costs(bits, probs).sum())
     if profile.compiled_coder:
         out = np.empty(4, dtype=np.uint8)
         return b"".join(pieces) + out[:arithmetic.flush(compiled, out, 0)].tobytes(), nll
     return encoder.finish(), nll
+
+
+def bits_map(model: ExactImageModel, image: np.ndarray, layout: int,
+             profile: profiles.Profile = profiles.FULL) -> np.ndarray:
+    """(H, W, 3) float64: the bits encode_image spends on every subpixel (the costs of its eight
+    bits), so the map sums to encode_image's NLL; channels a gray model does not code stay 0."""
+    out = np.zeros(image.shape, dtype=np.float64)
+    order = model.config.coding_order
+    for bits, probs, batches in _coded_bits(model, image, layout, profile):
+        costs, k = bit_costs(bits, probs), 0
+        for ys, xs, c in batches:
+            n = len(ys)
+            out[ys, xs, order[c]] = costs[k:k + 8 * n].reshape(8, n).sum(axis=0)
+            k += 8 * n
+    return out
 
 
 def decode_image(model: ExactImageModel, payload: bytes, height: int, width: int, layout: int,

@@ -81,18 +81,19 @@ class _Coding:
         around it), in stripes of rows when it is large (memory stays bounded by a stripe, time
         linear in pixels; the adaptive model starts afresh in every stripe). Light and medium
         mixing cut every image into two stripes at least, which two threads code side by side."""
-        from . import codec, mixing_codec  # torch: loaded only when a plane goes through a learned model
+        from . import codec, exact, mixing_codec  # loaded only when a plane goes through a learned model
         model = registry.load(name, device)
         method = how.method
         rows = stripe_rows(*image.shape[:2], method)
         layout = waves.layout_for(min(rows, image.shape[0]), image.shape[1])
         stripes = [np.ascontiguousarray(image[y:y + rows]) for y in range(0, image.shape[0], rows)]
-        if how.mixing:
-            profile = profiles.PROFILES[how.mixing]
-            coded = _side_by_side(lambda stripe: mixing_codec.encode_image(model, stripe, layout, profile), stripes,
-                                  method in container.SIDE_BY_SIDE_METHODS)
-        else:
-            coded = [codec.encode_image(model, stripe, layout) for stripe in stripes]
+        with exact.single_threaded_blas():
+            if how.mixing:
+                profile = profiles.PROFILES[how.mixing]
+                coded = _side_by_side(lambda stripe: mixing_codec.encode_image(model, stripe, layout, profile),
+                                      stripes, method in container.SIDE_BY_SIDE_METHODS)
+            else:
+                coded = [codec.encode_image(model, stripe, layout) for stripe in stripes]
         payloads, nll = [p for p, _ in coded], sum(n for _, n in coded)
         payload = payloads[0] if len(payloads) == 1 else b"".join(varint(len(p)) + p for p in payloads)
         self.parts.append(container.Part(plane, method, self.model_index(name), 0, layout, nll_bits=nll))
@@ -128,8 +129,7 @@ def _side_by_side(code: Callable, stripes: list, parallel: bool) -> list:
         numba.set_num_threads(1)  # per calling thread: its table kernels stay on it
         return code(stripe)
 
-    from .exact import torch_threads
-    with torch_threads(1), ThreadPoolExecutor(workers) as pool:
+    with ThreadPoolExecutor(workers) as pool:
         return list(pool.map(one_thread, stripes))
 
 
@@ -254,7 +254,7 @@ def decode(blob: bytes, device: str = "cpu", max_pixels: int = container.MAX_PIX
             if part.method in container.NETWORK_METHODS:
                 _decode_model_part(pic, part, payload, registry.installed(*header.models[part.model]), device)
             else:
-                _decode_bytes_part(pic, part, payload, header.models, shape)
+                _decode_bytes_part(pic, part, payload, header.models, shape, header.version)
         except (ValueError, RuntimeError, IndexError, AssertionError) as e:  # constriction asserts on bad data
             raise FormatError(f"corrupted archive (payload does not decode: {e})") from None
     if pic.checksum() != header.checksum:
@@ -264,7 +264,7 @@ def decode(blob: bytes, device: str = "cpu", max_pixels: int = container.MAX_PIX
 
 
 def _decode_model_part(pic: Picture, part: container.Part, payload: bytes, name: str, device: str) -> None:
-    from . import codec, mixing_codec
+    from . import codec, exact, mixing_codec
     if part.layout not in waves.LAYOUTS:
         raise FormatError(f"corrupted archive (unknown tile layout {part.layout})")
     if part.method != container.METHOD_MODEL and any(part.scale_offsets):
@@ -283,7 +283,8 @@ def _decode_model_part(pic: Picture, part: container.Part, payload: bytes, name:
                                       profiles.PROFILES[profile]) if profile else
             codec.decode_image(model, stripe, height, pic.width, part.layout, part.scale_offsets))
 
-    _side_by_side(decode_stripe, stripes, part.method in container.SIDE_BY_SIDE_METHODS)
+    with exact.single_threaded_blas():
+        _side_by_side(decode_stripe, stripes, part.method in container.SIDE_BY_SIDE_METHODS)
     if part.plane == container.PLANE_GRAY:
         pic.samples[..., 0] = image[..., 0]
     elif pic.color_type == PALETTE:
@@ -301,7 +302,7 @@ def _decode_model_part(pic: Picture, part: container.Part, payload: bytes, name:
 
 
 def _decode_bytes_part(pic: Picture, part: container.Part, payload: bytes,
-                       models: tuple[tuple[str, bytes], ...], shape: tuple[int, int, int]) -> None:
+                       models: tuple[tuple[str, bytes], ...], shape: tuple[int, int, int], version: int) -> None:
     if part.transform not in serialise.TRANSFORMS:
         raise FormatError(f"corrupted archive (unknown transform {part.transform})")
     alpha = part.plane == container.PLANE_ALPHA
@@ -313,7 +314,7 @@ def _decode_bytes_part(pic: Picture, part: container.Part, payload: bytes,
         return registry.load_bytes(registry.installed(*models[part.model]))
 
     raw_len = serialise.raw_length(plane_shape, depth, part.transform)
-    stream = byte_archive.decode_part(payload, raw_len, net)
+    stream = byte_archive.decode_part(payload, raw_len, net, version)
     plane = serialise.deserialise(stream, plane_shape, depth, ct, part.transform)
     if alpha:
         pic.samples[..., -1] = plane[..., 0]

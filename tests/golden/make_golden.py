@@ -2,12 +2,14 @@
 rewritten, with the SHA-256 of what each decodes to (tests/test_golden.py checks them).
 
 They guard the format: an archive written by an earlier arzip must keep decoding to the same
-samples and bytes. So this script refuses to replace an archive that exists; a new kind of
-archive gets a new name (say, one per new format version), the old ones stay.
+samples and bytes. So this script refuses to replace an archive that exists. Each format
+version has its folder (v3/, v4/, ...): a new version gets a new folder of archives, and the
+old folders stay, decoded by every later arzip.
 
-    python tests/golden/make_golden.py            # adds the archives that are missing
-    python tests/golden/make_golden.py --check    # re-encodes every input: does this arzip
-                                                  # still write the very same bytes?
+    python tests/golden/make_golden.py            # adds the archives of this version that are missing
+    python tests/golden/make_golden.py --check    # re-encodes every input of this version's
+                                                  # folder: does this arzip still write the very
+                                                  # same bytes?
 
 Inputs are scikit-image photos and synthetic data only (no ../shared), so anyone can see
 what went in.
@@ -25,16 +27,20 @@ import numpy as np
 from PIL import Image
 
 import arzip
+from arzip.container import FORMAT_VERSION
 from arzip.formats import picture
 
 HERE = Path(__file__).resolve().parent
 MANIFEST = HERE / "manifest.json"
-# Archives whose coding no level writes any more (they still decode: tests/test_golden.py):
-# levels 9 and 6 used per-image scale offsets until context mixing took them over; gray
-# photos at level 5 went from the light to the medium mixing profile.
-RETIRED = {"rgb-level9.png", "rgb-level6-quadrants.png", "gray-level5-light.png"}
-# Archives written at the default level while it was the network alone (rgb-mlp1, no offsets):
-# level 4 still codes that way, so their check re-encodes them at level 4.
+FOLDER = f"v{FORMAT_VERSION}"  # where this arzip's archives go
+# Inputs whose coding no level writes any more, so this version gets no archive of them (the
+# old ones still decode: tests/test_golden.py): levels 9 and 6 used per-image scale offsets
+# until context mixing took them over; gray photos at level 5 went from the light to the medium
+# mixing profile; level 5 went from the network alone (now level 4, as NETWORK_ALONE below
+# writes) to light mixing (rgb-level5-light.png).
+RETIRED = {"rgb-level9.png", "rgb-level6-quadrants.png", "gray-level5-light.png", "rgb-level5.png"}
+# Inputs first written at the default level while it was the network alone (rgb-mlp1, no
+# offsets): level 4 codes that way.
 NETWORK_ALONE = {"level": 4}
 
 
@@ -153,20 +159,20 @@ def sha256(data: bytes) -> str:
 
 
 def check() -> int:
-    """Re-encode every input and compare with its golden archive: a change that alters the
-    bits an encoder writes shows here (it then needs a new format version). Files coded as
-    bytes are re-encoded from what their archive decodes to."""
+    """Re-encode every input of this version's folder and compare with its golden archive: a
+    change that alters the bits an encoder writes shows here (it then needs a new format
+    version). Files coded as bytes are re-encoded from what their archive decodes to."""
     changed = 0
     for name, (path, data, options) in inputs().items():
-        archive = HERE / f"{name}.arz"
-        if not archive.exists() or name in RETIRED:
+        archive = HERE / FOLDER / f"{name}.arz"
+        if not archive.exists():
             continue
         if path == "bytes":
             data = arzip.decompress(archive.read_bytes())
         if _compress(path, data, options) != archive.read_bytes():
             print(f"{archive.name}: this arzip writes different bytes", file=sys.stderr)
             changed += 1
-    print(f"{changed} of {len(inputs())} archives differ", file=sys.stderr)
+    print(f"{changed} of {len(list((HERE / FOLDER).glob('*.arz')))} archives of {FOLDER} differ", file=sys.stderr)
     return 1 if changed else 0
 
 
@@ -175,13 +181,15 @@ def main() -> None:
         sys.exit(check())
     manifest = json.loads(MANIFEST.read_text()) if MANIFEST.exists() else {}
     commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=HERE, capture_output=True, text=True).stdout.strip()
+    (HERE / FOLDER).mkdir(exist_ok=True)
     for name, (path, data, options) in inputs().items():
-        archive = HERE / f"{name}.arz"
-        if archive.exists() or name in manifest:
+        key = f"{FOLDER}/{name}"
+        archive = HERE / f"{key}.arz"
+        if archive.exists() or key in manifest or name in RETIRED:
             continue
         blob = _compress(path, data, options)
         entry = {"written_by": f"arzip {arzip_version()} ({commit[:12]})", "options": options,
-                 "decoded_sha256": sha256(arzip.decompress(blob))}
+                 "decoded_sha256": sha256(arzip.decompress(blob)), "format_version": FORMAT_VERSION}
         summary = arzip.info(blob)
         if summary["kind"] == "image":
             samples = arzip.decompress_image(blob)
@@ -191,7 +199,7 @@ def main() -> None:
         else:
             entry["methods"] = summary["methods"]
         archive.write_bytes(blob)
-        manifest[name] = entry
+        manifest[key] = entry
         print(f"{archive.name}: {len(blob)} bytes, {entry.get('parts') or entry.get('methods')}", file=sys.stderr)
     MANIFEST.write_text(json.dumps(manifest, indent=1, ensure_ascii=False) + "\n")
 
