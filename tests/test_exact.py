@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from arzip import api, registry
-from arzip.image import codec, exact, neighbourhood, tables, waves
+from arzip.image import codec, exact, neighbourhood, pieces, tables, waves
 from arzip.image.exact import ACT_FRAC, ACT_MAX, CHANNELS, INPUT_MAX, ExactImageModel, ModelConfig
 from arzip.image.export import quantize
 from arzip.image.model import ImageModel, nll_bits
@@ -21,7 +21,7 @@ def model(request) -> ExactImageModel:
 
 @pytest.fixture(scope="module")
 def crop(photo) -> np.ndarray:
-    return np.ascontiguousarray(photo[200:280, 150:246])  # 7680 pixels: big enough for the parallel kernel
+    return np.ascontiguousarray(photo[200:296, 150:246])  # 9216 pixels: one chunk of them is cut in two pieces
 
 
 def all_tables(model, image, layout=waves.LAYOUT_QUADRANTS) -> list[np.ndarray]:
@@ -94,15 +94,17 @@ def test_integer_heads_equal_float_layers(model, crop):
         assert np.array_equal(model.channel_tables(c, feats, cur)[0], out), c
 
 
-def test_parallel_kernel_equals_serial(model):
+def test_row_pieces_equal_one_piece(model):
+    """A batch large enough to be cut (arzip.image.pieces) gives the tables of one piece."""
     rng = np.random.default_rng(3)
     k = model.config.components
-    acc = np.round(rng.normal(0, 2.0 ** 38, size=(5000, 3 * k)))
+    acc = np.round(rng.normal(0, 2.0 ** 38, size=(3 * pieces.MIN_ROWS + 5, 3 * k)))
     mix = model.mixtures[1]
     for build in (mix.full, mix.window):
         api.set_threads(1)
         serial = build(acc)
         api.set_threads(2)
+        assert len(pieces.row_pieces(len(acc))) == 2
         parallel = build(acc)
         assert all(np.array_equal(a, b) for a, b in zip(serial, parallel))
     full = mix.full(acc)
@@ -122,15 +124,15 @@ def test_window_tables_hold_the_full_tables_probabilities(model):
     assert np.array_equal(window.sum(axis=1), full.sum(axis=1))
 
 
-@pytest.mark.parametrize("size", [(80, 96), (300, 300)])
-def test_archive_written_with_one_thread_count_reads_with_another(photo, size):
-    """(300, 300) has quadrant tiles and waves of up to 300 pixels, so the decoder's kernels run
-    in parallel with 2 threads."""
+@pytest.mark.parametrize("size, level", [((80, 96), None), ((300, 300), None), ((300, 300), 4)])
+def test_archive_written_with_one_thread_count_reads_with_another(photo, size, level):
+    """(300, 300) at the default level is two stripes, which two threads code side by side; at
+    level 4 it is one, whose encoder chunks two threads cut into row pieces."""
     image = np.ascontiguousarray(photo[:size[0], :size[1]])
     api.set_threads(1)
-    blob1 = api.compress_image(image)
+    blob1 = api.compress_image(image, level=level)
     api.set_threads(2)
-    blob2 = api.compress_image(image)
+    blob2 = api.compress_image(image, level=level)
     assert blob1 == blob2
     assert np.array_equal(api.decompress_image(blob1), image)
     api.set_threads(1)

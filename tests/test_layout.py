@@ -45,7 +45,8 @@ TORCH_FREE = {"arzip.errors", "arzip.container", "arzip.coder", "arzip.files", "
               "arzip.bytes.archive", "arzip.bytes.codec", "arzip.bytes.container", "arzip.bytes.exact",
               "arzip.bytes.mixer", "arzip.image.container", "arzip.image.planes", "arzip.image.codec",
               "arzip.image.tables", "arzip.image.waves", "arzip.image.neighbourhood", "arzip.image.adaptive",
-              "arzip.image.mixing_codec", "arzip.image.exact", "arzip.image.predictors", "arzip.image.profiles"}
+              "arzip.image.mixing_codec", "arzip.image.exact", "arzip.image.predictors", "arzip.image.profiles",
+              "arzip.image.pieces"}
 TERMINAL = {"click", "tqdm"}
 
 

@@ -24,7 +24,7 @@ import numpy as np
 from safetensors import safe_open
 from threadpoolctl import threadpool_limits
 
-from . import neighbourhood, tables
+from . import neighbourhood, pieces, tables
 
 F32_LIMIT = 2 ** 24
 F64_LIMIT = 2 ** 53
@@ -128,8 +128,8 @@ def requantize(acc: np.ndarray, scale: np.ndarray, cap: int) -> np.ndarray:
 def single_threaded_blas() -> threadpool_limits:
     """BLAS on one thread while the network runs (a context manager). Its matmuls come one wave at
     a time, batches too small for BLAS threads to pay for their hand-offs, and BLAS threads
-    busy-wait, taking the cores of a busy machine; arzip's own threads (stripes side by side)
-    give the parallelism and wait passively."""
+    busy-wait, taking the cores of a busy machine; arzip's own threads (stripes side by side,
+    arzip.image.pieces) give the parallelism and wait passively."""
     return threadpool_limits(1, user_api="blas")
 
 
@@ -210,19 +210,24 @@ class ExactImageModel:
 
     # -- inference ------------------------------------------------------------------------
     def pixel_features(self, context: np.ndarray) -> PixelFeatures:
-        """context: (m, n_in) uint8 context values."""
+        """context: (m, n_in) uint8 context values. On the CPU a large batch (the encoder's) is
+        cut into row pieces run side by side (arzip.image.pieces)."""
         if self._gpu is not None:
             hidden, out = self._gpu.trunk(context)
         else:
-            x = context.astype(self.hidden_dtype)
-            x -= 128
-            h = requantize(self.trunk1(x), self.scale1, ACT_MAX)
-            h = requantize(self.trunk2(h), self.scale2, ACT_MAX)
-            hidden = self.hidden_trunk(h)
-            out = self.out_context(x.astype(np.float64))
+            done = pieces.side_by_side(lambda rows: self._trunk(context[rows]), pieces.row_pieces(len(context)))
+            hidden, out = np.concatenate([d[0] for d in done]), np.concatenate([d[1] for d in done])
         hh, n_out = self.config.head_hidden, 3 * self.config.components
         return PixelFeatures([hidden[:, c * hh:(c + 1) * hh] for c in range(CHANNELS)],
                              [out[:, c * n_out:(c + 1) * n_out] for c in range(CHANNELS)])
+
+    def _trunk(self, context: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(head hidden partial sums, head output partial sums) of (m, n_in) uint8 contexts."""
+        x = context.astype(self.hidden_dtype)
+        x -= 128
+        h = requantize(self.trunk1(x), self.scale1, ACT_MAX)
+        h = requantize(self.trunk2(h), self.scale2, ACT_MAX)
+        return self.hidden_trunk(h), self.out_context(x.astype(np.float64))
 
     def channel_tables(self, c: int, feats: PixelFeatures, current: np.ndarray, scale_offset: int = 0,
                        window: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

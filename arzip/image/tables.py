@@ -6,7 +6,8 @@ The sigmoid, inverse-scale and exp2 functions are lookup tables computed once wh
 exported and shipped inside its file, never recomputed with libm on the decoding machine, so
 every machine builds the same integers. Two kinds of table: the full 256-value table, and the
 window table (WINDOW values around the heaviest component's mean plus one escape entry holding
-the exact mass of all other values), which is what most values are coded with.
+the exact mass of all other values), which is what most values are coded with. A large batch
+runs in row pieces side by side (arzip.image.pieces).
 """
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from dataclasses import dataclass
 
 import numba
 import numpy as np
+
+from . import pieces
 
 CDF_BITS = 24          # each component's CDF is an integer in [0, 2^24]
 LUT_STEPS = 64         # sigmoid lookup table: 64 entries per unit of z ...
@@ -26,7 +29,6 @@ WEIGHT_BITS = 16       # mixture weights: 2^16 for the largest component
 FLOOR_SHIFT = 22       # every value gets at least total / 2^22
 MIN_WEIGHT = 2 ** (WEIGHT_BITS - 10)  # lighter mixture components are left out
 WINDOW = 32            # first coding stage: 32 values around the heaviest mean, plus an escape
-PARALLEL_MIN_ROWS = 256  # smaller batches run on one thread
 HEAD_BLOCK = 64  # rows per inner block of the head kernel: the innermost loops run over rows
 
 # Sums of integers below 2^53 are exact in float64 in any order, so the head kernels may let the
@@ -226,31 +228,14 @@ def _rows(acc, mix, window, out, starts, head, hidden_part, out_part, cur, row0,
     _table_rows(acc, mix, window, out, starts, row0, row1)
 
 
-@numba.njit(cache=True, nogil=True)
-def _serial(acc, mix, window, out, starts, head, hidden_part, out_part, cur):
-    _rows(acc, mix, window, out, starts, head, hidden_part, out_part, cur, 0, acc.shape[0])
-
-
-@numba.njit(cache=True, nogil=True, parallel=True)
-def _parallel(acc, mix, window, out, starts, head, hidden_part, out_part, cur, n_blocks):
-    """Same results as _serial: rows are independent, blocks of them run in parallel."""
-    n = acc.shape[0]
-    for b in numba.prange(n_blocks):
-        _rows(acc, mix, window, out, starts, head, hidden_part, out_part, cur,
-              n * b // n_blocks, n * (b + 1) // n_blocks)
-
-
 def _run(acc: np.ndarray, mix: tuple, window: bool, head: tuple | None = None,
          hidden_part: np.ndarray | None = None, out_part: np.ndarray | None = None,
          cur: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     n = acc.shape[0]
     out = np.empty((n, WINDOW + 1 if window else 256), dtype=np.float64)
     starts = np.zeros(n, dtype=np.int64)
-    threads = numba.get_num_threads()
-    if threads > 1 and n >= PARALLEL_MIN_ROWS:
-        _parallel(acc, mix, window, out, starts, head, hidden_part, out_part, cur, threads)
-    else:
-        _serial(acc, mix, window, out, starts, head, hidden_part, out_part, cur)
+    pieces.side_by_side(lambda rows: _rows(acc, mix, window, out, starts, head, hidden_part, out_part, cur,
+                                           rows.start, rows.stop), pieces.row_pieces(n))
     return out, starts
 
 
