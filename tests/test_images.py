@@ -14,7 +14,8 @@ from PIL import Image, ImageDraw
 
 import arzip
 from arzip import api
-from arzip.formats import png
+from arzip.formats import picture, png
+from arzip.image import planes
 from arzip.formats.picture import GRAY, GRAY_ALPHA, PALETTE, RGB, RGBA
 
 from .conftest import skimage_photo
@@ -200,6 +201,20 @@ def graphics() -> dict[str, Image.Image]:
     return {"chart": chart, "chart-palette": chart.convert("P", palette=Image.ADAPTIVE, colors=16),
             "stripes": Image.fromarray(stripes), "checker": Image.fromarray(checker), "icon": icon,
             "text-1bit": chart.convert("1"), "tiny": Image.new("RGB", (3, 2), "red")}
+
+
+@pytest.mark.parametrize("color_type,depth", PNG_KINDS)
+def test_every_coding_the_encoder_may_choose_decodes(photo_crop, color_type, depth):
+    """Whichever candidate the encoder keeps, the decoder takes it: each coding it may make of
+    a picture (the learned models where they apply, the byte path over every sample) is packed
+    and decoded, not only the one that wins on these samples. Palette images here have
+    distinct colours, so 1, 2 and 4-bit ones may go through the RGB model too."""
+    pic = picture.read(png_file(samples_of(photo_crop, color_type, depth), color_type, depth), "x.png")
+    codings = [planes._learned(pic, None, None, "cpu"), planes._whole_as_bytes(pic)]
+    assert (codings[0] is not None) == (depth == 8 or color_type == PALETTE)
+    for coding in filter(None, codings):
+        back = planes.decode(planes._pack(pic, coding))
+        assert np.array_equal(back.samples, pic.samples) and back.color_type == color_type
 
 
 @pytest.mark.parametrize("name", list(graphics()))

@@ -223,19 +223,24 @@ def encode(pic: Picture, level: int | None = None, model: str | None = None, dev
     rows, k = _row_sample(pic)
     if learned is None or _looks_synthetic(rows) or learned.size > MODEL_MUST_BEAT_DEFLATE * _deflated_size(pic, rows, k):
         candidates.append(_whole_as_bytes(pic))
-    best = min(candidates, key=lambda c: c.size)
+    return _pack(pic, min(candidates, key=lambda c: c.size))
+
+
+def _pack(pic: Picture, coding: _Coding) -> bytes:
     header = container.Header(pic.color_type, pic.depth, FORMATS.index(pic.format), pic.width, pic.height,
-                              pic.checksum(), pic.wrapper, tuple(best.models), tuple(best.parts))
-    return container.pack(header, best.payloads)
+                              pic.checksum(), pic.wrapper, tuple(coding.models), tuple(coding.parts))
+    return container.pack(header, coding.payloads)
 
 
 def _expected_planes(pic: Picture, parts: tuple[container.Part, ...]) -> bool:
+    """Whether the parts are a coding _learned or _whole_as_bytes makes for the picture (what
+    the encoder may write, the decoder accepts: tests/test_images.py tries every coding)."""
     planes = [p.plane for p in parts]
     if planes == [container.PLANE_SAMPLES]:
         return True
     main = container.PLANE_GRAY if pic.color_type in (GRAY, GRAY_ALPHA) else container.PLANE_COLOURS
     alpha = [container.PLANE_ALPHA] if pic.color_type in (RGBA, GRAY_ALPHA) else []
-    return pic.depth == 8 and planes == [main] + alpha
+    return (pic.depth == 8 or pic.color_type == PALETTE) and planes == [main] + alpha
 
 
 def decode(blob: bytes, device: str = "cpu", max_pixels: int = container.MAX_PIXELS) -> Picture:
