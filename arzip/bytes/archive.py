@@ -98,6 +98,12 @@ def encode_part(data: bytes, net: NetTables, model_cost: int = 0) -> tuple[bytes
     return out.getvalue(), nll, used_model
 
 
+def deflated_part(stream: bytes) -> bytes:
+    """A part of one zlib block that is `stream` as it is, a zlib stream of the part's raw
+    bytes made elsewhere (a PNG file's own image data): decode_part inflates it."""
+    return _SMALL_PART.pack(bc.METHOD_ZLIB, 0) + stream
+
+
 def decode_part(payload: bytes, raw_len: int, net_for: Callable[[], NetTables], version: int) -> bytes:
     """Inverse of encode_part, for a buffer known to be raw_len bytes long, in an archive of
     format `version`."""

@@ -44,6 +44,9 @@ class Picture:
     depth: int
     format: str = "png"
     wrapper: bytes = b""       # format data for writing the file back
+    # The zlib stream of the samples' non-interlaced PNG scanlines, when the file held one (a
+    # PNG): a coding an archive can keep as it is, so that none is larger than the PNG it came from.
+    deflated_scanlines: bytes = b""
 
     @property
     def height(self) -> int:
@@ -113,7 +116,8 @@ def read(data: bytes, name: str = "input", suffix: str = "", max_pixels: int = 1
         raise UnsupportedInput(f"{name}: not an image format arzip codes as pixels")
     if fmt == "png":
         p = png.read(data, name, max_pixels)
-        return Picture(p.samples, p.color_type, p.bit_depth, "png", _png_wrapper(p))
+        return Picture(p.samples, p.color_type, p.bit_depth, "png", _png_wrapper(p),
+                       p.image_data if p.interlace == 0 else b"")
     if fmt == "pnm":
         n = netpbm.read(data, name, max_pixels)
         return Picture(n.samples, n.color_type, n.depth, "pnm", n.header)

@@ -39,6 +39,7 @@ class Png:
     samples: np.ndarray     # (H, W, C): uint8 raw values (not scaled) for depth <= 8, uint16 for 16
     chunks: list[tuple[bytes, bytes]]   # every chunk but IHDR, IDAT, IEND in file order: (type, data)
     idat_at: int            # chunks[:idat_at] precede the image data, chunks[idat_at:] follow it
+    image_data: bytes = b""  # the file's IDAT data, one zlib stream (when read from a file)
 
 
 def is_png(data: bytes) -> bool:
@@ -139,7 +140,7 @@ def read(data: bytes, name: str = "input", max_pixels: int = 1 << 32) -> Png:
             pos += size
     except ValueError:
         raise UnsupportedInput(f"{name}: damaged PNG (bad filter type)") from None
-    return Png(width, height, depth, ctype, interlace, samples, chunks, idat_at)
+    return Png(width, height, depth, ctype, interlace, samples, chunks, idat_at, b"".join(idat))
 
 
 def _chunk(kind: bytes, body: bytes) -> bytes:

@@ -12,7 +12,8 @@
 The byte path over the whole sample array is also tried whenever an image looks synthetic
 (many exact repeats: screenshots, charts, graphics) or a learned model does not clearly beat
 deflate on it; the smaller coding wins. The byte path itself falls back to zlib on PNG's own
-filtered scanlines (and to storing), so an image never costs much more than its PNG.
+filtered scanlines (and to storing), and a PNG file's own image data is a candidate as it is,
+so an image never costs more than its PNG's image data plus the header.
 """
 from __future__ import annotations
 
@@ -215,11 +216,27 @@ def _whole_as_bytes(pic: Picture) -> _Coding:
     return coding
 
 
+def _png_stream(pic: Picture) -> _Coding | None:
+    """The PNG file's own deflated scanlines, kept as they are: with this candidate no archive of
+    a PNG is larger than the file's image data plus arzip's header, whatever the models do (an
+    optimized PNG's, too). None for other inputs, and for streams the byte path's one-block
+    part cannot hold."""
+    stream = pic.deflated_scanlines
+    raw_len = serialise.raw_length(pic.samples.shape, pic.depth, serialise.PNG)
+    if not stream or raw_len > byte_archive.bc.BLOCK_SIZE or len(stream) > raw_len + byte_archive.bc.CODED_SLACK // 2:
+        return None
+    coding = _Coding()
+    coding.parts.append(container.Part(container.PLANE_SAMPLES, container.METHOD_BYTES, container.NO_MODEL,
+                                       serialise.PNG, nll_bits=8.0 * len(stream)))  # no model: its bits
+    coding.payloads.append(byte_archive.deflated_part(stream))
+    return coding
+
+
 def encode(pic: Picture, level: int | None = None, model: str | None = None, device: str = "cpu") -> bytes:
-    """A picture -> image archive, with the smaller of the learned coding (where one applies)
-    and the byte path over all samples (where it has a chance)."""
+    """A picture -> image archive, with the smallest of the learned coding (where one applies),
+    the byte path over all samples (where it has a chance) and a PNG file's own image data."""
     learned = _learned(pic, level, model, device)
-    candidates = [learned] if learned else []
+    candidates = [c for c in (learned, _png_stream(pic)) if c is not None]
     rows, k = _row_sample(pic)
     if learned is None or _looks_synthetic(rows) or learned.size > MODEL_MUST_BEAT_DEFLATE * _deflated_size(pic, rows, k):
         candidates.append(_whole_as_bytes(pic))

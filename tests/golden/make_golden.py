@@ -138,20 +138,22 @@ def inputs() -> dict[str, tuple[str, bytes, dict]]:
 
 
 def _compress(path: str, data: bytes, options: dict) -> bytes:
-    """learned_only: the learned coding even where the byte path would be smaller (a palette
-    photo's colours through the RGB model), so that the archive holds that kind of part."""
+    """learned_only: the learned coding even where the byte path or the PNG's own image data
+    would be smaller (a palette photo's colours through the RGB model), so that the archive
+    holds that kind of part."""
     if path == "bytes":
         return arzip.compress_bytes(data)
     options = dict(options)
     if not options.pop("learned_only", False):
         return arzip.compress(data, **options)
     from arzip.image import planes
-    saved = planes.SYNTHETIC_REPEATS, planes.MODEL_MUST_BEAT_DEFLATE
+    saved = planes.SYNTHETIC_REPEATS, planes.MODEL_MUST_BEAT_DEFLATE, planes._png_stream
     planes.SYNTHETIC_REPEATS, planes.MODEL_MUST_BEAT_DEFLATE = 2.0, float("inf")
+    planes._png_stream = lambda pic: None
     try:
         return arzip.compress(data, **options)
     finally:
-        planes.SYNTHETIC_REPEATS, planes.MODEL_MUST_BEAT_DEFLATE = saved
+        planes.SYNTHETIC_REPEATS, planes.MODEL_MUST_BEAT_DEFLATE, planes._png_stream = saved
 
 
 def sha256(data: bytes) -> str:
