@@ -1,6 +1,6 @@
 """arzip on every kind of image, against optimized PNG, WebP lossless and JPEG XL lossless.
 
-    pip install -e '.[bench]'                       # imagecodecs, pyoxipng, matplotlib
+    pip install -e '.[bench]'                       # imagecodecs, pyoxipng, matplotlib, pydicom
     python bench/kinds.py [--out bench/results] [--threads 1]
 
 The test set is built by this script, so anyone can rebuild it exactly, from images that ship
@@ -13,12 +13,19 @@ skimage.data) and from graphics drawn here (matplotlib charts, a user-interface 
   16-bit gray and 16-bit RGB (photos resampled in floating point to 16 bits plus sensor-like
   noise: no real 16-bit photo ships with scikit-image; these are synthetic and say so).
 
+Real 16-bit images come from pydicom's bundled test files (`pydicom.data.get_testdata_file`,
+no download): two CT slices (CT_small, 128x128, and J2K_pixelrep_mismatch, 512x512, whose
+signed values are shifted by +2048 into unsigned ones as a PNG must hold them) and two MR
+images (MR_small, 64x64; examples_overlay, 300x484, 12 bits stored). pydicom's
+liver_1frame, a 512x512 segmentation mask, is a real 1-bit image.
+
 Every file is compressed from its PNG with `arzip.compress` and decoded back; the decoded
 samples are checked against the original. "png-opt" is the smaller of oxipng (level 6, all
 filters) and Pillow's optimize=True where Pillow can write the mode: the "optimized PNG" the
 issue compares with. WebP lossless takes 8-bit RGB(A) (gray, 1-bit and palette images are
-given as their RGB colours); JPEG XL lossless (effort 7) takes every kind. Rates are bits per
-pixel, totals are total bits over total pixels of the kind. Writes results/kinds.{md,json}.
+given as their RGB colours); JPEG XL lossless (efforts 7 and 9) takes every kind. Rates are bits
+per pixel, totals are total bits over total pixels of the kind; arzip's decode time is given per
+megapixel of the kind. Writes results/kinds.{md,json}.
 """
 from __future__ import annotations
 
@@ -148,11 +155,28 @@ def build_set() -> dict[str, list[tuple[str, bytes]]]:
     lines = (np.asarray(Image.fromarray(charts[0]).convert("L")) > 200).astype(np.uint8)
     kinds["1-bit"] = [("horse", _png((~skdata.horse()).astype(np.uint8)[..., None], GRAY, 1)),
                       ("text", _png(text_bits[..., None], GRAY, 1)), ("line-art", _png(lines[..., None], GRAY, 1))]
+    kinds["1-bit"].append(("liver-mask (DICOM)", _png(_dicom("liver_1frame.dcm").astype(np.uint8)[..., None], GRAY, 1)))
+    kinds["16-bit gray (real: CT, MR)"] = [
+        ("CT_small", _png(_dicom("CT_small.dcm").astype(np.uint16)[..., None], GRAY, 16)),
+        ("CT-512", _png((_dicom("J2K_pixelrep_mismatch.dcm").astype(np.int32) + 2048).astype(np.uint16)[..., None],
+                        GRAY, 16)),
+        ("MR_small", _png(_dicom("MR_small.dcm").astype(np.uint16)[..., None], GRAY, 16)),
+        ("MR-overlay", _png(_dicom("examples_overlay.dcm").astype(np.uint16)[..., None], GRAY, 16))]
     kinds["16-bit gray (synthetic)"] = [(n, _png(_to_16bit(p, i), GRAY, 16)) for i, (n, p) in
                                         enumerate((("camera", camera), ("grass", grass)))]
     kinds["16-bit RGB (synthetic)"] = [(n, _png(_to_16bit(p, 10 + i), RGB, 16)) for i, (n, p) in
                                        enumerate((("astronaut", astronaut), ("coffee", coffee)))]
     return kinds
+
+
+def _dicom(name: str) -> np.ndarray:
+    """The pixels of one of pydicom's bundled test files (non-negative, checked)."""
+    import pydicom
+    from pydicom.data import get_testdata_file
+    pixels = pydicom.dcmread(get_testdata_file(name)).pixel_array
+    if name != "J2K_pixelrep_mismatch.dcm" and pixels.min() < 0:
+        sys.exit(f"{name}: negative values")
+    return pixels
 
 
 def _optimized_png(data: bytes) -> int:
@@ -201,13 +225,14 @@ def measure(name: str, data: bytes, threads: int) -> dict:
         row["webp-ll"] = len(imagecodecs.webp_encode(np.ascontiguousarray(rgb), lossless=True, level=100, method=6,
                                                      numthreads=threads))
     samples = colours[..., 0] if colours.shape[2] == 1 else colours
-    jxl = imagecodecs.jpegxl_encode(np.ascontiguousarray(samples), lossless=True, effort=7, numthreads=threads,
-                                    bitspersample=p.bit_depth if p.color_type != PALETTE and p.bit_depth < 8 else None)
-    row["jxl-e7"] = len(jxl)
+    for effort in (7, 9):
+        row[f"jxl-e{effort}"] = len(imagecodecs.jpegxl_encode(
+            np.ascontiguousarray(samples), lossless=True, effort=effort, numthreads=threads,
+            bitspersample=p.bit_depth if p.color_type != PALETTE and p.bit_depth < 8 else None))
     return row
 
 
-CODECS = ["arzip", "png-opt", "webp-ll", "jxl-e7"]
+CODECS = ["arzip", "png-opt", "webp-ll", "jxl-e7", "jxl-e9"]
 
 
 def bpp(nbytes: int, pixels: int) -> str:
@@ -218,19 +243,22 @@ def write_results(rows_by_kind: dict[str, list[dict]], out: Path, meta: dict) ->
     lines = ["# arzip on every kind of image", "",
              "Bits per pixel (lower is better, the smallest in bold); per kind, total bits over total pixels. Made by "
              f"`{meta['command']}` on {meta['machine']} ({meta['date']}); {meta['versions']}.", "",
-             "| kind | images | arzip | png-opt | webp-ll | jxl-e7 | arzip vs png-opt | encode s (sum) | decode s (sum) |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "| kind | images | arzip | png-opt | webp-ll | jxl-e7 | jxl-e9 | arzip vs png-opt | arzip vs best other | "
+             "encode s (sum) | decode s (sum) | decode s per MP |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for kind, rows in rows_by_kind.items():
         px = sum(r["pixels"] for r in rows)
         tot = {c: sum(r[c] for r in rows) if all(c in r for r in rows) else None for c in CODECS}
         best = min(t for t in tot.values() if t is not None)
         cells = [("**{}**" if tot[c] == best else "{}").format(bpp(tot[c], px)) if tot[c] is not None else "-"
                  for c in CODECS]
+        other = min(t for c, t in tot.items() if t is not None and c != "arzip")
+        decode = sum(r["decode_s"] for r in rows)
         lines.append(f"| {kind} | {len(rows)} | {' | '.join(cells)} | "
-                     f"{100 * (tot['arzip'] / tot['png-opt'] - 1):+.1f} % | "
-                     f"{sum(r['encode_s'] for r in rows):.2f} | {sum(r['decode_s'] for r in rows):.2f} |")
-    lines += ["", "## Per image", "", "| kind | image | pixels | arzip | png-opt | webp-ll | jxl-e7 | arzip parts |",
-              "|---|---|---|---|---|---|---|---|"]
+                     f"{100 * (tot['arzip'] / tot['png-opt'] - 1):+.1f} % | {100 * (tot['arzip'] / other - 1):+.1f} % | "
+                     f"{sum(r['encode_s'] for r in rows):.2f} | {decode:.2f} | {decode / px * 1e6:.2f} |")
+    lines += ["", "## Per image", "", "| kind | image | pixels | arzip | png-opt | webp-ll | jxl-e7 | jxl-e9 | arzip parts |",
+              "|---|---|---|---|---|---|---|---|---|"]
     for kind, rows in rows_by_kind.items():
         for r in rows:
             cells = [bpp(r[c], r["pixels"]) if c in r else "-" for c in CODECS]
