@@ -225,7 +225,7 @@ def info(blob: bytes) -> dict:
             levels = [lv for lv in served if registry.mixing_profile(lv, gray) == profile]
             entry.update(levels=levels,
                          layout=waves.LAYOUTS.get(part.layout, "?"), scale_offsets=list(part.scale_offsets))
-        else:
+        elif part.method == image_container.METHOD_BYTES:
             entry["transform"] = serialise.TRANSFORMS.get(part.transform, "?")
         parts.append(entry)
     payload = sum(p.payload_len for p in header.parts)

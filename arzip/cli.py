@@ -267,6 +267,8 @@ def info(file: Path, as_json: bool) -> None:
             elif "layout" in part:  # context mixing (full, medium, light) around a network
                 what = f"{part['method'].replace('mixing', 'context mixing')} around {model}"
                 how = f"{part['layout']} layout, levels {_levels(part['levels'])}"
+            elif part["method"] == "bilevel":
+                what, how = "bilevel model", "2-D contexts, mixed"
             else:
                 what, how = f"{part['method']} {model}", f"{part['transform']} transform"
             lines.append(f"  {part['plane']:<10} {what}, {how}: {part['bytes']} bytes")

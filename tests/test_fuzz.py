@@ -8,6 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from arzip import api, container
+from arzip.formats import picture
 from arzip.image import container as image_container
 from arzip.errors import ArzipError
 
@@ -20,6 +21,8 @@ SEEDS = {"rgb model": lambda: api.compress_image(IMAGE),
          "rgba: model + alpha bytes": lambda: api.compress_image(np.dstack([IMAGE, IMAGE[..., :1]])),
          "graphics: bytes part": lambda: api.compress_image(GRAPHIC),
          "16-bit: bytes part": lambda: api.compress_image(IMAGE.astype(np.uint16) * 251),
+         "1-bit: bilevel part": lambda: api.compress_image(picture.new((IMAGE[..., :1] > 150).astype(np.uint8),
+                                                                        picture.GRAY, 1)),
          "file as bytes": lambda: api.compress_bytes(b"arzip fuzzes its readers; " * 40)}
 
 

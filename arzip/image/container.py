@@ -45,8 +45,9 @@ METHOD_BYTES = 1   # serialised (arzip/formats/serialise.py), then byte-path blo
 METHOD_MIXING = 2  # a learned image model with context mixing around it (arzip/image/mixing_codec.py)
 METHOD_LIGHT_MIXING = 3  # the same with the light profile, stripes coded side by side
 METHOD_MEDIUM_MIXING = 4  # the same with the medium profile
+METHOD_BILEVEL = 5  # a 1-bit image's pixels with 2-D contexts, mixed (arzip/image/bilevel.py)
 METHODS = {METHOD_MODEL: "model", METHOD_BYTES: "bytes", METHOD_MIXING: "mixing", METHOD_LIGHT_MIXING: "light mixing",
-           METHOD_MEDIUM_MIXING: "medium mixing"}
+           METHOD_MEDIUM_MIXING: "medium mixing", METHOD_BILEVEL: "bilevel"}
 MIXING_PROFILES = {METHOD_MIXING: "full", METHOD_LIGHT_MIXING: "light",  # arzip.image.profiles.PROFILES
                    METHOD_MEDIUM_MIXING: "medium"}
 SIDE_BY_SIDE_METHODS = (METHOD_LIGHT_MIXING, METHOD_MEDIUM_MIXING)  # two stripes at least, on two threads

@@ -6,7 +6,9 @@
     or smooth edges, which context mixing codes well), its own context apart from the colours;
   - palette images: their colours through the RGB model when the palette's colours are
     distinct (so they map back to indices), else their indices through the byte path;
-  - everything else (1, 2, 4-bit, 16-bit, odd netpbm maxvals): the whole sample array through
+  - 1-bit images (gray, or palette indices): their pixels through the bilevel model
+    (arzip/image/bilevel.py: 2-D contexts, mixed);
+  - everything else (2, 4-bit, 16-bit, odd netpbm maxvals): the whole sample array through
     the byte path, serialised by the transform that suits it (arzip/formats/serialise.py).
 
 The byte path over the whole sample array is also tried whenever an image looks synthetic
@@ -27,6 +29,7 @@ import numpy as np
 
 from .. import registry
 from ..bytes import archive as byte_archive
+from ..coder import bit_costs
 from ..container import IMAGE_MODEL_HASH_BYTES, read_varint, varint
 from ..errors import FormatError
 from ..formats import serialise
@@ -216,6 +219,20 @@ def _whole_as_bytes(pic: Picture) -> _Coding:
     return coding
 
 
+def _bilevel(pic: Picture) -> _Coding | None:
+    """A 1-bit image's pixels through the bilevel model (gray, or a palette of two colours'
+    indices); None for other images."""
+    if pic.depth != 1 or pic.color_type not in (GRAY, PALETTE):
+        return None
+    from . import bilevel
+    payload, bits, probs = bilevel.encode(np.ascontiguousarray(pic.samples[..., 0]))
+    coding = _Coding()
+    coding.parts.append(container.Part(container.PLANE_SAMPLES, container.METHOD_BILEVEL,
+                                       nll_bits=float(bit_costs(bits, probs).sum())))
+    coding.payloads.append(payload)
+    return coding
+
+
 def _png_stream(pic: Picture) -> _Coding | None:
     """The PNG file's own deflated scanlines, kept as they are: with this candidate no archive of
     a PNG is larger than the file's image data plus arzip's header, whatever the models do (an
@@ -236,7 +253,7 @@ def encode(pic: Picture, level: int | None = None, model: str | None = None, dev
     """A picture -> image archive, with the smallest of the learned coding (where one applies),
     the byte path over all samples (where it has a chance) and a PNG file's own image data."""
     learned = _learned(pic, level, model, device)
-    candidates = [c for c in (learned, _png_stream(pic)) if c is not None]
+    candidates = [c for c in (learned, _bilevel(pic), _png_stream(pic)) if c is not None]
     rows, k = _row_sample(pic)
     if learned is None or _looks_synthetic(rows) or learned.size > MODEL_MUST_BEAT_DEFLATE * _deflated_size(pic, rows, k):
         candidates.append(_whole_as_bytes(pic))
@@ -275,6 +292,8 @@ def decode(blob: bytes, device: str = "cpu", max_pixels: int = container.MAX_PIX
         try:
             if part.method in container.NETWORK_METHODS:
                 _decode_model_part(pic, part, payload, registry.installed(*header.models[part.model]), device)
+            elif part.method == container.METHOD_BILEVEL:
+                _decode_bilevel_part(pic, part, payload)
             else:
                 _decode_bytes_part(pic, part, payload, header.models, shape, header.version)
         except (ValueError, RuntimeError, IndexError, AssertionError) as e:  # constriction asserts on bad data
@@ -321,6 +340,13 @@ def _decode_model_part(pic: Picture, part: container.Part, payload: bytes, name:
         pic.samples[..., 0] = order[found]
     else:
         pic.samples[..., :3] = image
+
+
+def _decode_bilevel_part(pic: Picture, part: container.Part, payload: bytes) -> None:
+    if part.plane != container.PLANE_SAMPLES or pic.depth != 1 or pic.color_type not in (GRAY, PALETTE):
+        raise FormatError("corrupted archive (a bilevel part of an image that is not 1-bit)")
+    from . import bilevel
+    pic.samples[..., 0] = bilevel.decode(payload, pic.height, pic.width)
 
 
 def _decode_bytes_part(pic: Picture, part: container.Part, payload: bytes,

@@ -38,7 +38,8 @@ FOLDER = f"v{FORMAT_VERSION}"  # where this arzip's archives go
 # until context mixing took them over; gray photos at level 5 went from the light to the medium
 # mixing profile; level 5 went from the network alone (now level 4, as NETWORK_ALONE below
 # writes) to light mixing (rgb-level5-light.png).
-RETIRED = {"rgb-level9.png", "rgb-level6-quadrants.png", "gray-level5-light.png", "rgb-level5.png"}
+# In version 4, 1-bit images went from the byte path to the bilevel model (bilevel-2d.png).
+RETIRED = {"rgb-level9.png", "rgb-level6-quadrants.png", "gray-level5-light.png", "rgb-level5.png", "bilevel.png"}
 # Inputs first written at the default level while it was the network alone (rgb-mlp1, no
 # offsets): level 4 codes that way.
 NETWORK_ALONE = {"level": 4}
@@ -122,6 +123,7 @@ def inputs() -> dict[str, tuple[str, bytes, dict]]:
         "palette-colours.png": ("file", _png(quantized), {"learned_only": True, **NETWORK_ALONE}),
         "palette-indices.png": ("file", _png(duplicated), {}),
         "bilevel.png": ("file", _png(bilevel), {}),
+        "bilevel-2d.png": ("file", _png(bilevel), {}),
         "gray16.png": ("file", _png(Image.fromarray(gray16)), {}),
         "rgb16.png": ("file", picture.write(picture.new(rgb16, picture.RGB, 16)), {}),
         "chart.png": ("file", _png(Image.fromarray(_chart(64, 96))), {}),
@@ -167,7 +169,7 @@ def check() -> int:
     changed = 0
     for name, (path, data, options) in inputs().items():
         archive = HERE / FOLDER / f"{name}.arz"
-        if not archive.exists():
+        if not archive.exists() or name in RETIRED:
             continue
         if path == "bytes":
             data = arzip.decompress(archive.read_bytes())

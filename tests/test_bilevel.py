@@ -1,0 +1,60 @@
+"""The bilevel model of 1-bit images (arzip/image/bilevel.py): exact round trips of every
+shape, a rate at the model's NLL, and the archive part it makes."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from arzip import api
+from arzip.coder import bit_costs
+from arzip.errors import FormatError
+from arzip.formats import picture
+from arzip.image import bilevel, container, planes
+
+from .conftest import skimage_photo
+
+
+def text_like() -> np.ndarray:
+    return (skimage_photo("text")[:96, :160] > 110).astype(np.uint8)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 37), (37, 1), (2, 3), (5, 131), (131, 5)])
+@pytest.mark.parametrize("fill", ["zeros", "ones", "noise", "stripes"])
+def test_every_shape_round_trips(shape, fill):
+    rng = np.random.default_rng(sum(shape))
+    image = {"zeros": np.zeros(shape), "ones": np.ones(shape), "noise": rng.integers(0, 2, shape),
+             "stripes": np.indices(shape).sum(0) % 3 == 0}[fill].astype(np.uint8)
+    payload, _, _ = bilevel.encode(image)
+    assert np.array_equal(bilevel.decode(payload, *shape), image)
+
+
+def test_rate_is_the_models_nll_and_far_below_raw():
+    image = (skimage_photo("text") > 110).astype(np.uint8)  # 172 x 448: 0.156 bits per pixel
+    payload, bits, probs = bilevel.encode(image)
+    nll = bit_costs(bits, probs).sum()
+    assert 8 * len(payload) <= nll * 1.01 + 64
+    assert 8 * len(payload) < 0.2 * image.size
+
+
+def test_damaged_payloads_decode_to_something_in_bounded_time():
+    payload, _, _ = bilevel.encode(text_like())
+    rng = np.random.default_rng(3)
+    for damaged in (payload[: len(payload) // 2], b"", bytes(rng.integers(0, 256, 200, dtype=np.uint8))):
+        assert bilevel.decode(damaged, 96, 160).shape == (96, 160)
+
+
+@pytest.mark.parametrize("color_type", [picture.GRAY, picture.PALETTE])
+def test_one_bit_images_take_the_bilevel_part(color_type):
+    samples = text_like()[..., None]
+    pic = picture.new(samples, color_type, 1, palette=np.array([[0, 0, 0], [255, 255, 255]]) if color_type else None)
+    blob = api.compress_image(pic)
+    assert [p["method"] for p in api.info(blob)["parts"]] == ["bilevel"]
+    back = api.decompress_picture(blob)
+    assert np.array_equal(back.samples, samples) and back.color_type == color_type
+
+
+def test_a_bilevel_part_of_an_image_that_is_not_1_bit_is_refused():
+    part = container.Part(container.PLANE_SAMPLES, container.METHOD_BILEVEL)
+    pic = picture.new(np.zeros((4, 4, 1), np.uint8), picture.GRAY, 8)
+    with pytest.raises(FormatError, match="not 1-bit"):
+        planes._decode_bilevel_part(pic, part, bilevel.encode(np.zeros((4, 4), np.uint8))[0])
