@@ -7,7 +7,8 @@ of the archive charges each sample what its own coder spends on it, as the decod
   - a part coded by a learned image model (8-bit RGB, the colours of RGBA and of palette
     images with distinct colours, 8-bit gray): the bits of each subpixel under that network,
     with the context mixing around it that the part names, in the part's stripes and layout;
-  - a part coded by the byte path (alpha planes; every sample of 1, 2, 4 and 16-bit images,
+  - a bilevel part (a 1-bit image): each pixel's bit under the bilevel model;
+  - a part coded by the byte path (alpha planes; every sample of 2, 4 and 16-bit images,
     palette indices and synthetic images): the byte model's cost of each byte of the plane's
     stream (PNG-filtered rows or MED residuals, as the part says), shared out among the
     samples that byte holds, and a PNG row's filter byte among the row's samples.
@@ -100,6 +101,12 @@ def explain_archive(pic: Picture, blob: bytes) -> Explanation:
             profile = image_container.MIXING_PROFILES.get(part.method)
             coders.append(f"{plane} by {profile} context mixing around {name}" if profile else
                           f"{plane} by the network {name} alone")
+            continue
+        if part.method == image_container.METHOD_BILEVEL:  # a 1-bit image: each pixel's own bit
+            from .image import bilevel
+            _, bits, probs = bilevel.encode(np.ascontiguousarray(s[..., 0]))
+            maps.append(bit_costs(bits, probs).reshape(s.shape[0], s.shape[1], 1))
+            coders.append("every pixel by the bilevel model (2-D contexts, mixed)")
             continue
         alpha = part.plane == image_container.PLANE_ALPHA
         samples, depth, ct = (s[..., -1:], 8, GRAY) if alpha else (s, pic.depth, pic.color_type)

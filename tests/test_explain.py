@@ -47,7 +47,7 @@ CODERS = {"gray": ["gray by .* context mixing around gray-mlp1"],
           "gray+alpha": ["gray by .* context mixing around gray-mlp1", "alpha by the byte model .* on PNG-filtered"],
           "RGBA": ["colours by .* context mixing around rgb-", "alpha by the byte model"],
           "palette": ["the palette's colours by .* context mixing around rgb-"],
-          "1-bit": ["every sample by the byte model .* on PNG-filtered rows"],
+          "1-bit": ["every pixel by the bilevel model"],
           "16-bit": ["every sample by the byte model"]}
 
 
