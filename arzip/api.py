@@ -53,7 +53,8 @@ def set_max_pixels(n: int) -> None:
 
 
 def set_threads(n: int) -> None:
-    """Use up to n threads for coding an image (its stripes side by side)."""
+    """Use up to n threads for coding an image: its stripes side by side (arzip.image.planes) and
+    the encoder's large batches in row pieces (arzip.image.pieces). Idle threads wait passively."""
     global _threads
     if n < 1:
         raise ArzipError(f"--threads must be at least 1 (got {n})")

@@ -37,8 +37,8 @@ def _lazy(name: str):
 
 
 api, many = _lazy("arzip.api"), _lazy("arzip.many")
-THREADS_HELP = ("threads to code an image's stripes side by side (default: OMP_NUM_THREADS, else the "
-                "available cores); the output does not depend on it")
+THREADS_HELP = ("threads for an image's stripes side by side and the encoder's large batches (default: "
+                "OMP_NUM_THREADS, else the available cores); the output does not depend on it")
 
 
 DEVICE_HELP = ("where the image network runs: cpu, cuda (needs torch: arzip[train]) or auto (a CUDA GPU "
