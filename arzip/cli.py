@@ -269,6 +269,8 @@ def info(file: Path, as_json: bool) -> None:
                 how = f"{part['layout']} layout, levels {_levels(part['levels'])}"
             elif part["method"] == "bilevel":
                 what, how = "bilevel model", "2-D contexts, mixed"
+            elif part["method"] == "16-bit gray":
+                what, how = "16-bit gray model", "full depth, mixed"
             else:
                 what, how = f"{part['method']} {model}", f"{part['transform']} transform"
             lines.append(f"  {part['plane']:<10} {what}, {how}: {part['bytes']} bytes")

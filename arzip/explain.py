@@ -7,7 +7,8 @@ of the archive charges each sample what its own coder spends on it, as the decod
   - a part coded by a learned image model (8-bit RGB, the colours of RGBA and of palette
     images with distinct colours, 8-bit gray): the bits of each subpixel under that network,
     with the context mixing around it that the part names, in the part's stripes and layout;
-  - a bilevel part (a 1-bit image): each pixel's bit under the bilevel model;
+  - a bilevel part (a 1-bit image): each pixel's bit under the bilevel model; a 16-bit gray
+    part: each pixel's decisions under the full-depth model;
   - a part coded by the byte path (alpha planes; every sample of 2, 4 and 16-bit images,
     palette indices and synthetic images): the byte model's cost of each byte of the plane's
     stream (PNG-filtered rows or MED residuals, as the part says), shared out among the
@@ -107,6 +108,11 @@ def explain_archive(pic: Picture, blob: bytes) -> Explanation:
             _, bits, probs = bilevel.encode(np.ascontiguousarray(s[..., 0]))
             maps.append(bit_costs(bits, probs).reshape(s.shape[0], s.shape[1], 1))
             coders.append("every pixel by the bilevel model (2-D contexts, mixed)")
+            continue
+        if part.method == image_container.METHOD_GRAY16:  # each pixel's decisions under the full-depth model
+            from .image import gray16
+            maps.append(gray16.encode(np.ascontiguousarray(s[..., 0]))[1][..., None])
+            coders.append("every pixel by the 16-bit gray model (full depth, mixed)")
             continue
         alpha = part.plane == image_container.PLANE_ALPHA
         samples, depth, ct = (s[..., -1:], 8, GRAY) if alpha else (s, pic.depth, pic.color_type)

@@ -21,6 +21,7 @@ SEEDS = {"rgb model": lambda: api.compress_image(IMAGE),
          "rgba: model + alpha bytes": lambda: api.compress_image(np.dstack([IMAGE, IMAGE[..., :1]])),
          "graphics: bytes part": lambda: api.compress_image(GRAPHIC),
          "16-bit: bytes part": lambda: api.compress_image(IMAGE.astype(np.uint16) * 251),
+         "16-bit gray: full-depth part": lambda: api.compress_image(IMAGE[..., :1].astype(np.uint16) * 257),
          "1-bit: bilevel part": lambda: api.compress_image(picture.new((IMAGE[..., :1] > 150).astype(np.uint8),
                                                                         picture.GRAY, 1)),
          "file as bytes": lambda: api.compress_bytes(b"arzip fuzzes its readers; " * 40)}

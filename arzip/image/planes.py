@@ -7,7 +7,8 @@
   - palette images: their colours through the RGB model when the palette's colours are
     distinct (so they map back to indices), else their indices through the byte path;
   - 1-bit images (gray, or palette indices): their pixels through the bilevel model
-    (arzip/image/bilevel.py: 2-D contexts, mixed);
+    (arzip/image/bilevel.py: 2-D contexts, mixed); 16-bit gray images through the full-depth
+    model (arzip/image/gray16.py), where it beats the byte path;
   - everything else (2, 4-bit, 16-bit, odd netpbm maxvals): the whole sample array through
     the byte path, serialised by the transform that suits it (arzip/formats/serialise.py).
 
@@ -233,6 +234,18 @@ def _bilevel(pic: Picture) -> _Coding | None:
     return coding
 
 
+def _gray16(pic: Picture) -> _Coding | None:
+    """A 16-bit gray image's pixels through the full-depth model; None for other images."""
+    if pic.depth != 16 or pic.color_type != GRAY:
+        return None
+    from . import gray16
+    payload, costs = gray16.encode(np.ascontiguousarray(pic.samples[..., 0]))
+    coding = _Coding()
+    coding.parts.append(container.Part(container.PLANE_SAMPLES, container.METHOD_GRAY16, nll_bits=float(costs.sum())))
+    coding.payloads.append(payload)
+    return coding
+
+
 def _png_stream(pic: Picture) -> _Coding | None:
     """The PNG file's own deflated scanlines, kept as they are: with this candidate no archive of
     a PNG is larger than the file's image data plus arzip's header, whatever the models do (an
@@ -253,7 +266,7 @@ def encode(pic: Picture, level: int | None = None, model: str | None = None, dev
     """A picture -> image archive, with the smallest of the learned coding (where one applies),
     the byte path over all samples (where it has a chance) and a PNG file's own image data."""
     learned = _learned(pic, level, model, device)
-    candidates = [c for c in (learned, _bilevel(pic), _png_stream(pic)) if c is not None]
+    candidates = [c for c in (learned, _bilevel(pic), _gray16(pic), _png_stream(pic)) if c is not None]
     rows, k = _row_sample(pic)
     if learned is None or _looks_synthetic(rows) or learned.size > MODEL_MUST_BEAT_DEFLATE * _deflated_size(pic, rows, k):
         candidates.append(_whole_as_bytes(pic))
@@ -294,6 +307,8 @@ def decode(blob: bytes, device: str = "cpu", max_pixels: int = container.MAX_PIX
                 _decode_model_part(pic, part, payload, registry.installed(*header.models[part.model]), device)
             elif part.method == container.METHOD_BILEVEL:
                 _decode_bilevel_part(pic, part, payload)
+            elif part.method == container.METHOD_GRAY16:
+                _decode_gray16_part(pic, part, payload)
             else:
                 _decode_bytes_part(pic, part, payload, header.models, shape, header.version)
         except (ValueError, RuntimeError, IndexError, AssertionError) as e:  # constriction asserts on bad data
@@ -347,6 +362,13 @@ def _decode_bilevel_part(pic: Picture, part: container.Part, payload: bytes) -> 
         raise FormatError("corrupted archive (a bilevel part of an image that is not 1-bit)")
     from . import bilevel
     pic.samples[..., 0] = bilevel.decode(payload, pic.height, pic.width)
+
+
+def _decode_gray16_part(pic: Picture, part: container.Part, payload: bytes) -> None:
+    if part.plane != container.PLANE_SAMPLES or pic.depth != 16 or pic.color_type != GRAY:
+        raise FormatError("corrupted archive (a 16-bit gray part of an image that is not 16-bit gray)")
+    from . import gray16
+    pic.samples[..., 0] = gray16.decode(payload, pic.height, pic.width)
 
 
 def _decode_bytes_part(pic: Picture, part: container.Part, payload: bytes,

@@ -44,23 +44,30 @@ def _split(low, high, p):
     return low + (span >> 12) * p + (((span & 0xFFF) * p) >> 12)
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def encode_bit(state, bit, p, out, at):
+    """encode() of one bit, for models that code as they go; returns the new end of out."""
+    low, high = state[0], state[1]
+    mid = _split(low, high, p)
+    if bit:
+        high = mid
+    else:
+        low = mid + 1
+    while ((low ^ high) & TOP) == 0:
+        out[at] = high >> 24
+        at += 1
+        low = (low << 8) & M32
+        high = ((high << 8) & M32) | 0xFF
+    state[0], state[1] = low, high
+    return at
+
+
 @numba.njit(cache=True, nogil=True)
 def encode(state, bits, probs, out, at):
     """Code bits[i] with probability probs[i] / 4096 of a 1, appending to out (uint8) from index
     `at`; returns the new end. out must have room for 2 bytes per bit plus 4."""
-    low, high = state[0], state[1]
     for i in range(bits.shape[0]):
-        mid = _split(low, high, probs[i])
-        if bits[i]:
-            high = mid
-        else:
-            low = mid + 1
-        while ((low ^ high) & TOP) == 0:
-            out[at] = high >> 24
-            at += 1
-            low = (low << 8) & M32
-            high = ((high << 8) & M32) | 0xFF
-    state[0], state[1] = low, high
+        at = encode_bit(state, bits[i], probs[i], out, at)
     return at
 
 

@@ -38,8 +38,10 @@ FOLDER = f"v{FORMAT_VERSION}"  # where this arzip's archives go
 # until context mixing took them over; gray photos at level 5 went from the light to the medium
 # mixing profile; level 5 went from the network alone (now level 4, as NETWORK_ALONE below
 # writes) to light mixing (rgb-level5-light.png).
-# In version 4, 1-bit images went from the byte path to the bilevel model (bilevel-2d.png).
-RETIRED = {"rgb-level9.png", "rgb-level6-quadrants.png", "gray-level5-light.png", "rgb-level5.png", "bilevel.png"}
+# In version 4, 1-bit images went from the byte path to the bilevel model (bilevel-2d.png), and
+# 16-bit gray ones to the full-depth model (gray16-full-depth.png).
+RETIRED = {"rgb-level9.png", "rgb-level6-quadrants.png", "gray-level5-light.png", "rgb-level5.png", "bilevel.png",
+           "gray16.png"}
 # Inputs first written at the default level while it was the network alone (rgb-mlp1, no
 # offsets): level 4 codes that way.
 NETWORK_ALONE = {"level": 4}
@@ -125,6 +127,7 @@ def inputs() -> dict[str, tuple[str, bytes, dict]]:
         "bilevel.png": ("file", _png(bilevel), {}),
         "bilevel-2d.png": ("file", _png(bilevel), {}),
         "gray16.png": ("file", _png(Image.fromarray(gray16)), {}),
+        "gray16-full-depth.png": ("file", _png(Image.fromarray(gray16)), {}),
         "rgb16.png": ("file", picture.write(picture.new(rgb16, picture.RGB, 16)), {}),
         "chart.png": ("file", _png(Image.fromarray(_chart(64, 96))), {}),
         "rgb.ppm": ("file", b"P6\n# golden\n80 48\n255\n" + rgb.tobytes(), NETWORK_ALONE),
