@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import struct
 import zlib
+from collections.abc import Callable
 
 from .errors import FormatError
 
@@ -78,6 +79,20 @@ def varint(n: int) -> bytes:
             return bytes(out)
 
 
+def decode_varint(next_byte: Callable[[], int], max_shift: int = 63) -> int:
+    """The varint whose bytes next_byte() gives in turn; a FormatError when it runs on past
+    max_shift bits (a damaged length field)."""
+    n = shift = 0
+    while True:
+        b = next_byte()
+        n |= (b & 0x7F) << shift
+        if not b & 0x80:
+            return n
+        shift += 7
+        if shift > max_shift:
+            raise FormatError("corrupted archive (bad length field)")
+
+
 def read_varint(buf: bytes, pos: int) -> tuple[int, int]:
     """(value, position after it) of the varint at pos."""
     r = Reader(buf, pos)
@@ -100,15 +115,7 @@ class Reader:
         return self.take(1)[0]
 
     def varint(self) -> int:
-        n = shift = 0
-        while True:
-            b = self.byte()
-            n |= (b & 0x7F) << shift
-            if not b & 0x80:
-                return n
-            shift += 7
-            if shift > 63:
-                raise FormatError("corrupted archive (bad length field)")
+        return decode_varint(self.byte)
 
     def unpack(self, fmt: struct.Struct) -> tuple:
         return fmt.unpack(self.take(fmt.size))

@@ -162,7 +162,7 @@ class _Check:
     in version 4."""
 
     def __init__(self, version: int) -> None:
-        self.version, self.total = version, 0
+        self.total = 0
         self._blake = hashlib.blake2b(digest_size=16) if version < 4 else None
         self._crc = 0
 

@@ -28,8 +28,8 @@ import zlib
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from ..container import (BYTES_MODEL_HASH_BYTES, CRC, KIND_BYTES, PREFIX_SIZE, check_seal, prefix, varint,
-                         version_of)
+from ..container import (BYTES_MODEL_HASH_BYTES, CRC, KIND_BYTES, PREFIX_SIZE, check_seal, decode_varint, prefix,
+                         varint, version_of)
 from ..errors import FormatError
 
 METHOD_MODEL, METHOD_STORED, METHOD_LZMA, METHOD_ZLIB, METHOD_BZ2 = 0, 1, 2, 3, 4
@@ -129,15 +129,8 @@ def read_compact_record(f: BinaryIO) -> Block | End:
 
 
 def _read_varint(f: BinaryIO) -> int:
-    n = shift = 0
-    while True:
-        b = _read(f, 1, "block header")[0]
-        n |= (b & 0x7F) << shift
-        if not b & 0x80:
-            return n
-        shift += 7
-        if shift > 35:
-            raise FormatError("corrupted archive (bad length field)")
+    """A block record's varint: at most 35 bits, more than any block length."""
+    return decode_varint(lambda: _read(f, 1, "block header")[0], max_shift=35)
 
 
 def _check_lengths(raw_len: int, coded_len: int) -> None:

@@ -40,11 +40,6 @@ MIX_LR = 6
 APM_RATE = 7
 
 
-def far_bits(height: int, width: int) -> int:
-    """log2 of the FAR model's cells for an image: about four per pixel, within bounds."""
-    return int(min(TABLE_BITS, max(TABLE_MIN_BITS, (height * width).bit_length() + 2)))
-
-
 class State:
     """The model's tables for one image, fresh."""
 
@@ -52,7 +47,8 @@ class State:
         self.pixels = np.zeros((height + PAD_TOP, width + 2 * PAD_SIDE), dtype=np.uint8)
         self.near = np.zeros(1 << NEAR_BITS, dtype=np.uint32)
         self.mid = np.zeros(1 << MID_BITS, dtype=np.uint32)
-        self.far = np.zeros(1 << far_bits(height, width), dtype=np.uint32)
+        self.far_bits = counters.table_bits(height * width, TABLE_MIN_BITS, TABLE_BITS)
+        self.far = np.zeros(1 << self.far_bits, dtype=np.uint32)
         self.weights = np.full((1 << NEAR_BITS, INPUTS), (1 << MIX_SHIFT) // 3, dtype=np.int64)
         self.apm = apm_init(256).astype(np.int64)
 
@@ -64,7 +60,7 @@ def encode(image: np.ndarray) -> tuple[bytes, np.ndarray, np.ndarray]:
     st.pixels[PAD_TOP:, PAD_SIDE:PAD_SIDE + w] = image
     bits = np.zeros(h * w, dtype=np.int64)
     probs = np.zeros(h * w, dtype=np.int64)
-    _code(st.pixels, h, w, st.near, st.mid, st.far, st.weights, st.apm, False, np.zeros(0, np.uint8),
+    _code(st.pixels, h, w, st.near, st.mid, st.far, st.far_bits, st.weights, st.apm, False, np.zeros(0, np.uint8),
           arithmetic.encoder_state(), bits, probs)
     out = np.empty(2 * len(bits) + 8, dtype=np.uint8)
     coder = arithmetic.encoder_state()
@@ -77,7 +73,7 @@ def decode(payload: bytes, height: int, width: int) -> np.ndarray:
     st = State(height, width)
     data = np.frombuffer(payload, dtype=np.uint8)
     unused = np.zeros(0, dtype=np.int64)
-    _code(st.pixels, height, width, st.near, st.mid, st.far, st.weights, st.apm, True, data,
+    _code(st.pixels, height, width, st.near, st.mid, st.far, st.far_bits, st.weights, st.apm, True, data,
           arithmetic.decoder_state(data), unused, unused)
     return st.pixels[PAD_TOP:, PAD_SIDE:PAD_SIDE + width].copy()
 
@@ -98,10 +94,10 @@ def _row_bits(px, r, c0, c1, acc):
 
 
 @numba.njit(cache=True, nogil=True)
-def _code(px, h, w, near_t, mid_t, far_t, weights, apm, decoding, data, coder, bits_out, probs_out):
+def _code(px, h, w, near_t, mid_t, far_t, far_bits, weights, apm, decoding, data, coder, bits_out, probs_out):
     """Every pixel in raster order: predict, code (decoding: read the bit and write the pixel;
     else take the pixel and record bit and probability), learn."""
-    far_shift = 32 - int(np.log2(far_t.shape[0]) + 0.5)
+    far_shift = 32 - far_bits
     inputs = np.zeros(INPUTS, dtype=np.int64)
     inputs[3] = 256
     k = 0

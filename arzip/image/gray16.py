@@ -43,16 +43,11 @@ ROWS_PER_CALL = 64         # the encoder's output buffer grows between calls
 WORST_BYTES_PER_PIXEL = 52  # 34 decisions of at most 12 bits each
 
 
-def table_bits(height: int, width: int) -> int:
-    """log2 of each context model's cells: about four per pixel, within bounds."""
-    return int(min(TABLE_BITS, max(TABLE_MIN_BITS, (height * width).bit_length() + 2)))
-
-
 class State:
     """The model's tables for one image, fresh."""
 
     def __init__(self, height: int, width: int):
-        self.bits = table_bits(height, width)
+        self.bits = counters.table_bits(height * width, TABLE_MIN_BITS, TABLE_BITS)
         self.cells = np.zeros((MODELS + 2) << self.bits, dtype=np.uint32)
         self.weights = np.full((UNARY_MAX * ACTIVITY_CLASSES, MODELS + 1), (1 << MIX_SHIFT) // MODELS, dtype=np.int64)
         self.classes = np.zeros((height + 1, width + 2), dtype=np.int64)  # bit_length(|e|), 1-padded

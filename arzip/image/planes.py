@@ -70,6 +70,12 @@ class _Coding:
     payloads: list[bytes] = field(default_factory=list)
     models: list[tuple[str, bytes]] = field(default_factory=list)
 
+    @classmethod
+    def whole(cls, method: int, payload: bytes, nll_bits: float, transform: int = 0) -> "_Coding":
+        """One part holding every sample, coded without a named model."""
+        return cls([container.Part(container.PLANE_SAMPLES, method, container.NO_MODEL, transform,
+                                   nll_bits=nll_bits)], [payload])
+
     def model_index(self, name: str) -> int:
         ref = (name, registry.hash_prefix(name, IMAGE_MODEL_HASH_BYTES))
         if ref not in self.models:
@@ -227,11 +233,7 @@ def _bilevel(pic: Picture) -> _Coding | None:
         return None
     from . import bilevel
     payload, bits, probs = bilevel.encode(np.ascontiguousarray(pic.samples[..., 0]))
-    coding = _Coding()
-    coding.parts.append(container.Part(container.PLANE_SAMPLES, container.METHOD_BILEVEL,
-                                       nll_bits=float(bit_costs(bits, probs).sum())))
-    coding.payloads.append(payload)
-    return coding
+    return _Coding.whole(container.METHOD_BILEVEL, payload, float(bit_costs(bits, probs).sum()))
 
 
 def _gray16(pic: Picture) -> _Coding | None:
@@ -240,10 +242,7 @@ def _gray16(pic: Picture) -> _Coding | None:
         return None
     from . import gray16
     payload, costs = gray16.encode(np.ascontiguousarray(pic.samples[..., 0]))
-    coding = _Coding()
-    coding.parts.append(container.Part(container.PLANE_SAMPLES, container.METHOD_GRAY16, nll_bits=float(costs.sum())))
-    coding.payloads.append(payload)
-    return coding
+    return _Coding.whole(container.METHOD_GRAY16, payload, float(costs.sum()))
 
 
 def _png_stream(pic: Picture) -> _Coding | None:
@@ -255,11 +254,8 @@ def _png_stream(pic: Picture) -> _Coding | None:
     raw_len = serialise.raw_length(pic.samples.shape, pic.depth, serialise.PNG)
     if not stream or raw_len > byte_archive.bc.BLOCK_SIZE or len(stream) > raw_len + byte_archive.bc.CODED_SLACK // 2:
         return None
-    coding = _Coding()
-    coding.parts.append(container.Part(container.PLANE_SAMPLES, container.METHOD_BYTES, container.NO_MODEL,
-                                       serialise.PNG, nll_bits=8.0 * len(stream)))  # no model: its bits
-    coding.payloads.append(byte_archive.deflated_part(stream))
-    return coding
+    nll = 8.0 * len(stream)  # no model ran: the part's NLL is its bits
+    return _Coding.whole(container.METHOD_BYTES, byte_archive.deflated_part(stream), nll, serialise.PNG)
 
 
 def encode(pic: Picture, level: int | None = None, model: str | None = None, device: str = "cpu") -> bytes:

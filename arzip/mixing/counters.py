@@ -22,6 +22,13 @@ def line_table(cells: int) -> np.ndarray:
     return raw[skip:skip + cells * 4].view(np.uint32)
 
 
+def table_bits(items: int, least: int, most: int) -> int:
+    """log2 of the cells of a table that is to hold `items` contexts: the first power of two of
+    at least four per item (contexts stay as far apart as in a larger table), within
+    [least, most]. A decoder derives it from the geometry, so it is part of the format."""
+    return min(most, max(least, max(items, 1).bit_length() + 2))
+
+
 DT = np.array([262144 // (4 * n + 5) for n in range(1024)], dtype=np.int64)  # 2^16 / (n + 1.25)
 
 
