@@ -39,6 +39,7 @@ def _kinds() -> dict[str, picture.Picture]:
         "palette": picture.new(indices, picture.PALETTE, 8, colours),
         "1-bit": picture.new((gray[..., None] > 120).astype(np.uint8), picture.GRAY, 1),
         "16-bit": picture.new((gray.astype(np.uint16) * 257 + noise)[..., None], picture.GRAY, 16),
+        "16-bit RGB": picture.new(rgb[:48].astype(np.uint16) * 16 + noise[..., None] // 3, picture.RGB, 16),
     }
 
 
@@ -48,7 +49,8 @@ CODERS = {"gray": ["gray by .* context mixing around gray-mlp1"],
           "RGBA": ["colours by .* context mixing around rgb-", "alpha by the byte model"],
           "palette": ["the palette's colours by .* context mixing around rgb-"],
           "1-bit": ["every pixel by the bilevel model"],
-          "16-bit": ["every sample by the byte model"]}
+          "16-bit": ["every sample by the byte model"],
+          "16-bit RGB": ["every sample by the full-depth model"]}
 
 
 @pytest.mark.parametrize("kind", sorted(KINDS))

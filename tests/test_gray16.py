@@ -1,11 +1,11 @@
-"""The full-depth model of 16-bit gray images (arzip/image/gray16.py): exact round trips of
-every shape and range, a rate at the model's NLL, and the archive part it makes."""
+"""The 16-bit gray model of part method 6 (arzip/image/gray16.py), which arzip no longer writes
+but still reads (tests/golden/v4/gray16-full-depth.png.arz) and explains: its kernel's exact
+round trips of every shape and range, a rate at the model's NLL, damage and refusal."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from arzip import api
 from arzip.errors import FormatError
 from arzip.formats import picture
 from arzip.image import container, gray16, planes
@@ -46,14 +46,7 @@ def test_damaged_payloads_decode_to_something_in_bounded_time():
         assert gray16.decode(damaged, 96, 128).shape == (96, 128)
 
 
-def test_16_bit_gray_images_take_the_full_depth_part():
-    image = ct_like()
-    blob = api.compress_image(image[..., None])
-    assert [p["method"] for p in api.info(blob)["parts"]] == ["16-bit gray"]
-    assert np.array_equal(api.decompress_image(blob)[..., 0], image)
-
-
-def test_a_full_depth_part_of_an_image_that_is_not_16_bit_gray_is_refused():
+def test_a_16_bit_gray_part_of_an_image_that_is_not_16_bit_gray_is_refused():
     part = container.Part(container.PLANE_SAMPLES, container.METHOD_GRAY16)
     pic = picture.new(np.zeros((4, 4, 3), np.uint16), picture.RGB, 16)
     with pytest.raises(FormatError, match="not 16-bit gray"):

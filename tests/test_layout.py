@@ -46,7 +46,8 @@ TORCH_FREE = {"arzip.errors", "arzip.container", "arzip.coder", "arzip.files", "
               "arzip.bytes.mixer", "arzip.image.container", "arzip.image.planes", "arzip.image.codec",
               "arzip.image.tables", "arzip.image.waves", "arzip.image.neighbourhood", "arzip.image.adaptive",
               "arzip.image.mixing_codec", "arzip.image.exact", "arzip.image.predictors", "arzip.image.profiles",
-              "arzip.image.pieces", "arzip.image.bilevel", "arzip.image.gray16"}
+              "arzip.image.pieces", "arzip.image.bilevel", "arzip.image.gray16",
+              "arzip.image.depth16"}
 TERMINAL = {"click", "tqdm"}
 
 

@@ -46,9 +46,11 @@ METHOD_MIXING = 2  # a learned image model with context mixing around it (arzip/
 METHOD_LIGHT_MIXING = 3  # the same with the light profile, stripes coded side by side
 METHOD_MEDIUM_MIXING = 4  # the same with the medium profile
 METHOD_BILEVEL = 5  # a 1-bit image's pixels with 2-D contexts, mixed (arzip/image/bilevel.py)
-METHOD_GRAY16 = 6   # a 16-bit gray image's pixels at full depth, mixed (arzip/image/gray16.py)
+METHOD_GRAY16 = 6   # a 16-bit gray image's pixels at full depth, mixed (arzip/image/gray16.py; read, no longer written)
+METHOD_DEPTH16 = 7  # a 16-bit image's samples at full depth: blended predictors, mixed (arzip/image/depth16.py)
 METHODS = {METHOD_MODEL: "model", METHOD_BYTES: "bytes", METHOD_MIXING: "mixing", METHOD_LIGHT_MIXING: "light mixing",
-           METHOD_MEDIUM_MIXING: "medium mixing", METHOD_BILEVEL: "bilevel", METHOD_GRAY16: "16-bit gray"}
+           METHOD_MEDIUM_MIXING: "medium mixing", METHOD_BILEVEL: "bilevel", METHOD_GRAY16: "16-bit gray",
+           METHOD_DEPTH16: "full depth"}
 MIXING_PROFILES = {METHOD_MIXING: "full", METHOD_LIGHT_MIXING: "light",  # arzip.image.profiles.PROFILES
                    METHOD_MEDIUM_MIXING: "medium"}
 SIDE_BY_SIDE_METHODS = (METHOD_LIGHT_MIXING, METHOD_MEDIUM_MIXING)  # two stripes at least, on two threads

@@ -7,14 +7,16 @@
   - palette images: their colours through the RGB model when the palette's colours are
     distinct (so they map back to indices), else their indices through the byte path;
   - 1-bit images (gray, or palette indices): their pixels through the bilevel model
-    (arzip/image/bilevel.py: 2-D contexts, mixed); 16-bit gray images through the full-depth
-    model (arzip/image/gray16.py), where it beats the byte path;
-  - everything else (2, 4-bit, 16-bit, odd netpbm maxvals): the whole sample array through
-    the byte path, serialised by the transform that suits it (arzip/formats/serialise.py).
+    (arzip/image/bilevel.py: 2-D contexts, mixed);
+  - 16-bit images of every colour type: their samples through the full-depth model
+    (arzip/image/depth16.py: blended predictors, mixed; method 6's 16-bit gray model,
+    arzip/image/gray16.py, is still read);
+  - everything else (2, 4-bit, odd netpbm maxvals): the whole sample array through the byte
+    path, serialised by the transform that suits it (arzip/formats/serialise.py).
 
 The byte path over the whole sample array is also tried whenever an image looks synthetic
-(many exact repeats: screenshots, charts, graphics) or a learned model does not clearly beat
-deflate on it; the smaller coding wins. The byte path itself falls back to zlib on PNG's own
+(many exact repeats: screenshots, charts, graphics) or a learned or full-depth model does not
+clearly beat deflate on it; the smaller coding wins. The byte path itself falls back to zlib on PNG's own
 filtered scanlines (and to storing), and a PNG file's own image data is a candidate as it is,
 so an image never costs more than its PNG's image data plus the header.
 """
@@ -236,13 +238,13 @@ def _bilevel(pic: Picture) -> _Coding | None:
     return _Coding.whole(container.METHOD_BILEVEL, payload, float(bit_costs(bits, probs).sum()))
 
 
-def _gray16(pic: Picture) -> _Coding | None:
-    """A 16-bit gray image's pixels through the full-depth model; None for other images."""
-    if pic.depth != 16 or pic.color_type != GRAY:
+def _full_depth(pic: Picture) -> _Coding | None:
+    """A 16-bit image's samples through the full-depth model; None for other images."""
+    if pic.depth != 16:
         return None
-    from . import gray16
-    payload, costs = gray16.encode(np.ascontiguousarray(pic.samples[..., 0]))
-    return _Coding.whole(container.METHOD_GRAY16, payload, float(costs.sum()))
+    from . import depth16
+    payload, costs = depth16.encode(np.ascontiguousarray(pic.samples))
+    return _Coding.whole(container.METHOD_DEPTH16, payload, float(costs.sum()))
 
 
 def _png_stream(pic: Picture) -> _Coding | None:
@@ -261,8 +263,8 @@ def _png_stream(pic: Picture) -> _Coding | None:
 def encode(pic: Picture, level: int | None = None, model: str | None = None, device: str = "cpu") -> bytes:
     """A picture -> image archive, with the smallest of the learned coding (where one applies),
     the byte path over all samples (where it has a chance) and a PNG file's own image data."""
-    learned = _learned(pic, level, model, device)
-    candidates = [c for c in (learned, _bilevel(pic), _gray16(pic), _png_stream(pic)) if c is not None]
+    learned = _learned(pic, level, model, device) or _full_depth(pic)
+    candidates = [c for c in (learned, _bilevel(pic), _png_stream(pic)) if c is not None]
     rows, k = _row_sample(pic)
     if learned is None or _looks_synthetic(rows) or learned.size > MODEL_MUST_BEAT_DEFLATE * _deflated_size(pic, rows, k):
         candidates.append(_whole_as_bytes(pic))
@@ -305,6 +307,8 @@ def decode(blob: bytes, device: str = "cpu", max_pixels: int = container.MAX_PIX
                 _decode_bilevel_part(pic, part, payload)
             elif part.method == container.METHOD_GRAY16:
                 _decode_gray16_part(pic, part, payload)
+            elif part.method == container.METHOD_DEPTH16:
+                _decode_depth16_part(pic, part, payload)
             else:
                 _decode_bytes_part(pic, part, payload, header.models, shape, header.version)
         except (ValueError, RuntimeError, IndexError, AssertionError) as e:  # constriction asserts on bad data
@@ -365,6 +369,13 @@ def _decode_gray16_part(pic: Picture, part: container.Part, payload: bytes) -> N
         raise FormatError("corrupted archive (a 16-bit gray part of an image that is not 16-bit gray)")
     from . import gray16
     pic.samples[..., 0] = gray16.decode(payload, pic.height, pic.width)
+
+
+def _decode_depth16_part(pic: Picture, part: container.Part, payload: bytes) -> None:
+    if part.plane != container.PLANE_SAMPLES or pic.depth != 16:
+        raise FormatError("corrupted archive (a full-depth part of an image that is not 16-bit)")
+    from . import depth16
+    pic.samples[...] = depth16.decode(payload, pic.height, pic.width, pic.samples.shape[2])
 
 
 def _decode_bytes_part(pic: Picture, part: container.Part, payload: bytes,

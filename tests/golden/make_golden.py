@@ -39,9 +39,10 @@ FOLDER = f"v{FORMAT_VERSION}"  # where this arzip's archives go
 # mixing profile; level 5 went from the network alone (now level 4, as NETWORK_ALONE below
 # writes) to light mixing (rgb-level5-light.png).
 # In version 4, 1-bit images went from the byte path to the bilevel model (bilevel-2d.png), and
-# 16-bit gray ones to the full-depth model (gray16-full-depth.png).
+# 16-bit gray ones to the full-depth model (gray16-full-depth.png); then every 16-bit image to the
+# full-depth model of part method 7 (the *-depth16.png inputs).
 RETIRED = {"rgb-level9.png", "rgb-level6-quadrants.png", "gray-level5-light.png", "rgb-level5.png", "bilevel.png",
-           "gray16.png"}
+           "gray16.png", "gray16-full-depth.png", "rgb16.png"}
 # Inputs first written at the default level while it was the network alone (rgb-mlp1, no
 # offsets): level 4 codes that way.
 NETWORK_ALONE = {"level": 4}
@@ -88,6 +89,10 @@ def inputs() -> dict[str, tuple[str, bytes, dict]]:
     rng = np.random.default_rng(7)
     gray16 = (gray.astype(np.uint32) * 257 + rng.integers(0, 256, gray.shape)).astype(np.uint16)
     rgb16 = (rgb.astype(np.uint32) * 257 + rng.integers(0, 256, rgb.shape)).astype(np.uint16)
+    # scans at 12 bits: shifted to the top of 16 (a step of 16 to take out), in colour with alpha
+    gray12 = ((gray.astype(np.uint16) * 16 + rng.integers(0, 16, gray.shape)) << 4).astype(np.uint16)
+    rgb12 = (rgb.astype(np.uint16) * 16 + rng.integers(0, 16, rgb.shape)).astype(np.uint16)
+    rgba12 = np.dstack([rgb12, _alpha(*rgb.shape[:2]).astype(np.uint16) * 257])
     rgba = np.dstack([rgb, _alpha(*rgb.shape[:2])])
     gray_alpha = np.dstack([gray, _alpha(*gray.shape[:2])])
     quantized = Image.fromarray(rgb).quantize(64, dither=Image.Dither.NONE)
@@ -129,6 +134,9 @@ def inputs() -> dict[str, tuple[str, bytes, dict]]:
         "gray16.png": ("file", _png(Image.fromarray(gray16)), {}),
         "gray16-full-depth.png": ("file", _png(Image.fromarray(gray16)), {}),
         "rgb16.png": ("file", picture.write(picture.new(rgb16, picture.RGB, 16)), {}),
+        "gray12-shifted-depth16.png": ("file", picture.write(picture.new(gray12[..., None], picture.GRAY, 16)), {}),
+        "rgb12-depth16.png": ("file", picture.write(picture.new(rgb12, picture.RGB, 16)), {}),
+        "rgba12-depth16.png": ("file", picture.write(picture.new(rgba12, picture.RGBA, 16)), {}),
         "chart.png": ("file", _png(Image.fromarray(_chart(64, 96))), {}),
         "rgb.ppm": ("file", b"P6\n# golden\n80 48\n255\n" + rgb.tobytes(), NETWORK_ALONE),
         "gray.bmp": ("file", _pillow(Image.fromarray(gray), "BMP"), NETWORK_ALONE),

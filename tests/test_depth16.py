@@ -1,0 +1,116 @@
+"""The full-depth model of 16-bit images (arzip/image/depth16.py): exact round trips of every
+shape, range and channel count, a rate at the model's NLL, the reduction by base and step,
+colour channels predicting one another, damage and refusal, and the archive part it makes."""
+from __future__ import annotations
+
+import io
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from arzip import api
+from arzip.errors import FormatError
+from arzip.formats import picture
+from arzip.image import container, depth16, gray16, planes
+
+from .conftest import skimage_photo
+
+
+def scan_like(channels: int = 1) -> np.ndarray:
+    """A smooth 16-bit image with noise, like a scan or a raw photo: a photo crop at 12 bits of
+    range, each channel with its own noise."""
+    photo = skimage_photo("astronaut")[100:164, 180:276].astype(np.int64)
+    noise = np.random.default_rng(2).integers(0, 24, photo.shape)
+    image = photo * 16 + noise
+    return (image[..., 1:2] if channels == 1 else image[..., :channels]).astype(np.uint16)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 37), (37, 1), (2, 3), (5, 131)])
+@pytest.mark.parametrize("fill", ["zeros", "max", "noise", "ramp"])
+@pytest.mark.parametrize("channels", [1, 3])
+def test_every_shape_and_range_round_trips(shape, fill, channels):
+    rng = np.random.default_rng(sum(shape))
+    shape = (*shape, channels)
+    image = {"zeros": np.zeros(shape), "max": np.full(shape, 65535), "noise": rng.integers(0, 65536, shape),
+             "ramp": np.indices(shape).sum(0) * 4099 % 65536}[fill].astype(np.uint16)
+    payload, costs = depth16.encode(image)
+    assert costs.shape == shape
+    assert np.array_equal(depth16.decode(payload, *shape), image)
+
+
+@pytest.mark.parametrize("channels", [2, 4])
+def test_two_and_four_channels_round_trip(channels):
+    image = scan_like(3)
+    image = np.dstack([image, image[..., :1] // 3])[..., :channels] if channels == 4 else image[..., :channels]
+    payload, _ = depth16.encode(np.ascontiguousarray(image))
+    assert np.array_equal(depth16.decode(payload, *image.shape), image)
+
+
+def test_rate_is_the_models_nll_and_below_the_other_codings():
+    image = scan_like()
+    payload, costs = depth16.encode(image)
+    assert (costs >= 0).all()
+    assert 8 * len(payload) <= costs.sum() * 1.01 + 64
+    pic = picture.new(image, picture.GRAY, 16)
+    assert len(payload) < len(gray16.encode(image[..., 0])[0])
+    assert len(payload) < planes._whole_as_bytes(pic).size
+
+
+def test_samples_are_coded_at_their_real_depth():
+    """12-bit data shifted left by 4, 8-bit data times 257 or with an offset: the base and step
+    take out what never varies, so each costs what the plain samples do, plus a few bytes."""
+    image = scan_like() >> 4
+    eight = image >> 4
+    for plain, scaled in ((image, image << 4), (image, image * 3 + 1000), (eight, eight * 257)):
+        assert len(depth16.encode(scaled.astype(np.uint16))[0]) <= len(depth16.encode(plain)[0]) + 8
+        assert np.array_equal(depth16.decode(depth16.encode(scaled.astype(np.uint16))[0], *image.shape),
+                              scaled.astype(np.uint16))
+    assert depth16.reduce(image << 4)[1] == [(int(image.min()) << 4, 16)]
+
+
+def test_colour_channels_predict_one_another():
+    """Three channels that move together (a photo's, without the noise) cost well under the
+    three coded apart."""
+    rgb = scan_like(3) // 16 * 16
+    together = len(depth16.encode(rgb)[0])
+    apart = sum(len(depth16.encode(np.ascontiguousarray(rgb[..., c:c + 1]))[0]) for c in range(3))
+    assert together < 0.9 * apart
+
+
+def test_damaged_payloads_decode_to_something_or_are_refused_in_bounded_time():
+    image = scan_like(3)
+    payload, _ = depth16.encode(image)
+    rng = np.random.default_rng(3)
+    started = time.perf_counter()
+    for damaged in (payload[: len(payload) // 2], payload[:6] + bytes(200), bytes(rng.integers(0, 256, 300, np.uint8))):
+        try:
+            assert depth16.decode(damaged, *image.shape).shape == image.shape
+        except FormatError:
+            pass
+    with pytest.raises(FormatError, match="scale"):
+        depth16.decode(b"\x00\x00", 2, 2, 1)  # a step of 0
+    with pytest.raises(FormatError):
+        depth16.decode(b"", 2, 2, 1)  # no scale at all
+    assert time.perf_counter() - started < 30
+
+
+@pytest.mark.parametrize("color_type,channels", [(picture.GRAY, 1), (picture.GRAY_ALPHA, 2), (picture.RGB, 3),
+                                                 (picture.RGBA, 4)])
+def test_16_bit_images_of_every_colour_type_take_the_full_depth_part(color_type, channels):
+    rgb = scan_like(3)
+    image = {1: rgb[..., 1:2], 2: np.dstack([rgb[..., 1], np.full(rgb.shape[:2], 65535)]), 3: rgb,
+             4: np.dstack([rgb, np.full(rgb.shape[:2], 40000)])}[channels].astype(np.uint16)
+    blob = api.compress(picture.write(picture.new(np.ascontiguousarray(image), color_type, 16)))
+    assert [p["method"] for p in api.info(blob)["parts"]] == ["full depth"]
+    with Image.open(io.BytesIO(api.decompress(blob))) as back:
+        assert back.size == (image.shape[1], image.shape[0])
+    assert np.array_equal(picture.read(api.decompress(blob), "x.png").samples, image)
+
+
+def test_a_full_depth_part_of_an_image_that_is_not_16_bit_is_refused():
+    part = container.Part(container.PLANE_SAMPLES, container.METHOD_DEPTH16)
+    pic = picture.new(np.zeros((4, 4, 3), np.uint8), picture.RGB, 8)
+    with pytest.raises(FormatError, match="not 16-bit"):
+        planes._decode_depth16_part(pic, part, depth16.encode(np.zeros((4, 4, 3), np.uint16))[0])
