@@ -8,9 +8,9 @@ of the archive charges each sample what its own coder spends on it, as the decod
     images with distinct colours, 8-bit gray): the bits of each subpixel under that network,
     with the context mixing around it that the part names, in the part's stripes and layout;
   - a bilevel part (a 1-bit image): each pixel's bit under the bilevel model; a full-depth
-    part (16-bit images): each sample's decisions under that model, and a 16-bit gray part
-    (method 6) each pixel's under its own;
-  - a part coded by the byte path (alpha planes; every sample of 2, 4 and 16-bit images,
+    part (16-bit images, alpha planes): each sample's decisions under that model, and a 16-bit
+    gray part (method 6) each pixel's under its own;
+  - a part coded by the byte path (alpha planes where it won; every sample of 2, 4 and 16-bit images,
     palette indices and synthetic images): the byte model's cost of each byte of the plane's
     stream (PNG-filtered rows or MED residuals, as the part says), shared out among the
     samples that byte holds, and a PNG row's filter byte among the row's samples.
@@ -117,8 +117,9 @@ def explain_archive(pic: Picture, blob: bytes) -> Explanation:
             continue
         if part.method == image_container.METHOD_DEPTH16:  # each sample's decisions under the full-depth model
             from .image import depth16
-            maps.append(depth16.encode(np.ascontiguousarray(s))[1])
-            coders.append("every sample by the full-depth model (blended predictors, mixed)")
+            alpha = part.plane == image_container.PLANE_ALPHA
+            maps.append(depth16.encode(np.ascontiguousarray(s[..., -1:] if alpha else s))[1])
+            coders.append(f"{'alpha' if alpha else 'every sample'} by the full-depth model (blended predictors, mixed)")
             continue
         alpha = part.plane == image_container.PLANE_ALPHA
         samples, depth, ct = (s[..., -1:], 8, GRAY) if alpha else (s, pic.depth, pic.color_type)

@@ -19,6 +19,12 @@ def _gradient(h: int, w: int) -> np.ndarray:
     return np.clip(np.linspace(400, 0, w)[None, :].repeat(h, axis=0), 0, 255).astype(np.uint8)
 
 
+def _tiled(h: int, w: int) -> np.ndarray:
+    """An alpha plane of one random 8x8 tile repeated: the byte path's repeats win on it."""
+    tile = np.random.default_rng(4).integers(0, 256, (8, 8), dtype=np.uint8)
+    return np.tile(tile, (h // 8 + 1, w // 8 + 1))[:h, :w]
+
+
 def _photo_palette() -> tuple[np.ndarray, np.ndarray]:
     """A gray photo crop as a palette image (256 distinct grays, the indices shuffled): planes
     codes it by its colours, which a byte model of the indices cannot follow."""
@@ -34,7 +40,7 @@ def _kinds() -> dict[str, picture.Picture]:
     indices, colours = _photo_palette()
     return {
         "gray": picture.new(gray[..., None], picture.GRAY, 8),
-        "gray+alpha": picture.new(np.stack([gray, _gradient(*gray.shape)], axis=2), picture.GRAY_ALPHA, 8),
+        "gray+alpha": picture.new(np.stack([gray, _tiled(*gray.shape)], axis=2), picture.GRAY_ALPHA, 8),
         "RGBA": picture.new(np.concatenate([rgb, _gradient(64, 64)[..., None]], axis=2), picture.RGBA, 8),
         "palette": picture.new(indices, picture.PALETTE, 8, colours),
         "1-bit": picture.new((gray[..., None] > 120).astype(np.uint8), picture.GRAY, 1),
@@ -46,7 +52,7 @@ def _kinds() -> dict[str, picture.Picture]:
 KINDS = _kinds()
 CODERS = {"gray": ["gray by .* context mixing around gray-mlp1"],
           "gray+alpha": ["gray by .* context mixing around gray-mlp1", "alpha by the byte model .* on PNG-filtered"],
-          "RGBA": ["colours by .* context mixing around rgb-", "alpha by the byte model"],
+          "RGBA": ["colours by .* context mixing around rgb-", "alpha by the full-depth model"],
           "palette": ["the palette's colours by .* context mixing around rgb-"],
           "1-bit": ["every pixel by the bilevel model"],
           "16-bit": ["every sample by the byte model"],

@@ -2,8 +2,9 @@
 
   - 8-bit RGB, and the colours of 8-bit RGBA: the learned RGB model of the chosen level;
   - 8-bit gray, and the gray of gray+alpha: the learned gray model;
-  - alpha planes: the byte path over PNG-filtered scanlines (alpha is mostly flat, two-valued
-    or smooth edges, which context mixing codes well), its own context apart from the colours;
+  - alpha planes of 8-bit images: the smaller of the full-depth model (arzip/image/depth16.py,
+    one channel: alpha is mostly flat, two-valued or smooth edges, which 2-D prediction codes
+    well) and the byte path over PNG-filtered scanlines (long repeats);
   - palette images: their colours through the RGB model when the palette's colours are
     distinct (so they map back to indices), else their indices through the byte path;
   - 1-bit images (gray, or palette indices): their pixels through the bilevel model
@@ -193,9 +194,21 @@ def _learned(pic: Picture, level: int | None, model: str | None, device: str) ->
     else:
         return None
     if ct in (RGBA, GRAY_ALPHA):
-        alpha = serialise.serialise(np.ascontiguousarray(s[..., -1:]), 8, GRAY, serialise.PNG)
-        coding.add_bytes_part(container.PLANE_ALPHA, alpha, serialise.PNG)
+        return _with_alpha(coding, np.ascontiguousarray(s[..., -1:]))
     return coding
+
+
+def _with_alpha(coding: _Coding, alpha: np.ndarray) -> _Coding:
+    """The coding with its (H, W, 1) alpha plane added as the smaller of two parts: the
+    full-depth model's (2-D prediction: smooth edges, soft masks, two-valued cut-outs) and the
+    byte path's over PNG-filtered rows (long repeats)."""
+    from . import depth16
+    as_bytes = _Coding(list(coding.parts), list(coding.payloads), list(coding.models))
+    as_bytes.add_bytes_part(container.PLANE_ALPHA, serialise.serialise(alpha, 8, GRAY, serialise.PNG), serialise.PNG)
+    payload, costs = depth16.encode(alpha)
+    coding.parts.append(container.Part(container.PLANE_ALPHA, container.METHOD_DEPTH16, nll_bits=float(costs.sum())))
+    coding.payloads.append(payload)
+    return min(coding, as_bytes, key=lambda c: c.size)
 
 
 def _row_sample(pic: Picture) -> tuple[np.ndarray, int]:
@@ -372,10 +385,18 @@ def _decode_gray16_part(pic: Picture, part: container.Part, payload: bytes) -> N
 
 
 def _decode_depth16_part(pic: Picture, part: container.Part, payload: bytes) -> None:
-    if part.plane != container.PLANE_SAMPLES or pic.depth != 16:
-        raise FormatError("corrupted archive (a full-depth part of an image that is not 16-bit)")
+    """Every sample of a 16-bit image, or the alpha plane of an 8-bit one (_expected_planes has
+    checked that the image has one)."""
     from . import depth16
-    pic.samples[...] = depth16.decode(payload, pic.height, pic.width, pic.samples.shape[2])
+    if part.plane == container.PLANE_SAMPLES and pic.depth == 16:
+        pic.samples[...] = depth16.decode(payload, pic.height, pic.width, pic.samples.shape[2])
+    elif part.plane == container.PLANE_ALPHA and pic.depth == 8:
+        alpha = depth16.decode(payload, pic.height, pic.width, 1)
+        if alpha.size and alpha.max() > 255:
+            raise FormatError("corrupted archive (an 8-bit alpha sample out of range)")
+        pic.samples[..., -1] = alpha[..., 0]
+    else:
+        raise FormatError("corrupted archive (a full-depth part of an image that is not 16-bit, nor its alpha)")
 
 
 def _decode_bytes_part(pic: Picture, part: container.Part, payload: bytes,

@@ -40,9 +40,11 @@ FOLDER = f"v{FORMAT_VERSION}"  # where this arzip's archives go
 # writes) to light mixing (rgb-level5-light.png).
 # In version 4, 1-bit images went from the byte path to the bilevel model (bilevel-2d.png), and
 # 16-bit gray ones to the full-depth model (gray16-full-depth.png); then every 16-bit image to the
-# full-depth model of part method 7 (the *-depth16.png inputs).
+# full-depth model of part method 7 (the *-depth16.png inputs), and alpha planes to it where it is
+# smaller than the byte path (the *-alpha2d.png inputs).
 RETIRED = {"rgb-level9.png", "rgb-level6-quadrants.png", "gray-level5-light.png", "rgb-level5.png", "bilevel.png",
-           "gray16.png", "gray16-full-depth.png", "rgb16.png"}
+           "gray16.png", "gray16-full-depth.png", "rgb16.png", "rgba-level8-mixing.png", "rgba-level5-light.png",
+           "gray-alpha.png", "rgba.png"}
 # Inputs first written at the default level while it was the network alone (rgb-mlp1, no
 # offsets): level 4 codes that way.
 NETWORK_ALONE = {"level": 4}
@@ -116,6 +118,8 @@ def inputs() -> dict[str, tuple[str, bytes, dict]]:
         "rgb-level9-mixing-quadrants.png": ("file", _png(Image.fromarray(astronaut[0:256, 128:384])), {"level": 9}),
         "gray-level9-mixing.png": ("file", _png(Image.fromarray(gray)), {"level": 9}),
         "rgba-level8-mixing.png": ("file", _png(Image.fromarray(rgba, "RGBA")), {"level": 8}),
+        "rgba-level5-alpha2d.png": ("file", _png(Image.fromarray(rgba, "RGBA")), {"level": 5}),
+        "gray-alpha-alpha2d.png": ("file", _png(Image.fromarray(gray_alpha, "LA")), {}),
         "rgb-1x1.png": ("file", _png(Image.fromarray(rgb[:1, :1])), {}),
         "rgb-level5-light.png": ("file", _png(Image.fromarray(rgb)), {"level": 5}),
         "rgb-level5-light-stripes.png": ("file", _png(Image.fromarray(astronaut[0:256, 128:384])), {"level": 5}),
