@@ -106,8 +106,9 @@ def explain_archive(pic: Picture, blob: bytes) -> Explanation:
             continue
         if part.method == image_container.METHOD_BILEVEL:  # a 1-bit image: each pixel's own bit
             from .image import bilevel
-            _, bits, probs = bilevel.encode(np.ascontiguousarray(s[..., 0]))
-            maps.append(bit_costs(bits, probs).reshape(s.shape[0], s.shape[1], 1))
+            costs = np.zeros(s.shape[:2])
+            bilevel.encode(np.ascontiguousarray(s[..., 0]), costs)
+            maps.append(costs[..., None])
             coders.append("every pixel by the bilevel model (2-D contexts, mixed)")
             continue
         if part.method == image_container.METHOD_GRAY16:  # each pixel's decisions under the full-depth model

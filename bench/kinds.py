@@ -5,11 +5,14 @@
 
 The test set is built by this script, so anyone can rebuild it exactly, from images that ship
 with scikit-image under CC0 or in the public domain (astronaut: NASA; coffee, chelsea, camera,
-grass, brick, horse: CC0; text: public domain; see each function's docstring in
+grass, brick, horse, rocket, coins, page, immunohistochemistry: CC0 or public domain; text:
+public domain; see each function's docstring in
 skimage.data) and from graphics drawn here (matplotlib charts, a user-interface mock-up):
 
-  RGB photo, gray photo, RGBA photo (photos under an alpha mask), RGB graphics, palette
-  (a dithered photo and quantized graphics), 1-bit (silhouette, scanned text, line art),
+  RGB photo, gray photo, RGBA photo (photos under an alpha mask: a soft disc, a hard disc, a
+  matte that follows the photo), RGB graphics (line, bar and pie charts, a heat map, a UI
+  mock-up), palette (dithered photos and quantized graphics), 1-bit (silhouette, scanned text,
+  line art, a thresholded page scan),
   16-bit gray and 16-bit RGB (photos resampled in floating point to 16 bits plus sensor-like
   noise: no real 16-bit photo ships with scikit-image; these are synthetic and say so).
 
@@ -17,7 +20,10 @@ Real 16-bit images come from pydicom's bundled test files (`pydicom.data.get_tes
 no download): two CT slices (CT_small, 128x128, and J2K_pixelrep_mismatch, 512x512, whose
 signed values are shifted by +2048 into unsigned ones as a PNG must hold them) and two MR
 images (MR_small, 64x64; examples_overlay, 300x484, 12 bits stored). pydicom's
-liver_1frame, a 512x512 segmentation mask, is a real 1-bit image.
+liver_1frame, a 512x512 segmentation mask, is a real 1-bit image. The full-depth model
+(arzip/image/depth16.py) was tuned on other images: two other pydicom files (693_J2KI, a CT
+slice, and JPEG2000, a nuclear-medicine image) and synthetic 16-bit rocket, moon and retina
+(models/EXPERIMENTS.md, K5), never on these.
 
 Every file is compressed from its PNG with `arzip.compress` and decoded back; the decoded
 samples are checked against the original. "png-opt" is the smaller of oxipng (level 6, all
@@ -92,7 +98,18 @@ def _charts() -> list[np.ndarray]:
         ax.set_ylabel("units sold")
         ax.set_title("Sales by region")
 
-    return [_figure(lines), _figure(bars)]
+    def pie(ax):
+        ax.pie([35, 25, 20, 12, 8], labels=["rent", "food", "travel", "books", "other"], autopct="%1.0f%%",
+               shadow=True, startangle=90)
+        ax.set_title("Monthly budget")
+
+    def heatmap(ax):
+        yy, xx = np.mgrid[-3:3:120j, -3:3:160j]
+        im = ax.imshow(np.sin(xx * yy) + np.cos(xx) * 0.5, cmap="viridis")
+        plt.colorbar(im, ax=ax)
+        ax.set_title("A smooth field")
+
+    return [_figure(lines), _figure(bars), _figure(pie), _figure(heatmap)]
 
 
 def _ui_mockup() -> np.ndarray:
@@ -132,29 +149,46 @@ def _alpha_mask(h: int, w: int, soft: bool) -> np.ndarray:
     return ((r < 0.8) * 255).astype(np.uint8)
 
 
+def _matte(photo: np.ndarray) -> np.ndarray:
+    """A cut-out that follows the photo: its bright regions opaque, with edges antialiased as
+    a matting tool leaves them."""
+    from PIL import ImageFilter
+    bright = (photo.astype(np.int64).mean(axis=2) > 100).astype(np.uint8) * 255
+    return np.asarray(Image.fromarray(bright).filter(ImageFilter.GaussianBlur(1.2)))
+
+
 def build_set() -> dict[str, list[tuple[str, bytes]]]:
     astronaut, coffee, chelsea = skdata.astronaut(), skdata.coffee(), skdata.chelsea()
-    camera, grass, brick = skdata.camera(), skdata.grass(), skdata.brick()
+    rocket, ihc = skdata.rocket(), skdata.immunohistochemistry()
+    camera, grass, brick, coins = skdata.camera(), skdata.grass(), skdata.brick(), skdata.coins()
     charts = _charts()
     ui = _ui_mockup()
     kinds: dict[str, list[tuple[str, bytes]]] = {}
     kinds["RGB photo"] = [(n, _png(p[:384, :384], RGB, 8)) for n, p in
-                          (("astronaut", astronaut), ("coffee", coffee), ("chelsea", chelsea))]
+                          (("astronaut", astronaut), ("coffee", coffee), ("chelsea", chelsea), ("rocket", rocket),
+                           ("immunohistochemistry", ihc))]
     kinds["gray photo"] = [(n, _png(p[:384, :384, None], GRAY, 8)) for n, p in
-                           (("camera", camera), ("grass", grass), ("brick", brick))]
+                           (("camera", camera), ("grass", grass), ("brick", brick), ("coins", coins))]
     kinds["RGBA photo"] = [
         ("coffee-soft-mask", _png(np.dstack([coffee[:384, :384], _alpha_mask(384, 384, True)]), RGBA, 8)),
-        ("chelsea-cut-out", _png(np.dstack([chelsea[:300, :384], _alpha_mask(300, 384, False)]), RGBA, 8))]
+        ("chelsea-cut-out", _png(np.dstack([chelsea[:300, :384], _alpha_mask(300, 384, False)]), RGBA, 8)),
+        ("astronaut-matte", _png(np.dstack([astronaut[:384, :384], _matte(astronaut[:384, :384])]), RGBA, 8)),
+        ("rocket-soft-mask", _png(np.dstack([rocket[:384, :384], _alpha_mask(384, 384, True)]), RGBA, 8))]
     kinds["RGB graphics"] = [("line-chart", _png(charts[0], RGB, 8)), ("bar-chart", _png(charts[1], RGB, 8)),
+                             ("pie-chart", _png(charts[2], RGB, 8)), ("heatmap", _png(charts[3], RGB, 8)),
                              ("ui-mockup", _png(ui, RGB, 8))]
     kinds["palette"] = [
         ("coffee-256-dithered", _pil_png(Image.fromarray(coffee[:384, :384]).quantize(256))),
         ("line-chart-32", _pil_png(Image.fromarray(charts[0]).quantize(32, dither=Image.Dither.NONE))),
+        ("heatmap-64", _pil_png(Image.fromarray(charts[3]).quantize(64, dither=Image.Dither.NONE))),
+        ("astronaut-16-dithered", _pil_png(Image.fromarray(astronaut[:384, :384]).quantize(16))),
         ("ui-mockup-16", _pil_png(Image.fromarray(ui).quantize(16, dither=Image.Dither.NONE)))]
     text_bits = (skdata.text() > 110).astype(np.uint8)
     lines = (np.asarray(Image.fromarray(charts[0]).convert("L")) > 200).astype(np.uint8)
+    page = (skdata.page() > 120).astype(np.uint8)
     kinds["1-bit"] = [("horse", _png((~skdata.horse()).astype(np.uint8)[..., None], GRAY, 1)),
-                      ("text", _png(text_bits[..., None], GRAY, 1)), ("line-art", _png(lines[..., None], GRAY, 1))]
+                      ("text", _png(text_bits[..., None], GRAY, 1)), ("line-art", _png(lines[..., None], GRAY, 1)),
+                      ("page", _png(page[..., None], GRAY, 1))]
     kinds["1-bit"].append(("liver-mask (DICOM)", _png(_dicom("liver_1frame.dcm").astype(np.uint8)[..., None], GRAY, 1)))
     kinds["16-bit gray (real: CT, MR)"] = [
         ("CT_small", _png(_dicom("CT_small.dcm").astype(np.uint16)[..., None], GRAY, 16)),
@@ -163,9 +197,11 @@ def build_set() -> dict[str, list[tuple[str, bytes]]]:
         ("MR_small", _png(_dicom("MR_small.dcm").astype(np.uint16)[..., None], GRAY, 16)),
         ("MR-overlay", _png(_dicom("examples_overlay.dcm").astype(np.uint16)[..., None], GRAY, 16))]
     kinds["16-bit gray (synthetic)"] = [(n, _png(_to_16bit(p, i), GRAY, 16)) for i, (n, p) in
-                                        enumerate((("camera", camera), ("grass", grass)))]
+                                        enumerate((("camera", camera), ("grass", grass), ("brick", brick),
+                                                   ("coins", coins)))]
     kinds["16-bit RGB (synthetic)"] = [(n, _png(_to_16bit(p, 10 + i), RGB, 16)) for i, (n, p) in
-                                       enumerate((("astronaut", astronaut), ("coffee", coffee)))]
+                                       enumerate((("astronaut", astronaut), ("coffee", coffee), ("chelsea", chelsea),
+                                                  ("immunohistochemistry", ihc)))]
     return kinds
 
 

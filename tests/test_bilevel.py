@@ -6,10 +6,9 @@ import numpy as np
 import pytest
 
 from arzip import api
-from arzip.coder import bit_costs
 from arzip.errors import FormatError
 from arzip.formats import picture
-from arzip.image import bilevel, container, planes
+from arzip.image import bilevel, container, pixel_parts
 
 from .conftest import skimage_photo
 
@@ -24,20 +23,22 @@ def test_every_shape_round_trips(shape, fill):
     rng = np.random.default_rng(sum(shape))
     image = {"zeros": np.zeros(shape), "ones": np.ones(shape), "noise": rng.integers(0, 2, shape),
              "stripes": np.indices(shape).sum(0) % 3 == 0}[fill].astype(np.uint8)
-    payload, _, _ = bilevel.encode(image)
+    payload, _ = bilevel.encode(image)
     assert np.array_equal(bilevel.decode(payload, *shape), image)
 
 
 def test_rate_is_the_models_nll_and_far_below_raw():
     image = (skimage_photo("text") > 110).astype(np.uint8)  # 172 x 448: 0.156 bits per pixel
-    payload, bits, probs = bilevel.encode(image)
-    nll = bit_costs(bits, probs).sum()
+    costs = np.zeros(image.shape)
+    payload, nll = bilevel.encode(image, costs)
+    assert (costs >= 0).all() and costs.sum() == pytest.approx(nll, rel=1e-9)
+    assert bilevel.encode(image) == (payload, nll)
     assert 8 * len(payload) <= nll * 1.01 + 64
     assert 8 * len(payload) < 0.2 * image.size
 
 
 def test_damaged_payloads_decode_to_something_in_bounded_time():
-    payload, _, _ = bilevel.encode(text_like())
+    payload, _ = bilevel.encode(text_like())
     rng = np.random.default_rng(3)
     for damaged in (payload[: len(payload) // 2], b"", bytes(rng.integers(0, 256, 200, dtype=np.uint8))):
         assert bilevel.decode(damaged, 96, 160).shape == (96, 160)
@@ -57,4 +58,19 @@ def test_a_bilevel_part_of_an_image_that_is_not_1_bit_is_refused():
     part = container.Part(container.PLANE_SAMPLES, container.METHOD_BILEVEL)
     pic = picture.new(np.zeros((4, 4, 1), np.uint8), picture.GRAY, 8)
     with pytest.raises(FormatError, match="not 1-bit"):
-        planes._decode_bilevel_part(pic, part, bilevel.encode(np.zeros((4, 4), np.uint8))[0])
+        pixel_parts.decode_part(pic, part, bilevel.encode(np.zeros((4, 4), np.uint8))[0])
+
+
+def test_encoding_holds_about_a_byte_per_pixel():
+    """A 4-megapixel page is coded as decided: the pixels, the tables (the FAR model's 16 MB)
+    and the output, not 16 bytes of bit and probability per pixel (64 MB here)."""
+    import tracemalloc
+    page = np.tile(text_like(), (21, 13))[:2000, :2000]
+    tracemalloc.start()
+    try:
+        payload, _ = bilevel.encode(page)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 32 * 2 ** 20, peak
+    assert np.array_equal(bilevel.decode(payload, *page.shape), page)

@@ -13,7 +13,7 @@ from PIL import Image
 from arzip import api
 from arzip.errors import FormatError
 from arzip.formats import picture
-from arzip.image import container, depth16, gray16, planes
+from arzip.image import container, depth16, gray16, pixel_parts, planes
 
 from .conftest import skimage_photo
 
@@ -113,7 +113,7 @@ def test_a_full_depth_part_of_an_image_that_is_not_16_bit_is_refused():
     part = container.Part(container.PLANE_SAMPLES, container.METHOD_DEPTH16)
     pic = picture.new(np.zeros((4, 4, 3), np.uint8), picture.RGB, 8)
     with pytest.raises(FormatError, match="not 16-bit, nor its alpha"):
-        planes._decode_depth16_part(pic, part, depth16.encode(np.zeros((4, 4, 3), np.uint16))[0])
+        pixel_parts.decode_part(pic, part, depth16.encode(np.zeros((4, 4, 3), np.uint16))[0])
 
 
 @pytest.mark.parametrize("color_type", [picture.RGBA, picture.GRAY_ALPHA])
@@ -136,4 +136,4 @@ def test_an_alpha_part_above_8_bits_is_refused():
     part = container.Part(container.PLANE_ALPHA, container.METHOD_DEPTH16)
     pic = picture.new(np.zeros((4, 4, 4), np.uint8), picture.RGBA, 8)
     with pytest.raises(FormatError, match="alpha sample out of range"):
-        planes._decode_depth16_part(pic, part, depth16.encode(np.full((4, 4, 1), 256, np.uint16))[0])
+        pixel_parts.decode_part(pic, part, depth16.encode(np.full((4, 4, 1), 256, np.uint16))[0])

@@ -8,7 +8,7 @@ import pytest
 
 from arzip.errors import FormatError
 from arzip.formats import picture
-from arzip.image import container, gray16, planes
+from arzip.image import container, gray16, pixel_parts, planes
 
 from .conftest import skimage_photo
 
@@ -50,4 +50,4 @@ def test_a_16_bit_gray_part_of_an_image_that_is_not_16_bit_gray_is_refused():
     part = container.Part(container.PLANE_SAMPLES, container.METHOD_GRAY16)
     pic = picture.new(np.zeros((4, 4, 3), np.uint16), picture.RGB, 16)
     with pytest.raises(FormatError, match="not 16-bit gray"):
-        planes._decode_gray16_part(pic, part, gray16.encode(np.zeros((4, 4), np.uint16))[0])
+        pixel_parts.decode_part(pic, part, gray16.encode(np.zeros((4, 4), np.uint16))[0])

@@ -22,6 +22,8 @@ drift apart.
 """
 from __future__ import annotations
 
+import math
+
 import numba
 import numpy as np
 
@@ -38,6 +40,8 @@ INPUTS = 4                        # NEAR, MID, FAR, bias
 COUNT_LIMIT = 255                 # a context's adaptation rate falls to 1/(COUNT_LIMIT + 1.25)
 MIX_LR = 6
 APM_RATE = 7
+ROWS_PER_CALL = 256               # the encoder's output buffer grows between calls
+WORST_BYTES_PER_PIXEL = 2         # a decision costs at most 12 bits
 
 
 class State:
@@ -53,28 +57,34 @@ class State:
         self.apm = apm_init(256).astype(np.int64)
 
 
-def encode(image: np.ndarray) -> tuple[bytes, np.ndarray, np.ndarray]:
-    """(H, W) 0/1 pixels -> (coded bytes, the bits, their 12-bit probabilities of a 1)."""
+def encode(image: np.ndarray, costs: np.ndarray | None = None) -> tuple[bytes, float]:
+    """(H, W) 0/1 pixels -> (coded bytes, the model's NLL in bits); costs, an (H, W) float64
+    array if given, receives each pixel's cost. Coded as decided, a band of rows at a time:
+    memory is the tables, the pixels and the output, about 1 byte per pixel."""
     h, w = image.shape
     st = State(h, w)
     st.pixels[PAD_TOP:, PAD_SIDE:PAD_SIDE + w] = image
-    bits = np.zeros(h * w, dtype=np.int64)
-    probs = np.zeros(h * w, dtype=np.int64)
-    _code(st.pixels, h, w, st.near, st.mid, st.far, st.far_bits, st.weights, st.apm, False, np.zeros(0, np.uint8),
-          arithmetic.encoder_state(), bits, probs)
-    out = np.empty(2 * len(bits) + 8, dtype=np.uint8)
-    coder = arithmetic.encoder_state()
-    end = arithmetic.flush(coder, out, arithmetic.encode(coder, bits, probs, out, 0))
-    return out[:end].tobytes(), bits, probs
+    nll = np.zeros(1)
+    per_pixel = costs if costs is not None else np.zeros((0, 0))
+    out = np.empty(0, dtype=np.uint8)
+    coder, at = arithmetic.encoder_state(), 0
+    for y0 in range(0, h, ROWS_PER_CALL):
+        y1 = min(h, y0 + ROWS_PER_CALL)
+        need = (y1 - y0) * w * WORST_BYTES_PER_PIXEL + 8
+        if len(out) < at + need:
+            out = np.concatenate([out[:at], np.empty(max(len(out), need), dtype=np.uint8)])
+        at = _code(st.pixels, y0, y1, w, st.near, st.mid, st.far, st.far_bits, st.weights, st.apm, False, out, at,
+                   coder, nll, per_pixel)
+    at = arithmetic.flush(coder, out, at)
+    return out[:at].tobytes(), float(nll[0])
 
 
 def decode(payload: bytes, height: int, width: int) -> np.ndarray:
     """(H, W) 0/1 pixels of encode's bytes (damaged bytes decode to some pixels, in bounded time)."""
     st = State(height, width)
-    data = np.frombuffer(payload, dtype=np.uint8)
-    unused = np.zeros(0, dtype=np.int64)
-    _code(st.pixels, height, width, st.near, st.mid, st.far, st.far_bits, st.weights, st.apm, True, data,
-          arithmetic.decoder_state(data), unused, unused)
+    data = np.frombuffer(payload, dtype=np.uint8).copy()  # writable: one buffer type serves both ways
+    _code(st.pixels, 0, height, width, st.near, st.mid, st.far, st.far_bits, st.weights, st.apm, True, data, 0,
+          arithmetic.decoder_state(data), np.zeros(1), np.zeros((0, 0)))
     return st.pixels[PAD_TOP:, PAD_SIDE:PAD_SIDE + width].copy()
 
 
@@ -94,14 +104,15 @@ def _row_bits(px, r, c0, c1, acc):
 
 
 @numba.njit(cache=True, nogil=True)
-def _code(px, h, w, near_t, mid_t, far_t, far_bits, weights, apm, decoding, data, coder, bits_out, probs_out):
-    """Every pixel in raster order: predict, code (decoding: read the bit and write the pixel;
-    else take the pixel and record bit and probability), learn."""
+def _code(px, y0, y1, w, near_t, mid_t, far_t, far_bits, weights, apm, decoding, buf, at, coder, nll, costs):
+    """Rows y0..y1-1 in raster order: predict, code (decoding: read the bit from buf and write
+    the pixel; else take the pixel, write its bit to buf from `at` and add its cost to nll[0],
+    and to costs[y, x] when costs has rows), learn. Returns the new end of buf when encoding."""
+    keep = costs.shape[0] > 0
     far_shift = 32 - far_bits
     inputs = np.zeros(INPUTS, dtype=np.int64)
     inputs[3] = 256
-    k = 0
-    for y in range(h):
+    for y in range(y0, y1):
         r = y + PAD_TOP
         for x in range(w):
             c = x + PAD_SIDE
@@ -122,15 +133,18 @@ def _code(px, h, w, near_t, mid_t, far_t, far_bits, weights, apm, decoding, data
             pa, knot = apm_refine(apm, apm_ctx, pm)
             p = max(1, min(4095, (pm + pa + 1) >> 1))
             if decoding:
-                bit = arithmetic.decode_bit(coder, data, p)
+                bit = arithmetic.decode_bit(coder, buf, p)
                 px[r, c] = bit
             else:
                 bit = np.int64(px[r, c])
-                bits_out[k] = bit
-                probs_out[k] = p
-                k += 1
+                cost = -math.log2((p if bit else 4096 - p) / 4096.0)
+                nll[0] += cost
+                if keep:
+                    costs[y, x] = cost
+                at = arithmetic.encode_bit(coder, bit, p, buf, at)
             counters.adapt(near_t, near, bit, COUNT_LIMIT)
             counters.adapt(mid_t, mid, bit, COUNT_LIMIT)
             counters.adapt(far_t, far_cell, bit, COUNT_LIMIT)
             train(weights, near, inputs, ((bit << 12) - pm) * MIX_LR, 1 << 22)
             apm_learn(apm, knot, bit, APM_RATE)
+    return at

@@ -33,12 +33,11 @@ import numpy as np
 
 from .. import registry
 from ..bytes import archive as byte_archive
-from ..coder import bit_costs
 from ..container import IMAGE_MODEL_HASH_BYTES, read_varint, varint
 from ..errors import FormatError
 from ..formats import serialise
 from ..formats.picture import CHANNELS, FORMATS, GRAY, GRAY_ALPHA, PALETTE, RGB, RGBA, Picture
-from . import container, profiles, waves
+from . import container, pixel_parts, profiles, waves
 
 STRIPE_PIXELS = 1 << 22  # larger images go through a learned model in stripes of about this size
 SIDE_BY_SIDE_MIN_PIXELS = 1 << 16  # light and medium mixing cut images from this size into two stripes at least,
@@ -247,8 +246,8 @@ def _bilevel(pic: Picture) -> _Coding | None:
     if pic.depth != 1 or pic.color_type not in (GRAY, PALETTE):
         return None
     from . import bilevel
-    payload, bits, probs = bilevel.encode(np.ascontiguousarray(pic.samples[..., 0]))
-    return _Coding.whole(container.METHOD_BILEVEL, payload, float(bit_costs(bits, probs).sum()))
+    payload, nll = bilevel.encode(np.ascontiguousarray(pic.samples[..., 0]))
+    return _Coding.whole(container.METHOD_BILEVEL, payload, nll)
 
 
 def _full_depth(pic: Picture) -> _Coding | None:
@@ -316,12 +315,8 @@ def decode(blob: bytes, device: str = "cpu", max_pixels: int = container.MAX_PIX
         try:
             if part.method in container.NETWORK_METHODS:
                 _decode_model_part(pic, part, payload, registry.installed(*header.models[part.model]), device)
-            elif part.method == container.METHOD_BILEVEL:
-                _decode_bilevel_part(pic, part, payload)
-            elif part.method == container.METHOD_GRAY16:
-                _decode_gray16_part(pic, part, payload)
-            elif part.method == container.METHOD_DEPTH16:
-                _decode_depth16_part(pic, part, payload)
+            elif part.method in pixel_parts.METHODS:
+                pixel_parts.decode_part(pic, part, payload)
             else:
                 _decode_bytes_part(pic, part, payload, header.models, shape, header.version)
         except (ValueError, RuntimeError, IndexError, AssertionError) as e:  # constriction asserts on bad data
@@ -368,35 +363,6 @@ def _decode_model_part(pic: Picture, part: container.Part, payload: bytes, name:
         pic.samples[..., 0] = order[found]
     else:
         pic.samples[..., :3] = image
-
-
-def _decode_bilevel_part(pic: Picture, part: container.Part, payload: bytes) -> None:
-    if part.plane != container.PLANE_SAMPLES or pic.depth != 1 or pic.color_type not in (GRAY, PALETTE):
-        raise FormatError("corrupted archive (a bilevel part of an image that is not 1-bit)")
-    from . import bilevel
-    pic.samples[..., 0] = bilevel.decode(payload, pic.height, pic.width)
-
-
-def _decode_gray16_part(pic: Picture, part: container.Part, payload: bytes) -> None:
-    if part.plane != container.PLANE_SAMPLES or pic.depth != 16 or pic.color_type != GRAY:
-        raise FormatError("corrupted archive (a 16-bit gray part of an image that is not 16-bit gray)")
-    from . import gray16
-    pic.samples[..., 0] = gray16.decode(payload, pic.height, pic.width)
-
-
-def _decode_depth16_part(pic: Picture, part: container.Part, payload: bytes) -> None:
-    """Every sample of a 16-bit image, or the alpha plane of an 8-bit one (_expected_planes has
-    checked that the image has one)."""
-    from . import depth16
-    if part.plane == container.PLANE_SAMPLES and pic.depth == 16:
-        pic.samples[...] = depth16.decode(payload, pic.height, pic.width, pic.samples.shape[2])
-    elif part.plane == container.PLANE_ALPHA and pic.depth == 8:
-        alpha = depth16.decode(payload, pic.height, pic.width, 1)
-        if alpha.size and alpha.max() > 255:
-            raise FormatError("corrupted archive (an 8-bit alpha sample out of range)")
-        pic.samples[..., -1] = alpha[..., 0]
-    else:
-        raise FormatError("corrupted archive (a full-depth part of an image that is not 16-bit, nor its alpha)")
 
 
 def _decode_bytes_part(pic: Picture, part: container.Part, payload: bytes,
