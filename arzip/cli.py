@@ -271,6 +271,8 @@ def info(file: Path, as_json: bool) -> None:
                 what, how = "bilevel model", "2-D contexts, mixed"
             elif part["method"] == "16-bit gray":
                 what, how = "16-bit gray model", "full depth, mixed"
+            elif part["method"] == "indices":
+                what, how = "index model", "exact 2-D contexts, mixed"
             elif part["method"] == "full depth":
                 what, how = "full-depth model", "blended predictors, mixed"
             else:

@@ -9,7 +9,8 @@ of the archive charges each sample what its own coder spends on it, as the decod
     with the context mixing around it that the part names, in the part's stripes and layout;
   - a bilevel part (a 1-bit image): each pixel's bit under the bilevel model; a full-depth
     part (16-bit images, alpha planes): each sample's decisions under that model, and a 16-bit
-    gray part (method 6) each pixel's under its own;
+    gray part (method 6) each pixel's under its own; an index part (palette, 2 and 4-bit gray):
+    each pixel's value bits under the index model;
   - a part coded by the byte path (alpha planes where it won; every sample of 2, 4 and 16-bit images,
     palette indices and synthetic images): the byte model's cost of each byte of the plane's
     stream (PNG-filtered rows or MED residuals, as the part says), shared out among the
@@ -115,6 +116,13 @@ def explain_archive(pic: Picture, blob: bytes) -> Explanation:
             from .image import gray16
             maps.append(gray16.encode(np.ascontiguousarray(s[..., 0]))[1][..., None])
             coders.append("every pixel by the 16-bit gray model (full depth, mixed)")
+            continue
+        if part.method == image_container.METHOD_INDICES:  # each pixel's value bits under the index model
+            from .image import indices
+            costs = np.zeros(s.shape[:2])
+            indices.encode(np.ascontiguousarray(s[..., 0]), costs)
+            maps.append(costs[..., None])
+            coders.append("every pixel by the index model (exact 2-D contexts, mixed)")
             continue
         if part.method == image_container.METHOD_DEPTH16:  # each sample's decisions under the full-depth model
             from .image import depth16

@@ -2,6 +2,7 @@
 
     pip install -e '.[bench]'                       # imagecodecs, pyoxipng, matplotlib, pydicom
     python bench/kinds.py [--out bench/results] [--threads 1]
+    python bench/kinds.py --render                  # kinds.md again from kinds.json
 
 The test set is built by this script, so anyone can rebuild it exactly, from images that ship
 with scikit-image under CC0 or in the public domain (astronaut: NASA; coffee, chelsea, camera,
@@ -299,6 +300,12 @@ def write_results(rows_by_kind: dict[str, list[dict]], out: Path, meta: dict) ->
         for r in rows:
             cells = [bpp(r[c], r["pixels"]) if c in r else "-" for c in CODECS]
             lines.append(f"| {kind} | {r['name']} | {r['pixels']} | {' | '.join(cells)} | {', '.join(r['arzip_parts'])} |")
+    losses = [(kind, r, min((c for c in CODECS[1:] if c in r), key=lambda c: r[c]))
+              for kind, rows in rows_by_kind.items() for r in rows]
+    losses = [(kind, r, c) for kind, r, c in losses if r[c] < r["arzip"]]
+    lines += ["", "## Images where another coder is smaller", ""]
+    lines += [f"- {kind}, {r['name']}: {c} {bpp(r[c], r['pixels'])} against arzip {bpp(r['arzip'], r['pixels'])} "
+              f"({100 * (r['arzip'] / r[c] - 1):+.1f} %)" for kind, r, c in losses] or ["None."]
     (out / "kinds.md").write_text("\n".join(lines) + "\n")
     (out / "kinds.json").write_text(json.dumps({"meta": meta, "kinds": rows_by_kind}, indent=1))
 
@@ -307,7 +314,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--render", action="store_true", help="only rewrite kinds.md from the kinds.json in --out")
     args = ap.parse_args()
+    if args.render:
+        saved = json.loads((args.out / "kinds.json").read_text())
+        write_results(saved["kinds"], args.out, saved["meta"])
+        return
     arzip.set_threads(args.threads)
     arzip.compress(_png(np.zeros((8, 8, 3), np.uint8), RGB, 8))  # warm-up: models, JIT
     rows_by_kind = {}

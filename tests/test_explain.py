@@ -44,6 +44,7 @@ def _kinds() -> dict[str, picture.Picture]:
         "RGBA": picture.new(np.concatenate([rgb, _gradient(64, 64)[..., None]], axis=2), picture.RGBA, 8),
         "palette": picture.new(indices, picture.PALETTE, 8, colours),
         "1-bit": picture.new((gray[..., None] > 120).astype(np.uint8), picture.GRAY, 1),
+        "4-bit": picture.new((gray[..., None] >> 4).astype(np.uint8), picture.GRAY, 4),
         "16-bit": picture.new((gray.astype(np.uint16) * 257 + noise)[..., None], picture.GRAY, 16),
         "16-bit RGB": picture.new(rgb[:48].astype(np.uint16) * 16 + noise[..., None] // 3, picture.RGB, 16),
     }
@@ -55,6 +56,7 @@ CODERS = {"gray": ["gray by .* context mixing around gray-mlp1"],
           "RGBA": ["colours by .* context mixing around rgb-", "alpha by the full-depth model"],
           "palette": ["the palette's colours by .* context mixing around rgb-"],
           "1-bit": ["every pixel by the bilevel model"],
+          "4-bit": ["every pixel by the index model"],
           "16-bit": ["every sample by the byte model"],
           "16-bit RGB": ["every sample by the full-depth model"]}
 

@@ -15,6 +15,7 @@ from arzip.errors import ArzipError
 
 IMAGE = np.ascontiguousarray(skdata.astronaut()[100:116, 200:216])  # a photo: the learned models win on it
 NOISE = np.random.default_rng(5).integers(0, 16, size=IMAGE.shape, dtype=np.uint16)
+PALETTE = np.array([[0, 0, 0], [90, 40, 20], [200, 180, 90], [255, 255, 255]], np.uint8)
 GRAPHIC = np.zeros((12, 16, 4), np.uint8)
 GRAPHIC[2:9, 3:12] = (250, 20, 20, 255)
 SEEDS = {"rgb model": lambda: api.compress_image(IMAGE),
@@ -24,6 +25,8 @@ SEEDS = {"rgb model": lambda: api.compress_image(IMAGE),
          "16-bit: bytes part": lambda: api.compress_image(np.tile(NOISE[:4, :4] * 4000, (4, 4, 1))),  # repeats
          "16-bit gray: full-depth part": lambda: api.compress_image(IMAGE[..., :1].astype(np.uint16) * 257),
          "16-bit RGB: full-depth part": lambda: api.compress_image(IMAGE.astype(np.uint16) * 16 + NOISE),
+         "palette: index part": lambda: api.compress_image(picture.new((IMAGE[..., :1] // 64).astype(np.uint8),
+                                                                       picture.PALETTE, 8, PALETTE)),
          "1-bit: bilevel part": lambda: api.compress_image(picture.new((IMAGE[..., :1] > 150).astype(np.uint8),
                                                                         picture.GRAY, 1)),
          "file as bytes": lambda: api.compress_bytes(b"arzip fuzzes its readers; " * 40)}

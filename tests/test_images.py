@@ -206,12 +206,15 @@ def graphics() -> dict[str, Image.Image]:
 @pytest.mark.parametrize("color_type,depth", PNG_KINDS)
 def test_every_coding_the_encoder_may_choose_decodes(photo_crop, color_type, depth):
     """Whichever candidate the encoder keeps, the decoder takes it: each coding it may make of
-    a picture (the learned models where they apply, the byte path over every sample) is packed
-    and decoded, not only the one that wins on these samples. Palette images here have
+    a picture (the learned models, the pixel models and the PNG's own data where they apply,
+    the byte path over every sample) is packed and decoded, not only the one that wins on
+    these samples. Palette images here have
     distinct colours, so 1, 2 and 4-bit ones may go through the RGB model too."""
     pic = picture.read(png_file(samples_of(photo_crop, color_type, depth), color_type, depth), "x.png")
-    codings = [planes._learned(pic, None, None, "cpu"), planes._whole_as_bytes(pic)]
+    codings = [planes._learned(pic, None, None, "cpu"), planes._whole_as_bytes(pic), planes._bilevel(pic),
+               planes._indices(pic), planes._full_depth(pic), planes._png_stream(pic)]
     assert (codings[0] is not None) == (depth == 8 or color_type == PALETTE)
+    assert (codings[3] is not None) == (color_type == PALETTE or (color_type == GRAY and depth in (2, 4)))
     for coding in filter(None, codings):
         back = planes.decode(planes._pack(pic, coding))
         assert np.array_equal(back.samples, pic.samples) and back.color_type == color_type

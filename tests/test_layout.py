@@ -47,7 +47,8 @@ TORCH_FREE = {"arzip.errors", "arzip.container", "arzip.coder", "arzip.files", "
               "arzip.image.tables", "arzip.image.waves", "arzip.image.neighbourhood", "arzip.image.adaptive",
               "arzip.image.mixing_codec", "arzip.image.exact", "arzip.image.predictors", "arzip.image.profiles",
               "arzip.image.pieces", "arzip.image.bilevel", "arzip.image.gray16",
-              "arzip.image.depth16", "arzip.image.pixel_parts"}
+              "arzip.image.depth16", "arzip.image.pixel_parts",
+              "arzip.image.indices"}
 TERMINAL = {"click", "tqdm"}
 
 

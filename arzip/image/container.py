@@ -48,9 +48,10 @@ METHOD_MEDIUM_MIXING = 4  # the same with the medium profile
 METHOD_BILEVEL = 5  # a 1-bit image's pixels with 2-D contexts, mixed (arzip/image/bilevel.py)
 METHOD_GRAY16 = 6   # a 16-bit gray image's pixels at full depth, mixed (arzip/image/gray16.py; read, no longer written)
 METHOD_DEPTH16 = 7  # a 16-bit image's samples at full depth: blended predictors, mixed (arzip/image/depth16.py)
+METHOD_INDICES = 8  # palette indices, 2 and 4-bit gray: exact 2-D contexts of the values, mixed (arzip/image/indices.py)
 METHODS = {METHOD_MODEL: "model", METHOD_BYTES: "bytes", METHOD_MIXING: "mixing", METHOD_LIGHT_MIXING: "light mixing",
            METHOD_MEDIUM_MIXING: "medium mixing", METHOD_BILEVEL: "bilevel", METHOD_GRAY16: "16-bit gray",
-           METHOD_DEPTH16: "full depth"}
+           METHOD_DEPTH16: "full depth", METHOD_INDICES: "indices"}
 MIXING_PROFILES = {METHOD_MIXING: "full", METHOD_LIGHT_MIXING: "light",  # arzip.image.profiles.PROFILES
                    METHOD_MEDIUM_MIXING: "medium"}
 SIDE_BY_SIDE_METHODS = (METHOD_LIGHT_MIXING, METHOD_MEDIUM_MIXING)  # two stripes at least, on two threads

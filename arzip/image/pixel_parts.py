@@ -5,7 +5,9 @@ a 16-bit model's output into an 8-bit image).
   - bilevel (part method 5, arzip/image/bilevel.py): the pixels of a 1-bit gray or palette image;
   - 16-bit gray (method 6, arzip/image/gray16.py): the pixels of a 16-bit gray image, read only;
   - full depth (method 7, arzip/image/depth16.py): every sample of a 16-bit image, or the alpha
-    plane of an 8-bit one.
+    plane of an 8-bit one;
+  - indices (method 8, arzip/image/indices.py): a palette image's indices, or a gray image's
+    values of at most 8 bits.
 """
 from __future__ import annotations
 
@@ -48,5 +50,13 @@ def _full_depth(pic: Picture, part: container.Part, payload: bytes) -> None:
         raise FormatError("corrupted archive (a full-depth part of an image that is not 16-bit, nor its alpha)")
 
 
-DECODERS = {container.METHOD_BILEVEL: _bilevel, container.METHOD_GRAY16: _gray16, container.METHOD_DEPTH16: _full_depth}
+def _indices(pic: Picture, part: container.Part, payload: bytes) -> None:
+    if part.plane != container.PLANE_SAMPLES or pic.depth > 8 or pic.color_type not in (GRAY, PALETTE):
+        raise FormatError("corrupted archive (an index part of an image that is not palette or gray)")
+    from . import indices
+    pic.samples[..., 0] = indices.decode(payload, pic.height, pic.width, pic.depth)
+
+
+DECODERS = {container.METHOD_BILEVEL: _bilevel, container.METHOD_GRAY16: _gray16, container.METHOD_DEPTH16: _full_depth,
+            container.METHOD_INDICES: _indices}
 METHODS = tuple(DECODERS)

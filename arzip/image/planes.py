@@ -9,11 +9,13 @@
     distinct (so they map back to indices), else their indices through the byte path;
   - 1-bit images (gray, or palette indices): their pixels through the bilevel model
     (arzip/image/bilevel.py: 2-D contexts, mixed);
+  - palette images (also through their colours, above) and 2 and 4-bit gray: their values
+    through the index model (arzip/image/indices.py: exact 2-D contexts of the values, mixed);
   - 16-bit images of every colour type: their samples through the full-depth model
     (arzip/image/depth16.py: blended predictors, mixed; method 6's 16-bit gray model,
     arzip/image/gray16.py, is still read);
-  - everything else (2, 4-bit, odd netpbm maxvals): the whole sample array through the byte
-    path, serialised by the transform that suits it (arzip/formats/serialise.py).
+  - everything else (odd netpbm maxvals): the whole sample array through the byte path,
+    serialised by the transform that suits it (arzip/formats/serialise.py).
 
 The byte path over the whole sample array is also tried whenever an image looks synthetic
 (many exact repeats: screenshots, charts, graphics) or a learned or full-depth model does not
@@ -250,6 +252,16 @@ def _bilevel(pic: Picture) -> _Coding | None:
     return _Coding.whole(container.METHOD_BILEVEL, payload, nll)
 
 
+def _indices(pic: Picture) -> _Coding | None:
+    """A palette image's indices, or a 2 or 4-bit gray image's values, through the index model;
+    None for other images."""
+    if not (pic.color_type == PALETTE or (pic.color_type == GRAY and pic.depth in (2, 4))):
+        return None
+    from . import indices
+    payload, nll = indices.encode(np.ascontiguousarray(pic.samples[..., 0]))
+    return _Coding.whole(container.METHOD_INDICES, payload, nll)
+
+
 def _full_depth(pic: Picture) -> _Coding | None:
     """A 16-bit image's samples through the full-depth model; None for other images."""
     if pic.depth != 16:
@@ -276,7 +288,7 @@ def encode(pic: Picture, level: int | None = None, model: str | None = None, dev
     """A picture -> image archive, with the smallest of the learned coding (where one applies),
     the byte path over all samples (where it has a chance) and a PNG file's own image data."""
     learned = _learned(pic, level, model, device) or _full_depth(pic)
-    candidates = [c for c in (learned, _bilevel(pic), _png_stream(pic)) if c is not None]
+    candidates = [c for c in (learned, _bilevel(pic), _indices(pic), _png_stream(pic)) if c is not None]
     rows, k = _row_sample(pic)
     if learned is None or _looks_synthetic(rows) or learned.size > MODEL_MUST_BEAT_DEFLATE * _deflated_size(pic, rows, k):
         candidates.append(_whole_as_bytes(pic))

@@ -41,10 +41,11 @@ FOLDER = f"v{FORMAT_VERSION}"  # where this arzip's archives go
 # In version 4, 1-bit images went from the byte path to the bilevel model (bilevel-2d.png), and
 # 16-bit gray ones to the full-depth model (gray16-full-depth.png); then every 16-bit image to the
 # full-depth model of part method 7 (the *-depth16.png inputs), and alpha planes to it where it is
-# smaller than the byte path (the *-alpha2d.png inputs).
+# smaller than the byte path (the *-alpha2d.png inputs); palette indices and 2 and 4-bit gray to the
+# index model (the *-2d.png inputs).
 RETIRED = {"rgb-level9.png", "rgb-level6-quadrants.png", "gray-level5-light.png", "rgb-level5.png", "bilevel.png",
            "gray16.png", "gray16-full-depth.png", "rgb16.png", "rgba-level8-mixing.png", "rgba-level5-light.png",
-           "gray-alpha.png", "rgba.png"}
+           "gray-alpha.png", "rgba.png", "palette-indices.png"}
 # Inputs first written at the default level while it was the network alone (rgb-mlp1, no
 # offsets): level 4 codes that way.
 NETWORK_ALONE = {"level": 4}
@@ -133,6 +134,9 @@ def inputs() -> dict[str, tuple[str, bytes, dict]]:
         "rgba.png": ("file", _png(Image.fromarray(rgba, "RGBA")), NETWORK_ALONE),
         "palette-colours.png": ("file", _png(quantized), {"learned_only": True, **NETWORK_ALONE}),
         "palette-indices.png": ("file", _png(duplicated), {}),
+        "palette-indices-2d.png": ("file", _png(duplicated), {}),
+        "palette4-2d.png": ("file", _png(Image.fromarray(rgb).quantize(12, dither=Image.Dither.NONE), bits=4), {}),
+        "gray4-2d.png": ("file", picture.write(picture.new((gray >> 4)[..., None], picture.GRAY, 4)), {}),
         "bilevel.png": ("file", _png(bilevel), {}),
         "bilevel-2d.png": ("file", _png(bilevel), {}),
         "gray16.png": ("file", _png(Image.fromarray(gray16)), {}),
@@ -155,8 +159,8 @@ def inputs() -> dict[str, tuple[str, bytes, dict]]:
 
 
 def _compress(path: str, data: bytes, options: dict) -> bytes:
-    """learned_only: the learned coding even where the byte path or the PNG's own image data
-    would be smaller (a palette photo's colours through the RGB model), so that the archive
+    """learned_only: the learned coding even where the byte path, the index model or the PNG's
+    own image data would be smaller (a palette photo's colours through the RGB model), so that the archive
     holds that kind of part."""
     if path == "bytes":
         return arzip.compress_bytes(data)
@@ -164,13 +168,13 @@ def _compress(path: str, data: bytes, options: dict) -> bytes:
     if not options.pop("learned_only", False):
         return arzip.compress(data, **options)
     from arzip.image import planes
-    saved = planes.SYNTHETIC_REPEATS, planes.MODEL_MUST_BEAT_DEFLATE, planes._png_stream
+    saved = planes.SYNTHETIC_REPEATS, planes.MODEL_MUST_BEAT_DEFLATE, planes._png_stream, planes._indices
     planes.SYNTHETIC_REPEATS, planes.MODEL_MUST_BEAT_DEFLATE = 2.0, float("inf")
-    planes._png_stream = lambda pic: None
+    planes._png_stream = planes._indices = lambda pic: None
     try:
         return arzip.compress(data, **options)
     finally:
-        planes.SYNTHETIC_REPEATS, planes.MODEL_MUST_BEAT_DEFLATE, planes._png_stream = saved
+        planes.SYNTHETIC_REPEATS, planes.MODEL_MUST_BEAT_DEFLATE, planes._png_stream, planes._indices = saved
 
 
 def sha256(data: bytes) -> str:
