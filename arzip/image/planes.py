@@ -9,7 +9,7 @@
     distinct (so they map back to indices), else their indices through the byte path;
   - 1-bit images (gray, or palette indices): their pixels through the bilevel model
     (arzip/image/bilevel.py: 2-D contexts, mixed);
-  - palette images (also through their colours, above) and 2 and 4-bit gray: their values
+  - palette images (also through their colours, above) and 1, 2 and 4-bit gray: their values
     through the index model (arzip/image/indices.py: exact 2-D contexts of the values, mixed);
   - 16-bit images of every colour type: their samples through the full-depth model
     (arzip/image/depth16.py: blended predictors, mixed; method 6's 16-bit gray model,
@@ -253,9 +253,9 @@ def _bilevel(pic: Picture) -> _Coding | None:
 
 
 def _indices(pic: Picture) -> _Coding | None:
-    """A palette image's indices, or a 2 or 4-bit gray image's values, through the index model;
-    None for other images."""
-    if not (pic.color_type == PALETTE or (pic.color_type == GRAY and pic.depth in (2, 4))):
+    """A palette image's indices, or a 1, 2 or 4-bit gray image's values, through the index
+    model (beside the bilevel model for 1-bit images: each wins on some); None for other images."""
+    if not (pic.color_type == PALETTE or (pic.color_type == GRAY and pic.depth <= 4)):
         return None
     from . import indices
     payload, nll = indices.encode(np.ascontiguousarray(pic.samples[..., 0]))

@@ -42,10 +42,11 @@ FOLDER = f"v{FORMAT_VERSION}"  # where this arzip's archives go
 # 16-bit gray ones to the full-depth model (gray16-full-depth.png); then every 16-bit image to the
 # full-depth model of part method 7 (the *-depth16.png inputs), and alpha planes to it where it is
 # smaller than the byte path (the *-alpha2d.png inputs); palette indices and 2 and 4-bit gray to the
-# index model (the *-2d.png inputs).
+# index model (the *-2d.png inputs), and a small 1-bit image too (bilevel-2d.png), which the
+# index model codes smaller than the bilevel model does (bilevel-text.png still takes that).
 RETIRED = {"rgb-level9.png", "rgb-level6-quadrants.png", "gray-level5-light.png", "rgb-level5.png", "bilevel.png",
            "gray16.png", "gray16-full-depth.png", "rgb16.png", "rgba-level8-mixing.png", "rgba-level5-light.png",
-           "gray-alpha.png", "rgba.png", "palette-indices.png"}
+           "gray-alpha.png", "rgba.png", "palette-indices.png", "bilevel-2d.png"}
 # Inputs first written at the default level while it was the network alone (rgb-mlp1, no
 # offsets): level 4 codes that way.
 NETWORK_ALONE = {"level": 4}
@@ -139,6 +140,7 @@ def inputs() -> dict[str, tuple[str, bytes, dict]]:
         "gray4-2d.png": ("file", picture.write(picture.new((gray >> 4)[..., None], picture.GRAY, 4)), {}),
         "bilevel.png": ("file", _png(bilevel), {}),
         "bilevel-2d.png": ("file", _png(bilevel), {}),
+        "bilevel-text.png": ("file", _png(Image.fromarray(_skimage("text") > 110).convert("1")), {}),
         "gray16.png": ("file", _png(Image.fromarray(gray16)), {}),
         "gray16-full-depth.png": ("file", _png(Image.fromarray(gray16)), {}),
         "rgb16.png": ("file", picture.write(picture.new(rgb16, picture.RGB, 16)), {}),
