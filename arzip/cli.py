@@ -9,6 +9,7 @@ Longer than 400 lines: every command lives here, because this is the one module 
 """
 from __future__ import annotations
 
+import importlib.abc
 import importlib.util
 import itertools
 import json
@@ -26,11 +27,31 @@ from .files import STDIO
 from .image.container import MAX_PIXELS
 
 
+class _Uninterrupted(importlib.abc.Loader):
+    """A module loader whose execution Ctrl-C and SIGTERM wait for: an interrupt in the middle of
+    importing the codecs (numpy, numba: the first half second) would leave a module half
+    executed, and the next use of it fail with a misleading error. The signal is delivered as
+    soon as the import is done, and unwinds from there."""
+
+    def __init__(self, loader: importlib.abc.Loader):
+        self.loader = loader
+
+    def create_module(self, spec):
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module) -> None:
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+        try:
+            self.loader.exec_module(module)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+
+
 def _lazy(name: str):
     """The module `name`, executed on its first attribute access (importlib's LazyLoader): `--help`
     and `--version` answer without importing numpy, numba and the codecs behind the API."""
     spec = importlib.util.find_spec(name)
-    spec.loader = importlib.util.LazyLoader(spec.loader)
+    spec.loader = importlib.util.LazyLoader(_Uninterrupted(spec.loader))
     module = sys.modules[name] = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -393,6 +414,27 @@ def _terminate(signum, frame) -> None:
     raise _Terminated
 
 
+def _interrupt_behind(e: BaseException) -> KeyboardInterrupt | None:
+    """The Ctrl-C or SIGTERM that e was raised while handling, if any: an interrupt in the
+    first moments can leave a module half imported or a process pool half started, and what
+    then fails is the interrupt's doing, not a bug."""
+    seen = set()
+    while e is not None and id(e) not in seen:
+        if isinstance(e, KeyboardInterrupt):
+            return e
+        seen.add(id(e))
+        e = e.__cause__ or e.__context__
+    return None
+
+
+def _interrupted(e: BaseException) -> None:
+    """Report an interrupt in one line and exit with 128 + the signal."""
+    cause = _interrupt_behind(e)
+    terminated = isinstance(cause, _Terminated) or isinstance(e.__context__, _Terminated)  # click wraps it
+    click.echo(f"arzip: error: {'terminated' if terminated else 'interrupted'}", err=True)
+    sys.exit(128 + (signal.SIGTERM if terminated else signal.SIGINT))
+
+
 def main() -> None:
     signal.signal(signal.SIGTERM, _terminate)
     args = sys.argv[1:]
@@ -409,10 +451,10 @@ def main() -> None:
         click.echo(f"arzip: error: {e}", err=True)
         sys.exit(1)
     except (KeyboardInterrupt, click.exceptions.Abort) as e:  # shells' convention: 128 + the signal
-        terminated = isinstance(e, _Terminated) or isinstance(e.__context__, _Terminated)  # click wraps it
-        click.echo(f"arzip: error: {'terminated' if terminated else 'interrupted'}", err=True)
-        sys.exit(128 + (signal.SIGTERM if terminated else signal.SIGINT))
+        _interrupted(e)
     except Exception as e:  # a bug: still one line, details on request
+        if _interrupt_behind(e) is not None:  # raised while unwinding from Ctrl-C or SIGTERM
+            _interrupted(e)
         if os.environ.get("ARZIP_DEBUG"):
             traceback.print_exc()
         click.echo(f"arzip: error: internal error: {type(e).__name__}: {e}", err=True)

@@ -201,6 +201,27 @@ def test_interrupted_jobs_still_report_every_file_done(tmp_path, how):
     assert api.decompress((tmp_path / "small.txt.arz").read_bytes()) == TEXT[:2000]
 
 
+@pytest.mark.parametrize("delay", [0.15, 0.3, 0.5])
+def test_an_interrupt_while_the_codecs_load_is_one_line(tmp_path, delay):
+    """Ctrl-C to the process group (or SIGTERM to arzip) in the first half second of a --jobs
+    run, while arzip imports numpy and numba and starts its workers: the one line and the
+    shells' exit status, nothing written. It used to say "internal error" (a module left half
+    imported, a process pool half started)."""
+    sources = [tmp_path / "a.txt", tmp_path / "b.txt"]
+    for i, path in enumerate(sources):
+        path.write_bytes((TEXT * 20)[i:200_000 + i])
+    for how in (signal.SIGINT, signal.SIGTERM):
+        proc = subprocess.Popen([sys.executable, "-m", "arzip.cli", "compress", *sources, "--jobs", "2", "--threads",
+                                 "1"], cwd=tempfile.gettempdir(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                text=True, preexec_fn=_interruptible, start_new_session=True)
+        time.sleep(delay)
+        os.killpg(proc.pid, how) if how == signal.SIGINT else proc.send_signal(how)
+        _, err = proc.communicate(timeout=60)
+        word = "interrupted" if how == signal.SIGINT else "terminated"
+        assert proc.returncode == 128 + how and err.strip() == f"arzip: error: {word}", (proc.returncode, err)
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "b.txt"]
+
+
 def test_processes_sharing_a_folder(tmp_path):
     names = [f"f{i}.txt" for i in range(4)]
     for i, name in enumerate(names):
