@@ -77,3 +77,18 @@ def test_an_index_part_of_an_image_that_is_not_palette_or_gray_is_refused():
     pic = picture.new(np.zeros((4, 4, 3), np.uint8), picture.RGB, 8)
     with pytest.raises(FormatError, match="not palette or gray"):
         pixel_parts.decode_part(pic, part, indices.encode(np.zeros((4, 4), np.uint8))[0])
+
+
+def test_a_synthetic_8_bit_gray_image_may_take_the_index_part():
+    """A gray screenshot (flat panels, text): exact contexts beat the learned gray model, and
+    the index model is tried because the image looks synthetic."""
+    from PIL import ImageDraw
+    im = Image.new("L", (240, 160), 235)
+    draw = ImageDraw.Draw(im)
+    for i in range(5):
+        draw.rectangle([10, 10 + 28 * i, 230, 32 + 28 * i], fill=250, outline=180)
+        draw.text((16, 14 + 28 * i), f"setting {i}: value {i * 7}", fill=40)
+    gray = np.asarray(im)[..., None]
+    blob = api.compress(picture.write(picture.new(gray, picture.GRAY, 8)))
+    assert [p["method"] for p in api.info(blob)["parts"]] == ["indices"]
+    assert np.array_equal(picture.read(api.decompress(blob), "x.png").samples, gray)

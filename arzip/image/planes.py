@@ -9,8 +9,8 @@
     distinct (so they map back to indices), else their indices through the byte path;
   - 1-bit images (gray, or palette indices): their pixels through the bilevel model
     (arzip/image/bilevel.py: 2-D contexts, mixed);
-  - palette images (also through their colours, above) and 1, 2 and 4-bit gray: their values
-    through the index model (arzip/image/indices.py: exact 2-D contexts of the values, mixed);
+  - palette images (also through their colours, above), 1, 2 and 4-bit gray, and 8-bit gray
+    that looks synthetic: their values through the index model (arzip/image/indices.py: exact 2-D contexts of the values, mixed);
   - 16-bit images of every colour type: their samples through the full-depth model
     (arzip/image/depth16.py: blended predictors, mixed; method 6's 16-bit gray model,
     arzip/image/gray16.py, is still read);
@@ -252,10 +252,13 @@ def _bilevel(pic: Picture) -> _Coding | None:
     return _Coding.whole(container.METHOD_BILEVEL, payload, nll)
 
 
-def _indices(pic: Picture) -> _Coding | None:
+def _indices(pic: Picture, synthetic: bool = False) -> _Coding | None:
     """A palette image's indices, or a 1, 2 or 4-bit gray image's values, through the index
-    model (beside the bilevel model for 1-bit images: each wins on some); None for other images."""
-    if not (pic.color_type == PALETTE or (pic.color_type == GRAY and pic.depth <= 4)):
+    model (beside the bilevel model for 1-bit images: each wins on some); an 8-bit gray image's
+    too when it looks synthetic (gray charts and screenshots: exact contexts beat the learned
+    model on some). None for other images."""
+    if not (pic.color_type == PALETTE or (pic.color_type == GRAY and (pic.depth <= 4 or
+                                                                        (pic.depth == 8 and synthetic)))):
         return None
     from . import indices
     payload, nll = indices.encode(np.ascontiguousarray(pic.samples[..., 0]))
@@ -287,10 +290,11 @@ def _png_stream(pic: Picture) -> _Coding | None:
 def encode(pic: Picture, level: int | None = None, model: str | None = None, device: str = "cpu") -> bytes:
     """A picture -> image archive, with the smallest of the learned coding (where one applies),
     the byte path over all samples (where it has a chance) and a PNG file's own image data."""
-    learned = _learned(pic, level, model, device) or _full_depth(pic)
-    candidates = [c for c in (learned, _bilevel(pic), _indices(pic), _png_stream(pic)) if c is not None]
     rows, k = _row_sample(pic)
-    if learned is None or _looks_synthetic(rows) or learned.size > MODEL_MUST_BEAT_DEFLATE * _deflated_size(pic, rows, k):
+    synthetic = _looks_synthetic(rows)
+    learned = _learned(pic, level, model, device) or _full_depth(pic)
+    candidates = [c for c in (learned, _bilevel(pic), _indices(pic, synthetic), _png_stream(pic)) if c is not None]
+    if learned is None or synthetic or learned.size > MODEL_MUST_BEAT_DEFLATE * _deflated_size(pic, rows, k):
         candidates.append(_whole_as_bytes(pic))
     return _pack(pic, min(candidates, key=lambda c: c.size))
 

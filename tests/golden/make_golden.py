@@ -172,7 +172,7 @@ def _compress(path: str, data: bytes, options: dict) -> bytes:
     from arzip.image import planes
     saved = planes.SYNTHETIC_REPEATS, planes.MODEL_MUST_BEAT_DEFLATE, planes._png_stream, planes._indices
     planes.SYNTHETIC_REPEATS, planes.MODEL_MUST_BEAT_DEFLATE = 2.0, float("inf")
-    planes._png_stream = planes._indices = lambda pic: None
+    planes._png_stream = planes._indices = lambda pic, *_: None
     try:
         return arzip.compress(data, **options)
     finally:
