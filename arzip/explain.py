@@ -37,7 +37,7 @@ from .container import KIND_IMAGE, MAGIC, PREFIX_SIZE, kind_of
 from .errors import ArzipError
 from .formats import picture, serialise
 from .formats.picture import GRAY, GRAY_ALPHA, PALETTE, RGB, RGBA, Picture
-from .image import codec, container as image_container, mixing_codec, planes, profiles
+from .image import codec, container as image_container, mixing_codec, network_parts, planes, profiles
 
 DPI = 100         # the figure's dots per inch: only the conversion of pixel sizes to inches
 MARGIN = 12       # pixels around and between the images
@@ -88,7 +88,8 @@ def explain_archive(pic: Picture, blob: bytes) -> Explanation:
     """The bits each part of an image archive spends on every sample of its picture (decoded
     from it, or the picture it was made from)."""
     header = image_container.read_header(blob, api.DEFAULT_MAX_PIXELS)
-    s, maps, coders = pic.samples, [], []
+    factor = planes.widening(pic, header.parts)  # a 16-bit image coded as the 8-bit one it widens
+    s, maps, coders = (pic.samples // factor).astype(np.uint8) if factor else pic.samples, [], []
     for part in header.parts:
         plane = image_container.PLANES[part.plane]
         if part.method in image_container.NETWORK_METHODS:
@@ -149,7 +150,7 @@ def _network_bits(image: np.ndarray, name: str, part: image_container.Part) -> n
     the same stripes (the adaptive model starts afresh in each), tile layout and profile."""
     model = registry.load(name)
     h = image.shape[0]
-    rows = planes.stripe_rows(h, image.shape[1], part.method)
+    rows = network_parts.stripe_rows(h, image.shape[1], part.method)
     stripes = [np.ascontiguousarray(image[y:y + rows]) for y in range(0, h, rows)]
     profile = image_container.MIXING_PROFILES.get(part.method)
     if profile:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import time
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -137,3 +138,29 @@ def test_an_alpha_part_above_8_bits_is_refused():
     pic = picture.new(np.zeros((4, 4, 4), np.uint8), picture.RGBA, 8)
     with pytest.raises(FormatError, match="alpha sample out of range"):
         pixel_parts.decode_part(pic, part, depth16.encode(np.full((4, 4, 1), 256, np.uint16))[0])
+
+
+@pytest.mark.parametrize("factor", [257, 256])
+@pytest.mark.parametrize("color_type", [picture.GRAY, picture.GRAY_ALPHA, picture.RGB, picture.RGBA])
+def test_8_bit_images_widened_to_16_bits_cost_what_the_8_bit_image_does(factor, color_type):
+    """Samples that are 8-bit values times 257 (or 256) go through the learned models as the
+    8-bit image they widen: the archive is no larger than that image's (same header size), and
+    decodes to the 16-bit samples."""
+    photo = skimage_photo("astronaut")[100:164, 180:276]
+    y, x = np.mgrid[:64, :96]
+    alpha = np.clip((1.2 - np.hypot(y - 32, x - 48) / 32) * 400, 0, 255).astype(np.uint8)
+    eight = {picture.GRAY: photo[..., 1:2], picture.GRAY_ALPHA: np.dstack([photo[..., 1], alpha]), picture.RGB: photo,
+             picture.RGBA: np.dstack([photo, alpha])}[color_type]
+    wide = np.ascontiguousarray(eight.astype(np.uint16) * factor)
+    blob = api.compress(picture.write(picture.new(wide, color_type, 16)))
+    assert api.info(blob)["parts"][0]["method"].endswith("mixing")
+    assert len(blob) <= len(api.compress(picture.write(picture.new(np.ascontiguousarray(eight), color_type, 8))))
+    assert np.array_equal(picture.read(api.decompress(blob), "x.png").samples, wide)
+
+
+def test_a_widened_part_with_an_unknown_factor_is_refused():
+    wide = picture.new(skimage_photo("astronaut")[100:116, 180:196].astype(np.uint16) * 257, picture.RGB, 16)
+    parts = container.read_header(api.compress_image(wide)).parts
+    assert planes.widening(wide, parts) == 257
+    with pytest.raises(FormatError, match="widened how"):
+        planes.widening(wide, (replace(parts[0], transform=7),))

@@ -46,6 +46,7 @@ def _kinds() -> dict[str, picture.Picture]:
         "1-bit": picture.new((gray[..., None] > 120).astype(np.uint8), picture.GRAY, 1),
         "4-bit": picture.new((gray[..., None] >> 4).astype(np.uint8), picture.GRAY, 4),
         "16-bit": picture.new((gray.astype(np.uint16) * 257 + noise)[..., None], picture.GRAY, 16),
+        "16-bit RGB from 8 bits": picture.new(rgb.astype(np.uint16) * 257, picture.RGB, 16),
         "16-bit RGB": picture.new(rgb[:48].astype(np.uint16) * 16 + noise[..., None] // 3, picture.RGB, 16),
     }
 
@@ -58,7 +59,8 @@ CODERS = {"gray": ["gray by .* context mixing around gray-mlp1"],
           "1-bit": ["every pixel by the bilevel model"],
           "4-bit": ["every pixel by the index model"],
           "16-bit": ["every sample by the byte model"],
-          "16-bit RGB": ["every sample by the full-depth model"]}
+          "16-bit RGB": ["every sample by the full-depth model"],
+          "16-bit RGB from 8 bits": ["colours by .* context mixing around rgb-"]}
 
 
 @pytest.mark.parametrize("kind", sorted(KINDS))

@@ -20,15 +20,16 @@ GRAPHIC = np.zeros((12, 16, 4), np.uint8)
 GRAPHIC[2:9, 3:12] = (250, 20, 20, 255)
 SEEDS = {"rgb model": lambda: api.compress_image(IMAGE),
          "rgb mixing": lambda: api.compress_image(IMAGE, level=8),
-         "rgba: model + alpha bytes": lambda: api.compress_image(np.dstack([IMAGE, IMAGE[..., :1]])),
+         "rgba: model + alpha part": lambda: api.compress_image(np.dstack([IMAGE, IMAGE[..., :1]])),
          "graphics: bytes part": lambda: api.compress_image(GRAPHIC),
          "16-bit: bytes part": lambda: api.compress_image(np.tile(NOISE[:4, :4] * 4000, (4, 4, 1))),  # repeats
-         "16-bit gray: full-depth part": lambda: api.compress_image(IMAGE[..., :1].astype(np.uint16) * 257),
+         "16-bit gray: full-depth part": lambda: api.compress_image(IMAGE[..., :1].astype(np.uint16) * 64 + NOISE[..., :1]),
+         "16-bit from 8 bits: widened model part": lambda: api.compress_image(IMAGE.astype(np.uint16) * 257),
          "16-bit RGB: full-depth part": lambda: api.compress_image(IMAGE.astype(np.uint16) * 16 + NOISE),
          "palette: index part": lambda: api.compress_image(picture.new((IMAGE[..., :1] // 64).astype(np.uint8),
                                                                        picture.PALETTE, 8, PALETTE)),
-         "1-bit: bilevel part": lambda: api.compress_image(picture.new((IMAGE[..., :1] > 150).astype(np.uint8),
-                                                                        picture.GRAY, 1)),
+         "1-bit: bilevel part": lambda: api.compress_image(picture.new(  # a page: bilevel beats indices there
+             (skdata.text() > 110).astype(np.uint8)[..., None], picture.GRAY, 1)),
          "file as bytes": lambda: api.compress_bytes(b"arzip fuzzes its readers; " * 40)}
 
 

@@ -297,11 +297,11 @@ def test_pillow_plugin(tmp_path, photo_crop, mode):
 def test_large_images_are_coded_in_stripes(monkeypatch, photo_crop):
     """Above STRIPE_PIXELS a model-coded plane goes in stripes of rows (memory bounded by a
     stripe); a small limit here exercises the same code as a 100-megapixel photo."""
-    from arzip.image import container, planes
-    monkeypatch.setattr(planes, "STRIPE_PIXELS", 500)
+    from arzip.image import container, network_parts
+    monkeypatch.setattr(network_parts, "STRIPE_PIXELS", 500)
     for samples in (photo_crop, np.ascontiguousarray(photo_crop[..., 0])):
         for level, method in ((4, "model"), (9, "mixing"), (5, "light mixing" if samples.ndim == 3 else "medium mixing")):
             blob = api.compress_image(samples, level=level)
             assert api.info(blob)["parts"][0]["method"] == method
             assert np.array_equal(api.decompress_image(blob).reshape(samples.shape), samples)
-        assert planes.stripe_rows(*samples.shape[:2], container.METHOD_MIXING) == 500 // samples.shape[1]
+        assert network_parts.stripe_rows(*samples.shape[:2], container.METHOD_MIXING) == 500 // samples.shape[1]

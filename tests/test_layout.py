@@ -48,7 +48,7 @@ TORCH_FREE = {"arzip.errors", "arzip.container", "arzip.coder", "arzip.files", "
               "arzip.image.mixing_codec", "arzip.image.exact", "arzip.image.predictors", "arzip.image.profiles",
               "arzip.image.pieces", "arzip.image.bilevel", "arzip.image.gray16",
               "arzip.image.depth16", "arzip.image.pixel_parts",
-              "arzip.image.indices"}
+              "arzip.image.indices", "arzip.image.network_parts"}
 TERMINAL = {"click", "tqdm"}
 
 

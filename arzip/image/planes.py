@@ -1,70 +1,48 @@
 """Pictures to coded parts and back: which coder takes which plane of which kind of image.
 
   - 8-bit RGB, and the colours of 8-bit RGBA: the learned RGB model of the chosen level;
-  - 8-bit gray, and the gray of gray+alpha: the learned gray model;
+  - 8-bit gray, and the gray of gray+alpha: the learned gray model (both through
+    arzip/image/network_parts.py: stripes, side by side);
   - alpha planes of 8-bit images: the smaller of the full-depth model (arzip/image/depth16.py,
     one channel: alpha is mostly flat, two-valued or smooth edges, which 2-D prediction codes
     well) and the byte path over PNG-filtered scanlines (long repeats);
   - palette images: their colours through the RGB model when the palette's colours are
-    distinct (so they map back to indices), else their indices through the byte path;
-  - 1-bit images (gray, or palette indices): their pixels through the bilevel model
-    (arzip/image/bilevel.py: 2-D contexts, mixed);
-  - palette images (also through their colours, above), 1, 2 and 4-bit gray, and 8-bit gray
-    that looks synthetic: their values through the index model (arzip/image/indices.py: exact 2-D contexts of the values, mixed);
+    distinct (so they map back to indices);
+  - palette images (always), 1, 2 and 4-bit gray, and 8-bit gray that looks synthetic: their
+    values through the index model (arzip/image/indices.py: exact 2-D contexts, mixed);
+  - 1-bit images (gray, or palette indices): also the bilevel model (arzip/image/bilevel.py);
   - 16-bit images of every colour type: their samples through the full-depth model
     (arzip/image/depth16.py: blended predictors, mixed; method 6's 16-bit gray model,
-    arzip/image/gray16.py, is still read);
+    arzip/image/gray16.py, is still read); and those whose samples are 8-bit values times 257
+    or 256 also as that 8-bit image, through the learned models;
   - everything else (odd netpbm maxvals): the whole sample array through the byte path,
     serialised by the transform that suits it (arzip/formats/serialise.py).
 
 The byte path over the whole sample array is also tried whenever an image looks synthetic
 (many exact repeats: screenshots, charts, graphics) or a learned or full-depth model does not
-clearly beat deflate on it; the smaller coding wins. The byte path itself falls back to zlib on PNG's own
-filtered scanlines (and to storing), and a PNG file's own image data is a candidate as it is,
-so an image never costs more than its PNG's image data plus the header.
+clearly beat deflate on it. The smallest coding wins. The byte path itself falls back to zlib on
+PNG's own filtered scanlines (and to storing), and a PNG file's own image data is a candidate as
+it is, so an image never costs more than its PNG's image data plus the header.
 """
 from __future__ import annotations
 
 import zlib
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-import numba
 import numpy as np
 
 from .. import registry
 from ..bytes import archive as byte_archive
-from ..container import IMAGE_MODEL_HASH_BYTES, read_varint, varint
+from ..container import IMAGE_MODEL_HASH_BYTES
 from ..errors import FormatError
 from ..formats import serialise
 from ..formats.picture import CHANNELS, FORMATS, GRAY, GRAY_ALPHA, PALETTE, RGB, RGBA, Picture
-from . import container, pixel_parts, profiles, waves
+from . import container, network_parts, pixel_parts
 
-STRIPE_PIXELS = 1 << 22  # larger images go through a learned model in stripes of about this size
-SIDE_BY_SIDE_MIN_PIXELS = 1 << 16  # light and medium mixing cut images from this size into two stripes at least,
-                                   # so that two cores code one image side by side
 SYNTHETIC_REPEATS = 0.3  # share of pixels equal to their left neighbour above which an image
                          # is treated as synthetic and the byte path is tried too
 MODEL_MUST_BEAT_DEFLATE = 0.8  # a learned coding above this share of zlib's size: try bytes too
 _DEPTHS = {GRAY: (1, 2, 4, 8, 16), RGB: (8, 16), PALETTE: (1, 2, 4, 8), GRAY_ALPHA: (8, 16), RGBA: (8, 16)}
-
-
-@dataclass(frozen=True)
-class NetworkCoding:
-    """How a level codes planes through a learned model: with context mixing around it
-    (arzip.image.mixing_codec, a profile of arzip.image.profiles.PROFILES), or alone."""
-    mixing: str | None
-
-    @classmethod
-    def for_level(cls, level: int | None, gray: bool = False) -> "NetworkCoding":
-        return cls(registry.mixing_profile(level, gray))
-
-    @property
-    def method(self) -> int:
-        if self.mixing is None:
-            return container.METHOD_MODEL
-        return {v: k for k, v in container.MIXING_PROFILES.items()}[self.mixing]
 
 
 @dataclass
@@ -91,27 +69,11 @@ class _Coding:
         """Bytes of the payloads and of what the header spends on models and parts."""
         return sum(map(len, self.payloads)) + sum(len(n) + 9 for n, _ in self.models) + 16 * len(self.parts)
 
-    def add_model_part(self, plane: int, image: np.ndarray, name: str, how: "NetworkCoding", device: str) -> None:
-        """An (H, W, 3) uint8 plane through a learned image model (alone, or with context mixing
-        around it), in stripes of rows when it is large (memory stays bounded by a stripe, time
-        linear in pixels; the adaptive model starts afresh in every stripe). Light and medium
-        mixing cut every image into two stripes at least, which two threads code side by side."""
-        from . import codec, exact, mixing_codec  # loaded only when a plane goes through a learned model
-        model = registry.load(name, device)
-        method = how.method
-        rows = stripe_rows(*image.shape[:2], method)
-        layout = waves.layout_for(min(rows, image.shape[0]), image.shape[1])
-        stripes = [np.ascontiguousarray(image[y:y + rows]) for y in range(0, image.shape[0], rows)]
-        with exact.single_threaded_blas():
-            if how.mixing:
-                profile = profiles.PROFILES[how.mixing]
-                coded = _side_by_side(lambda stripe: mixing_codec.encode_image(model, stripe, layout, profile),
-                                      stripes, method in container.SIDE_BY_SIDE_METHODS)
-            else:
-                coded = [codec.encode_image(model, stripe, layout) for stripe in stripes]
-        payloads, nll = [p for p, _ in coded], sum(n for _, n in coded)
-        payload = payloads[0] if len(payloads) == 1 else b"".join(varint(len(p)) + p for p in payloads)
-        self.parts.append(container.Part(plane, method, self.model_index(name), 0, layout, nll_bits=nll))
+    def add_model_part(self, plane: int, image: np.ndarray, name: str, how: network_parts.NetworkCoding,
+                       device: str) -> None:
+        """An (H, W, 3) uint8 plane through a learned image model (arzip.image.network_parts)."""
+        payload, nll, layout = network_parts.encode_plane(image, name, how, device)
+        self.parts.append(container.Part(plane, how.method, self.model_index(name), 0, layout, nll_bits=nll))
         self.payloads.append(payload)
 
     def add_bytes_part(self, plane: int, stream: bytes, transform: int) -> None:
@@ -122,46 +84,6 @@ class _Coding:
         model = self.model_index(name) if used_model else container.NO_MODEL  # tiny images: no bytes spent
         self.parts.append(container.Part(plane, container.METHOD_BYTES, model, transform, nll_bits=nll))
         self.payloads.append(payload)
-
-
-def stripe_rows(height: int, width: int, method: int) -> int:
-    """Rows per stripe of a model-coded plane (part of the format: the decoder derives it)."""
-    rows = height if height * width <= STRIPE_PIXELS else max(1, STRIPE_PIXELS // width)
-    if method in container.SIDE_BY_SIDE_METHODS and height * width >= SIDE_BY_SIDE_MIN_PIXELS:
-        rows = min(rows, -(-height // 2))
-    return rows
-
-
-def _side_by_side(code: Callable, stripes: list, parallel: bool) -> list:
-    """code(stripe) for every stripe, in order; with parallel, up to arzip's thread count of them
-    at once, each on one thread (the stripes are independent: each has its own adaptive model
-    and its own stream, so the archive is the same whatever the threads)."""
-    workers = min(numba.get_num_threads(), len(stripes)) if parallel else 1  # arzip.api.set_threads sets it
-    if workers == 1:
-        return [code(stripe) for stripe in stripes]
-
-    def one_thread(stripe):
-        numba.set_num_threads(1)  # per calling thread: its table kernels stay on it
-        return code(stripe)
-
-    with ThreadPoolExecutor(workers) as pool:
-        return list(pool.map(one_thread, stripes))
-
-
-def _stripes(payload: bytes, count: int) -> list[bytes]:
-    """A striped model payload: every stripe's varint length, then its bytes."""
-    if count == 1:
-        return [payload]
-    out, pos = [], 0
-    for _ in range(count):
-        n, pos = read_varint(payload, pos)
-        if pos + n > len(payload):
-            raise FormatError("corrupted archive (stripe lengths)")
-        out.append(payload[pos:pos + n])
-        pos += n
-    if pos != len(payload):
-        raise FormatError("corrupted archive (stripe lengths)")
-    return out
 
 
 def _distinct_palette(pic: Picture) -> np.ndarray | None:
@@ -182,14 +104,14 @@ def _learned(pic: Picture, level: int | None, model: str | None, device: str) ->
     """The coding through learned models, for the kinds that have one; None for the rest."""
     ct, s = pic.color_type, pic.samples
     coding = _Coding()
-    how = NetworkCoding.for_level(level)
+    how = network_parts.NetworkCoding.for_level(level)
     rgb_model = model or registry.model_for_level(level)
     if pic.depth == 8 and ct in (RGB, RGBA):
         coding.add_model_part(container.PLANE_COLOURS, np.ascontiguousarray(s[..., :3]), rgb_model, how, device)
     elif pic.depth == 8 and ct in (GRAY, GRAY_ALPHA):
         gray = np.ascontiguousarray(np.repeat(s[..., :1], 3, axis=2))
-        coding.add_model_part(container.PLANE_GRAY, gray, registry.gray_model(), NetworkCoding.for_level(level, True),
-                              device)
+        coding.add_model_part(container.PLANE_GRAY, gray, registry.gray_model(),
+                              network_parts.NetworkCoding.for_level(level, True), device)
     elif ct == PALETTE and (palette := _distinct_palette(pic)) is not None:
         coding.add_model_part(container.PLANE_COLOURS, palette[s[..., 0]], rgb_model, how, device)
     else:
@@ -213,9 +135,9 @@ def _with_alpha(coding: _Coding, alpha: np.ndarray) -> _Coding:
 
 
 def _row_sample(pic: Picture) -> tuple[np.ndarray, int]:
-    """Every k-th row, at most STRIPE_PIXELS pixels in all, and k: the cheap statistics below
-    need not hold a second copy of a 100-megapixel image."""
-    k = max(1, -(-pic.height * pic.width // STRIPE_PIXELS))
+    """Every k-th row, at most a stripe's pixels in all, and k: the cheap statistics below need
+    not hold a second copy of a 100-megapixel image."""
+    k = max(1, -(-pic.height * pic.width // network_parts.STRIPE_PIXELS))
     return np.ascontiguousarray(pic.samples[::k]), k
 
 
@@ -274,6 +196,24 @@ def _full_depth(pic: Picture) -> _Coding | None:
     return _Coding.whole(container.METHOD_DEPTH16, payload, float(costs.sum()))
 
 
+WIDENINGS = {0: 257, 1: 256}  # a model part's transform in a 16-bit image: what its 8-bit samples are multiplied by
+
+
+def _widened(pic: Picture, level: int | None, model: str | None, device: str) -> _Coding | None:
+    """A 16-bit image whose samples are all 8-bit values times 257 (v | v << 8, as converters
+    widen 8-bit images) or times 256 (the low byte zero): those 8-bit values through the learned
+    models, as the 8-bit image they are, the parts marked with the widening. None otherwise."""
+    if pic.depth != 16 or pic.color_type == PALETTE:
+        return None
+    for transform, factor in WIDENINGS.items():
+        if not (pic.samples % factor).any():
+            eight = Picture((pic.samples // factor).astype(np.uint8), pic.color_type, 8)
+            coding = _learned(eight, level, model, device)
+            coding.parts[0] = replace(coding.parts[0], transform=transform)  # the main plane says it
+            return coding
+    return None
+
+
 def _png_stream(pic: Picture) -> _Coding | None:
     """The PNG file's own deflated scanlines, kept as they are: with this candidate no archive of
     a PNG is larger than the file's image data plus arzip's header, whatever the models do (an
@@ -293,7 +233,8 @@ def encode(pic: Picture, level: int | None = None, model: str | None = None, dev
     rows, k = _row_sample(pic)
     synthetic = _looks_synthetic(rows)
     learned = _learned(pic, level, model, device) or _full_depth(pic)
-    candidates = [c for c in (learned, _bilevel(pic), _indices(pic, synthetic), _png_stream(pic)) if c is not None]
+    candidates = [c for c in (learned, _bilevel(pic), _indices(pic, synthetic), _png_stream(pic),
+                              _widened(pic, level, model, device)) if c is not None]
     if learned is None or synthetic or learned.size > MODEL_MUST_BEAT_DEFLATE * _deflated_size(pic, rows, k):
         candidates.append(_whole_as_bytes(pic))
     return _pack(pic, min(candidates, key=lambda c: c.size))
@@ -313,7 +254,18 @@ def _expected_planes(pic: Picture, parts: tuple[container.Part, ...]) -> bool:
         return True
     main = container.PLANE_GRAY if pic.color_type in (GRAY, GRAY_ALPHA) else container.PLANE_COLOURS
     alpha = [container.PLANE_ALPHA] if pic.color_type in (RGBA, GRAY_ALPHA) else []
-    return (pic.depth == 8 or pic.color_type == PALETTE) and planes == [main] + alpha
+    return (pic.depth in (8, 16) or pic.color_type == PALETTE) and planes == [main] + alpha
+
+
+def widening(pic: Picture, parts: tuple[container.Part, ...]) -> int | None:
+    """What the 8-bit samples of a 16-bit image's planes are multiplied by (_widened: the main
+    plane's transform says it; an alpha part's transform keeps its own meaning), or None for a
+    picture coded at its own depth."""
+    if pic.depth != 16 or [p.plane for p in parts] == [container.PLANE_SAMPLES]:
+        return None
+    if parts[0].transform not in WIDENINGS:
+        raise FormatError("corrupted archive (an 8-bit plane of a 16-bit image, widened how?)")
+    return WIDENINGS[parts[0].transform]
 
 
 def decode(blob: bytes, device: str = "cpu", max_pixels: int = container.MAX_PIXELS) -> Picture:
@@ -327,16 +279,20 @@ def decode(blob: bytes, device: str = "cpu", max_pixels: int = container.MAX_PIX
                   FORMATS[header.format], header.wrapper)
     if not _expected_planes(pic, header.parts):
         raise FormatError("corrupted archive (parts do not fit the image)")
+    factor = widening(pic, header.parts)
+    coded = Picture(np.zeros(shape, np.uint8), ct, 8, pic.format, pic.wrapper) if factor else pic
     for part, payload in zip(header.parts, payloads):
         try:
             if part.method in container.NETWORK_METHODS:
-                _decode_model_part(pic, part, payload, registry.installed(*header.models[part.model]), device)
+                _decode_model_part(coded, part, payload, registry.installed(*header.models[part.model]), device)
             elif part.method in pixel_parts.METHODS:
-                pixel_parts.decode_part(pic, part, payload)
+                pixel_parts.decode_part(coded, part, payload)
             else:
-                _decode_bytes_part(pic, part, payload, header.models, shape, header.version)
+                _decode_bytes_part(coded, part, payload, header.models, shape, header.version)
         except (ValueError, RuntimeError, IndexError, AssertionError) as e:  # constriction asserts on bad data
             raise FormatError(f"corrupted archive (payload does not decode: {e})") from None
+    if factor:
+        pic.samples[...] = coded.samples.astype(np.uint16) * factor
     if pic.checksum() != header.checksum:
         raise FormatError("checksum mismatch: the decoded image differs from the original "
                           "(corrupted archive or a different model build)")
@@ -344,27 +300,9 @@ def decode(blob: bytes, device: str = "cpu", max_pixels: int = container.MAX_PIX
 
 
 def _decode_model_part(pic: Picture, part: container.Part, payload: bytes, name: str, device: str) -> None:
-    from . import codec, exact, mixing_codec
-    if part.layout not in waves.LAYOUTS:
-        raise FormatError(f"corrupted archive (unknown tile layout {part.layout})")
-    if part.method != container.METHOD_MODEL and any(part.scale_offsets):
-        raise FormatError("corrupted archive (scale offsets in a mixing part)")
-    model = registry.load(name, device)
-    rows = stripe_rows(pic.height, pic.width, part.method)
-    image = np.empty((pic.height, pic.width, 3), np.uint8)
-    stripes = list(enumerate(_stripes(payload, -(-pic.height // rows))))
-
-    def decode_stripe(item: tuple[int, bytes]) -> None:
-        i, stripe = item
-        height = min(rows, pic.height - i * rows)
-        profile = container.MIXING_PROFILES.get(part.method)
-        image[i * rows:i * rows + height] = (
-            mixing_codec.decode_image(model, stripe, height, pic.width, part.layout,
-                                      profiles.PROFILES[profile]) if profile else
-            codec.decode_image(model, stripe, height, pic.width, part.layout, part.scale_offsets))
-
-    with exact.single_threaded_blas():
-        _side_by_side(decode_stripe, stripes, part.method in container.SIDE_BY_SIDE_METHODS)
+    """A learned model's plane into the picture: its gray, its colours, or a palette image's
+    indices of the colours decoded (every colour must be in the palette)."""
+    image = network_parts.decode_plane(pic.height, pic.width, part, payload, name, device)
     if part.plane == container.PLANE_GRAY:
         pic.samples[..., 0] = image[..., 0]
     elif pic.color_type == PALETTE:
