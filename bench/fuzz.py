@@ -3,8 +3,10 @@
     python bench/fuzz.py [--cases 10000] [--workers 2] [--seed 0] [--out bench/results]
 
 The seeds are small archives of every kind arzip writes: images through the RGB and gray
-models, RGBA (model + alpha through the byte path), palette and 1-bit graphics and 16-bit
-samples (byte path), and files coded as bytes (model, lzma and stored blocks). Each case
+models, RGBA (model + alpha through the full-depth model or the byte path), palette, 4-bit and
+1-bit images through the index and bilevel models, 16-bit images through the full-depth model,
+the byte path and (widened 8-bit) the RGB model, and files coded as bytes (model, lzma and
+stored blocks). Each case
 applies one random mutation (bit flips, overwritten bytes, truncation, deletion, insertion
 of junk, duplicated ranges, splices of two archives, or a payload edit with the CRCs
 recomputed so that it reaches the decoders) and decodes the result with arzip.decompress in
@@ -28,13 +30,21 @@ import numpy as np
 HANG_SECONDS = 10.0
 
 
+PARTS = {"rgb-model": ["light mixing"], "rgb-mixing": ["mixing"], "gray-model": ["medium mixing"],
+         "rgba-model+alpha-full-depth": ["light mixing", "full depth"], "rgba-model+alpha-bytes": ["light mixing", "bytes"],
+         "palette-indices": ["indices"], "gray4-indices": ["indices"], "1bit-indices": ["indices"],
+         "1bit-bilevel": ["bilevel"], "16bit-bytes": ["bytes"], "16bit-gray-full-depth": ["full depth"],
+         "16bit-rgb-full-depth": ["full depth"], "16bit-widened-model": ["light mixing"]}
+
+
 def seeds() -> dict[str, bytes]:
     from skimage import data as skdata
 
     import arzip
     from arzip import container
+    from arzip.formats import picture
     photo = np.ascontiguousarray(skdata.astronaut()[200:224, 200:230])
-    gray = np.ascontiguousarray(skdata.camera()[100:120, 100:124])
+    gray = np.ascontiguousarray(skdata.camera()[100:132, 100:140])
     rng = np.random.default_rng(1)
     chart = np.full((20, 30, 3), 255, np.uint8)
     chart[5:15, 3:9] = (200, 30, 30)
@@ -45,17 +55,30 @@ def seeds() -> dict[str, bytes]:
         "rgb-model": arzip.compress_image(photo),
         "rgb-mixing": arzip.compress_image(photo, level=8),
         "gray-model": arzip.compress_image(gray),
-        "rgba-model+alpha": arzip.compress_image(np.dstack([photo, (photo[..., 0] > 120) * 255]).astype(np.uint8)),
-        "palette-bytes": arzip.compress_image(palette),
-        "1bit-bytes": arzip.compress_image(Image.fromarray(gray > 100)),
-        "16bit-bytes": arzip.compress_image((gray.astype(np.uint16) * 257 + rng.integers(0, 256, gray.shape)).astype(np.uint16)),
+        "rgba-model+alpha-full-depth": arzip.compress_image(
+            np.dstack([photo, (photo[..., 0] > 120) * 255]).astype(np.uint8)),
+        "rgba-model+alpha-bytes": arzip.compress_image(
+            np.dstack([photo, np.tile(rng.integers(0, 256, (4, 5)), (6, 6))]).astype(np.uint8)),
+        "palette-indices": arzip.compress_image(palette),
+        "gray4-indices": arzip.compress_image(picture.new((gray >> 4)[..., None], picture.GRAY, 4)),
+        "1bit-indices": arzip.compress_image(Image.fromarray(gray > 100)),
+        "1bit-bilevel": arzip.compress_image(Image.fromarray(skdata.text() > 110)),
+        "16bit-bytes": arzip.compress_image(np.tile(rng.integers(0, 65536, (4, 4, 3)), (6, 6, 1)).astype(np.uint16)),
+        "16bit-gray-full-depth": arzip.compress_image((gray.astype(np.uint16) * 16 + rng.integers(0, 16, gray.shape))
+                                                      .astype(np.uint16)),
+        "16bit-rgb-full-depth": arzip.compress_image((photo.astype(np.uint16) * 16 + rng.integers(0, 16, photo.shape))
+                                                     .astype(np.uint16)),
+        "16bit-widened-model": arzip.compress_image(photo.astype(np.uint16) * 257),
         "bytes-model": arzip.compress_bytes(text),
-        "bytes-lzma": arzip.compress_bytes(bytes(rng.integers(0, 4, 3000, dtype=np.uint8)) * 3),
+        "bytes-lzma": arzip.compress_bytes(rng.integers(0, 256, 500, dtype=np.uint8).tobytes() * 100),
         "bytes-stored": arzip.compress_bytes(bytes(rng.integers(0, 256, 500, dtype=np.uint8))),
     }
     for name, blob in out.items():
         kind = container.kind_of(blob[:6])
         assert kind in (1, 2), name
+        summary = arzip.info(blob)  # each seed holds the coding its name says
+        assert ([p["method"] for p in summary["parts"]] == PARTS[name] if name in PARTS else
+                summary["methods"] == {name.split("-")[1]: 1}), name
     return out
 
 
