@@ -86,12 +86,19 @@ _busy = False      # in a worker: a job is running
 _stopping = False  # in a worker: told to stop (Ctrl-C at the terminal, or the main process)
 
 
+STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+
+
 def _init_worker(threads: int, device: str, max_pixels: int) -> None:
+    """A worker's set-up. It starts with STOP_SIGNALS blocked (run() blocks them while it
+    spawns the workers, and a process keeps its mask); they are unblocked once the handlers
+    are in, so a signal that came meanwhile acts now, through them."""
+    signal.signal(signal.SIGINT, _stop_worker)
+    signal.signal(signal.SIGTERM, _stop_worker)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
     api.set_threads(threads)
     api.set_device(device)
     api.set_max_pixels(max_pixels)
-    signal.signal(signal.SIGINT, _stop_worker)
-    signal.signal(signal.SIGTERM, _stop_worker)
 
 
 def _stop_worker(signum: int, frame: object) -> None:
@@ -132,11 +139,17 @@ def run(jobs: list[Job], workers: int, on_outcome: Callable[[Outcome], None], th
             on_outcome(outcomes[-1])
         return outcomes
     others = set(multiprocessing.active_children())
+    # Ctrl-C or SIGTERM waits until the workers are spawned (a worker cut off while it reads
+    # its start-up data from this process prints a traceback), then acts below
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
     pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
                                initializer=_init_worker, initargs=(threads, device, max_pixels))
     futures: list[Future] = []
     try:
-        futures += [pool.submit(_run_in_worker, job) for job in jobs]
+        try:
+            futures += [pool.submit(_run_in_worker, job) for job in jobs]
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         for future in futures:
             outcomes.append(future.result())
             on_outcome(outcomes[-1])
