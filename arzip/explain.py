@@ -128,7 +128,10 @@ def explain_archive(pic: Picture, blob: bytes) -> Explanation:
         if part.method == image_container.METHOD_DEPTH16:  # each sample's decisions under the full-depth model
             from .image import depth16
             alpha = part.plane == image_container.PLANE_ALPHA
-            maps.append(depth16.encode(np.ascontiguousarray(s[..., -1:] if alpha else s))[1])
+            samples = np.ascontiguousarray(s[..., -1:] if alpha else s)
+            costs = np.zeros(samples.shape)
+            depth16.encode(samples, costs)
+            maps.append(costs)
             coders.append(f"{'alpha' if alpha else 'every sample'} by the full-depth model (blended predictors, mixed)")
             continue
         alpha = part.plane == image_container.PLANE_ALPHA

@@ -40,7 +40,7 @@ INPUTS = 4                        # NEAR, MID, FAR, bias
 COUNT_LIMIT = 255                 # a context's adaptation rate falls to 1/(COUNT_LIMIT + 1.25)
 MIX_LR = 6
 APM_RATE = 7
-ROWS_PER_CALL = 256               # the encoder's output buffer grows between calls
+ROWS_PER_CALL = 256               # the encoder codes bands of this many rows, each into a fresh buffer
 WORST_BYTES_PER_PIXEL = 2         # a decision costs at most 12 bits
 
 
@@ -66,25 +66,18 @@ def encode(image: np.ndarray, costs: np.ndarray | None = None) -> tuple[bytes, f
     st.pixels[PAD_TOP:, PAD_SIDE:PAD_SIDE + w] = image
     nll = np.zeros(1)
     per_pixel = costs if costs is not None else np.zeros((0, 0))
-    out = np.empty(0, dtype=np.uint8)
-    coder, at = arithmetic.encoder_state(), 0
-    for y0 in range(0, h, ROWS_PER_CALL):
-        y1 = min(h, y0 + ROWS_PER_CALL)
-        need = (y1 - y0) * w * WORST_BYTES_PER_PIXEL + 8
-        if len(out) < at + need:
-            out = np.concatenate([out[:at], np.empty(max(len(out), need), dtype=np.uint8)])
-        at = _code(st.pixels, y0, y1, w, st.near, st.mid, st.far, st.far_bits, st.weights, st.apm, False, out, at,
-                   coder, nll, per_pixel)
-    at = arithmetic.flush(coder, out, at)
-    return out[:at].tobytes(), float(nll[0])
+    coder = arithmetic.encoder_state()
+    coded = arithmetic.encode_bands(coder, h, ROWS_PER_CALL, w * WORST_BYTES_PER_PIXEL, lambda y0, y1, buf: _encode_rows(
+        st.pixels, y0, y1, w, st.near, st.mid, st.far, st.far_bits, st.weights, st.apm, buf, 0, coder, nll, per_pixel))
+    return coded, float(nll[0])
 
 
 def decode(payload: bytes, height: int, width: int) -> np.ndarray:
     """(H, W) 0/1 pixels of encode's bytes (damaged bytes decode to some pixels, in bounded time)."""
     st = State(height, width)
     data = np.frombuffer(payload, dtype=np.uint8).copy()  # writable: one buffer type serves both ways
-    _code(st.pixels, 0, height, width, st.near, st.mid, st.far, st.far_bits, st.weights, st.apm, True, data, 0,
-          arithmetic.decoder_state(data), np.zeros(1), np.zeros((0, 0)))
+    _decode_rows(st.pixels, 0, height, width, st.near, st.mid, st.far, st.far_bits, st.weights, st.apm, data, 0,
+                 arithmetic.decoder_state(data), np.zeros(1), np.zeros((0, 0)))
     return st.pixels[PAD_TOP:, PAD_SIDE:PAD_SIDE + width].copy()
 
 
@@ -103,48 +96,57 @@ def _row_bits(px, r, c0, c1, acc):
     return acc
 
 
-@numba.njit(cache=True, nogil=True)
-def _code(px, y0, y1, w, near_t, mid_t, far_t, far_bits, weights, apm, decoding, buf, at, coder, nll, costs):
-    """Rows y0..y1-1 in raster order: predict, code (decoding: read the bit from buf and write
-    the pixel; else take the pixel, write its bit to buf from `at` and add its cost to nll[0],
-    and to costs[y, x] when costs has rows), learn. Returns the new end of buf when encoding."""
-    keep = costs.shape[0] > 0
-    far_shift = 32 - far_bits
-    inputs = np.zeros(INPUTS, dtype=np.int64)
-    inputs[3] = 256
-    for y in range(y0, y1):
-        r = y + PAD_TOP
-        for x in range(w):
-            c = x + PAD_SIDE
-            near = np.int64(_near(px, r, c))
-            mid = _row_bits(px, r - 2, c - 2, c + 2, 0)
-            mid = _row_bits(px, r - 1, c - 3, c + 3, mid)
-            mid = _row_bits(px, r, c - 4, c - 1, mid)
-            far = _row_bits(px, r - 3, c - 2, c + 2, 0)
-            far = _row_bits(px, r - 2, c - 3, c + 3, far)
-            far = _row_bits(px, r - 1, c - 4, c + 4, far)
-            far = _row_bits(px, r, c - 6, c - 1, far)
-            far_cell = h32(far + 0x5BD1E995) >> far_shift
-            inputs[0] = STRETCH[counters.p12(near_t, near)]
-            inputs[1] = STRETCH[counters.p12(mid_t, mid)]
-            inputs[2] = STRETCH[counters.p12(far_t, far_cell)]
-            pm = squash(max(-2047, min(2047, dot(weights, near, inputs) >> MIX_SHIFT)))
-            apm_ctx = ((mid >> 6) & 0xF0) | (mid & 0xF)  # the 4 nearest above and the 4 to the left
-            pa, knot = apm_refine(apm, apm_ctx, pm)
-            p = max(1, min(4095, (pm + pa + 1) >> 1))
-            if decoding:
-                bit = arithmetic.decode_bit(coder, buf, p)
-                px[r, c] = bit
-            else:
-                bit = np.int64(px[r, c])
-                cost = -math.log2((p if bit else 4096 - p) / 4096.0)
-                nll[0] += cost
-                if keep:
-                    costs[y, x] = cost
-                at = arithmetic.encode_bit(coder, bit, p, buf, at)
-            counters.adapt(near_t, near, bit, COUNT_LIMIT)
-            counters.adapt(mid_t, mid, bit, COUNT_LIMIT)
-            counters.adapt(far_t, far_cell, bit, COUNT_LIMIT)
-            train(weights, near, inputs, ((bit << 12) - pm) * MIX_LR, 1 << 22)
-            apm_learn(apm, knot, bit, APM_RATE)
-    return at
+def _kernel(decoding: bool):
+    """The coding loop, compiled once each way (`decoding` is a constant inside, so the
+    decoder carries none of the encoder's bookkeeping). Rows y0..y1-1 in raster order:
+    predict, code (decoding: read the bit from buf and write the pixel; else take the pixel,
+    write its bit to buf from `at` and add its cost to nll[0], and to costs[y, x] when costs
+    has rows), learn. Returns the new end of buf when encoding."""
+
+    @numba.njit(cache=True, nogil=True)
+    def code(px, y0, y1, w, near_t, mid_t, far_t, far_bits, weights, apm, buf, at, coder, nll, costs):
+        keep = costs.shape[0] > 0
+        far_shift = 32 - far_bits
+        inputs = np.zeros(INPUTS, dtype=np.int64)
+        inputs[3] = 256
+        for y in range(y0, y1):
+            r = y + PAD_TOP
+            for x in range(w):
+                c = x + PAD_SIDE
+                near = np.int64(_near(px, r, c))
+                mid = _row_bits(px, r - 2, c - 2, c + 2, 0)
+                mid = _row_bits(px, r - 1, c - 3, c + 3, mid)
+                mid = _row_bits(px, r, c - 4, c - 1, mid)
+                far = _row_bits(px, r - 3, c - 2, c + 2, 0)
+                far = _row_bits(px, r - 2, c - 3, c + 3, far)
+                far = _row_bits(px, r - 1, c - 4, c + 4, far)
+                far = _row_bits(px, r, c - 6, c - 1, far)
+                far_cell = h32(far + 0x5BD1E995) >> far_shift
+                inputs[0] = STRETCH[counters.p12(near_t, near)]
+                inputs[1] = STRETCH[counters.p12(mid_t, mid)]
+                inputs[2] = STRETCH[counters.p12(far_t, far_cell)]
+                pm = squash(max(-2047, min(2047, dot(weights, near, inputs) >> MIX_SHIFT)))
+                apm_ctx = ((mid >> 6) & 0xF0) | (mid & 0xF)  # the 4 nearest above and the 4 to the left
+                pa, knot = apm_refine(apm, apm_ctx, pm)
+                p = max(1, min(4095, (pm + pa + 1) >> 1))
+                if decoding:
+                    bit = arithmetic.decode_bit(coder, buf, p)
+                    px[r, c] = bit
+                else:
+                    bit = np.int64(px[r, c])
+                    cost = -math.log2((p if bit else 4096 - p) / 4096.0)
+                    nll[0] += cost
+                    if keep:
+                        costs[y, x] = cost
+                    at = arithmetic.encode_bit(coder, bit, p, buf, at)
+                counters.adapt(near_t, near, bit, COUNT_LIMIT)
+                counters.adapt(mid_t, mid, bit, COUNT_LIMIT)
+                counters.adapt(far_t, far_cell, bit, COUNT_LIMIT)
+                train(weights, near, inputs, ((bit << 12) - pm) * MIX_LR, 1 << 22)
+                apm_learn(apm, knot, bit, APM_RATE)
+        return at
+
+    return code
+
+
+_encode_rows, _decode_rows = _kernel(False), _kernel(True)

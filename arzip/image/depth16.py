@@ -66,7 +66,7 @@ SIGN, MANTISSA = MODELS, MODELS + 1  # the tables of the sign and the mantissa's
 COUNT_LIMIT = 255
 MIX_LR = 6
 APM_RATE = 7
-ROWS_PER_CALL = 32         # the encoder's output buffer grows between calls
+ROWS_PER_CALL = 8          # the encoder codes bands of this many rows, each into a fresh buffer
 WORST_BYTES_PER_SAMPLE = 52  # at most 32 decisions of at most 12 bits each
 
 
@@ -86,37 +86,35 @@ class State:
 
 
 def reduce(image: np.ndarray) -> tuple[np.ndarray, list[tuple[int, int]]]:
-    """(H, W, C) uint16 -> the samples as (value - base) // step per channel, and each channel's
-    (base, step)."""
-    reduced = np.empty(image.shape, dtype=np.int64)
+    """(H, W, C) uint16 (or uint8) -> the samples as (value - base) // step per channel, uint16,
+    and each channel's (base, step)."""
+    reduced = image.astype(np.uint16)  # a copy, worked on in place
     scales = []
     for c in range(image.shape[2]):
-        v = image[..., c].astype(np.int64)
+        v = reduced[..., c]
         base = int(v.min()) if v.size else 0
-        step = max(1, int(np.gcd.reduce((v - base).ravel()))) if v.size else 1
-        reduced[..., c] = (v - base) // step
+        v -= base
+        step = max(1, int(np.gcd.reduce(v, axis=None))) if v.size else 1
+        v //= step
         scales.append((base, step))
     return reduced, scales
 
 
-def encode(image: np.ndarray) -> tuple[bytes, np.ndarray]:
-    """(H, W, C) uint16, C in 1..4 -> (the part's payload, (H, W, C) the model's cost of each
-    sample in bits)."""
+def encode(image: np.ndarray, costs: np.ndarray | None = None) -> tuple[bytes, float]:
+    """(H, W, C) uint16 (or uint8), C in 1..4 -> (the part's payload, the model's NLL in bits);
+    costs, an (H, W, C) float64 array if given, receives each sample's cost. Memory: the
+    samples at 2 bytes each, small tables and the output."""
     h, w, c = image.shape
     px, scales = reduce(image)
     head = b"".join(varint(base) + varint(step) for base, step in scales)
     st = State(h, w, c)
-    out = np.empty(0, dtype=np.uint8)
-    coder, at, costs = arithmetic.encoder_state(), 0, np.zeros((h, w * c))
-    for y0 in range(0, h, ROWS_PER_CALL):
-        y1 = min(h, y0 + ROWS_PER_CALL)
-        need = (y1 - y0) * w * c * WORST_BYTES_PER_SAMPLE + 8
-        if len(out) < at + need:
-            out = np.concatenate([out[:at], np.empty(max(len(out), need), dtype=np.uint8)])
-        at = _code(px, y0, y1, st.bits, st.cells, st.weights, st.apm, st.errors, st.residuals, False, out, at,
-                   coder, costs)
-    at = arithmetic.flush(coder, out, at)
-    return head + out[:at].tobytes(), costs.reshape(h, w, c)
+    coder, nll = arithmetic.encoder_state(), np.zeros(1)
+    per_sample = costs.reshape(h, w * c) if costs is not None else np.zeros((0, 0))
+    payload = arithmetic.encode_bands(
+        coder, h, ROWS_PER_CALL, w * c * WORST_BYTES_PER_SAMPLE, lambda y0, y1, buf: _encode_rows(
+            px, y0, y1, st.bits, st.cells, st.weights, st.apm, st.errors, st.residuals, buf, 0, coder, nll, per_sample),
+        head)
+    return payload, float(nll[0])
 
 
 def decode(payload: bytes, height: int, width: int, channels: int) -> np.ndarray:
@@ -130,15 +128,16 @@ def decode(payload: bytes, height: int, width: int, channels: int) -> np.ndarray
             raise FormatError("corrupted archive (a 16-bit part's scale is out of range)")
         scales.append((base, step))
     st = State(height, width, channels)
-    px = np.zeros((height, width, channels), dtype=np.int64)
+    px = np.zeros((height, width, channels), dtype=np.uint16)
     data = np.frombuffer(payload[pos:], dtype=np.uint8).copy()  # writable: one buffer type serves both ways
-    _code(px, 0, height, st.bits, st.cells, st.weights, st.apm, st.errors, st.residuals, True, data, 0,
-          arithmetic.decoder_state(data), np.zeros((0, 0)))
+    _decode_rows(px, 0, height, st.bits, st.cells, st.weights, st.apm, st.errors, st.residuals, data, 0,
+                 arithmetic.decoder_state(data), np.zeros(1), np.zeros((0, 0)))
     for c, (base, step) in enumerate(scales):
-        px[..., c] = px[..., c] * step + base
-    if px.size and px.max() > 65535:
-        raise FormatError("corrupted archive (a 16-bit sample out of range)")
-    return px.astype(np.uint16)
+        v = px[..., c].astype(np.uint32) * step + base
+        if v.size and v.max() > 65535:
+            raise FormatError("corrupted archive (a 16-bit sample out of range)")
+        px[..., c] = v
+    return px
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -160,25 +159,28 @@ def _half_octave(v):
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _decide(bit, p, decoding, buf, at, coder, costs, y, i):
-    """Code one decision (decoding: read it; else write it and charge its cost to costs[y, i]);
-    returns (the bit, the new end of buf)."""
+def _decide(bit, p, decoding, buf, at, coder, nll, costs, y, i):
+    """Code one decision (decoding: read it; else write it and add its cost to nll[0], and to
+    costs[y, i] when costs has rows); returns (the bit, the new end of buf)."""
     if decoding:
         return arithmetic.decode_bit(coder, buf, p), at
-    costs[y, i] -= math.log2((p if bit else 4096 - p) / 4096.0)
+    cost = -math.log2((p if bit else 4096 - p) / 4096.0)
+    nll[0] += cost
+    if costs.shape[0] > 0:
+        costs[y, i] += cost
     return bit, arithmetic.encode_bit(coder, bit, p, buf, at)
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
 def _neighbours(px, y, x, c, w):
     """W, N, NW, NE, WW, NN, NNE of (y, x) in channel c, the nearest known for those outside."""
-    W = px[y, x - 1, c] if x > 0 else (px[y - 1, x, c] if y > 0 else 0)
-    N = px[y - 1, x, c] if y > 0 else W
-    NW = px[y - 1, x - 1, c] if x > 0 and y > 0 else N
-    NE = px[y - 1, x + 1, c] if y > 0 and x + 1 < w else N
-    WW = px[y, x - 2, c] if x > 1 else W
-    NN = px[y - 2, x, c] if y > 1 else N
-    NNE = px[y - 2, x + 1, c] if y > 1 and x + 1 < w else NE
+    W = np.int64(px[y, x - 1, c]) if x > 0 else (np.int64(px[y - 1, x, c]) if y > 0 else np.int64(0))
+    N = np.int64(px[y - 1, x, c]) if y > 0 else W
+    NW = np.int64(px[y - 1, x - 1, c]) if x > 0 and y > 0 else N
+    NE = np.int64(px[y - 1, x + 1, c]) if y > 0 and x + 1 < w else N
+    WW = np.int64(px[y, x - 2, c]) if x > 1 else W
+    NN = np.int64(px[y - 2, x, c]) if y > 1 else N
+    NNE = np.int64(px[y - 2, x + 1, c]) if y > 1 and x + 1 < w else NE
     return W, N, NW, NE, WW, NN, NNE
 
 
@@ -197,114 +199,124 @@ def _spatial(preds, px, y, x, c, w):
     preds[7] = ((W + N) << (FRAC - 1)) + ((NE - NW) << (FRAC - 2))
 
 
-@numba.njit(cache=True, nogil=True)
-def _code(px, y0, y1, bits, cells, weights, apm, errors, residuals, decoding, buf, at, coder, costs):
-    """Rows y0..y1-1 in raster order: predict, code each decision (decoding: read it from buf
-    and write the sample; else take the sample and write to buf from `at`), learn. Returns the
-    new end of buf when encoding."""
-    h, w, channels = px.shape
-    shift = 32 - bits
-    top = 65535 << FRAC
-    inputs = np.zeros(MODELS + 1, dtype=np.int64)
-    inputs[MODELS] = 256
-    cell = np.zeros(MODELS, dtype=np.int64)
-    preds = np.zeros(3 * PREDICTORS, dtype=np.int64)
-    other = np.zeros(PREDICTORS, dtype=np.int64)
-    for y in range(y0, y1):
-        r0, r1, r2 = y % 3, (y + 2) % 3, (y + 1) % 3  # the ring rows of y, y - 1 and y - 2
-        for x in range(w):
-            xc = x + 2
-            prev_e, prev_k = 0, 0  # the previous channel's residual at this pixel, and its class
-            for c in range(channels):
-                xs = x * channels + c  # the sample's column in costs
-                _spatial(preds, px, y, x, c, w)
-                n_pred = PREDICTORS
-                for back in range(1, min(c, 2) + 1):
-                    _spatial(other, px, y, x, c - back, w)
-                    actual = px[y, x, c - back] << FRAC
-                    for i in range(PREDICTORS):
-                        preds[n_pred + i] = preds[i] + actual - other[i]
-                    n_pred += PREDICTORS
-                num, den, lowest, highest = 0, 0, preds[0], preds[0]
-                for i in range(n_pred):
-                    s = (errors[i, c, r0, xc - 1] + errors[i, c, r1, xc] + errors[i, c, r1, xc - 1]
-                         + errors[i, c, r1, xc + 1] + ((errors[i, c, r0, xc - 2] + errors[i, c, r2, xc]) >> 1))
-                    wt = max(1, (1 << 32) // (1 + s * s))
-                    num += wt * preds[i]
-                    den += wt
-                    lowest, highest = min(lowest, preds[i]), max(highest, preds[i])
-                blend = max(0, min(top, (num + (den >> 1)) // den))
-                pred = (blend + (1 << (FRAC - 1))) >> FRAC
-                frac = blend & ((1 << FRAC) - 1)
-                eW, eN, eNW = residuals[c, r0, xc - 1], residuals[c, r1, xc], residuals[c, r1, xc - 1]
-                eNE, eWW, eNN = residuals[c, r1, xc + 1], residuals[c, r0, xc - 2], residuals[c, r2, xc]
-                expect = 2 * abs(eW) + 2 * abs(eN) + abs(eNW) + abs(eNE) + abs(eWW) + abs(eNN)
-                q = min(ERROR_CLASSES - 1, _half_octave(expect))
-                spread = min(15, _half_octave((highest - lowest) >> FRAC))
-                kw, kn, kne, knw = _bit_length(abs(eW)), _bit_length(abs(eN)), _bit_length(abs(eNE)), \
-                    _bit_length(abs(eNW))
-                W, N, NW, NE, WW, NN, _ = _neighbours(px, y, x, c, w)
-                activity = min(19, _bit_length(abs(W - NW) + abs(N - NW) + abs(N - NE) + abs(W - WW) + abs(N - NN)))
-                e = px[y, x, c] - pred
-                k = _bit_length(abs(e))
-                # the magnitude class: questions "k > t?" from the expected class, up or down
-                t = max(0, min(MAX_CLASS, _bit_length(expect >> 3)) - 1)
-                lo, hi, step = 0, MAX_CLASS, 0
-                cbase = c * 0x1000000
-                while lo < hi:
-                    j = t * 3 + step
-                    cell[0] = h32(cbase + j * 64 + q)
-                    cell[1] = h32(cbase + 0x100000 + (j * 32 + kw) * 32 + kn)
-                    cell[2] = h32(cbase + 0x200000 + ((j * 64 + q) * 32 + kne) * 32 + knw)
-                    cell[3] = h32(cbase + 0x300000 + (j * 32 + activity) * 64 + q // 2)
-                    cell[4] = h32(cbase + 0x400000 + (j * 16 + spread) * 64 + q // 2)
-                    cell[5] = h32(cbase + 0x500000 + (j * 32 + prev_k) * 64 + q)
-                    for i in range(MODELS):
-                        cell[i] = (i << bits) + (cell[i] >> shift)
-                        inputs[i] = STRETCH[counters.p12(cells, cell[i])]
-                    row = (c * QUESTIONS + j) * ERROR_CLASSES + q
-                    pm = max(1, min(4095, squash(max(-2047, min(2047, dot(weights, row, inputs) >> MIX_SHIFT)))))
-                    pa, knot = apm_refine(apm, row, pm)
-                    p = max(1, min(4095, (pm + 3 * pa + 2) >> 2))
-                    bit, at = _decide(np.int64(1 if k > t else 0), p, decoding, buf, at, coder, costs, y, xs)
-                    apm_learn(apm, knot, bit, APM_RATE)
-                    for i in range(MODELS):
-                        counters.adapt(cells, cell[i], bit, COUNT_LIMIT)
-                    train(weights, row, inputs, ((bit << 12) - pm) * MIX_LR, 1 << 22)
-                    if bit:
-                        lo, t, step = t + 1, t + 1, 1
-                    else:
-                        hi, t, step = t, t - 1, 2
-                got = lo
-                sign, mag = 0, 0
-                if got > 0:
-                    sw = 0 if eW == 0 else (1 if eW > 0 else 2)
-                    sn = 0 if eN == 0 else (1 if eN > 0 else 2)
-                    sp = 0 if prev_e == 0 else (1 if prev_e > 0 else 2)
-                    sc = (SIGN << bits) + (h32(cbase + 0x600000 + (((sw * 3 + sn) * 3 + sp) * 16 + min(got, 15)) * 8
-                                               + frac) >> shift)
-                    neg, at = _decide(np.int64(1 if e < 0 else 0), max(1, min(4095, counters.p12(cells, sc))),
-                                      decoding, buf, at, coder, costs, y, xs)
-                    counters.adapt(cells, sc, neg, COUNT_LIMIT)
-                    sign = -1 if neg else 1
-                    mag, mc = 1, 0
-                    for b in range(got - 2, -1, -1):
-                        if b >= got - 3:
-                            mc = (MANTISSA << bits) + (h32(cbase + 0x700000 + ((got * 32 + b) * 64 + q) * 4 + (mag & 3))
-                                                       >> shift)
-                            p = max(1, min(4095, counters.p12(cells, mc)))
+def _kernel(decoding: bool):
+    """The coding loop, compiled once each way: `decoding` is a constant inside, so the
+    decoder carries none of the encoder's bookkeeping (with it, decoding was 1.5x slower).
+    Rows y0..y1-1 in raster order: predict, code each decision (decoding: read it from buf
+    and write the sample; else take the sample, write to buf from `at` and add its cost to
+    nll[0], and to costs when costs has rows), learn. Returns the new end of buf."""
+
+    @numba.njit(cache=True, nogil=True)
+    def code(px, y0, y1, bits, cells, weights, apm, errors, residuals, buf, at, coder, nll, costs):
+        h, w, channels = px.shape
+        shift = 32 - bits
+        top = 65535 << FRAC
+        inputs = np.zeros(MODELS + 1, dtype=np.int64)
+        inputs[MODELS] = 256
+        cell = np.zeros(MODELS, dtype=np.int64)
+        preds = np.zeros(3 * PREDICTORS, dtype=np.int64)
+        other = np.zeros(PREDICTORS, dtype=np.int64)
+        for y in range(y0, y1):
+            r0, r1, r2 = y % 3, (y + 2) % 3, (y + 1) % 3  # the ring rows of y, y - 1 and y - 2
+            for x in range(w):
+                xc = x + 2
+                prev_e, prev_k = 0, 0  # the previous channel's residual at this pixel, and its class
+                for c in range(channels):
+                    xs = x * channels + c  # the sample's column in costs
+                    _spatial(preds, px, y, x, c, w)
+                    n_pred = PREDICTORS
+                    for back in range(1, min(c, 2) + 1):
+                        _spatial(other, px, y, x, c - back, w)
+                        actual = np.int64(px[y, x, c - back]) << FRAC
+                        for i in range(PREDICTORS):
+                            preds[n_pred + i] = preds[i] + actual - other[i]
+                        n_pred += PREDICTORS
+                    num, den, lowest, highest = 0, 0, preds[0], preds[0]
+                    for i in range(n_pred):
+                        s = (errors[i, c, r0, xc - 1] + errors[i, c, r1, xc] + errors[i, c, r1, xc - 1]
+                             + errors[i, c, r1, xc + 1] + ((errors[i, c, r0, xc - 2] + errors[i, c, r2, xc]) >> 1))
+                        wt = max(1, (1 << 32) // (1 + s * s))
+                        num += wt * preds[i]
+                        den += wt
+                        lowest, highest = min(lowest, preds[i]), max(highest, preds[i])
+                    blend = max(0, min(top, (num + (den >> 1)) // den))
+                    pred = (blend + (1 << (FRAC - 1))) >> FRAC
+                    frac = blend & ((1 << FRAC) - 1)
+                    eW, eN, eNW = residuals[c, r0, xc - 1], residuals[c, r1, xc], residuals[c, r1, xc - 1]
+                    eNE, eWW, eNN = residuals[c, r1, xc + 1], residuals[c, r0, xc - 2], residuals[c, r2, xc]
+                    expect = 2 * abs(eW) + 2 * abs(eN) + abs(eNW) + abs(eNE) + abs(eWW) + abs(eNN)
+                    q = min(ERROR_CLASSES - 1, _half_octave(expect))
+                    spread = min(15, _half_octave((highest - lowest) >> FRAC))
+                    kw, kn, kne, knw = _bit_length(abs(eW)), _bit_length(abs(eN)), _bit_length(abs(eNE)), \
+                        _bit_length(abs(eNW))
+                    W, N, NW, NE, WW, NN, _ = _neighbours(px, y, x, c, w)
+                    activity = min(19, _bit_length(abs(W - NW) + abs(N - NW) + abs(N - NE) + abs(W - WW) + abs(N - NN)))
+                    e = np.int64(px[y, x, c]) - pred
+                    k = _bit_length(abs(e))
+                    # the magnitude class: questions "k > t?" from the expected class, up or down
+                    t = max(0, min(MAX_CLASS, _bit_length(expect >> 3)) - 1)
+                    lo, hi, step = 0, MAX_CLASS, 0
+                    cbase = c * 0x1000000
+                    while lo < hi:
+                        j = t * 3 + step
+                        cell[0] = h32(cbase + j * 64 + q)
+                        cell[1] = h32(cbase + 0x100000 + (j * 32 + kw) * 32 + kn)
+                        cell[2] = h32(cbase + 0x200000 + ((j * 64 + q) * 32 + kne) * 32 + knw)
+                        cell[3] = h32(cbase + 0x300000 + (j * 32 + activity) * 64 + q // 2)
+                        cell[4] = h32(cbase + 0x400000 + (j * 16 + spread) * 64 + q // 2)
+                        cell[5] = h32(cbase + 0x500000 + (j * 32 + prev_k) * 64 + q)
+                        for i in range(MODELS):
+                            cell[i] = (i << bits) + (cell[i] >> shift)
+                            inputs[i] = STRETCH[counters.p12(cells, cell[i])]
+                        row = (c * QUESTIONS + j) * ERROR_CLASSES + q
+                        pm = max(1, min(4095, squash(max(-2047, min(2047, dot(weights, row, inputs) >> MIX_SHIFT)))))
+                        pa, knot = apm_refine(apm, row, pm)
+                        p = max(1, min(4095, (pm + 3 * pa + 2) >> 2))
+                        bit, at = _decide(np.int64(1 if k > t else 0), p, decoding, buf, at, coder, nll, costs, y, xs)
+                        apm_learn(apm, knot, bit, APM_RATE)
+                        for i in range(MODELS):
+                            counters.adapt(cells, cell[i], bit, COUNT_LIMIT)
+                        train(weights, row, inputs, ((bit << 12) - pm) * MIX_LR, 1 << 22)
+                        if bit:
+                            lo, t, step = t + 1, t + 1, 1
                         else:
-                            p = 2048
-                        bit, at = _decide(np.int64((abs(e) >> b) & 1), p, decoding, buf, at, coder, costs, y, xs)
-                        if b >= got - 3:
-                            counters.adapt(cells, mc, bit, COUNT_LIMIT)
-                        mag = 2 * mag + bit
-                if decoding:
-                    px[y, x, c] = (pred + sign * mag) & 0xFFFF
-                v = px[y, x, c] << FRAC
-                for i in range(n_pred):
-                    errors[i, c, r0, xc] = abs(v - preds[i])
-                e = px[y, x, c] - pred
-                residuals[c, r0, xc] = e
-                prev_e, prev_k = e, _bit_length(abs(e))
-    return at
+                            hi, t, step = t, t - 1, 2
+                    got = lo
+                    sign, mag = 0, 0
+                    if got > 0:
+                        sw = 0 if eW == 0 else (1 if eW > 0 else 2)
+                        sn = 0 if eN == 0 else (1 if eN > 0 else 2)
+                        sp = 0 if prev_e == 0 else (1 if prev_e > 0 else 2)
+                        sc = (SIGN << bits) + (h32(cbase + 0x600000 + (((sw * 3 + sn) * 3 + sp) * 16 + min(got, 15)) * 8
+                                                   + frac) >> shift)
+                        neg, at = _decide(np.int64(1 if e < 0 else 0), max(1, min(4095, counters.p12(cells, sc))),
+                                          decoding, buf, at, coder, nll, costs, y, xs)
+                        counters.adapt(cells, sc, neg, COUNT_LIMIT)
+                        sign = -1 if neg else 1
+                        mag, mc = 1, 0
+                        for b in range(got - 2, -1, -1):
+                            if b >= got - 3:
+                                mc = (MANTISSA << bits) + (h32(cbase + 0x700000 + ((got * 32 + b) * 64 + q) * 4
+                                                               + (mag & 3)) >> shift)
+                                p = max(1, min(4095, counters.p12(cells, mc)))
+                            else:
+                                p = 2048
+                            bit, at = _decide(np.int64((abs(e) >> b) & 1), p, decoding, buf, at, coder, nll, costs,
+                                              y, xs)
+                            if b >= got - 3:
+                                counters.adapt(cells, mc, bit, COUNT_LIMIT)
+                            mag = 2 * mag + bit
+                    if decoding:
+                        px[y, x, c] = (pred + sign * mag) & 0xFFFF
+                    v = np.int64(px[y, x, c]) << FRAC
+                    for i in range(n_pred):
+                        errors[i, c, r0, xc] = abs(v - preds[i])
+                    e = np.int64(px[y, x, c]) - pred
+                    residuals[c, r0, xc] = e
+                    prev_e, prev_k = e, _bit_length(abs(e))
+        return at
+
+    return code
+
+
+_encode_rows, _decode_rows = _kernel(False), _kernel(True)

@@ -39,7 +39,7 @@ UNARY_MAX = 17             # bit_length(|e|) <= 16, so "> 16?" is the last quest
 ACTIVITY_CLASSES = 20
 COUNT_LIMIT = 255
 MIX_LR = 6
-ROWS_PER_CALL = 64         # the encoder's output buffer grows between calls
+ROWS_PER_CALL = 64         # the encoder codes bands of this many rows, each into a fresh buffer
 WORST_BYTES_PER_PIXEL = 52  # 34 decisions of at most 12 bits each
 
 
@@ -59,16 +59,10 @@ def encode(image: np.ndarray) -> tuple[bytes, np.ndarray]:
     h, w = image.shape
     st = State(h, w)
     px = image.astype(np.int64)
-    out = np.empty(0, dtype=np.uint8)
-    coder, at, costs = arithmetic.encoder_state(), 0, np.zeros((h, w))
-    for y0 in range(0, h, ROWS_PER_CALL):
-        y1 = min(h, y0 + ROWS_PER_CALL)
-        if len(out) < at + (y1 - y0) * w * WORST_BYTES_PER_PIXEL + 8:
-            out = np.concatenate([out[:at], np.empty(max(len(out), (y1 - y0) * w * WORST_BYTES_PER_PIXEL + 8),
-                                                     dtype=np.uint8)])
-        at = _code(px, y0, y1, st.bits, st.cells, st.weights, st.classes, st.signs, False, out, at, coder, costs)
-    at = arithmetic.flush(coder, out, at)
-    return out[:at].tobytes(), costs
+    coder, costs = arithmetic.encoder_state(), np.zeros((h, w))
+    coded = arithmetic.encode_bands(coder, h, ROWS_PER_CALL, w * WORST_BYTES_PER_PIXEL, lambda y0, y1, buf: _code(
+        px, y0, y1, st.bits, st.cells, st.weights, st.classes, st.signs, False, buf, 0, coder, costs))
+    return coded, costs
 
 
 def decode(payload: bytes, height: int, width: int) -> np.ndarray:

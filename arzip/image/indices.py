@@ -33,7 +33,7 @@ from ..mixing.hashing import M32, h32
 from ..mixing.logistic import STRETCH, apm_init, apm_learn, apm_refine, squash
 from ..mixing.mixer import MIX_SHIFT, dot, train
 
-MODELS = 10                # hashed context models (see _code)
+MODELS = 10                # hashed context models (see _kernel)
 LINE_BITS_MIN, LINE_BITS_MAX = 10, 18  # log2 of each model's lines of 16 cells (64 bytes)
 OUTSIDE = 256              # the value read outside the image
 PAD = 2
@@ -42,7 +42,7 @@ MIX_LR = 12
 APM_RATE = 7
 SET_NODE, SET_SHAPE = 0, 256  # weight sets: by the index's bits so far, by (bit, equal neighbours)
 WEIGHT_ROWS = 256 + 8 * 8
-ROWS_PER_CALL = 64
+ROWS_PER_CALL = 64         # the encoder codes bands of this many rows, each into a fresh buffer
 WORST_BYTES_PER_PIXEL = 13  # 8 decisions of at most 12 bits
 
 
@@ -66,17 +66,10 @@ def encode(image: np.ndarray, costs: np.ndarray | None = None) -> tuple[bytes, f
     st.pixels[PAD:, PAD:PAD + w] = image
     nll = np.zeros(1)
     per_pixel = costs if costs is not None else np.zeros((0, 0))
-    out = np.empty(0, dtype=np.uint8)
-    coder, at = arithmetic.encoder_state(), 0
-    for y0 in range(0, h, ROWS_PER_CALL):
-        y1 = min(h, y0 + ROWS_PER_CALL)
-        need = (y1 - y0) * w * WORST_BYTES_PER_PIXEL + 8
-        if len(out) < at + need:
-            out = np.concatenate([out[:at], np.empty(max(len(out), need), dtype=np.uint8)])
-        at = _code(st.pixels, depth, y0, y1, w, st.line_bits, st.slots, st.weights, st.apm, False, out, at, coder,
-                   nll, per_pixel)
-    at = arithmetic.flush(coder, out, at)
-    return bytes([depth]) + out[:at].tobytes(), float(nll[0])
+    coder = arithmetic.encoder_state()
+    coded = arithmetic.encode_bands(coder, h, ROWS_PER_CALL, w * WORST_BYTES_PER_PIXEL, lambda y0, y1, buf: _encode_rows(
+        st.pixels, depth, y0, y1, w, st.line_bits, st.slots, st.weights, st.apm, buf, 0, coder, nll, per_pixel))
+    return bytes([depth]) + coded, float(nll[0])
 
 
 def decode(payload: bytes, height: int, width: int, depth_limit: int) -> np.ndarray:
@@ -88,8 +81,8 @@ def decode(payload: bytes, height: int, width: int, depth_limit: int) -> np.ndar
     st = State(height, width, depth)
     st.pixels[PAD:, PAD:PAD + width] = 0
     data = np.frombuffer(payload[1:], dtype=np.uint8).copy()  # writable: one buffer type serves both ways
-    _code(st.pixels, depth, 0, height, width, st.line_bits, st.slots, st.weights, st.apm, True, data, 0,
-          arithmetic.decoder_state(data), np.zeros(1), np.zeros((0, 0)))
+    _decode_rows(st.pixels, depth, 0, height, width, st.line_bits, st.slots, st.weights, st.apm, data, 0,
+                 arithmetic.decoder_state(data), np.zeros(1), np.zeros((0, 0)))
     return st.pixels[PAD:, PAD:PAD + width].astype(np.uint8)
 
 
@@ -99,67 +92,75 @@ def _mix(h, v):
     return h32((h * 0x2F0B3 + v + 1) & M32)
 
 
-@numba.njit(cache=True, nogil=True)
-def _code(px, depth, y0, y1, w, line_bits, slots, weights, apm, decoding, buf, at, coder, nll, costs):
-    """Rows y0..y1-1 in raster order: predict each of a value's `depth` bits, code it (decoding:
-    read it from buf, and write the value; else take it, write to buf from `at` and add its cost
-    to nll[0], and to costs[y, x] when costs has rows), learn. Returns the new end of buf when
-    encoding."""
-    keep = costs.shape[0] > 0
-    hashes = np.zeros(MODELS, dtype=np.int64)
-    lines = np.zeros(MODELS, dtype=np.int64)
-    cells = np.zeros(MODELS, dtype=np.int64)
-    inputs = np.zeros(MODELS + 1, dtype=np.int64)
-    inputs[MODELS] = 256
-    for y in range(y0, y1):
-        r = y + PAD
-        for x in range(w):
-            c = x + PAD
-            W, N, NW, NE = px[r, c - 1], px[r - 1, c], px[r - 1, c - 1], px[r - 1, c + 1]
-            WW, NN, NNE = px[r, c - 2], px[r - 2, c], px[r - 2, c + 1]
-            hashes[0] = 0
-            hashes[1] = _mix(1, W)
-            hashes[2] = _mix(2, N)
-            hashes[3] = _mix(_mix(3, W), N)
-            hashes[4] = _mix(_mix(_mix(4, W), N), NW)
-            hashes[5] = _mix(_mix(_mix(5, W), N), NE)
-            hashes[6] = _mix(_mix(_mix(_mix(6, W), N), NW), NE)
-            hashes[7] = _mix(_mix(_mix(_mix(7, W), WW), N), NN)
-            hashes[8] = _mix(_mix(_mix(8, N), NE), NNE)
-            hashes[9] = _mix(_mix(_mix(hashes[6], WW), NN), NNE)
-            same = (1 if W == N else 0) + (2 if N == NW else 0) + (4 if N == NE else 0)
-            value = px[r, c]
-            node = 1
-            for j in range(depth):
-                if j == 0 or j == 4:
+def _kernel(decoding: bool):
+    """The coding loop, compiled once each way (`decoding` is a constant inside, so the
+    decoder carries none of the encoder's bookkeeping). Rows y0..y1-1 in raster order: predict
+    each of a value's `depth` bits, code it (decoding: read it from buf, and write the value;
+    else take it, write to buf from `at` and add its cost to nll[0], and to costs[y, x] when
+    costs has rows), learn. Returns the new end of buf when encoding."""
+
+    @numba.njit(cache=True, nogil=True)
+    def code(px, depth, y0, y1, w, line_bits, slots, weights, apm, buf, at, coder, nll, costs):
+        keep = costs.shape[0] > 0
+        hashes = np.zeros(MODELS, dtype=np.int64)
+        lines = np.zeros(MODELS, dtype=np.int64)
+        cells = np.zeros(MODELS, dtype=np.int64)
+        inputs = np.zeros(MODELS + 1, dtype=np.int64)
+        inputs[MODELS] = 256
+        for y in range(y0, y1):
+            r = y + PAD
+            for x in range(w):
+                c = x + PAD
+                W, N, NW, NE = px[r, c - 1], px[r - 1, c], px[r - 1, c - 1], px[r - 1, c + 1]
+                WW, NN, NNE = px[r, c - 2], px[r - 2, c], px[r - 2, c + 1]
+                hashes[0] = 0
+                hashes[1] = _mix(1, W)
+                hashes[2] = _mix(2, N)
+                hashes[3] = _mix(_mix(3, W), N)
+                hashes[4] = _mix(_mix(_mix(4, W), N), NW)
+                hashes[5] = _mix(_mix(_mix(5, W), N), NE)
+                hashes[6] = _mix(_mix(_mix(_mix(6, W), N), NW), NE)
+                hashes[7] = _mix(_mix(_mix(_mix(7, W), WW), N), NN)
+                hashes[8] = _mix(_mix(_mix(8, N), NE), NNE)
+                hashes[9] = _mix(_mix(_mix(hashes[6], WW), NN), NNE)
+                same = (1 if W == N else 0) + (2 if N == NW else 0) + (4 if N == NE else 0)
+                value = px[r, c]
+                node = 1
+                for j in range(depth):
+                    if j == 0 or j == 4:
+                        for i in range(MODELS):
+                            lines[i] = counters.line(slots, (i << line_bits) * 16, line_bits, h32(hashes[i] + node * 0x9E3779))
+                    sub = node if j < 4 else (node & ((1 << (j - 4)) - 1)) | (1 << (j - 4))
                     for i in range(MODELS):
-                        lines[i] = counters.line(slots, (i << line_bits) * 16, line_bits, h32(hashes[i] + node * 0x9E3779))
-                sub = node if j < 4 else (node & ((1 << (j - 4)) - 1)) | (1 << (j - 4))
-                for i in range(MODELS):
-                    cells[i] = lines[i] + sub
-                    inputs[i] = STRETCH[counters.p12(slots, cells[i])]
-                row_a = SET_NODE + node
-                row_b = SET_SHAPE + j * 8 + same
-                d = (dot(weights, row_a, inputs) + dot(weights, row_b, inputs)) >> (MIX_SHIFT + 1)
-                pm = max(1, min(4095, squash(max(-2047, min(2047, d)))))
-                pa, knot = apm_refine(apm, ((W & 0xFF) << 8) | node, pm)
-                p = max(1, min(4095, (pm + 3 * pa + 2) >> 2))
+                        cells[i] = lines[i] + sub
+                        inputs[i] = STRETCH[counters.p12(slots, cells[i])]
+                    row_a = SET_NODE + node
+                    row_b = SET_SHAPE + j * 8 + same
+                    d = (dot(weights, row_a, inputs) + dot(weights, row_b, inputs)) >> (MIX_SHIFT + 1)
+                    pm = max(1, min(4095, squash(max(-2047, min(2047, d)))))
+                    pa, knot = apm_refine(apm, ((W & 0xFF) << 8) | node, pm)
+                    p = max(1, min(4095, (pm + 3 * pa + 2) >> 2))
+                    if decoding:
+                        bit = arithmetic.decode_bit(coder, buf, p)
+                    else:
+                        bit = (value >> (depth - 1 - j)) & 1
+                        cost = -math.log2((p if bit else 4096 - p) / 4096.0)
+                        nll[0] += cost
+                        if keep:
+                            costs[y, x] += cost
+                        at = arithmetic.encode_bit(coder, bit, p, buf, at)
+                    apm_learn(apm, knot, bit, APM_RATE)
+                    for i in range(MODELS):
+                        counters.adapt(slots, cells[i], bit, COUNT_LIMIT)
+                    err = ((bit << 12) - pm) * MIX_LR
+                    train(weights, row_a, inputs, err, 1 << 22)
+                    train(weights, row_b, inputs, err, 1 << 22)
+                    node = 2 * node + bit
                 if decoding:
-                    bit = arithmetic.decode_bit(coder, buf, p)
-                else:
-                    bit = (value >> (depth - 1 - j)) & 1
-                    cost = -math.log2((p if bit else 4096 - p) / 4096.0)
-                    nll[0] += cost
-                    if keep:
-                        costs[y, x] += cost
-                    at = arithmetic.encode_bit(coder, bit, p, buf, at)
-                apm_learn(apm, knot, bit, APM_RATE)
-                for i in range(MODELS):
-                    counters.adapt(slots, cells[i], bit, COUNT_LIMIT)
-                err = ((bit << 12) - pm) * MIX_LR
-                train(weights, row_a, inputs, err, 1 << 22)
-                train(weights, row_b, inputs, err, 1 << 22)
-                node = 2 * node + bit
-            if decoding:
-                px[r, c] = node - (1 << depth)
-    return at
+                    px[r, c] = node - (1 << depth)
+        return at
+
+    return code
+
+
+_encode_rows, _decode_rows = _kernel(False), _kernel(True)

@@ -128,8 +128,8 @@ def _with_alpha(coding: _Coding, alpha: np.ndarray) -> _Coding:
     from . import depth16
     as_bytes = _Coding(list(coding.parts), list(coding.payloads), list(coding.models))
     as_bytes.add_bytes_part(container.PLANE_ALPHA, serialise.serialise(alpha, 8, GRAY, serialise.PNG), serialise.PNG)
-    payload, costs = depth16.encode(alpha)
-    coding.parts.append(container.Part(container.PLANE_ALPHA, container.METHOD_DEPTH16, nll_bits=float(costs.sum())))
+    payload, nll = depth16.encode(alpha)
+    coding.parts.append(container.Part(container.PLANE_ALPHA, container.METHOD_DEPTH16, nll_bits=nll))
     coding.payloads.append(payload)
     return min(coding, as_bytes, key=lambda c: c.size)
 
@@ -192,8 +192,8 @@ def _full_depth(pic: Picture) -> _Coding | None:
     if pic.depth != 16:
         return None
     from . import depth16
-    payload, costs = depth16.encode(np.ascontiguousarray(pic.samples))
-    return _Coding.whole(container.METHOD_DEPTH16, payload, float(costs.sum()))
+    payload, nll = depth16.encode(np.ascontiguousarray(pic.samples))
+    return _Coding.whole(container.METHOD_DEPTH16, payload, nll)
 
 
 WIDENINGS = {0: 257, 1: 256}  # a model part's transform in a 16-bit image: what its 8-bit samples are multiplied by

@@ -12,6 +12,8 @@ int64 arrays, [low, high] for the encoder, [low, high, x, read position] for the
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numba
 import numpy as np
 
@@ -30,6 +32,23 @@ def decoder_state(data: np.ndarray) -> np.ndarray:
         state[2] = (state[2] << 8) | _byte(data, state[3])
         state[3] += 1
     return state
+
+
+def encode_bands(coder: np.ndarray, height: int, rows_per_band: int, worst_bytes_per_row: int,
+                 code_band: Callable[[int, int, np.ndarray], int], head: bytes = b"") -> bytes:
+    """head, then the encoder's bytes of an image coded band by band, then flushed: code_band(y0, y1, buf)
+    codes rows y0..y1-1 into buf (uint8, room for the band's worst case) from index 0 and
+    returns where it ended. The coder's state carries across bands, and being carry-less it
+    never touches a byte once written, so the bytes are those of one long buffer; memory is the
+    output and one band's worst case (the kernels do not check bounds)."""
+    pieces = [head]
+    for y0 in range(0, height, rows_per_band):
+        y1 = min(height, y0 + rows_per_band)
+        buf = np.empty((y1 - y0) * worst_bytes_per_row + 8, dtype=np.uint8)
+        pieces.append(buf[:code_band(y0, y1, buf)].tobytes())
+    end = np.empty(4, dtype=np.uint8)
+    pieces.append(end[:flush(coder, end, 0)].tobytes())
+    return b"".join(pieces)
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
