@@ -106,24 +106,20 @@ def explain_archive(pic: Picture, blob: bytes) -> Explanation:
             coders.append(f"{plane} by {profile} context mixing around {name}" if profile else
                           f"{plane} by the network {name} alone")
             continue
-        if part.method == image_container.METHOD_BILEVEL:  # a 1-bit image: each pixel's own bit
-            from .image import bilevel
+        if part.method in (image_container.METHOD_BILEVEL, image_container.METHOD_INDICES):  # each pixel's bits
+            from .image import bilevel, indices
+            model, said = {image_container.METHOD_BILEVEL: (bilevel, "the bilevel model (2-D contexts, mixed)"),
+                           image_container.METHOD_INDICES: (indices, "the index model (exact 2-D contexts, mixed)")
+                           }[part.method]
             costs = np.zeros(s.shape[:2])
-            bilevel.encode(np.ascontiguousarray(s[..., 0]), costs)
+            model.encode(np.ascontiguousarray(s[..., 0]), costs)
             maps.append(costs[..., None])
-            coders.append("every pixel by the bilevel model (2-D contexts, mixed)")
+            coders.append(f"every pixel by {said}")
             continue
         if part.method == image_container.METHOD_GRAY16:  # each pixel's decisions under the full-depth model
             from .image import gray16
             maps.append(gray16.encode(np.ascontiguousarray(s[..., 0]))[1][..., None])
             coders.append("every pixel by the 16-bit gray model (full depth, mixed)")
-            continue
-        if part.method == image_container.METHOD_INDICES:  # each pixel's value bits under the index model
-            from .image import indices
-            costs = np.zeros(s.shape[:2])
-            indices.encode(np.ascontiguousarray(s[..., 0]), costs)
-            maps.append(costs[..., None])
-            coders.append("every pixel by the index model (exact 2-D contexts, mixed)")
             continue
         if part.method == image_container.METHOD_DEPTH16:  # each sample's decisions under the full-depth model
             from .image import depth16

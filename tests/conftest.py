@@ -6,6 +6,8 @@ import re
 import subprocess
 import sys
 import tempfile
+import tracemalloc
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -63,3 +65,16 @@ def assert_one_line_error(r: subprocess.CompletedProcess, pattern: str = "") -> 
 
 def leftovers(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
+
+
+def peak_memory(run: Callable[[], object]) -> tuple[object, int]:
+    """run()'s result and the peak bytes of Python objects and numpy arrays allocated while it
+    ran (tracemalloc; what existed before is not counted, nor what compiled kernels allocate
+    inside themselves)."""
+    tracemalloc.start()
+    try:
+        result = run()
+        return result, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+

@@ -10,7 +10,7 @@ from arzip.errors import FormatError
 from arzip.formats import picture
 from arzip.image import bilevel, container, pixel_parts
 
-from .conftest import skimage_photo
+from .conftest import peak_memory, skimage_photo
 
 
 def text_like() -> np.ndarray:
@@ -65,13 +65,7 @@ def test_a_bilevel_part_of_an_image_that_is_not_1_bit_is_refused():
 def test_encoding_holds_about_a_byte_per_pixel():
     """A 4-megapixel page is coded as decided: the pixels, the tables (the FAR model's 16 MB)
     and the output, not 16 bytes of bit and probability per pixel (64 MB here)."""
-    import tracemalloc
     page = np.tile(text_like(), (21, 13))[:2000, :2000]
-    tracemalloc.start()
-    try:
-        payload, _ = bilevel.encode(page)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    (payload, _), peak = peak_memory(lambda: bilevel.encode(page))
     assert peak < 32 * 2 ** 20, peak
     assert np.array_equal(bilevel.decode(payload, *page.shape), page)

@@ -16,7 +16,7 @@ from arzip.errors import FormatError
 from arzip.formats import picture
 from arzip.image import container, depth16, gray16, pixel_parts, planes
 
-from .conftest import skimage_photo
+from .conftest import peak_memory, skimage_photo
 
 
 def scan_like(channels: int = 1) -> np.ndarray:
@@ -117,14 +117,8 @@ def test_encoding_holds_about_two_bytes_per_sample():
     per-sample cost map unless asked for (8 more), the output twice and one band's worst case:
     under 4 bytes a sample beyond the input, plus the tables (8 MB at most), where the first
     cut took about 20 bytes a sample."""
-    import tracemalloc
     image = np.tile(scan_like(3), (12, 11, 1))[:768, :1024]
-    tracemalloc.start()
-    try:
-        payload, _ = depth16.encode(image)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    (payload, _), peak = peak_memory(lambda: depth16.encode(image))
     assert peak < 2 * image.nbytes + 8 * 2 ** 20, (peak, image.nbytes)  # nbytes: 2 a sample
     assert np.array_equal(depth16.decode(payload, *image.shape), image)
 

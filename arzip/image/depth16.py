@@ -50,6 +50,7 @@ import numpy as np
 from ..container import read_varint, varint
 from ..errors import FormatError
 from ..mixing import arithmetic, counters
+from ..mixing.counters import bit_length
 from ..mixing.hashing import h32
 from ..mixing.logistic import STRETCH, apm_init, apm_learn, apm_refine, squash
 from ..mixing.mixer import MIX_SHIFT, dot, train
@@ -141,20 +142,11 @@ def decode(payload: bytes, height: int, width: int, channels: int) -> np.ndarray
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _bit_length(v):
-    n = 0
-    while v:
-        n += 1
-        v >>= 1
-    return n
-
-
-@numba.njit(cache=True, nogil=True, inline="always")
 def _half_octave(v):
     """0 and 1 for v = 0 and 1, then two classes per octave."""
     if v < 2:
         return v
-    n = _bit_length(v)
+    n = bit_length(v)
     return 2 * n - 2 + ((v >> (n - 2)) & 1)
 
 
@@ -247,14 +239,14 @@ def _kernel(decoding: bool):
                     expect = 2 * abs(eW) + 2 * abs(eN) + abs(eNW) + abs(eNE) + abs(eWW) + abs(eNN)
                     q = min(ERROR_CLASSES - 1, _half_octave(expect))
                     spread = min(15, _half_octave((highest - lowest) >> FRAC))
-                    kw, kn, kne, knw = _bit_length(abs(eW)), _bit_length(abs(eN)), _bit_length(abs(eNE)), \
-                        _bit_length(abs(eNW))
+                    kw, kn, kne, knw = bit_length(abs(eW)), bit_length(abs(eN)), bit_length(abs(eNE)), \
+                        bit_length(abs(eNW))
                     W, N, NW, NE, WW, NN, _ = _neighbours(px, y, x, c, w)
-                    activity = min(19, _bit_length(abs(W - NW) + abs(N - NW) + abs(N - NE) + abs(W - WW) + abs(N - NN)))
+                    activity = min(19, bit_length(abs(W - NW) + abs(N - NW) + abs(N - NE) + abs(W - WW) + abs(N - NN)))
                     e = np.int64(px[y, x, c]) - pred
-                    k = _bit_length(abs(e))
+                    k = bit_length(abs(e))
                     # the magnitude class: questions "k > t?" from the expected class, up or down
-                    t = max(0, min(MAX_CLASS, _bit_length(expect >> 3)) - 1)
+                    t = max(0, min(MAX_CLASS, bit_length(expect >> 3)) - 1)
                     lo, hi, step = 0, MAX_CLASS, 0
                     cbase = c * 0x1000000
                     while lo < hi:
@@ -313,7 +305,7 @@ def _kernel(decoding: bool):
                         errors[i, c, r0, xc] = abs(v - preds[i])
                     e = np.int64(px[y, x, c]) - pred
                     residuals[c, r0, xc] = e
-                    prev_e, prev_k = e, _bit_length(abs(e))
+                    prev_e, prev_k = e, bit_length(abs(e))
         return at
 
     return code

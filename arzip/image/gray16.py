@@ -27,6 +27,7 @@ import numba
 import numpy as np
 
 from ..mixing import arithmetic, counters
+from ..mixing.counters import bit_length
 from ..mixing.hashing import h32
 from ..mixing.logistic import STRETCH, squash
 from ..mixing.mixer import MIX_SHIFT, dot, train
@@ -76,15 +77,6 @@ def decode(payload: bytes, height: int, width: int) -> np.ndarray:
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _bit_length(v):
-    n = 0
-    while v:
-        n += 1
-        v >>= 1
-    return n
-
-
-@numba.njit(cache=True, nogil=True, inline="always")
 def _decide(bit, p, decoding, buf, at, coder, costs, y, x):
     """Code one decision (decoding: read it; else write it and charge its cost to pixel (y, x));
     returns (the bit, the new end of buf)."""
@@ -114,12 +106,12 @@ def _code(px, y0, y1, bits, cells, weights, classes, signs, decoding, buf, at, c
             NN = px[y - 2, x] if y > 1 else N
             hi, lo = max(W, N), min(W, N)
             pred = lo if NW >= hi else (hi if NW <= lo else W + N - NW)
-            q = min(ACTIVITY_CLASSES - 1, _bit_length(abs(W - NW) + abs(N - NW) + abs(N - NE) + abs(W - WW)
-                                                      + abs(N - NN)))
+            q = min(ACTIVITY_CLASSES - 1, bit_length(abs(W - NW) + abs(N - NW) + abs(N - NE) + abs(W - WW)
+                                                     + abs(N - NN)))
             kw, kn, kne = classes[y + 1, x], classes[y, x + 1], classes[y, x + 2]
             e = px[y, x] - pred
             m = abs(e)
-            k = _bit_length(m)
+            k = bit_length(m)
             got = 0  # the magnitude class, as decoded
             for j in range(UNARY_MAX):
                 cell[0] = h32(j * 64 + q)

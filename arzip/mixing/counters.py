@@ -29,6 +29,17 @@ def table_bits(items: int, least: int, most: int) -> int:
     return min(most, max(least, max(items, 1).bit_length() + 2))
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def bit_length(v):
+    """int.bit_length of v >= 0 in compiled code: the magnitude and activity classes of the pixel
+    models (arzip/image/depth16.py, gray16.py)."""
+    n = 0
+    while v:
+        n += 1
+        v >>= 1
+    return n
+
+
 DT = np.array([262144 // (4 * n + 5) for n in range(1024)], dtype=np.int64)  # 2^16 / (n + 1.25)
 
 
