@@ -4,7 +4,7 @@ around them (arzip.image.adaptive), one bit at a time with constriction's range 
 Stream order, shared by encoder and decoder: the waves of the schedule (arzip.image.waves);
 inside a wave the coded channels in the model's order; inside a channel bit 7 (the most
 significant) of every pixel of the wave in the wave's pixel order, then bit 6, ... bit 0.
-Every bit is coded with the 12-bit probability adaptive.predict gives it
+Every bit is coded with the 12-bit probability the profile's kernels give it
 (`constriction.stream.model.Bernoulli(perfect=False)` on p / 4096, as the byte path does).
 
 The encoder computes the network's tables for large chunks of waves and runs the model over
@@ -27,7 +27,7 @@ from .neighbourhood import gather
 
 def _network_prior(model: ExactImageModel, c: int, feats: PixelFeatures | None, current: np.ndarray,
                    profile: profiles.Profile) -> tuple[np.ndarray, ...]:
-    """Channel c's network prior for a batch, as adaptive.predict reads it: (cumulative
+    """Channel c's network prior for a batch, as the adaptive model reads it: (cumulative
     frequencies, their first value, the mass of each value outside them) and table means."""
     n = current.shape[1]
     if not profile.uses_network:  # an ablation: nothing reads the prior (a mean of 128 for the bookkeeping)
@@ -63,7 +63,7 @@ def _coded_bits(model: ExactImageModel, image: np.ndarray, layout: int,
     bits; bits_map charges their costs to the pixels."""
     sched = schedule_of(model, layout, *image.shape[:2])
     flat = sched.buffer(image[..., model.config.coding_order]).reshape(-1)
-    state, row = _state(sched, profile), sched.cols * CHANNELS
+    state, row, encode_batch = _state(sched, profile), sched.cols * CHANNELS, adaptive.kernels(profile).encode_batch
     for waves, feats, current, values in chunk_inputs(model, image, sched, profile.uses_network):
         first, last = sched.bounds[waves.start], sched.bounds[waves.stop]
         base, ys, xs = sched.base[first:last], sched.ys[first:last], sched.xs[first:last]
@@ -75,9 +75,8 @@ def _coded_bits(model: ExactImageModel, image: np.ndarray, layout: int,
         for w in range(waves.start, waves.stop):
             a, b = sched.bounds[w] - first, sched.bounds[w + 1] - first
             for c, (cum, start, spread, mean) in enumerate(priors):
-                k = adaptive.encode_batch(state.arrays, state.batch, state.profile, flat, base[a:b], ys[a:b],
-                                          xs[a:b], c, row, cum[a:b], start[a:b], spread[a:b], mean[a:b],
-                                          values[a:b, c], probs, bits, k)
+                k = encode_batch(state.arrays, state.batch, flat, base[a:b], ys[a:b], xs[a:b], c, row, cum[a:b],
+                                 start[a:b], spread[a:b], mean[a:b], values[a:b, c], probs, bits, k)
                 batches.append((ys[a:b], xs[a:b], c))
         yield bits[:k], probs[:k], batches
 
@@ -122,7 +121,7 @@ def decode_image(model: ExactImageModel, payload: bytes, height: int, width: int
     buf = sched.buffer()
     flat = buf.reshape(-1)
     state, row = _state(sched, profile), sched.cols * CHANNELS
-    st, sc, prof = state.arrays, state.batch, state.profile
+    st, sc, run = state.arrays, state.batch, adaptive.kernels(profile)
     data = np.frombuffer(payload, dtype=np.uint8)
     compiled = arithmetic.decoder_state(data) if profile.compiled_coder else None
     decoder = None if profile.compiled_coder else Decoder(payload)
@@ -134,15 +133,14 @@ def decode_image(model: ExactImageModel, payload: bytes, height: int, width: int
         for c in range(model.config.coded_channels):
             cum, start, spread, mean = _network_prior(model, c, feats, current, profile)
             if decoder is None:
-                adaptive.decode_batch(st, sc, prof, flat, base, ys, xs, c, row, cum, start, spread, mean, compiled,
-                                      data)
+                run.decode_batch(st, sc, flat, base, ys, xs, c, row, cum, start, spread, mean, compiled, data)
             else:  # constriction: a call per bit of the batch
-                adaptive.begin(st, sc, prof, flat, base, ys, xs, c, row, mean)
+                run.begin(st, sc, flat, base, ys, xs, c, row, mean)
                 for j in range(8):
-                    adaptive.predict(st, sc, prof, n, c, j, cum, start, spread)
-                    adaptive.update(st, sc, prof, n, c, j, decoder.decode_bit_probs(sc[17][:n]))
+                    run.predict(st, sc, n, c, j, cum, start, spread)
+                    run.update(st, sc, n, c, j, decoder.decode_bit_probs(sc[17][:n]))
                 values = sc[12][:n] - 256  # c0 holds a leading 1 above the value's 8 bits
-                adaptive.finish(st, sc, prof, base, c, values)
+                run.finish(st, sc, base, c, values)
                 flat[base + c] = values
             current[c] = flat[base + c] - 128.0
         if model.config.gray:  # the context reads all three channels, as in training
