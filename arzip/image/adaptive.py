@@ -42,6 +42,7 @@ from ..mixing import arithmetic, counters
 from ..mixing.hashing import h32
 from ..mixing.logistic import STRETCH, apm_init, apm_learn, apm_refine, squash
 from ..mixing.mixer import MIX_SHIFT
+from . import tables
 from .predictors import (DIST_BUCKETS, ERR_BUCKETS, N_BASE, N_LMS, N_LMS_IN, N_PRED, LMS_RATES, clip8, dist_of,
                          error_bucket, lms_inputs, predictions)
 from .profiles import CHANNELS, N_HASHED, SET_BEST_ERROR, SET_CONFIDENCE, SET_PLAIN, Profile
@@ -112,13 +113,21 @@ class Kernels(NamedTuple):
     - decode_batch(st, sc, flat, base, ys, xs, c, row, cum, start, spread, net_mean, coder,
       data): the decoder's whole channel c with the compiled coder (arzip.mixing.arithmetic:
       coder its state, data the stream), each bit decoded between predict and update; the
-      values go into flat."""
+      values go into flat;
+    - decode_wave(st, sc, flat, base, ys, xs, row, network_tail, coder, data): decode_batch for
+      every coded channel of a wave in one call, each channel's prior built first from the
+      network's head (arzip.image.tables, window tables) and the channels decoded before it.
+      network_tail: the head's weights and mixture parameters per channel, the wave's partial
+      sums, and scratch (arzip.image.mixing_codec builds it). One compiled call per wave keeps
+      the interpreter out of the decoder's loop, so stripes decoded side by side do not wait
+      for each other."""
     begin: Callable
     predict: Callable
     update: Callable
     finish: Callable
     encode_batch: Callable
     decode_batch: Callable
+    decode_wave: Callable
 
 
 _compiled: dict[Profile, Kernels] = {}
@@ -179,21 +188,45 @@ def _compile(profile: Profile) -> Kernels:
 
     @numba.njit(cache=True, nogil=True)
     def decode_batch(st, sc, flat, base, ys, xs, c, row, cum, start, spread, net_mean, coder, data):
-        n = base.shape[0]
-        _begin(st, sc, flat, base, ys, xs, c, row, net_mean, need, uses_lms, tracked)
-        bits, probs = np.empty(n, dtype=np.int64), sc[16]
-        for j in range(8):
-            _predict(st, sc, n, c, j, cum, start, spread, use_pred, use_ctx, line_base, line_bits, sets, set_base,
-                     network, apm1_on, apm2_on, certain, n_in)
-            for i in range(n):
-                bits[i] = arithmetic.decode_bit(coder, data, probs[i])
-            _update(st, sc, n, c, j, bits, use_pred.shape[0], use_ctx.shape[0], sets.shape[0], apm1_on, apm2_on, n_in)
-        values = sc[12][:n] - 256  # c0 holds a leading 1 above the value's 8 bits
-        _finish(st, sc, base, c, values, uses_lms, tracked)
-        for i in range(n):
-            flat[base[i] + c] = values[i]
+        _decode(st, sc, flat, base, ys, xs, c, row, cum, start, spread, net_mean, coder, data, need, uses_lms, tracked,
+                use_pred, use_ctx, line_base, line_bits, sets, set_base, network, apm1_on, apm2_on, certain, n_in)
 
-    return Kernels(begin, predict, update, finish, encode_batch, decode_batch)
+    @numba.njit(cache=True, nogil=True)
+    def decode_wave(st, sc, flat, base, ys, xs, row, network_tail, coder, data):
+        heads, mixes, hidden_parts, out_parts, cur, acc, window, starts, cum, spread, mean, channels, gray = \
+            network_tail
+        n = base.shape[0]
+        for c in range(channels):
+            tables.rows(acc, mixes[c], True, window, starts, heads[c], hidden_parts[c], out_parts[c], cur, 0, n)
+            window_prior(window[:n], starts[:n], cum[:n], spread[:n], mean[:n])
+            _decode(st, sc, flat, base, ys, xs, c, row, cum, starts, spread, mean, coder, data, need, uses_lms, tracked,
+                    use_pred, use_ctx, line_base, line_bits, sets, set_base, network, apm1_on, apm2_on, certain, n_in)
+            for i in range(n):
+                cur[c, i] = np.float64(flat[base[i] + c]) - 128.0
+        if gray:  # the context reads all three channels, as in training
+            for i in range(n):
+                flat[base[i] + 1] = flat[base[i] + 2] = flat[base[i]]
+
+    return Kernels(begin, predict, update, finish, encode_batch, decode_batch, decode_wave)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _decode(st, sc, flat, base, ys, xs, c, row, cum, start, spread, net_mean, coder, data, need, uses_lms, tracked,
+            use_pred, use_ctx, line_base, line_bits, sets, set_base, network, apm1_on, apm2_on, certain, n_in):
+    """Kernels.decode_batch, the profile's constants as arguments (the closures pass theirs)."""
+    n = base.shape[0]
+    _begin(st, sc, flat, base, ys, xs, c, row, net_mean, need, uses_lms, tracked)
+    bits, probs = np.empty(n, dtype=np.int64), sc[16]
+    for j in range(8):
+        _predict(st, sc, n, c, j, cum, start, spread, use_pred, use_ctx, line_base, line_bits, sets, set_base,
+                 network, apm1_on, apm2_on, certain, n_in)
+        for i in range(n):
+            bits[i] = arithmetic.decode_bit(coder, data, probs[i])
+        _update(st, sc, n, c, j, bits, use_pred.shape[0], use_ctx.shape[0], sets.shape[0], apm1_on, apm2_on, n_in)
+    values = sc[12][:n] - 256  # c0 holds a leading 1 above the value's 8 bits
+    _finish(st, sc, base, c, values, uses_lms, tracked)
+    for i in range(n):
+        flat[base[i] + c] = values[i]
 
 
 @numba.njit(cache=True, nogil=True, inline="always")

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..coder import Decoder, Encoder, bit_costs
 from ..mixing import arithmetic
-from . import adaptive, profiles
+from . import adaptive, profiles, tables
 from .codec import chunk_inputs, schedule_of
 from .exact import CHANNELS, ExactImageModel, PixelFeatures
 from .neighbourhood import gather
@@ -114,6 +114,19 @@ def bits_map(model: ExactImageModel, image: np.ndarray, layout: int,
     return out
 
 
+def _network_tail(model: ExactImageModel, capacity: int) -> tuple:
+    """What adaptive.Kernels.decode_wave needs of the network besides a wave's partial sums: the
+    heads' weights and the mixture parameters per channel, then scratch for `capacity` pixels
+    and the coded channels."""
+    n_out = 3 * model.config.components
+    heads = tuple(head.params for head in model.heads)
+    mixes = tuple(model.mixtures[c].params for c in range(CHANNELS))
+    scratch = (np.zeros((CHANNELS, capacity)), np.zeros((capacity, n_out)), np.zeros((capacity, tables.WINDOW + 1)),
+               np.zeros(capacity, dtype=np.int64), np.zeros((capacity, tables.WINDOW + 1), dtype=np.int64),
+               np.zeros(capacity, dtype=np.int64), np.zeros(capacity, dtype=np.int64))
+    return (heads, mixes, *scratch, model.config.coded_channels, model.config.gray)
+
+
 def decode_image(model: ExactImageModel, payload: bytes, height: int, width: int, layout: int,
                  profile: profiles.Profile = profiles.FULL) -> np.ndarray:
     """Inverse of encode_image."""
@@ -125,10 +138,16 @@ def decode_image(model: ExactImageModel, payload: bytes, height: int, width: int
     data = np.frombuffer(payload, dtype=np.uint8)
     compiled = arithmetic.decoder_state(data) if profile.compiled_coder else None
     decoder = None if profile.compiled_coder else Decoder(payload)
+    whole_waves = profile.compiled_coder and profile.window_prior and profile.uses_network
+    tail = _network_tail(model, int(np.diff(sched.bounds).max())) if whole_waves else ()
     for w in range(sched.waves):
         first, last = sched.bounds[w], sched.bounds[w + 1]
         base, ys, xs, n = sched.base[first:last], sched.ys[first:last], sched.xs[first:last], last - first
         feats = model.pixel_features(gather(flat, base, sched.offsets)) if profile.uses_network else None
+        if whole_waves:  # the network's tail and every channel in one compiled call
+            run.decode_wave(st, sc, flat, base, ys, xs, row,
+                            (*tail[:2], tuple(feats.head_hidden), tuple(feats.head_out), *tail[2:]), compiled, data)
+            continue
         current = np.zeros((CHANNELS, n), dtype=np.float64)
         for c in range(model.config.coded_channels):
             cum, start, spread, mean = _network_prior(model, c, feats, current, profile)

@@ -220,9 +220,10 @@ def _table_rows(acc, mix, window, out, starts, row0, row1):
 
 
 @numba.njit(cache=True, nogil=True)
-def _rows(acc, mix, window, out, starts, head, hidden_part, out_part, cur, row0, row1):
+def rows(acc, mix, window, out, starts, head, hidden_part, out_part, cur, row0, row1):
     """Rows row0..row1: first the head outputs (when head is given; else acc holds them), then
-    their tables. One kernel for both saves a round trip through Python per batch."""
+    their tables. One kernel for both saves a round trip through Python per batch (and the
+    adaptive model's wave decoder calls it from compiled code, arzip.image.adaptive)."""
     if head is not None:
         head_rows(hidden_part, out_part, cur, *head, acc, row0, row1)
     _table_rows(acc, mix, window, out, starts, row0, row1)
@@ -234,8 +235,8 @@ def _run(acc: np.ndarray, mix: tuple, window: bool, head: tuple | None = None,
     n = acc.shape[0]
     out = np.empty((n, WINDOW + 1 if window else 256), dtype=np.float64)
     starts = np.zeros(n, dtype=np.int64)
-    pieces.side_by_side(lambda rows: _rows(acc, mix, window, out, starts, head, hidden_part, out_part, cur,
-                                           rows.start, rows.stop), pieces.row_pieces(n))
+    pieces.side_by_side(lambda piece: rows(acc, mix, window, out, starts, head, hidden_part, out_part, cur,
+                                           piece.start, piece.stop), pieces.row_pieces(n))
     return out, starts
 
 
