@@ -21,7 +21,7 @@ from ..coder import Decoder, Encoder, bit_costs
 from ..mixing import arithmetic
 from . import adaptive, profiles, tables
 from .codec import chunk_inputs, schedule_of
-from .exact import CHANNELS, ExactImageModel, PixelFeatures
+from .exact import CHANNELS, ExactImageModel, PixelFeatures, WaveBuffers
 from .neighbourhood import gather
 
 
@@ -139,15 +139,18 @@ def decode_image(model: ExactImageModel, payload: bytes, height: int, width: int
     compiled = arithmetic.decoder_state(data) if profile.compiled_coder else None
     decoder = None if profile.compiled_coder else Decoder(payload)
     whole_waves = profile.compiled_coder and profile.window_prior and profile.uses_network
-    tail = _network_tail(model, int(np.diff(sched.bounds).max())) if whole_waves else ()
+    capacity = int(np.diff(sched.bounds).max())
+    tail = _network_tail(model, capacity) if whole_waves else ()
+    buffers = WaveBuffers(model, capacity) if whole_waves else None
     for w in range(sched.waves):
         first, last = sched.bounds[w], sched.bounds[w + 1]
         base, ys, xs, n = sched.base[first:last], sched.ys[first:last], sched.xs[first:last], last - first
-        feats = model.pixel_features(gather(flat, base, sched.offsets)) if profile.uses_network else None
         if whole_waves:  # the network's tail and every channel in one compiled call
+            feats = model.wave_features(flat, base, sched.offsets, buffers)
             run.decode_wave(st, sc, flat, base, ys, xs, row,
                             (*tail[:2], tuple(feats.head_hidden), tuple(feats.head_out), *tail[2:]), compiled, data)
             continue
+        feats = model.pixel_features(gather(flat, base, sched.offsets)) if profile.uses_network else None
         current = np.zeros((CHANNELS, n), dtype=np.float64)
         for c in range(model.config.coded_channels):
             cum, start, spread, mean = _network_prior(model, c, feats, current, profile)
