@@ -169,6 +169,28 @@ def test_large_image_data_splits_into_idat_chunks():
     np.testing.assert_array_equal(png.read(data).samples, p.samples)
 
 
+def test_image_data_deflated_in_pieces_side_by_side_is_one_zlib_stream():
+    """With two threads a large image is deflated in two pieces at once; the IDAT data is still
+    one zlib stream (its adler32 over all rows), read by libpng, Pillow and zlib alike."""
+    import numba
+    p = random_png(2, 8, 1200, 400, seed=7)  # 1.4 MB of scanlines: two pieces
+    p.samples[:, :200] = 90  # a repetitive part, so that the pieces' dictionaries matter
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        whole = png.write(p)
+        numba.set_num_threads(2)
+        pieces = png.write(p)
+    finally:
+        numba.set_num_threads(before)
+    assert pieces != whole and abs(len(pieces) - len(whole)) < 0.002 * len(whole)
+    idat = png.read(pieces).image_data
+    assert zlib.decompress(idat) == zlib.decompress(png.read(whole).image_data)
+    np.testing.assert_array_equal(png.read(pieces).samples, p.samples)
+    np.testing.assert_array_equal(imagecodecs.png_decode(pieces), p.samples)
+    np.testing.assert_array_equal(np.array(Image.open(io.BytesIO(pieces))), p.samples)
+
+
 def raises_unsupported(data: bytes, match: str = "") -> None:
     with pytest.raises(UnsupportedInput, match=f"^name: .*{match}"):
         png.read(data, "name")

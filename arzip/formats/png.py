@@ -12,6 +12,7 @@ from __future__ import annotations
 import struct
 import zlib
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numba
@@ -27,6 +28,8 @@ ADAM7 = ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (
 _MAX_DIMENSION = (1 << 31) - 1     # the PNG limit on width, height and chunk length
 _IDAT_SIZE = 1 << 20               # written IDAT chunks hold at most this many bytes
 _FILTER_BLOCK = 1 << 20            # bytes filtered at once: bounds the temporaries of filtering
+_DEFLATE_PIECE = 1 << 19           # scanline bytes per piece deflated on a thread of its own (at least)
+_WINDOW = 1 << 15                  # deflate's window: the dictionary a piece is primed with
 
 
 @dataclass
@@ -160,14 +163,41 @@ def write(png: Png, level: int = 9) -> bytes:
     # libpng's settings: Z_FILTERED suits filtered rows (about 7% smaller on photos), memLevel 9
     filtered = png.color_type != 3 and png.bit_depth >= 8
     strategy = zlib.Z_FILTERED if filtered else zlib.Z_DEFAULT_STRATEGY
-    deflate = zlib.compressobj(level, zlib.DEFLATED, 15, 9, strategy)
-    data = deflate.compress(stream) + deflate.flush()
+    data = _deflate(stream, level, strategy)
     ihdr = struct.pack(">IIBBBBB", png.width, png.height, png.bit_depth, png.color_type, 0, 0, png.interlace)
     return b"".join([PNG_SIGNATURE, _chunk(b"IHDR", ihdr),
                      *(_chunk(kind, body) for kind, body in png.chunks[:png.idat_at]),
                      *(_chunk(b"IDAT", data[i:i + _IDAT_SIZE]) for i in range(0, len(data), _IDAT_SIZE)),
                      *(_chunk(kind, body) for kind, body in png.chunks[png.idat_at:]),
                      _chunk(b"IEND", b"")])
+
+
+def _deflate(stream: bytes, level: int, strategy: int) -> bytes:
+    """One zlib stream of `stream`. A large one is cut into pieces deflated side by side on
+    arzip's threads (pigz's way: each piece primed with the 32 KiB before it and ended on a byte
+    boundary by a sync flush, the last one finished; then the adler32 of the whole), so writing
+    a decoded photo no longer takes a core for a seventh of the decode. Any inflater reads one
+    stream; the pieces cost about 0.1 % in size."""
+    pieces = max(1, min(numba.get_num_threads(), len(stream) // _DEFLATE_PIECE))
+    if pieces == 1:
+        deflate = zlib.compressobj(level, zlib.DEFLATED, 15, 9, strategy)
+        return deflate.compress(stream) + deflate.flush()
+    view = memoryview(stream)
+    cuts = [len(stream) * k // pieces for k in range(pieces + 1)]
+
+    def piece(k: int) -> bytes:
+        start, end = cuts[k], cuts[k + 1]
+        primed = {"zdict": view[max(0, start - _WINDOW):start]} if start else {}
+        deflate = zlib.compressobj(level, zlib.DEFLATED, -15, 9, strategy, **primed)  # raw deflate
+        return deflate.compress(view[start:end]) + deflate.flush(zlib.Z_FINISH if k == pieces - 1 else
+                                                                 zlib.Z_SYNC_FLUSH)
+
+    with ThreadPoolExecutor(pieces - 1) as pool:
+        later = [pool.submit(piece, k) for k in range(1, pieces)]
+        body = [piece(0), *(f.result() for f in later)]
+    empty = zlib.compressobj(level, zlib.DEFLATED, 15, 9, strategy)
+    header = (empty.compress(b"") + empty.flush())[:2]  # the zlib header these settings write
+    return header + b"".join(body) + struct.pack(">I", zlib.adler32(stream))
 
 
 def _pack_rows(samples: np.ndarray, bit_depth: int) -> np.ndarray:
