@@ -28,7 +28,7 @@ ADAM7 = ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (
 _MAX_DIMENSION = (1 << 31) - 1     # the PNG limit on width, height and chunk length
 _IDAT_SIZE = 1 << 20               # written IDAT chunks hold at most this many bytes
 _FILTER_BLOCK = 1 << 20            # bytes filtered at once: bounds the temporaries of filtering
-_DEFLATE_PIECE = 1 << 19           # scanline bytes per piece deflated on a thread of its own (at least)
+_DEFLATE_PIECE = 1 << 17           # scanline bytes per piece deflated on a thread of its own (at least)
 _WINDOW = 1 << 15                  # deflate's window: the dictionary a piece is primed with
 
 

@@ -137,8 +137,8 @@ def single_threaded_blas() -> threadpool_limits:
 @dataclass
 class PixelFeatures:
     """Everything about a batch of pixels that does not depend on the pixel's own channels."""
-    head_hidden: list[np.ndarray]  # per channel (m, head_hidden) partial sums (trunk part + bias)
-    head_out: list[np.ndarray]     # per channel (m, 3K) float64 partial sums (context part + bias)
+    head_hidden: list[np.ndarray]  # per coded channel (m, head_hidden) partial sums (trunk part + bias)
+    head_out: list[np.ndarray]     # per coded channel (m, 3K) float64 partial sums (context part + bias)
 
 
 class ExactImageModel:
@@ -167,9 +167,11 @@ class ExactImageModel:
         self.trunk1, self.trunk2 = layer("trunk1", self.hidden_dtype), layer("trunk2", self.hidden_dtype)
         hid = [layer(f"head_hidden.{c}", self.hidden_dtype) for c in range(CHANNELS)]
         out = [layer(f"head_out.{c}", np.dtype(np.float64)) for c in range(CHANNELS)]
-        # pieces applied before the pixel's own channels are known, for all channels at once
-        self.hidden_trunk = _stack([l.columns(0, h, True) for l in hid])
-        self.out_context = _stack([l.columns(hh, hh + n_in, True) for l in out])
+        # pieces applied before the pixel's own channels are known, for all coded channels at once (a
+        # gray model's unused heads are left out: a quarter of its multiply-adds)
+        coded = range(config.coded_channels)
+        self.hidden_trunk = _stack([hid[c].columns(0, h, True) for c in coded])
+        self.out_context = _stack([out[c].columns(hh, hh + n_in, True) for c in coded])
         self.scale1 = requantize_scale(self.trunk1.row_exp, ACT_FRAC, self.hidden_dtype)
         self.scale2 = requantize_scale(self.trunk2.row_exp, ACT_FRAC, self.hidden_dtype)
         self.heads = []
@@ -244,8 +246,8 @@ class ExactImageModel:
 
     def _split(self, hidden: np.ndarray, out: np.ndarray) -> PixelFeatures:
         hh, n_out = self.config.head_hidden, 3 * self.config.components
-        return PixelFeatures([hidden[:, c * hh:(c + 1) * hh] for c in range(CHANNELS)],
-                             [out[:, c * n_out:(c + 1) * n_out] for c in range(CHANNELS)])
+        coded = range(self.config.coded_channels)
+        return PixelFeatures([hidden[:, c * hh:(c + 1) * hh] for c in coded], [out[:, c * n_out:(c + 1) * n_out] for c in coded])
 
     def _trunk(self, context: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(head hidden partial sums, head output partial sums) of (m, n_in) uint8 contexts."""
