@@ -45,6 +45,7 @@ TORCH_FREE = {"arzip.errors", "arzip.container", "arzip.coder", "arzip.files", "
               "arzip.bytes.archive", "arzip.bytes.codec", "arzip.bytes.container", "arzip.bytes.exact",
               "arzip.bytes.mixer", "arzip.image.container", "arzip.image.planes", "arzip.image.codec",
               "arzip.image.tables", "arzip.image.waves", "arzip.image.neighbourhood", "arzip.image.adaptive",
+              "arzip.image.adaptive_steps",
               "arzip.image.mixing_codec", "arzip.image.exact", "arzip.image.predictors", "arzip.image.profiles",
               "arzip.image.pieces", "arzip.image.bilevel", "arzip.image.gray16",
               "arzip.image.depth16", "arzip.image.pixel_parts",

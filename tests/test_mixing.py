@@ -8,7 +8,7 @@ import pytest
 
 import arzip
 from arzip import api, registry
-from arzip.image import adaptive, codec, mixing_codec, profiles
+from arzip.image import adaptive, adaptive_steps, codec, mixing_codec, profiles
 from arzip.image.waves import LAYOUT_QUADRANTS, LAYOUT_SINGLE
 
 
@@ -105,7 +105,7 @@ def _check_prior(tables, cum, start, spread, mean):
             depth = int(np.log2(node))
             lo = (node - (1 << depth)) << (8 - depth)
             mid, hi = lo + (1 << (7 - depth)), lo + (1 << (8 - depth))
-            p = adaptive._node_p(cum, start, spread, i, lo, mid, hi)
+            p = adaptive_steps.node_p(cum, start, spread, i, lo, mid, hi)
             assert abs(p - 65536 * t[mid:hi].sum() / t[lo:hi].sum()) <= 1
 
 

@@ -247,7 +247,8 @@ class ExactImageModel:
     def _split(self, hidden: np.ndarray, out: np.ndarray) -> PixelFeatures:
         hh, n_out = self.config.head_hidden, 3 * self.config.components
         coded = range(self.config.coded_channels)
-        return PixelFeatures([hidden[:, c * hh:(c + 1) * hh] for c in coded], [out[:, c * n_out:(c + 1) * n_out] for c in coded])
+        return PixelFeatures([hidden[:, c * hh:(c + 1) * hh] for c in coded],
+                             [out[:, c * n_out:(c + 1) * n_out] for c in coded])
 
     def _trunk(self, context: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(head hidden partial sums, head output partial sums) of (m, n_in) uint8 contexts."""
