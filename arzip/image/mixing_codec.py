@@ -114,6 +114,12 @@ def bits_map(model: ExactImageModel, image: np.ndarray, layout: int,
     return out
 
 
+def _per_channel(parts: list[np.ndarray]) -> tuple[np.ndarray, ...]:
+    """A wave's partial sums as a tuple of CHANNELS arrays, a gray model's one repeated: the wave
+    decoder then has one type whatever the model, and numba compiles it once per profile."""
+    return tuple(parts) + (parts[-1],) * (CHANNELS - len(parts))
+
+
 def _network_tail(model: ExactImageModel, capacity: int) -> tuple:
     """What adaptive.Kernels.decode_wave needs of the network besides a wave's partial sums: the
     heads' weights and the mixture parameters per channel, then scratch for `capacity` pixels
@@ -148,7 +154,8 @@ def decode_image(model: ExactImageModel, payload: bytes, height: int, width: int
         if whole_waves:  # the network's tail and every channel in one compiled call
             feats = model.wave_features(flat, base, sched.offsets, buffers)
             run.decode_wave(st, sc, flat, base, ys, xs, row,
-                            (*tail[:2], tuple(feats.head_hidden), tuple(feats.head_out), *tail[2:]), compiled, data)
+                            (*tail[:2], _per_channel(feats.head_hidden), _per_channel(feats.head_out), *tail[2:]),
+                            compiled, data)
             continue
         feats = model.pixel_features(gather(flat, base, sched.offsets)) if profile.uses_network else None
         current = np.zeros((CHANNELS, n), dtype=np.float64)
