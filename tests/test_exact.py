@@ -74,6 +74,25 @@ def test_single_row_batches_match_large_batch(model, crop):
             assert all(np.array_equal(x[0], y[i]) for x, y in zip(one, batch[c]))
 
 
+@pytest.mark.parametrize("gray", [False, True])
+def test_wave_features_equal_pixel_features(model, crop, gray):
+    """The decoder's per-wave features (compiled gathering and requantizing, matmuls in reused
+    buffers, each wave smaller than the last one) are pixel_features' integers, for RGB and gray
+    models (a gray model computes its coded channel's head parts only)."""
+    if gray:
+        model = registry.load(registry.gray_model())
+    sched = codec.schedule_of(model, waves.LAYOUT_SINGLE, *crop.shape[:2])
+    flat = sched.buffer(crop).reshape(-1)
+    buffers = exact.WaveBuffers(model, 300)
+    for n in (300, 17, 1):
+        base = sched.base[np.arange(n) * 37 % len(sched.base)]
+        want = model.pixel_features(neighbourhood.gather(flat, base, sched.offsets))
+        got = model.wave_features(flat, base, sched.offsets, buffers)
+        assert len(got.head_hidden) == len(want.head_hidden) == model.config.coded_channels
+        for a, b in zip(got.head_hidden + got.head_out, want.head_hidden + want.head_out):
+            assert a.dtype == b.dtype and np.array_equal(a, b)
+
+
 def test_integer_heads_equal_float_layers(model, crop):
     """The int64 head (numba) gives the integers the float layers of the model file give."""
     sched = codec.schedule_of(model, waves.LAYOUT_SINGLE, *crop.shape[:2])

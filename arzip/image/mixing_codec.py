@@ -9,7 +9,9 @@ Every bit is coded with the 12-bit probability the profile's kernels give it
 
 The encoder computes the network's tables for large chunks of waves and runs the model over
 them in one compiled call per (wave, channel); the decoder must know a wave's earlier channels
-before their tables exist, so it runs the network per wave and the model per bit.
+before their tables exist, so it runs the network per wave and the model per bit: with the
+compiled coder (light, medium) the network's tail and every channel of a wave in one compiled
+call (adaptive.Kernels.decode_wave), else channel by channel.
 """
 from __future__ import annotations
 
