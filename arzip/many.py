@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import multiprocessing
 import signal
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -125,6 +127,29 @@ def _run_in_worker(job: Job) -> Outcome:
         _busy = False
 
 
+@contextmanager
+def _signals_held() -> Iterator[None]:
+    """Ctrl-C or SIGTERM waits until the workers are spawned, then acts: a worker cut off while
+    it reads its start-up data from this process prints a traceback. Blocking the signals in
+    this thread keeps them from the workers too (they start with this thread's mask), but the
+    kernel may hand a process's signal to another thread (BLAS's, say), whose handler would
+    then interrupt this one all the same: so the handlers only note the signal meanwhile, and it
+    is raised again here once the block is lifted."""
+    noted: list[int] = []
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    main = threading.current_thread() is threading.main_thread()  # only it may set handlers
+    handlers = {s: signal.signal(s, lambda signum, frame: noted.append(signum))
+                for s in (STOP_SIGNALS if main else ())}
+    try:
+        yield
+    finally:
+        for s, handler in handlers.items():
+            signal.signal(s, handler)
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        if noted:
+            signal.raise_signal(noted[0])
+
+
 def run(jobs: list[Job], workers: int, on_outcome: Callable[[Outcome], None], threads: int = 1,
         device: str = "cpu", max_pixels: int = api.DEFAULT_MAX_PIXELS) -> list[Outcome]:
     """Run the jobs (in `workers` processes when more than one), calling on_outcome(outcome) as
@@ -139,17 +164,12 @@ def run(jobs: list[Job], workers: int, on_outcome: Callable[[Outcome], None], th
             on_outcome(outcomes[-1])
         return outcomes
     others = set(multiprocessing.active_children())
-    # Ctrl-C or SIGTERM waits until the workers are spawned (a worker cut off while it reads
-    # its start-up data from this process prints a traceback), then acts below
-    mask = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    futures: list[Future] = []
     pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
                                initializer=_init_worker, initargs=(threads, device, max_pixels))
-    futures: list[Future] = []
     try:
-        try:
+        with _signals_held():  # the workers are spawned as the jobs are submitted
             futures += [pool.submit(_run_in_worker, job) for job in jobs]
-        finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         for future in futures:
             outcomes.append(future.result())
             on_outcome(outcomes[-1])

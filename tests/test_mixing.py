@@ -49,16 +49,6 @@ def test_light_profile_round_trip_and_rate_equal_nll(model, crop):
     assert nll < codec.image_nll(model, crop, LAYOUT_SINGLE)
 
 
-def test_compiled_coder_without_the_network_round_trips(model, crop):
-    """A light profile that reads nothing of the network (an ablation) decodes channel by
-    channel (Kernels.decode_batch) instead of wave by wave: the same bits come back."""
-    profile = profiles.LIGHT.without(network=True)
-    assert profile.compiled_coder and not profile.uses_network
-    payload, nll = mixing_codec.encode_image(model, crop, LAYOUT_SINGLE, profile)
-    assert np.array_equal(mixing_codec.decode_image(model, payload, *crop.shape[:2], LAYOUT_SINGLE, profile), crop)
-    assert abs(8 * len(payload) - nll) < 0.001 * nll + 64
-
-
 @pytest.mark.parametrize("shape", [(1, 1), (1, 37), (29, 1), (3, 260)])
 @pytest.mark.parametrize("profile", ["full", "light"])
 def test_edge_shapes(model, photo, shape, profile):

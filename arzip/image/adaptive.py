@@ -105,12 +105,9 @@ class Kernels(NamedTuple):
       probs_out, bits_out, k0): the encoder's whole channel c of a batch, the same steps in the
       same order as the decoder's; writes each bit's 12-bit probability and value in stream
       order (bit j of every pixel, then bit j + 1) from index k0; returns the next index;
-    - decode_batch(st, sc, flat, base, ys, xs, c, row, cum, start, spread, net_mean, coder,
-      data): the decoder's whole channel c with the compiled coder (arzip.mixing.arithmetic:
-      coder its state, data the stream), each bit decoded between predict and update; the
-      values go into flat;
-    - decode_wave(st, sc, flat, base, ys, xs, row, network_tail, coder, data): decode_batch for
-      every coded channel of a wave in one call, each channel's prior built first from the
+    - decode_wave(st, sc, flat, base, ys, xs, row, network_tail, coder, data): the decoder's
+      whole wave with the compiled coder (arzip.mixing.arithmetic: coder its state, data the
+      stream), every coded channel in one call, each channel's prior built first from the
       network's head (arzip.image.tables, window tables) and the channels decoded before it.
       network_tail: the head's weights and mixture parameters per channel, the wave's partial
       sums, and scratch (arzip.image.mixing_codec builds it). One compiled call per wave keeps
@@ -121,7 +118,6 @@ class Kernels(NamedTuple):
     update: Callable
     finish: Callable
     encode_batch: Callable
-    decode_batch: Callable
     decode_wave: Callable
 
 
@@ -184,12 +180,6 @@ def _compile(profile: Profile) -> Kernels:
         return k0
 
     @numba.njit(cache=True, nogil=True)
-    def decode_batch(st, sc, flat, base, ys, xs, c, row, cum, start, spread, net_mean, coder, data):
-        steps.decode(st, sc, flat, base, ys, xs, c, row, cum, start, spread, net_mean, coder, data, need, uses_lms,
-                     tracked, use_pred, use_ctx, line_base, line_bits, sets, set_base, network, apm1_on, apm2_on,
-                     certain, n_in)
-
-    @numba.njit(cache=True, nogil=True)
     def decode_wave(st, sc, flat, base, ys, xs, row, network_tail, coder, data):
         heads, mixes, hidden_parts, out_parts, cur, acc, window, starts, cum, spread, mean, channels, gray = \
             network_tail
@@ -206,7 +196,7 @@ def _compile(profile: Profile) -> Kernels:
             for i in range(n):
                 flat[base[i] + 1] = flat[base[i] + 2] = flat[base[i]]
 
-    return Kernels(begin, predict, update, finish, encode_batch, decode_batch, decode_wave)
+    return Kernels(begin, predict, update, finish, encode_batch, decode_wave)
 
 
 @numba.njit(cache=True, nogil=True)

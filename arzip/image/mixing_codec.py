@@ -11,7 +11,7 @@ The encoder computes the network's tables for large chunks of waves and runs the
 them in one compiled call per (wave, channel); the decoder must know a wave's earlier channels
 before their tables exist, so it runs the network per wave and the model per bit: with the
 compiled coder (light, medium) the network's tail and every channel of a wave in one compiled
-call (adaptive.Kernels.decode_wave), else channel by channel.
+call (adaptive.Kernels.decode_wave), else (full, with constriction) channel by channel.
 """
 from __future__ import annotations
 
@@ -147,6 +147,8 @@ def decode_image(model: ExactImageModel, payload: bytes, height: int, width: int
     compiled = arithmetic.decoder_state(data) if profile.compiled_coder else None
     decoder = None if profile.compiled_coder else Decoder(payload)
     whole_waves = profile.compiled_coder and profile.window_prior and profile.uses_network
+    if profile.compiled_coder and not whole_waves:  # an ablation: its NLL is what it is for
+        raise ValueError("the compiled coder decodes profiles that read the network's window tables")
     capacity = int(np.diff(sched.bounds).max())
     tail = _network_tail(model, capacity) if whole_waves else ()
     buffers = WaveBuffers(model, capacity) if whole_waves else None
@@ -163,16 +165,13 @@ def decode_image(model: ExactImageModel, payload: bytes, height: int, width: int
         current = np.zeros((CHANNELS, n), dtype=np.float64)
         for c in range(model.config.coded_channels):
             cum, start, spread, mean = _network_prior(model, c, feats, current, profile)
-            if decoder is None:
-                run.decode_batch(st, sc, flat, base, ys, xs, c, row, cum, start, spread, mean, compiled, data)
-            else:  # constriction: a call per bit of the batch
-                run.begin(st, sc, flat, base, ys, xs, c, row, mean)
-                for j in range(8):
-                    run.predict(st, sc, n, c, j, cum, start, spread)
-                    run.update(st, sc, n, c, j, decoder.decode_bit_probs(sc[17][:n]))
-                values = sc[12][:n] - 256  # c0 holds a leading 1 above the value's 8 bits
-                run.finish(st, sc, base, c, values)
-                flat[base + c] = values
+            run.begin(st, sc, flat, base, ys, xs, c, row, mean)  # constriction: a call per bit of the batch
+            for j in range(8):
+                run.predict(st, sc, n, c, j, cum, start, spread)
+                run.update(st, sc, n, c, j, decoder.decode_bit_probs(sc[17][:n]))
+            values = sc[12][:n] - 256  # c0 holds a leading 1 above the value's 8 bits
+            run.finish(st, sc, base, c, values)
+            flat[base + c] = values
             current[c] = flat[base + c] - 128.0
         if model.config.gray:  # the context reads all three channels, as in training
             flat[base + 1] = flat[base + 2] = flat[base]
