@@ -88,9 +88,8 @@ class AdaptiveState:
 
 
 class Kernels(NamedTuple):
-    """The model's kernels compiled for one profile (kernels()): its inputs, tables and stages
-    are constants inside, so a level's loops carry none of the others' work. All take the state
-    (AdaptiveState.arrays, .batch) first.
+    """The model's kernels compiled for one profile (kernels()), its inputs, tables and stages
+    held as constants. All take the state (AdaptiveState.arrays, .batch) first.
     - begin(st, sc, flat, base, ys, xs, c, row, net_mean): start channel c of a batch of n
       pixels (base: flat index of each pixel's subpixel 0 in the padded buffer, row: its row
       stride; ys, xs: image coordinates): predictions, errors and context hashes, read from
@@ -132,9 +131,9 @@ def kernels(profile: Profile) -> Kernels:
 
 
 def _compile(profile: Profile) -> Kernels:
-    """Closures over the profile's constants (numba freezes closure arrays into the code, so the
-    loops over inputs unroll and unused branches vanish: 1.2x faster than one kernel reading the
-    profile at run time)."""
+    """Closures over the profile's constants (numba freezes closure arrays into the code), which
+    call the steps of arzip.image.adaptive_steps with them; each profile's kernels, and their
+    disk cache entries, are their own."""
     use_pred, use_ctx, line_base, line_bits, sets, set_base, flags, tracked = profile.kernel_args()
     need = np.array([k in use_ctx for k in range(N_HASHED)])
     network, apm1_on, apm2_on, certain, uses_lms = (int(f) for f in flags)
