@@ -104,12 +104,13 @@ class Kernels(NamedTuple):
       probs_out, bits_out, k0): the encoder's whole channel c of a batch, the same steps in the
       same order as the decoder's; writes each bit's 12-bit probability and value in stream
       order (bit j of every pixel, then bit j + 1) from index k0; returns the next index;
-    - decode_wave(st, sc, flat, base, ys, xs, row, network_tail, coder, data): the decoder's
+    - decode_wave(st, sc, flat, base, ys, xs, row, net, coder, data): the decoder's
       whole wave with the compiled coder (arzip.mixing.arithmetic: coder its state, data the
       stream), every coded channel in one call, each channel's prior built first from the
       network's head (arzip.image.tables, window tables) and the channels decoded before it.
-      network_tail: the head's weights and mixture parameters per channel, the wave's partial
-      sums, and scratch (arzip.image.mixing_codec builds it). One compiled call per wave keeps
+      net: the head's weights and mixture parameters per channel, the wave's partial sums, and
+      scratch (arzip.image.mixing_codec.WaveNetwork, built once per image). One compiled call
+      per wave keeps
       the interpreter out of the decoder's loop, so stripes decoded side by side do not wait
       for each other."""
     begin: Callable
@@ -179,19 +180,18 @@ def _compile(profile: Profile) -> Kernels:
         return k0
 
     @numba.njit(cache=True, nogil=True)
-    def decode_wave(st, sc, flat, base, ys, xs, row, network_tail, coder, data):
-        heads, mixes, hidden_parts, out_parts, cur, acc, window, starts, cum, spread, mean, channels, gray = \
-            network_tail
-        n = base.shape[0]
-        for c in range(channels):
-            tables.rows(acc, mixes[c], True, window, starts, heads[c], hidden_parts[c], out_parts[c], cur, 0, n)
-            window_prior(window[:n], starts[:n], cum[:n], spread[:n], mean[:n])
+    def decode_wave(st, sc, flat, base, ys, xs, row, net, coder, data):
+        n, cur, cum, starts, spread, mean = base.shape[0], net.current, net.cum, net.starts, net.spread, net.mean
+        for c in range(net.channels):
+            tables.rows(net.outputs, net.mixes[c], True, net.window, starts, net.heads[c], net.hidden_parts[c],
+                        net.out_parts[c], cur, 0, n)
+            window_prior(net.window[:n], starts[:n], cum[:n], spread[:n], mean[:n])
             steps.decode(st, sc, flat, base, ys, xs, c, row, cum, starts, spread, mean, coder, data, need, uses_lms,
                          tracked, use_pred, use_ctx, line_base, line_bits, sets, set_base, network, apm1_on, apm2_on,
                          certain, n_in)
             for i in range(n):
                 cur[c, i] = np.float64(flat[base[i] + c]) - 128.0
-        if gray:  # the context reads all three channels, as in training
+        if net.gray:  # the context reads all three channels, as in training
             for i in range(n):
                 flat[base[i] + 1] = flat[base[i] + 2] = flat[base[i]]
 

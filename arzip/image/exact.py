@@ -220,18 +220,21 @@ class ExactImageModel:
         else:
             done = pieces.side_by_side(lambda rows: self._trunk(context[rows]), pieces.row_pieces(len(context)))
             hidden, out = np.concatenate([d[0] for d in done]), np.concatenate([d[1] for d in done])
-        return self._split(hidden, out)
+        return self.split(hidden, out)
 
     def wave_features(self, flat: np.ndarray, base: np.ndarray, offsets: np.ndarray,
                       buffers: "WaveBuffers") -> PixelFeatures:
-        """pixel_features of the context flat[base[:, None] + offsets] (the decoder's one wave) in
-        buffers kept from wave to wave: gathering, offsetting and requantizing in compiled code
-        and the matmuls in place, the same integers as pixel_features with a tenth of its calls
-        into numpy (which, run once per wave, cost as much as the matmuls and held the interpreter
-        that stripes decoded side by side share)."""
-        if self._gpu is not None:
-            return self.pixel_features(neighbourhood.gather(flat, base, offsets))
+        """pixel_features of the context flat[base[:, None] + offsets] (the decoder's one wave),
+        left in rows 0..n of buffers.hidden and buffers.out, which are kept from wave to wave (the
+        features returned are views of them): gathering, offsetting and requantizing in compiled
+        code and the matmuls in place, the same integers as pixel_features with a tenth of its
+        calls into numpy (which, run once per wave, cost as much as the matmuls and held the
+        interpreter that stripes decoded side by side share)."""
         n, b = len(base), buffers
+        if self._gpu is not None:  # the same integers, copied into the buffers the decoder reads
+            hidden, out = self._gpu.trunk(neighbourhood.gather(flat, base, offsets))
+            b.hidden[:n], b.out[:n] = hidden, out
+            return self.split(b.hidden[:n], b.out[:n])
         x, x64, h1, h2, hidden, out = b.x[:n], b.x64[:n], b.h1[:n], b.h2[:n], b.hidden[:n], b.out[:n]
         _context_rows(flat, base, offsets, x, x64)
         np.matmul(x, self.trunk1.weight_t, out=h1)
@@ -242,9 +245,11 @@ class ExactImageModel:
         hidden += self.hidden_trunk.bias
         np.matmul(x64, self.out_context.weight_t, out=out)
         out += self.out_context.bias
-        return self._split(hidden, out)
+        return self.split(hidden, out)
 
-    def _split(self, hidden: np.ndarray, out: np.ndarray) -> PixelFeatures:
+    def split(self, hidden: np.ndarray, out: np.ndarray) -> PixelFeatures:
+        """The features of stacked head parts (hidden: (m, coded channels * head_hidden), out:
+        (m, coded channels * 3K)) as per-channel column views."""
         hh, n_out = self.config.head_hidden, 3 * self.config.components
         coded = range(self.config.coded_channels)
         return PixelFeatures([hidden[:, c * hh:(c + 1) * hh] for c in coded],

@@ -16,6 +16,7 @@ call (adaptive.Kernels.decode_wave), else (full, with constriction) channel by c
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import NamedTuple
 
 import numpy as np
 
@@ -116,23 +117,38 @@ def bits_map(model: ExactImageModel, image: np.ndarray, layout: int,
     return out
 
 
-def _per_channel(parts: list[np.ndarray]) -> tuple[np.ndarray, ...]:
-    """A wave's partial sums as a tuple of CHANNELS arrays, a gray model's one repeated: the wave
-    decoder then has one type whatever the model, and numba compiles it once per profile."""
-    return tuple(parts) + (parts[-1],) * (CHANNELS - len(parts))
+class WaveNetwork(NamedTuple):
+    """What adaptive.Kernels.decode_wave reads of the network, built once per image (wave_network):
+    per channel the head's weights, its mixture parameters and views of the wave's partial sums in
+    the WaveBuffers that ExactImageModel.wave_features fills (a gray model's one channel repeated,
+    so that the wave decoder has one type whatever the model and numba compiles it once per
+    profile); then scratch for a wave's pixels, and the coded channels."""
+    heads: tuple                 # per channel: tables.IntegerHead.params
+    mixes: tuple                 # per channel: tables.MixtureTables.params
+    hidden_parts: tuple          # per channel: (capacity, head_hidden) head hidden partial sums
+    out_parts: tuple             # per channel: (capacity, 3K) head output partial sums
+    current: np.ndarray          # (CHANNELS, capacity): v - 128 of the pixels' channels decoded so far
+    outputs: np.ndarray          # (capacity, 3K): a channel's head outputs
+    window: np.ndarray           # (capacity, WINDOW + 1): its window tables ...
+    starts: np.ndarray           # ... their first values
+    cum: np.ndarray              # (capacity, WINDOW + 1): the prior (adaptive.window_prior)
+    spread: np.ndarray
+    mean: np.ndarray
+    channels: int                # coded channels
+    gray: bool                   # a gray model: channel 0 is copied to 1 and 2, as in training
 
 
-def _network_tail(model: ExactImageModel, capacity: int) -> tuple:
-    """What adaptive.Kernels.decode_wave needs of the network besides a wave's partial sums: the
-    heads' weights and the mixture parameters per channel, then scratch for `capacity` pixels
-    and the coded channels."""
-    n_out = 3 * model.config.components
-    heads = tuple(head.params for head in model.heads)
-    mixes = tuple(model.mixtures[c].params for c in range(CHANNELS))
-    scratch = (np.zeros((CHANNELS, capacity)), np.zeros((capacity, n_out)), np.zeros((capacity, tables.WINDOW + 1)),
-               np.zeros(capacity, dtype=np.int64), np.zeros((capacity, tables.WINDOW + 1), dtype=np.int64),
-               np.zeros(capacity, dtype=np.int64), np.zeros(capacity, dtype=np.int64))
-    return (heads, mixes, *scratch, model.config.coded_channels, model.config.gray)
+def wave_network(model: ExactImageModel, buffers: WaveBuffers) -> WaveNetwork:
+    """The WaveNetwork of a model whose waves' features go to `buffers`."""
+    capacity, n_out = buffers.out.shape[0], 3 * model.config.components
+    feats = model.split(buffers.hidden, buffers.out)
+    pad = lambda parts: tuple(parts) + (parts[-1],) * (CHANNELS - len(parts))  # noqa: E731
+    return WaveNetwork(
+        tuple(head.params for head in model.heads), tuple(model.mixtures[c].params for c in range(CHANNELS)),
+        pad(feats.head_hidden), pad(feats.head_out), np.zeros((CHANNELS, capacity)), np.zeros((capacity, n_out)),
+        np.zeros((capacity, tables.WINDOW + 1)), np.zeros(capacity, dtype=np.int64),
+        np.zeros((capacity, tables.WINDOW + 1), dtype=np.int64), np.zeros(capacity, dtype=np.int64),
+        np.zeros(capacity, dtype=np.int64), model.config.coded_channels, model.config.gray)
 
 
 def decode_image(model: ExactImageModel, payload: bytes, height: int, width: int, layout: int,
@@ -149,17 +165,14 @@ def decode_image(model: ExactImageModel, payload: bytes, height: int, width: int
     whole_waves = profile.compiled_coder and profile.window_prior and profile.uses_network
     if profile.compiled_coder and not whole_waves:  # an ablation: its NLL is what it is for
         raise ValueError("the compiled coder decodes profiles that read the network's window tables")
-    capacity = int(np.diff(sched.bounds).max())
-    tail = _network_tail(model, capacity) if whole_waves else ()
-    buffers = WaveBuffers(model, capacity) if whole_waves else None
+    buffers = WaveBuffers(model, int(np.diff(sched.bounds).max())) if whole_waves else None
+    network = wave_network(model, buffers) if whole_waves else None
     for w in range(sched.waves):
         first, last = sched.bounds[w], sched.bounds[w + 1]
         base, ys, xs, n = sched.base[first:last], sched.ys[first:last], sched.xs[first:last], last - first
         if whole_waves:  # the network's tail and every channel in one compiled call
-            feats = model.wave_features(flat, base, sched.offsets, buffers)
-            run.decode_wave(st, sc, flat, base, ys, xs, row,
-                            (*tail[:2], _per_channel(feats.head_hidden), _per_channel(feats.head_out), *tail[2:]),
-                            compiled, data)
+            model.wave_features(flat, base, sched.offsets, buffers)
+            run.decode_wave(st, sc, flat, base, ys, xs, row, network, compiled, data)
             continue
         feats = model.pixel_features(gather(flat, base, sched.offsets)) if profile.uses_network else None
         current = np.zeros((CHANNELS, n), dtype=np.float64)
