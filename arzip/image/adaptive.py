@@ -110,9 +110,8 @@ class Kernels(NamedTuple):
       network's head (arzip.image.tables, window tables) and the channels decoded before it.
       net: the head's weights and mixture parameters per channel, the wave's partial sums, and
       scratch (arzip.image.mixing_codec.WaveNetwork, built once per image). One compiled call
-      per wave keeps
-      the interpreter out of the decoder's loop, so stripes decoded side by side do not wait
-      for each other."""
+      per wave keeps the interpreter out of the decoder's loop, so stripes decoded side by side
+      do not wait for each other."""
     begin: Callable
     predict: Callable
     update: Callable

@@ -118,14 +118,6 @@ def requantize_scale(row_exp: np.ndarray, out_exp: int, dtype: np.dtype) -> np.n
     return np.exp2((out_exp - row_exp).astype(np.float64)).astype(dtype)
 
 
-def requantize(acc: np.ndarray, scale: np.ndarray, cap: int) -> np.ndarray:
-    """relu, rescale by a power of two, floor, clip to [0, cap]: every step exact in float.
-    Works in place on acc (a fresh layer output)."""
-    acc *= scale
-    np.floor(acc, out=acc)
-    return np.clip(acc, 0, cap, out=acc)
-
-
 def single_threaded_blas() -> threadpool_limits:
     """BLAS on one thread while the network runs (a context manager). Its matmuls come one wave at
     a time, batches too small for BLAS threads to pay for their hand-offs, and BLAS threads
@@ -238,9 +230,9 @@ class ExactImageModel:
         x, x64, h1, h2, hidden, out = b.x[:n], b.x64[:n], b.h1[:n], b.h2[:n], b.hidden[:n], b.out[:n]
         _context_rows(flat, base, offsets, x, x64)
         np.matmul(x, self.trunk1.weight_t, out=h1)
-        _requantize_rows(h1, self.trunk1.bias, self.scale1, ACT_MAX)
+        requantize(h1, self.trunk1.bias, self.scale1, ACT_MAX)
         np.matmul(h1, self.trunk2.weight_t, out=h2)
-        _requantize_rows(h2, self.trunk2.bias, self.scale2, ACT_MAX)
+        requantize(h2, self.trunk2.bias, self.scale2, ACT_MAX)
         np.matmul(h2, self.hidden_trunk.weight_t, out=hidden)
         hidden += self.hidden_trunk.bias
         np.matmul(x64, self.out_context.weight_t, out=out)
@@ -259,8 +251,10 @@ class ExactImageModel:
         """(head hidden partial sums, head output partial sums) of (m, n_in) uint8 contexts."""
         x = context.astype(self.hidden_dtype)
         x -= 128
-        h = requantize(self.trunk1(x), self.scale1, ACT_MAX)
-        h = requantize(self.trunk2(h), self.scale2, ACT_MAX)
+        h = x @ self.trunk1.weight_t
+        requantize(h, self.trunk1.bias, self.scale1, ACT_MAX)
+        h = h @ self.trunk2.weight_t
+        requantize(h, self.trunk2.bias, self.scale2, ACT_MAX)
         return self.hidden_trunk(h), self.out_context(x.astype(np.float64))
 
     def channel_tables(self, c: int, feats: PixelFeatures, current: np.ndarray, scale_offset: int = 0,
@@ -304,8 +298,10 @@ def _context_rows(flat, base, offsets, x, x64):
 
 
 @numba.njit(cache=True, nogil=True)
-def _requantize_rows(acc, bias, scale, cap):
-    """requantize(acc + bias, scale, cap) in place, in acc's float type (the same exact steps)."""
+def requantize(acc, bias, scale, cap):
+    """A layer's accumulators acc (without the bias) to the next layer's input, in place: add the
+    bias, rescale by a power of two, floor, relu and clip to [0, cap]; every step exact in acc's
+    float type."""
     for i in range(acc.shape[0]):
         for j in range(acc.shape[1]):
             acc[i, j] = min(max(np.floor((acc[i, j] + bias[j]) * scale[j]), 0), cap)

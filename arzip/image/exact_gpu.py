@@ -43,5 +43,5 @@ class GpuLayers:
 
 
 def _requantize(acc: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
-    """arzip.image.exact.requantize on the GPU."""
+    """arzip.image.exact.requantize on the GPU (addmm has added the bias)."""
     return acc.mul_(scale).floor_().clamp_(0, ACT_MAX)
