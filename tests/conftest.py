@@ -77,4 +77,3 @@ def peak_memory(run: Callable[[], object]) -> tuple[object, int]:
         return result, tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-
