@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from arzip import api, registry
-from arzip.image import codec, exact, neighbourhood, pieces, tables, waves
+from arzip.image import blas, codec, exact, neighbourhood, pieces, tables, waves
 from arzip.image.exact import ACT_FRAC, ACT_MAX, CHANNELS, INPUT_MAX, ExactImageModel, ModelConfig
 from arzip.image.export import quantize
 from arzip.image.model import ImageModel, nll_bits
@@ -74,20 +74,31 @@ def test_single_row_batches_match_large_batch(model, crop):
             assert all(np.array_equal(x[0], y[i]) for x, y in zip(one, batch[c]))
 
 
+@pytest.mark.parametrize("compiled", [False, True])
 @pytest.mark.parametrize("gray", [False, True])
-def test_wave_features_equal_pixel_features(model, crop, gray):
+def test_wave_features_equal_pixel_features(model, crop, gray, compiled):
     """The decoder's per-wave features (compiled gathering and requantizing, matmuls in reused
     buffers, each wave smaller than the last one) are pixel_features' integers, for RGB and gray
-    models (a gray model computes its coded channel's head parts only)."""
+    models (a gray model computes its coded channel's head parts only), whether the matmuls are
+    numpy's (wave_features) or BLAS called from compiled code (trunk_features)."""
     if gray:
         model = registry.load(registry.gray_model())
+    gemms = blas.gemms()
+    if compiled and gemms is None:
+        pytest.skip("numpy's BLAS is not callable from compiled code here")
     sched = codec.schedule_of(model, waves.LAYOUT_SINGLE, *crop.shape[:2])
     flat = sched.buffer(crop).reshape(-1)
-    buffers = exact.WaveBuffers(model, 300)
+    trunk = model.wave_trunk(300)
     for n in (300, 17, 1):
         base = sched.base[np.arange(n) * 37 % len(sched.base)]
         want = model.pixel_features(neighbourhood.gather(flat, base, sched.offsets))
-        got = model.wave_features(flat, base, sched.offsets, buffers)
+        trunk.hidden.fill(np.nan)
+        trunk.out.fill(np.nan)
+        if compiled:
+            exact.trunk_features(gemms.of(model.hidden_dtype), gemms.dgemm, flat, base, sched.offsets, trunk)
+            got = model.split(trunk.hidden[:n], trunk.out[:n])
+        else:
+            got = model.wave_features(flat, base, sched.offsets, trunk)
         assert len(got.head_hidden) == len(want.head_hidden) == model.config.coded_channels
         for a, b in zip(got.head_hidden + got.head_out, want.head_hidden + want.head_out):
             assert a.dtype == b.dtype and np.array_equal(a, b)

@@ -43,6 +43,7 @@ from ..mixing.logistic import apm_init
 from ..mixing.mixer import MIX_SHIFT
 from . import adaptive_steps as steps
 from . import tables
+from .exact import trunk_features
 from .predictors import DIST_BUCKETS, ERR_BUCKETS, N_LMS, N_LMS_IN, N_PRED
 from .profiles import CHANNELS, N_HASHED, Profile
 
@@ -110,14 +111,20 @@ class Kernels(NamedTuple):
       network's head (arzip.image.tables, window tables) and the channels decoded before it.
       net: the head's weights and mixture parameters per channel, the wave's partial sums, and
       scratch (arzip.image.mixing_codec.WaveNetwork, built once per image). One compiled call
-      per wave keeps the interpreter out of the decoder's loop, so stripes decoded side by side
-      do not wait for each other."""
+      per wave keeps the interpreter out of the mixing;
+    - decode_waves(st, sc, flat, base, ys, xs, bounds, row, offsets, trunk, gemm, gemm64, net, coder,
+      data): every wave of a stripe (wave w: pixels bounds[w] to bounds[w + 1] of base, ys, xs),
+      each wave's features (arzip.image.exact.trunk_features: offsets the context's, trunk the
+      layers and buffers, gemm and gemm64 the BLAS products of arzip.image.blas) and then
+      decode_wave, in one call that never takes the interpreter, so stripes decoded side by
+      side share nothing but the cores."""
     begin: Callable
     predict: Callable
     update: Callable
     finish: Callable
     encode_batch: Callable
     decode_wave: Callable
+    decode_waves: Callable
 
 
 _compiled: dict[Profile, Kernels] = {}
@@ -194,7 +201,14 @@ def _compile(profile: Profile) -> Kernels:
             for i in range(n):
                 flat[base[i] + 1] = flat[base[i] + 2] = flat[base[i]]
 
-    return Kernels(begin, predict, update, finish, encode_batch, decode_wave)
+    @numba.njit(cache=True, nogil=True)
+    def decode_waves(st, sc, flat, base, ys, xs, bounds, row, offsets, trunk, gemm, gemm64, net, coder, data):
+        for w in range(bounds.shape[0] - 1):
+            a, b = bounds[w], bounds[w + 1]
+            trunk_features(gemm, gemm64, flat, base[a:b], offsets, trunk)
+            decode_wave(st, sc, flat, base[a:b], ys[a:b], xs[a:b], row, net, coder, data)
+
+    return Kernels(begin, predict, update, finish, encode_batch, decode_wave, decode_waves)
 
 
 @numba.njit(cache=True, nogil=True)

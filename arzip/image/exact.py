@@ -19,13 +19,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import NamedTuple
 
 import numba
 import numpy as np
 from safetensors import safe_open
 from threadpoolctl import threadpool_limits
 
-from . import neighbourhood, pieces, tables
+from . import blas, neighbourhood, pieces, tables
 
 F32_LIMIT = 2 ** 24
 F64_LIMIT = 2 ** 53
@@ -214,29 +215,41 @@ class ExactImageModel:
             hidden, out = np.concatenate([d[0] for d in done]), np.concatenate([d[1] for d in done])
         return self.split(hidden, out)
 
+    def wave_trunk(self, capacity: int) -> "WaveTrunk":
+        """The layers wave_features runs, with buffers for waves of up to `capacity` pixels."""
+        f, n_in = self.hidden_dtype, self.trunk1.weight.shape[1]
+        return WaveTrunk(
+            self.trunk1.weight_t, self.trunk1.bias, self.scale1, self.trunk2.weight_t, self.trunk2.bias, self.scale2,
+            self.hidden_trunk.weight_t, self.hidden_trunk.bias, self.out_context.weight_t, self.out_context.bias,
+            np.empty((capacity, n_in), dtype=f), np.empty((capacity, n_in)),
+            np.empty((capacity, self.trunk1.weight.shape[0]), dtype=f),
+            np.empty((capacity, self.trunk2.weight.shape[0]), dtype=f),
+            np.empty((capacity, self.hidden_trunk.weight.shape[0]), dtype=f),
+            np.empty((capacity, self.out_context.weight.shape[0])))
+
     def wave_features(self, flat: np.ndarray, base: np.ndarray, offsets: np.ndarray,
-                      buffers: "WaveBuffers") -> PixelFeatures:
+                      trunk: "WaveTrunk") -> PixelFeatures:
         """pixel_features of the context flat[base[:, None] + offsets] (the decoder's one wave),
-        left in rows 0..n of buffers.hidden and buffers.out, which are kept from wave to wave (the
+        left in rows 0..n of trunk.hidden and trunk.out, which are kept from wave to wave (the
         features returned are views of them): gathering, offsetting and requantizing in compiled
         code and the matmuls in place, the same integers as pixel_features with a tenth of its
-        calls into numpy (which, run once per wave, cost as much as the matmuls and held the
-        interpreter that stripes decoded side by side share)."""
-        n, b = len(base), buffers
+        calls into numpy. The decoder calls it per wave where it cannot run a stripe's waves in
+        one compiled call (trunk_features, with BLAS from compiled code: arzip.image.blas)."""
+        n, t = len(base), trunk
         if self._gpu is not None:  # the same integers, copied into the buffers the decoder reads
             hidden, out = self._gpu.trunk(neighbourhood.gather(flat, base, offsets))
-            b.hidden[:n], b.out[:n] = hidden, out
-            return self.split(b.hidden[:n], b.out[:n])
-        x, x64, h1, h2, hidden, out = b.x[:n], b.x64[:n], b.h1[:n], b.h2[:n], b.hidden[:n], b.out[:n]
+            t.hidden[:n], t.out[:n] = hidden, out
+            return self.split(t.hidden[:n], t.out[:n])
+        x, x64, h1, h2, hidden, out = t.x[:n], t.x64[:n], t.h1[:n], t.h2[:n], t.hidden[:n], t.out[:n]
         _context_rows(flat, base, offsets, x, x64)
-        np.matmul(x, self.trunk1.weight_t, out=h1)
-        requantize(h1, self.trunk1.bias, self.scale1, ACT_MAX)
-        np.matmul(h1, self.trunk2.weight_t, out=h2)
-        requantize(h2, self.trunk2.bias, self.scale2, ACT_MAX)
-        np.matmul(h2, self.hidden_trunk.weight_t, out=hidden)
-        hidden += self.hidden_trunk.bias
-        np.matmul(x64, self.out_context.weight_t, out=out)
-        out += self.out_context.bias
+        np.matmul(x, t.w1, out=h1)
+        requantize(h1, t.b1, t.s1, ACT_MAX)
+        np.matmul(h1, t.w2, out=h2)
+        requantize(h2, t.b2, t.s2, ACT_MAX)
+        np.matmul(h2, t.wh, out=hidden)
+        hidden += t.bh
+        np.matmul(x64, t.wo, out=out)
+        out += t.bo
         return self.split(hidden, out)
 
     def split(self, hidden: np.ndarray, out: np.ndarray) -> PixelFeatures:
@@ -275,16 +288,46 @@ class ExactImageModel:
         return mix if scale_offset == 0 else replace(mix, ls_offset=scale_offset)
 
 
-class WaveBuffers:
-    """ExactImageModel.wave_features' buffers for waves of up to `capacity` pixels."""
+class WaveTrunk(NamedTuple):
+    """The layers that run before a pixel's own channels are known (ExactImageModel.wave_trunk),
+    and buffers for a wave's pixels, kept from wave to wave: one value that compiled code
+    takes whole (trunk_features)."""
+    w1: np.ndarray      # trunk1 (in, hidden) in the hidden layers' float type, its bias and requantize scale
+    b1: np.ndarray
+    s1: np.ndarray
+    w2: np.ndarray      # trunk2
+    b2: np.ndarray
+    s2: np.ndarray
+    wh: np.ndarray      # the heads' hidden layers' trunk parts, stacked over the coded channels
+    bh: np.ndarray
+    wo: np.ndarray      # the heads' output layers' context parts (float64), stacked
+    bo: np.ndarray
+    x: np.ndarray       # (capacity, n_in) the context - 128, in the hidden layers' type
+    x64: np.ndarray     # the same in float64
+    h1: np.ndarray      # (capacity, hidden) trunk1's activations
+    h2: np.ndarray      # trunk2's
+    hidden: np.ndarray  # (capacity, coded channels * head_hidden) the heads' hidden partial sums
+    out: np.ndarray     # (capacity, coded channels * 3K) the heads' output partial sums
 
-    def __init__(self, model: ExactImageModel, capacity: int) -> None:
-        f, n_in = model.hidden_dtype, model.trunk1.weight.shape[1]
-        self.x, self.x64 = np.empty((capacity, n_in), dtype=f), np.empty((capacity, n_in))
-        self.h1 = np.empty((capacity, model.trunk1.weight.shape[0]), dtype=f)
-        self.h2 = np.empty((capacity, model.trunk2.weight.shape[0]), dtype=f)
-        self.hidden = np.empty((capacity, model.hidden_trunk.weight.shape[0]), dtype=f)
-        self.out = np.empty((capacity, model.out_context.weight.shape[0]))
+
+@numba.njit(cache=True, nogil=True)
+def trunk_features(gemm, gemm64, flat, base, offsets, t):
+    """ExactImageModel.wave_features in one compiled call, the matrix products through BLAS
+    (arzip.image.blas: gemm for the hidden layers' float type, gemm64 for float64): the same
+    integers."""
+    n = base.shape[0]
+    _context_rows(flat, base, offsets, t.x[:n], t.x64[:n])
+    blas.matmul(gemm, t.x, t.w1, t.h1, n)
+    requantize(t.h1[:n], t.b1, t.s1, ACT_MAX)
+    blas.matmul(gemm, t.h1, t.w2, t.h2, n)
+    requantize(t.h2[:n], t.b2, t.s2, ACT_MAX)
+    blas.matmul(gemm, t.h2, t.wh, t.hidden, n)
+    blas.matmul(gemm64, t.x64, t.wo, t.out, n)
+    for i in range(n):
+        for j in range(t.bh.shape[0]):
+            t.hidden[i, j] += t.bh[j]
+        for j in range(t.bo.shape[0]):
+            t.out[i, j] += t.bo[j]
 
 
 @numba.njit(cache=True, nogil=True)

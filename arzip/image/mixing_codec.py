@@ -22,9 +22,9 @@ import numpy as np
 
 from ..coder import Decoder, Encoder, bit_costs
 from ..mixing import arithmetic
-from . import adaptive, profiles, tables
+from . import adaptive, blas, profiles, tables
 from .codec import chunk_inputs, schedule_of
-from .exact import CHANNELS, ExactImageModel, PixelFeatures, WaveBuffers
+from .exact import CHANNELS, ExactImageModel, PixelFeatures, WaveTrunk
 from .neighbourhood import gather
 
 
@@ -120,7 +120,7 @@ def bits_map(model: ExactImageModel, image: np.ndarray, layout: int,
 class WaveNetwork(NamedTuple):
     """What adaptive.Kernels.decode_wave reads of the network, built once per image (wave_network):
     per channel the head's weights, its mixture parameters and views of the wave's partial sums in
-    the WaveBuffers that ExactImageModel.wave_features fills (a gray model's one channel repeated,
+    the WaveTrunk that the wave's features fill (a gray model's one channel repeated,
     so that the wave decoder has one type whatever the model and numba compiles it once per
     profile); then scratch for a wave's pixels, and the coded channels."""
     heads: tuple                 # per channel: tables.IntegerHead.params
@@ -138,10 +138,10 @@ class WaveNetwork(NamedTuple):
     gray: bool                   # a gray model: channel 0 is copied to 1 and 2, as in training
 
 
-def wave_network(model: ExactImageModel, buffers: WaveBuffers) -> WaveNetwork:
-    """The WaveNetwork of a model whose waves' features go to `buffers`."""
-    capacity, n_out = buffers.out.shape[0], 3 * model.config.components
-    feats = model.split(buffers.hidden, buffers.out)
+def wave_network(model: ExactImageModel, trunk: WaveTrunk) -> WaveNetwork:
+    """The WaveNetwork of a model whose waves' features go to `trunk`'s buffers."""
+    capacity, n_out = trunk.out.shape[0], 3 * model.config.components
+    feats = model.split(trunk.hidden, trunk.out)
     pad = lambda parts: tuple(parts) + (parts[-1],) * (CHANNELS - len(parts))  # noqa: E731
     return WaveNetwork(
         tuple(head.params for head in model.heads), tuple(model.mixtures[c].params for c in range(CHANNELS)),
@@ -165,13 +165,18 @@ def decode_image(model: ExactImageModel, payload: bytes, height: int, width: int
     whole_waves = profile.compiled_coder and profile.window_prior and profile.uses_network
     if profile.compiled_coder and not whole_waves:  # an ablation: its NLL is what it is for
         raise ValueError("the compiled coder decodes profiles that read the network's window tables")
-    buffers = WaveBuffers(model, int(np.diff(sched.bounds).max())) if whole_waves else None
-    network = wave_network(model, buffers) if whole_waves else None
+    trunk = model.wave_trunk(int(np.diff(sched.bounds).max())) if whole_waves else None
+    network = wave_network(model, trunk) if whole_waves else None
+    gemms = blas.gemms() if whole_waves and model.device == "cpu" else None
+    if gemms is not None:  # every wave, network and mixing, in one compiled call
+        run.decode_waves(st, sc, flat, sched.base, sched.ys, sched.xs, sched.bounds, row, sched.offsets, trunk,
+                         gemms.of(model.hidden_dtype), gemms.dgemm, network, compiled, data)
+        return _image(model, sched, buf)
     for w in range(sched.waves):
         first, last = sched.bounds[w], sched.bounds[w + 1]
         base, ys, xs, n = sched.base[first:last], sched.ys[first:last], sched.xs[first:last], last - first
         if whole_waves:  # the network's tail and every channel in one compiled call
-            model.wave_features(flat, base, sched.offsets, buffers)
+            model.wave_features(flat, base, sched.offsets, trunk)
             run.decode_wave(st, sc, flat, base, ys, xs, row, network, compiled, data)
             continue
         feats = model.pixel_features(gather(flat, base, sched.offsets)) if profile.uses_network else None
@@ -188,4 +193,9 @@ def decode_image(model: ExactImageModel, payload: bytes, height: int, width: int
             current[c] = flat[base + c] - 128.0
         if model.config.gray:  # the context reads all three channels, as in training
             flat[base + 1] = flat[base + 2] = flat[base]
+    return _image(model, sched, buf)
+
+
+def _image(model: ExactImageModel, sched, buf: np.ndarray) -> np.ndarray:
+    """The decoded image, in RGB order, from the schedule's buffer."""
     return np.ascontiguousarray(sched.image(buf)[..., np.argsort(model.config.coding_order)])
