@@ -30,11 +30,12 @@ import numpy as np
 HANG_SECONDS = 10.0
 
 
-PARTS = {"rgb-model": ["light mixing"], "rgb-mixing": ["mixing"], "gray-model": ["medium mixing"],
-         "rgba-model+alpha-full-depth": ["light mixing", "full depth"], "rgba-model+alpha-bytes": ["light mixing", "bytes"],
-         "palette-indices": ["indices"], "gray4-indices": ["indices"], "1bit-indices": ["indices"],
-         "1bit-bilevel": ["bilevel"], "16bit-bytes": ["bytes"], "16bit-gray-full-depth": ["full depth"],
-         "16bit-rgb-full-depth": ["full depth"], "16bit-widened-model": ["light mixing"]}
+PARTS = {"rgb-model": ["quick mixing"], "rgb-medium": ["medium mixing"], "rgb-mixing": ["mixing"],
+         "gray-model": ["quick mixing"], "rgba-model+alpha-full-depth": ["quick mixing", "full depth"],
+         "rgba-model+alpha-bytes": ["quick mixing", "bytes"], "palette-indices": ["indices"],
+         "gray4-indices": ["indices"], "1bit-indices": ["indices"], "1bit-bilevel": ["bilevel"], "16bit-bytes": ["bytes"],
+         "16bit-gray-full-depth": ["full depth"], "16bit-rgb-full-depth": ["full depth"],
+         "16bit-widened-model": ["quick mixing"]}
 
 
 def seeds() -> dict[str, bytes]:
@@ -53,6 +54,7 @@ def seeds() -> dict[str, bytes]:
     text = (Path(__file__).resolve().parents[1] / "README.md").read_bytes()[:3000]
     out = {
         "rgb-model": arzip.compress_image(photo),
+        "rgb-medium": arzip.compress_image(photo, level=6),
         "rgb-mixing": arzip.compress_image(photo, level=8),
         "gray-model": arzip.compress_image(gray),
         "rgba-model+alpha-full-depth": arzip.compress_image(

@@ -73,7 +73,7 @@ def test_info(png_file, small_photo):
     assert len(info["parts"][0]["model_sha256"]) == 64
     r = arzip("info", f"{png_file}.arz")
     assert r.returncode == 0 and "bits per subpixel" in r.stdout and "single layout" in r.stdout
-    assert "light context mixing around rgb-mlp1" in r.stdout and "levels 5:" in r.stdout
+    assert "quick context mixing around rgb-mlp1" in r.stdout and "levels 5:" in r.stdout
 
 
 @pytest.mark.parametrize("mode", ["P"])

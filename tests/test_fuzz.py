@@ -18,7 +18,8 @@ NOISE = np.random.default_rng(5).integers(0, 16, size=IMAGE.shape, dtype=np.uint
 PALETTE = np.array([[0, 0, 0], [90, 40, 20], [200, 180, 90], [255, 255, 255]], np.uint8)
 GRAPHIC = np.zeros((12, 16, 4), np.uint8)
 GRAPHIC[2:9, 3:12] = (250, 20, 20, 255)
-SEEDS = {"rgb model": lambda: api.compress_image(IMAGE),
+SEEDS = {"rgb model": lambda: api.compress_image(IMAGE),  # quick mixing
+         "rgb medium mixing": lambda: api.compress_image(IMAGE, level=6),
          "rgb mixing": lambda: api.compress_image(IMAGE, level=8),
          "rgba: model + alpha part": lambda: api.compress_image(np.dstack([IMAGE, IMAGE[..., :1]])),
          "graphics: bytes part": lambda: api.compress_image(GRAPHIC),

@@ -249,7 +249,7 @@ def test_never_larger_than_the_png_whatever_the_models_do(monkeypatch):
 
 
 def test_photos_use_the_learned_models(photo_crop):
-    for samples, plane, method in [(photo_crop, "colours", "light mixing"), (photo_crop[..., 1], "gray", "medium mixing")]:
+    for samples, plane, method in [(photo_crop, "colours", "quick mixing"), (photo_crop[..., 1], "gray", "quick mixing")]:
         info = api.info(api.compress_image(samples))
         assert info["parts"][0] == info["parts"][0] | {"plane": plane, "method": method, "levels": [5]}
 
@@ -300,7 +300,7 @@ def test_large_images_are_coded_in_stripes(monkeypatch, photo_crop):
     from arzip.image import container, network_parts
     monkeypatch.setattr(network_parts, "STRIPE_PIXELS", 500)
     for samples in (photo_crop, np.ascontiguousarray(photo_crop[..., 0])):
-        for level, method in ((4, "model"), (9, "mixing"), (5, "light mixing" if samples.ndim == 3 else "medium mixing")):
+        for level, method in ((4, "model"), (9, "mixing"), (5, "quick mixing")):
             blob = api.compress_image(samples, level=level)
             assert api.info(blob)["parts"][0]["method"] == method
             assert np.array_equal(api.decompress_image(blob).reshape(samples.shape), samples)

@@ -50,7 +50,7 @@ def test_light_profile_round_trip_and_rate_equal_nll(model, crop):
 
 
 @pytest.mark.parametrize("shape", [(1, 1), (1, 37), (29, 1), (3, 260)])
-@pytest.mark.parametrize("profile", ["full", "light"])
+@pytest.mark.parametrize("profile", ["full", "light", "quick"])
 def test_edge_shapes(model, photo, shape, profile):
     image = np.ascontiguousarray(photo[:shape[0], :shape[1]])
     payload, _ = mixing_codec.encode_image(model, image, LAYOUT_SINGLE, profiles.PROFILES[profile])
@@ -80,7 +80,7 @@ def test_stripes_side_by_side_give_the_same_archive_whatever_the_threads(photo):
         api.set_threads(2)
         blob = arzip.compress_image(image, level=5)
         part = arzip.info(blob)["parts"][0]
-        assert part["method"] == "light mixing"
+        assert part["method"] == "quick mixing"
         api.set_threads(1)
         assert arzip.compress_image(image, level=5) == blob
         assert np.array_equal(arzip.decompress_image(blob), image)
@@ -134,6 +134,44 @@ def test_window_prior_spreads_the_escape_mass_evenly():
         full[i, s:s + 32] = window[i, :32]
     assert spread[0] == 1 and spread[1] == window[1, 32] // 224
     _check_prior(full, cum, starts.astype(np.int64), spread, mean)
+
+
+def test_mixture_prior_is_the_full_tables_evaluated_where_the_bits_go(model, crop):
+    """The quick profile's prior (tables.mixture_rows and mixture_below) gives every value the mass
+    the full table of the same head outputs gives it, so its node probabilities are the full
+    table's, exactly; its mean is the components' weighted mean, clipped. Checked on the
+    network's real outputs for a photo's pixels, every channel."""
+    from arzip.image import neighbourhood, tables
+    sched = codec.schedule_of(model, LAYOUT_SINGLE, *crop.shape[:2])
+    flat = sched.buffer(crop).reshape(-1)
+    base = sched.base[::7]
+    feats = model.pixel_features(neighbourhood.gather(flat, base, sched.offsets))
+    current = np.ascontiguousarray(flat[base[:, None] + np.arange(3)].T - 128.0)
+    lut, n_comp = model.luts["lut_sigmoid"], model.config.components
+    lo_mass, hi_mass, mid_mass = (np.zeros(len(base), np.int64) for _ in range(3))
+    for c in range(3):
+        outputs = model.channel_tables(c, feats, current)[0]
+        full = model.full_tables(c, outputs).astype(np.int64)
+        params, mean = model.channel_mixtures(c, feats, current)
+        for i in range(0, len(base), 5):
+            below = [tables.mixture_below(params, i, v, lut) for v in range(257)]
+            assert below == [0, *np.cumsum(full[i]).tolist()]
+            assert tables.mixture_total(params, i, lut) == full[i].sum()
+            w, mu = params[i, :n_comp], params[i, n_comp:2 * n_comp] + 128 * 64
+            assert mean[i] == min(max((int((w * mu).sum()) + int(w.sum()) * 32) // (int(w.sum()) * 64), 0), 255)
+            node = 1
+            for j in range(8):  # down the bit tree of the pixel's own value, as the coder goes
+                lo = (node - (1 << j)) << (8 - j)
+                mid, hi = lo + (1 << (7 - j)), lo + (1 << (8 - j))
+                p = adaptive_steps.mixture_node_p(params, lut, lo_mass, hi_mass, mid_mass, i, j, mid)
+                assert p == adaptive_steps.node_p(np.cumsum(np.concatenate([[0], full[i]]))[None], np.zeros(1, np.int64),
+                                                  np.zeros(1, np.int64), 0, lo, mid, hi)
+                bit = (int(flat[base[i] + c]) >> (7 - j)) & 1
+                if bit:
+                    lo_mass[i] = mid_mass[i]
+                else:
+                    hi_mass[i] = mid_mass[i]
+                node = 2 * node + bit
 
 
 def test_levels_8_and_9_mix(crop):

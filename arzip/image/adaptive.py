@@ -85,7 +85,8 @@ class AdaptiveState:
             z(n),                                        # 18 position parity: (y mod 2) * 2 + x mod 2
             z(n),                                        # 19 1 where the bit is certain (profile.certain)
             z(1),                                        # 20 the sum of the slots the touch pass reads
-        )
+            z(n), z(n), z(n),                            # 21-23 mixture prior: the masses below the node's
+        )                                                #   lower bound, its upper bound and its split point
 
 
 class Kernels(NamedTuple):
@@ -95,13 +96,15 @@ class Kernels(NamedTuple):
       pixels (base: flat index of each pixel's subpixel 0 in the padded buffer, row: its row
       stride; ys, xs: image coordinates): predictions, errors and context hashes, read from
       earlier waves and the pixels' earlier channels only;
-    - predict(st, sc, n, c, j, cum, start, spread): the probability that bit j (0: most
+    - predict(st, sc, n, c, j, cum, start, spread, lut): the probability that bit j (0: most
       significant) of channel c is 1, for the n pixels, into sc[16] (12-bit) and sc[17]
-      (/ 4096). cum, start, spread: the network's prior (network_prior, window_prior);
+      (/ 4096). cum, start, spread: the network's prior (network_prior, window_prior), or with
+      the profile's mixture prior cum the pixels' mixtures (arzip.image.tables.mixture_rows)
+      and lut the model's sigmoid table;
     - update(st, sc, n, c, j, bits): learn from bit j of the n pixels, pixel by pixel;
     - finish(st, sc, base, c, values): after channel c of the batch is coded, the predictors'
       errors that later pixels' contexts read, and a step of the LMS predictors;
-    - encode_batch(st, sc, flat, base, ys, xs, c, row, cum, start, spread, net_mean, values,
+    - encode_batch(st, sc, flat, base, ys, xs, c, row, cum, start, spread, net_mean, lut, values,
       probs_out, bits_out, k0): the encoder's whole channel c of a batch, the same steps in the
       same order as the decoder's; writes each bit's 12-bit probability and value in stream
       order (bit j of every pixel, then bit j + 1) from index k0; returns the next index;
@@ -143,7 +146,7 @@ def _compile(profile: Profile) -> Kernels:
     disk cache entries, are their own."""
     use_pred, use_ctx, line_base, line_bits, sets, set_base, flags, tracked = profile.kernel_args()
     need = np.array([k in use_ctx for k in range(N_HASHED)])
-    network, apm1_on, apm2_on, certain, uses_lms = (int(f) for f in flags)
+    network, apm1_on, apm2_on, certain, uses_lms, mixture = (int(f) for f in flags)
     n_in = profile.inputs
 
     n_pred, n_ctx, n_sets = len(use_pred), len(use_ctx), len(sets)
@@ -153,34 +156,34 @@ def _compile(profile: Profile) -> Kernels:
         steps.begin(st, sc, flat, base, ys, xs, c, row, net_mean, need, uses_lms, tracked)
 
     @numba.njit(cache=True, nogil=True)
-    def predict(st, sc, n, c, j, cum, start, spread):
+    def predict(st, sc, n, c, j, cum, start, spread, lut):
         steps.predict(st, sc, n, c, j, cum, start, spread, use_pred, use_ctx, line_base, line_bits, sets,
-                      set_base, network, apm1_on, apm2_on, certain, n_in)
+                      set_base, network, apm1_on, apm2_on, certain, n_in, mixture, lut)
         for i in range(n):
             sc[17][i] = sc[16][i] / 4096.0  # exact: a 12-bit integer over a power of two
 
     @numba.njit(cache=True, nogil=True)
     def update(st, sc, n, c, j, bits):
-        steps.update(st, sc, n, c, j, bits, n_pred, n_ctx, n_sets, apm1_on, apm2_on, n_in)
+        steps.update(st, sc, n, c, j, bits, n_pred, n_ctx, n_sets, apm1_on, apm2_on, n_in, mixture)
 
     @numba.njit(cache=True, nogil=True)
     def finish(st, sc, base, c, values):
         steps.finish(st, sc, base, c, values, uses_lms, tracked)
 
     @numba.njit(cache=True, nogil=True)
-    def encode_batch(st, sc, flat, base, ys, xs, c, row, cum, start, spread, net_mean, values, probs_out, bits_out,
-                     k0):
+    def encode_batch(st, sc, flat, base, ys, xs, c, row, cum, start, spread, net_mean, lut, values, probs_out,
+                     bits_out, k0):
         n = base.shape[0]
         steps.begin(st, sc, flat, base, ys, xs, c, row, net_mean, need, uses_lms, tracked)
         bits = np.empty(n, dtype=np.int64)
         for j in range(8):
             steps.predict(st, sc, n, c, j, cum, start, spread, use_pred, use_ctx, line_base, line_bits, sets,
-                          set_base, network, apm1_on, apm2_on, certain, n_in)
+                          set_base, network, apm1_on, apm2_on, certain, n_in, mixture, lut)
             for i in range(n):
                 bits[i] = (values[i] >> (7 - j)) & 1
                 probs_out[k0 + i] = sc[16][i]
                 bits_out[k0 + i] = bits[i]
-            steps.update(st, sc, n, c, j, bits, n_pred, n_ctx, n_sets, apm1_on, apm2_on, n_in)
+            steps.update(st, sc, n, c, j, bits, n_pred, n_ctx, n_sets, apm1_on, apm2_on, n_in, mixture)
             k0 += n
         steps.finish(st, sc, base, c, values, uses_lms, tracked)
         return k0
@@ -189,12 +192,19 @@ def _compile(profile: Profile) -> Kernels:
     def decode_wave(st, sc, flat, base, ys, xs, row, net, coder, data):
         n, cur, cum, starts, spread, mean = base.shape[0], net.current, net.cum, net.starts, net.spread, net.mean
         for c in range(net.channels):
-            tables.rows(net.outputs, net.mixes[c], True, net.window, starts, net.heads[c], net.hidden_parts[c],
-                        net.out_parts[c], cur, 0, n)
-            window_prior(net.window[:n], starts[:n], cum[:n], spread[:n], mean[:n])
-            steps.decode(st, sc, flat, base, ys, xs, c, row, cum, starts, spread, mean, coder, data, need, uses_lms,
+            lut = net.mixes[c][6]  # the sigmoid table
+            if mixture:
+                tables.mixture_rows(net.outputs, net.mixes[c], net.params, mean, net.heads[c], net.hidden_parts[c],
+                                    net.out_parts[c], cur, 0, n)
+                prior = net.params
+            else:
+                tables.rows(net.outputs, net.mixes[c], True, net.window, starts, net.heads[c], net.hidden_parts[c],
+                            net.out_parts[c], cur, 0, n)
+                window_prior(net.window[:n], starts[:n], cum[:n], spread[:n], mean[:n])
+                prior = cum
+            steps.decode(st, sc, flat, base, ys, xs, c, row, prior, starts, spread, mean, coder, data, need, uses_lms,
                          tracked, use_pred, use_ctx, line_base, line_bits, sets, set_base, network, apm1_on, apm2_on,
-                         certain, n_in)
+                         certain, n_in, mixture, lut)
             for i in range(n):
                 cur[c, i] = np.float64(flat[base[i] + c]) - 128.0
         if net.gray:  # the context reads all three channels, as in training

@@ -14,6 +14,7 @@ from ..mixing import arithmetic, counters
 from ..mixing.hashing import h32
 from ..mixing.logistic import STRETCH, apm_learn, apm_refine, squash
 from ..mixing.mixer import MIX_SHIFT
+from . import tables
 from .predictors import (DIST_BUCKETS, ERR_BUCKETS, N_BASE, N_LMS, N_LMS_IN, N_PRED, LMS_RATES, clip8, dist_of,
                          error_bucket, lms_inputs, predictions)
 from .profiles import CHANNELS, SET_BEST_ERROR, SET_CONFIDENCE, SET_PLAIN
@@ -26,7 +27,8 @@ APM_RATE = 7
 
 @numba.njit(cache=True, nogil=True)
 def decode(st, sc, flat, base, ys, xs, c, row, cum, start, spread, net_mean, coder, data, need, uses_lms, tracked,
-            use_pred, use_ctx, line_base, line_bits, sets, set_base, network, apm1_on, apm2_on, certain, n_in):
+            use_pred, use_ctx, line_base, line_bits, sets, set_base, network, apm1_on, apm2_on, certain, n_in, mixture,
+            lut):
     """The decoder's whole channel c of a batch: encode_batch's steps, each bit decoded between
     predict and update (the compiled coder: coder its state, data the stream); the values go into
     flat."""
@@ -35,10 +37,11 @@ def decode(st, sc, flat, base, ys, xs, c, row, cum, start, spread, net_mean, cod
     bits, probs = np.empty(n, dtype=np.int64), sc[16]
     for j in range(8):
         predict(st, sc, n, c, j, cum, start, spread, use_pred, use_ctx, line_base, line_bits, sets, set_base,
-                 network, apm1_on, apm2_on, certain, n_in)
+                 network, apm1_on, apm2_on, certain, n_in, mixture, lut)
         for i in range(n):
             bits[i] = arithmetic.decode_bit(coder, data, probs[i])
-        update(st, sc, n, c, j, bits, use_pred.shape[0], use_ctx.shape[0], sets.shape[0], apm1_on, apm2_on, n_in)
+        update(st, sc, n, c, j, bits, use_pred.shape[0], use_ctx.shape[0], sets.shape[0], apm1_on, apm2_on, n_in,
+               mixture)
     values = sc[12][:n] - 256  # c0 holds a leading 1 above the value's 8 bits
     finish(st, sc, base, c, values, uses_lms, tracked)
     for i in range(n):
@@ -143,12 +146,15 @@ def _touch(slots, sc, n, j, use_ctx, line_base, line_bits):
 
 @numba.njit(cache=True, nogil=True)
 def predict(st, sc, n, c, j, cum, start, spread, use_pred, use_ctx, line_base, line_bits, sets, set_base, network,
-             apm1_on, apm2_on, certain, n_in):
+             apm1_on, apm2_on, certain, n_in, mixture, lut):
     """Kernels.predict: the n pixels' 12-bit probabilities that bit j is 1 into sc[16], keeping what
-    _update learns from."""
+    _update learns from. The network's prior: with mixture, cum holds the pixels' mixtures
+    (arzip.image.tables.mixture_rows; lut the sigmoid table), else cum, start and spread its
+    cumulative table (node_p)."""
     slots, dist, weights, final, apm1, apm2, err, lms = st
     preds, ebucket, best, ctx, line, inp, dslot, mset = sc[0], sc[1], sc[2], sc[3], sc[4], sc[5], sc[6], sc[7]
     pmix, layer1, p1, ai, c0, parity, is_certain = sc[8], sc[9], sc[10], sc[11], sc[12], sc[18], sc[19]
+    lo_mass, hi_mass, mid_mass = sc[21], sc[22], sc[23]
     n_pred, n_ctx, n_sets = use_pred.shape[0], use_ctx.shape[0], sets.shape[0]
     at_ctx, at_bias = 1 + n_pred, 1 + n_pred + n_ctx
     pout = sc[16]
@@ -161,7 +167,12 @@ def predict(st, sc, n, c, j, cum, start, spread, use_pred, use_ctx, line_base, l
         sub = _nibble_node(node, j)
         lo = (node - (1 << j)) << (8 - j)
         mid = lo + (1 << (7 - j))  # the node splits values below mid from the rest
-        p16 = node_p(cum, start, spread, i, lo, mid, lo + (1 << (8 - j))) if network or certain else 32768
+        if not (network or certain):
+            p16 = 32768
+        elif mixture:
+            p16 = mixture_node_p(cum, lut, lo_mass, hi_mass, mid_mass, i, j, mid)
+        else:
+            p16 = node_p(cum, start, spread, i, lo, mid, lo + (1 << (8 - j)))
         if p16 <= certain or p16 >= 65536 - certain:
             is_certain[i] = 1
             pout[i] = max(1, min(4095, (p16 + 8) >> 4))
@@ -229,23 +240,42 @@ def node_p(cum, start, spread, i, lo, mid, hi):
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
+def mixture_node_p(params, lut, lo_mass, hi_mass, mid_mass, i, j, mid):
+    """node_p of the mixture prior (arzip.image.tables.mixture_below): the masses below the node's
+    bounds carry over from bit to bit (update moves one bound to mid), so each bit evaluates the
+    mixture's CDF at one edge, mid's."""
+    if j == 0:
+        lo_mass[i] = 0
+        hi_mass[i] = tables.mixture_total(params, i, lut)
+    m = tables.mixture_below(params, i, mid, lut)
+    mid_mass[i] = m
+    below, above = m - lo_mass[i], hi_mass[i] - m
+    return min(max((above * 65536 + (below + above) // 2) // (below + above), 1), 65535)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
 def _nibble_node(node, j):
     """The node's slot within its nibble's line (1..15)."""
     return node if j < 4 else (node & ((1 << (j - 4)) - 1)) | (1 << (j - 4))
 
 
 @numba.njit(cache=True, nogil=True)
-def update(st, sc, n, c, j, bits, n_pred, n_ctx, n_sets, apm1_on, apm2_on, n_in):
+def update(st, sc, n, c, j, bits, n_pred, n_ctx, n_sets, apm1_on, apm2_on, n_in, mixture):
     """Kernels.update."""
     slots, dist, weights, final, apm1, apm2, err, lms = st
     line, inp, dslot, mset, pmix, layer1, p1, ai, c0 = sc[4], sc[5], sc[6], sc[7], sc[8], sc[9], sc[10], sc[11], \
         sc[12]
-    is_certain = sc[19]
+    is_certain, lo_mass, hi_mass, mid_mass = sc[19], sc[21], sc[22], sc[23]
     fr = c * 8 + j
     for i in range(n):
         y = np.int64(bits[i])
         node = c0[i]
         c0[i] = 2 * node + y
+        if mixture:  # the node's bounds: [mid, hi) after a 1, [lo, mid) after a 0
+            if y:
+                lo_mass[i] = mid_mass[i]
+            else:
+                hi_mass[i] = mid_mass[i]
         if is_certain[i]:
             continue
         sub = _nibble_node(node, j)

@@ -279,6 +279,12 @@ class ExactImageModel:
         return self._mixture(c, scale_offset).head_tables(self.heads[c], feats.head_hidden[c],
                                                           feats.head_out[c], current, window)
 
+    def channel_mixtures(self, c: int, feats: PixelFeatures, current: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Channel c's mixtures given the pixels' channels 0..c-1 (as channel_tables), without
+        tables: ((m, 3K + 1) int64 mixture parameters, (m,) int64 mean values), what the adaptive
+        model's mixture prior reads (arzip.image.tables.mixture_rows)."""
+        return self.mixtures[c].head_mixtures(self.heads[c], feats.head_hidden[c], feats.head_out[c], current)
+
     def full_tables(self, c: int, outputs: np.ndarray, scale_offset: int = 0) -> np.ndarray:
         """(m, 256) integer frequency tables of channel c from its head outputs."""
         return self._mixture(c, scale_offset).full(outputs)

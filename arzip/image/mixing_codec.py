@@ -31,11 +31,15 @@ from .neighbourhood import gather
 def _network_prior(model: ExactImageModel, c: int, feats: PixelFeatures | None, current: np.ndarray,
                    profile: profiles.Profile) -> tuple[np.ndarray, ...]:
     """Channel c's network prior for a batch, as the adaptive model reads it: (cumulative
-    frequencies, their first value, the mass of each value outside them) and table means."""
+    frequencies, their first value, the mass of each value outside them) and table means; with
+    the mixture prior (the mixtures' parameters, zeros, zeros) and the mixtures' means."""
     n = current.shape[1]
     if not profile.uses_network:  # an ablation: nothing reads the prior (a mean of 128 for the bookkeeping)
         return np.zeros((n, 2), dtype=np.int64), np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64), \
             np.full(n, 128, dtype=np.int64)
+    if profile.mixture_prior:  # the mixtures themselves, which predict evaluates (tables.mixture_below)
+        params, mean = model.channel_mixtures(c, feats, current)
+        return params, np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64), mean
     mean = np.empty(n, dtype=np.int64)
     if profile.window_prior:
         _, window, starts = model.channel_tables(c, feats, current)
@@ -67,6 +71,7 @@ def _coded_bits(model: ExactImageModel, image: np.ndarray, layout: int,
     sched = schedule_of(model, layout, *image.shape[:2])
     flat = sched.buffer(image[..., model.config.coding_order]).reshape(-1)
     state, row, encode_batch = _state(sched, profile), sched.cols * CHANNELS, adaptive.kernels(profile).encode_batch
+    lut = model.luts["lut_sigmoid"]
     for waves, feats, current, values in chunk_inputs(model, image, sched, profile.uses_network):
         first, last = sched.bounds[waves.start], sched.bounds[waves.stop]
         base, ys, xs = sched.base[first:last], sched.ys[first:last], sched.xs[first:last]
@@ -79,7 +84,7 @@ def _coded_bits(model: ExactImageModel, image: np.ndarray, layout: int,
             a, b = sched.bounds[w] - first, sched.bounds[w + 1] - first
             for c, (cum, start, spread, mean) in enumerate(priors):
                 k = encode_batch(state.arrays, state.batch, flat, base[a:b], ys[a:b], xs[a:b], c, row, cum[a:b],
-                                 start[a:b], spread[a:b], mean[a:b], values[a:b, c], probs, bits, k)
+                                 start[a:b], spread[a:b], mean[a:b], lut, values[a:b, c], probs, bits, k)
                 batches.append((ys[a:b], xs[a:b], c))
         yield bits[:k], probs[:k], batches
 
@@ -134,6 +139,7 @@ class WaveNetwork(NamedTuple):
     cum: np.ndarray              # (capacity, WINDOW + 1): the prior (adaptive.window_prior)
     spread: np.ndarray
     mean: np.ndarray
+    params: np.ndarray           # (capacity, 3K + 1): or the mixture prior (tables.mixture_rows)
     channels: int                # coded channels
     gray: bool                   # a gray model: channel 0 is copied to 1 and 2, as in training
 
@@ -148,7 +154,8 @@ def wave_network(model: ExactImageModel, trunk: WaveTrunk) -> WaveNetwork:
         pad(feats.head_hidden), pad(feats.head_out), np.zeros((CHANNELS, capacity)), np.zeros((capacity, n_out)),
         np.zeros((capacity, tables.WINDOW + 1)), np.zeros(capacity, dtype=np.int64),
         np.zeros((capacity, tables.WINDOW + 1), dtype=np.int64), np.zeros(capacity, dtype=np.int64),
-        np.zeros(capacity, dtype=np.int64), model.config.coded_channels, model.config.gray)
+        np.zeros(capacity, dtype=np.int64), np.zeros((capacity, n_out + 1), dtype=np.int64),
+        model.config.coded_channels, model.config.gray)
 
 
 def decode_image(model: ExactImageModel, payload: bytes, height: int, width: int, layout: int,
@@ -162,7 +169,7 @@ def decode_image(model: ExactImageModel, payload: bytes, height: int, width: int
     data = np.frombuffer(payload, dtype=np.uint8)
     compiled = arithmetic.decoder_state(data) if profile.compiled_coder else None
     decoder = None if profile.compiled_coder else Decoder(payload)
-    whole_waves = profile.compiled_coder and profile.window_prior and profile.uses_network
+    whole_waves = profile.compiled_coder and (profile.window_prior or profile.mixture_prior) and profile.uses_network
     if profile.compiled_coder and not whole_waves:  # an ablation: its NLL is what it is for
         raise ValueError("the compiled coder decodes profiles that read the network's window tables")
     trunk = model.wave_trunk(int(np.diff(sched.bounds).max())) if whole_waves else None
@@ -185,7 +192,7 @@ def decode_image(model: ExactImageModel, payload: bytes, height: int, width: int
             cum, start, spread, mean = _network_prior(model, c, feats, current, profile)
             run.begin(st, sc, flat, base, ys, xs, c, row, mean)  # constriction: a call per bit of the batch
             for j in range(8):
-                run.predict(st, sc, n, c, j, cum, start, spread)
+                run.predict(st, sc, n, c, j, cum, start, spread, model.luts["lut_sigmoid"])
                 run.update(st, sc, n, c, j, decoder.decode_bit_probs(sc[17][:n]))
             values = sc[12][:n] - 256  # c0 holds a leading 1 above the value's 8 bits
             run.finish(st, sc, base, c, values)

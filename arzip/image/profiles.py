@@ -41,6 +41,8 @@ class Profile:
     certain: int = 0               # bits whose network probability (16-bit) is within this of 0 or 1
                                    # are coded with it directly, nothing mixed or learned (0: none)
     compiled_coder: bool = False   # code with arzip.mixing.arithmetic inside the kernels (else constriction)
+    mixture_prior: bool = False    # the network's bit probabilities from its mixture itself, its CDF at the
+                                   # edges a value's bits visit (arzip.image.tables.mixture_below): no tables
 
     @property
     def inputs(self) -> int:
@@ -61,7 +63,7 @@ class Profile:
             keep = [k for k in keep if self.contexts[k] != NET_CONTEXT]
         return Profile(self.network and not network, preds, tuple(self.contexts[k] for k in keep),
                        tuple(self.line_bits[k] for k in keep), sets or (SET_PLAIN,), () if apms else self.apms,
-                       self.window_prior, 0 if network else self.certain, self.compiled_coder)
+                       self.window_prior, 0 if network else self.certain, self.compiled_coder, self.mixture_prior)
 
     @property
     def uses_network(self) -> bool:
@@ -76,7 +78,8 @@ class Profile:
         tracked = sorted(set(self.predictors) | TRACKED_ALWAYS)  # whose errors the model keeps
         lms = int(any(k >= N_PRED - N_LMS for k in tracked))
         return (a(self.predictors), a(self.contexts), a(line_base), a(self.line_bits), a(self.sets), a(set_base),
-                a([int(self.network), int(0 in self.apms), int(1 in self.apms), self.certain, lms]), a(tracked))
+                a([int(self.network), int(0 in self.apms), int(1 in self.apms), self.certain, lms,
+                   int(self.mixture_prior)]), a(tracked))
 
 
 #: every input, large tables: the strongest levels
@@ -90,6 +93,12 @@ LIGHT = Profile(True, (3, MED, 13, 16, NET_MEAN), (0, 11, 12), (17, 17, 17), (SE
 #: sets, both APMs, the cheap parts of LIGHT (models/EXPERIMENTS.md A28)
 MEDIUM = Profile(True, tuple(range(NET_MEAN + 1)), tuple(range(N_HASHED)), (18,) * N_HASHED,
                  (SET_BEST_ERROR, SET_POSITION), (0, 1), window_prior=True, certain=64, compiled_coder=True)
-PROFILES = {"full": FULL, "medium": MEDIUM, "light": LIGHT}
+#: LIGHT's predictors and weight set, its two contexts of the pixel's earlier channels and
+#: position, and the mixture prior instead of window tables: smaller than LIGHT (the prior is the
+#: network's whole mixture, not a window) and faster (the mixture's CDF at the 8 edges a value's
+#: bits visit instead of a table of 32 values around it): models/EXPERIMENTS.md K31
+QUICK = Profile(True, (3, MED, 13, 16, NET_MEAN), (11, 12), (17, 17), (SET_BEST_ERROR,), (0,), certain=64,
+                compiled_coder=True, mixture_prior=True)
+PROFILES = {"full": FULL, "medium": MEDIUM, "light": LIGHT, "quick": QUICK}
 
 

@@ -94,7 +94,7 @@ class IntegerHead:
         return (self.w_hidden_cur_t, self.hidden_scale, self.act_max, self.w_out_hidden_t, self.w_out_cur_t)
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, inline="always")
 def _cdf(d: np.int64, inv: np.int64, lut: np.ndarray) -> np.int64:
     """Logistic CDF at distance d (1/64 grey levels) from the mean for inverse scale inv, as an
     integer in [0, 2^CDF_BITS]: table lookup with integer linear interpolation."""
@@ -150,7 +150,7 @@ def _mixture(acc, r, shifts, n_comp, mean_lim, ls_lo, ls_hi, ls_offset, lut_inv,
     return best
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, inline="always")
 def _edge(j):
     """Upper edge of value j in 1/64 grey levels around 128."""
     return np.int64(64 * (j - 128) + 32)
@@ -229,6 +229,60 @@ def rows(acc, mix, window, out, starts, head, hidden_part, out_part, cur, row0, 
     _table_rows(acc, mix, window, out, starts, row0, row1)
 
 
+@numba.njit(cache=True, nogil=True)
+def mixture_rows(acc, mix, params, mean_out, head, hidden_part, out_part, cur, row0, row1):
+    """Rows row0..row1: the head outputs (head_rows) and then each row's mixture itself, for the
+    adaptive model's mixture prior, which evaluates the mixture's CDF only at the few edges a
+    value's bits visit (mixture_below) instead of building a table of every value: params[r] =
+    (the K components' weights, means and inverse scales, the floor mass of every value) and
+    mean_out[r] the mixture's mean value, clipped to 0..255."""
+    head_rows(hidden_part, out_part, cur, *head, acc, row0, row1)
+    shifts, n_comp, mean_lim, ls_lo, ls_hi, ls_offset, lut_sig, lut_inv, lut_exp2 = mix
+    full = lut_sig[lut_sig.shape[0] - 1]
+    weight = np.zeros(n_comp, dtype=np.int64)
+    mean = np.zeros(n_comp, dtype=np.int64)
+    inv = np.zeros(n_comp, dtype=np.int64)
+    for r in range(row0, row1):
+        _mixture(acc, r, shifts, n_comp, mean_lim, ls_lo, ls_hi, ls_offset, lut_inv, lut_exp2, weight, mean, inv)
+        weights = 0
+        moment = 0  # sum of weight * mean, the means in 1/64 grey levels from 0
+        for k in range(n_comp):
+            params[r, k] = weight[k]
+            params[r, n_comp + k] = mean[k]
+            params[r, 2 * n_comp + k] = inv[k]
+            weights += weight[k]
+            moment += weight[k] * (mean[k] + (128 << MEAN_FRAC))
+        params[r, 3 * n_comp] = max(weights * full >> FLOOR_SHIFT, 1)
+        mean_out[r] = min(max((moment + weights * (1 << (MEAN_FRAC - 1))) // (weights << MEAN_FRAC), 0), 255)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def mixture_below(params, i, v, lut_sig):
+    """The mixture prior's mass of the values below v (0..256) for row i of mixture_rows' params:
+    each component's CDF at the upper edge of value v - 1, weighted, plus the floor of each
+    value below v. The masses of all values sum to mixture_total."""
+    n_comp = (params.shape[1] - 1) // 3
+    if v >= 256:
+        return mixture_total(params, i, lut_sig)
+    below = params[i, 3 * n_comp] * v
+    if v > 0:
+        for k in range(n_comp):
+            w = params[i, k]
+            if w:
+                below += w * _cdf(_edge(v - 1) - params[i, n_comp + k], params[i, 2 * n_comp + k], lut_sig)
+    return below
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def mixture_total(params, i, lut_sig):
+    """The mixture prior's mass of all 256 values of row i."""
+    n_comp = (params.shape[1] - 1) // 3
+    weights = 0
+    for k in range(n_comp):
+        weights += params[i, k]
+    return weights * lut_sig[lut_sig.shape[0] - 1] + 256 * params[i, 3 * n_comp]
+
+
 def _run(acc: np.ndarray, mix: tuple, window: bool, head: tuple | None = None,
          hidden_part: np.ndarray | None = None, out_part: np.ndarray | None = None,
          cur: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -286,6 +340,17 @@ class MixtureTables:
         acc = np.empty(out_part.shape, dtype=np.float64)
         out, starts = _run(acc, self.params, window, head.params, hidden_part, out_part, cur)
         return acc, out, starts
+
+    def head_mixtures(self, head: IntegerHead, hidden_part: np.ndarray, out_part: np.ndarray,
+                      cur: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Run the head and decode its outputs into mixtures (mixture_rows): ((n, 3K + 1) int64
+        params, (n,) int64 mean values)."""
+        n = out_part.shape[0]
+        acc = np.empty(out_part.shape, dtype=np.float64)
+        params, mean = np.empty((n, 3 * self.n_comp + 1), dtype=np.int64), np.empty(n, dtype=np.int64)
+        pieces.side_by_side(lambda piece: mixture_rows(acc, self.params, params, mean, head.params, hidden_part,
+                                                       out_part, cur, piece.start, piece.stop), pieces.row_pieces(n))
+        return params, mean
 
 
 def output_shifts(row_exp: np.ndarray, n_comp: int) -> np.ndarray:

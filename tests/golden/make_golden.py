@@ -44,9 +44,13 @@ FOLDER = f"v{FORMAT_VERSION}"  # where this arzip's archives go
 # smaller than the byte path (the *-alpha2d.png inputs); palette indices and 2 and 4-bit gray to the
 # index model (the *-2d.png inputs), and a small 1-bit image too (bilevel-2d.png), which the
 # index model codes smaller than the bilevel model does (bilevel-text.png still takes that).
+# Then level 5 went from the light (RGB) and medium (gray) profiles to the quick profile, the
+# network's mixture as the prior (part method 9): the *-quick* inputs.
 RETIRED = {"rgb-level9.png", "rgb-level6-quadrants.png", "gray-level5-light.png", "rgb-level5.png", "bilevel.png",
            "gray16.png", "gray16-full-depth.png", "rgb16.png", "rgba-level8-mixing.png", "rgba-level5-light.png",
-           "gray-alpha.png", "rgba.png", "palette-indices.png", "bilevel-2d.png"}
+           "gray-alpha.png", "rgba.png", "palette-indices.png", "bilevel-2d.png", "rgba-level5-alpha2d.png",
+           "gray-alpha-alpha2d.png", "rgb-level5-light.png", "rgb-level5-light-stripes.png", "gray-level5-medium.png",
+           "rgb16-from-8-bits.png", "gray16-high-byte.png"}
 # Inputs first written at the default level while it was the network alone (rgb-mlp1, no
 # offsets): level 4 codes that way.
 NETWORK_ALONE = {"level": 4}
@@ -123,6 +127,11 @@ def inputs() -> dict[str, tuple[str, bytes, dict]]:
         "rgba-level5-alpha2d.png": ("file", _png(Image.fromarray(rgba, "RGBA")), {"level": 5}),
         "gray-alpha-alpha2d.png": ("file", _png(Image.fromarray(gray_alpha, "LA")), {}),
         "rgb-1x1.png": ("file", _png(Image.fromarray(rgb[:1, :1])), {}),
+        "rgb-level5-quick.png": ("file", _png(Image.fromarray(rgb)), {"level": 5}),
+        "rgb-level5-quick-stripes.png": ("file", _png(Image.fromarray(astronaut[0:256, 128:384])), {"level": 5}),
+        "gray-level5-quick.png": ("file", _png(Image.fromarray(gray)), {"level": 5}),
+        "rgba-level5-quick-alpha2d.png": ("file", _png(Image.fromarray(rgba, "RGBA")), {"level": 5}),
+        "gray-alpha-quick-alpha2d.png": ("file", _png(Image.fromarray(gray_alpha, "LA")), {}),
         "rgb-level5-light.png": ("file", _png(Image.fromarray(rgb)), {"level": 5}),
         "rgb-level5-light-stripes.png": ("file", _png(Image.fromarray(astronaut[0:256, 128:384])), {"level": 5}),
         "rgb-level6-medium-stripes.png": ("file", _png(Image.fromarray(astronaut[0:256, 128:384])), {"level": 6}),
@@ -147,6 +156,10 @@ def inputs() -> dict[str, tuple[str, bytes, dict]]:
         "rgb16-from-8-bits.png": ("file", picture.write(picture.new(rgb.astype(np.uint16) * 257, picture.RGB, 16)), {}),
         "gray16-high-byte.png": ("file", picture.write(picture.new(gray.astype(np.uint16)[..., None] << 8, picture.GRAY,
                                                                    16)), {}),
+        "rgb16-from-8-bits-quick.png": ("file", picture.write(picture.new(rgb.astype(np.uint16) * 257, picture.RGB, 16)),
+                                        {}),
+        "gray16-high-byte-quick.png": ("file", picture.write(picture.new(gray.astype(np.uint16)[..., None] << 8,
+                                                                         picture.GRAY, 16)), {}),
         "gray12-shifted-depth16.png": ("file", picture.write(picture.new(gray12[..., None], picture.GRAY, 16)), {}),
         "rgb12-depth16.png": ("file", picture.write(picture.new(rgb12, picture.RGB, 16)), {}),
         "rgba12-depth16.png": ("file", picture.write(picture.new(rgba12, picture.RGBA, 16)), {}),
