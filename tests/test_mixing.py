@@ -127,7 +127,7 @@ def test_window_prior_spreads_the_escape_mass_evenly():
     window[0, 32] = 5  # an escape mass below one per outside value: each still weighs 1
     starts = np.array([0, 224, 17, 100, 200, 3])
     cum, spread, mean = np.zeros((6, 33), np.int64), np.zeros(6, np.int64), np.zeros(6, np.int64)
-    adaptive.window_prior(window, starts, cum, spread, mean)
+    adaptive_steps.window_prior(window, starts, cum, spread, mean)
     full = np.empty((6, 256))
     for i, s in enumerate(starts):
         full[i] = max(window[i, 32] // 224, 1)

@@ -4,7 +4,7 @@ Each subpixel is coded as 8 binary decisions, most significant bit first (node c
 2 * c0 + bit). For every decision these inputs, logits in stretch units (logit * 256, clipped
 to +-2047), are mixed:
 - the network's probability of the bit, from the cumulative sums of its table
-  (arzip.image.tables; network_prior, window_prior): the trained prior;
+  (arzip.image.tables; network_prior, adaptive_steps.window_prior): the trained prior;
 - a bank of predictors (arzip.image.predictors: neighbour gradients within and across
   channels, MED, the network's mean, two online LMS predictors): for each, an adaptive
   probability keyed by where the prediction lies relative to the values still possible (its
@@ -98,7 +98,7 @@ class Kernels(NamedTuple):
       earlier waves and the pixels' earlier channels only;
     - predict(st, sc, n, c, j, cum, start, spread, lut): the probability that bit j (0: most
       significant) of channel c is 1, for the n pixels, into sc[16] (12-bit) and sc[17]
-      (/ 4096). cum, start, spread: the network's prior (network_prior, window_prior), or with
+      (/ 4096). cum, start, spread: the network's prior (network_prior, steps.window_prior), or with
       the profile's mixture prior cum the pixels' mixtures (arzip.image.tables.mixture_rows)
       and lut the model's sigmoid table;
     - update(st, sc, n, c, j, bits): learn from bit j of the n pixels, pixel by pixel;
@@ -190,33 +190,20 @@ def _compile(profile: Profile) -> Kernels:
 
     @numba.njit(cache=True, nogil=True)
     def decode_wave(st, sc, flat, base, ys, xs, row, net, coder, data):
-        n, cur, cum, starts, spread, mean = base.shape[0], net.current, net.cum, net.starts, net.spread, net.mean
-        for c in range(net.channels):
-            lut = net.mixes[c][6]  # the sigmoid table
-            if mixture:
-                tables.mixture_rows(net.outputs, net.mixes[c], net.params, mean, net.heads[c], net.hidden_parts[c],
-                                    net.out_parts[c], cur, 0, n)
-                prior = net.params
-            else:
-                tables.rows(net.outputs, net.mixes[c], True, net.window, starts, net.heads[c], net.hidden_parts[c],
-                            net.out_parts[c], cur, 0, n)
-                window_prior(net.window[:n], starts[:n], cum[:n], spread[:n], mean[:n])
-                prior = cum
-            steps.decode(st, sc, flat, base, ys, xs, c, row, prior, starts, spread, mean, coder, data, need, uses_lms,
-                         tracked, use_pred, use_ctx, line_base, line_bits, sets, set_base, network, apm1_on, apm2_on,
-                         certain, n_in, mixture, lut)
-            for i in range(n):
-                cur[c, i] = np.float64(flat[base[i] + c]) - 128.0
-        if net.gray:  # the context reads all three channels, as in training
-            for i in range(n):
-                flat[base[i] + 1] = flat[base[i] + 2] = flat[base[i]]
+        steps.decode_wave(st, sc, flat, base, ys, xs, row, net, coder, data, need, uses_lms, tracked, use_pred,
+                          use_ctx, line_base, line_bits, sets, set_base, network, apm1_on, apm2_on, certain, n_in,
+                          mixture)
 
     @numba.njit(cache=True, nogil=True)
     def decode_waves(st, sc, flat, base, ys, xs, bounds, row, offsets, trunk, gemm, gemm64, net, coder, data):
+        # steps.decode_wave, not the kernel above: numba's disk cache cannot key a function that
+        # holds another compiled function in its closure, and would compile this one in every process
         for w in range(bounds.shape[0] - 1):
             a, b = bounds[w], bounds[w + 1]
             trunk_features(gemm, gemm64, flat, base[a:b], offsets, trunk)
-            decode_wave(st, sc, flat, base[a:b], ys[a:b], xs[a:b], row, net, coder, data)
+            steps.decode_wave(st, sc, flat, base[a:b], ys[a:b], xs[a:b], row, net, coder, data, need, uses_lms,
+                              tracked, use_pred, use_ctx, line_base, line_bits, sets, set_base, network, apm1_on,
+                              apm2_on, certain, n_in, mixture)
 
     return Kernels(begin, predict, update, finish, encode_batch, decode_wave, decode_waves)
 
@@ -235,30 +222,4 @@ def network_prior(tables, cum, mean):
             total += f
             weighted += f * v
             cum[i, v + 1] = total
-        mean[i] = (weighted + total // 2) // total
-
-
-@numba.njit(cache=True, nogil=True)
-def window_prior(window, starts, cum, spread, mean):
-    """The prior from window tables (arzip.image.tables: `width` values from starts[i], then the
-    escape mass of all others) without building full tables: cum (n, width + 1) the window's
-    cumulative sums, spread (n,) the escape mass shared evenly by the values outside it, and
-    the prior's mean (n,)."""
-    width = window.shape[1] - 1
-    outside = 256 - width
-    for i in range(window.shape[0]):
-        share = max(np.int64(window[i, width]) // outside, 1)
-        start = np.int64(starts[i])
-        total = 0
-        weighted = 0
-        cum[i, 0] = 0
-        for k in range(width):
-            f = np.int64(window[i, k])
-            total += f
-            weighted += f * (start + k)
-            cum[i, k + 1] = total
-        spread[i] = share
-        out_sum = 255 * 256 // 2 - (2 * start + width - 1) * width // 2  # the values outside, summed
-        total += share * outside
-        weighted += share * out_sum
         mean[i] = (weighted + total // 2) // total

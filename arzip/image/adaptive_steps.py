@@ -49,6 +49,34 @@ def decode(st, sc, flat, base, ys, xs, c, row, cum, start, spread, net_mean, cod
 
 
 @numba.njit(cache=True, nogil=True)
+def decode_wave(st, sc, flat, base, ys, xs, row, net, coder, data, need, uses_lms, tracked, use_pred, use_ctx,
+                line_base, line_bits, sets, set_base, network, apm1_on, apm2_on, certain, n_in, mixture):
+    """Kernels.decode_wave: every coded channel of a wave, each channel's prior built first from
+    the network's head (arzip.image.tables: the mixtures, or window tables) and the channels
+    decoded before it."""
+    n, cur, cum, starts, spread, mean = base.shape[0], net.current, net.cum, net.starts, net.spread, net.mean
+    for c in range(net.channels):
+        lut = net.mixes[c][6]  # the sigmoid table
+        if mixture:
+            tables.mixture_rows(net.outputs, net.mixes[c], net.params, mean, net.heads[c], net.hidden_parts[c],
+                                net.out_parts[c], cur, 0, n)
+            prior = net.params
+        else:
+            tables.rows(net.outputs, net.mixes[c], True, net.window, starts, net.heads[c], net.hidden_parts[c],
+                        net.out_parts[c], cur, 0, n)
+            window_prior(net.window[:n], starts[:n], cum[:n], spread[:n], mean[:n])
+            prior = cum
+        decode(st, sc, flat, base, ys, xs, c, row, prior, starts, spread, mean, coder, data, need, uses_lms, tracked,
+               use_pred, use_ctx, line_base, line_bits, sets, set_base, network, apm1_on, apm2_on, certain, n_in,
+               mixture, lut)
+        for i in range(n):
+            cur[c, i] = np.float64(flat[base[i] + c]) - 128.0
+    if net.gray:  # the context reads all three channels, as in training
+        for i in range(n):
+            flat[base[i] + 1] = flat[base[i] + 2] = flat[base[i]]
+
+
+@numba.njit(cache=True, nogil=True)
 def begin(st, sc, flat, base, ys, xs, c, row, net_mean, need, uses_lms, tracked):
     """Kernels.begin; need[k]: whether the profile reads hashed context k."""
     slots, dist, weights, final, apm1, apm2, err, lms = st
@@ -316,3 +344,29 @@ def finish(st, sc, base, c, values, uses_lms, tracked):
             for q in range(N_LMS_IN):
                 wq = lms[c, m, q] + (e * lx[i, q] * LMS_RATES[m] << 8) // norm
                 lms[c, m, q] = max(-(1 << 20), min(1 << 20, wq))
+
+
+@numba.njit(cache=True, nogil=True)
+def window_prior(window, starts, cum, spread, mean):
+    """The prior from window tables (arzip.image.tables: `width` values from starts[i], then the
+    escape mass of all others) without building full tables: cum (n, width + 1) the window's
+    cumulative sums, spread (n,) the escape mass shared evenly by the values outside it, and
+    the prior's mean (n,)."""
+    width = window.shape[1] - 1
+    outside = 256 - width
+    for i in range(window.shape[0]):
+        share = max(np.int64(window[i, width]) // outside, 1)
+        start = np.int64(starts[i])
+        total = 0
+        weighted = 0
+        cum[i, 0] = 0
+        for k in range(width):
+            f = np.int64(window[i, k])
+            total += f
+            weighted += f * (start + k)
+            cum[i, k + 1] = total
+        spread[i] = share
+        out_sum = 255 * 256 // 2 - (2 * start + width - 1) * width // 2  # the values outside, summed
+        total += share * outside
+        weighted += share * out_sum
+        mean[i] = (weighted + total // 2) // total

@@ -22,7 +22,7 @@ import numpy as np
 
 from ..coder import Decoder, Encoder, bit_costs
 from ..mixing import arithmetic
-from . import adaptive, blas, profiles, tables
+from . import adaptive, adaptive_steps, blas, profiles, tables
 from .codec import chunk_inputs, schedule_of
 from .exact import CHANNELS, ExactImageModel, PixelFeatures, WaveTrunk
 from .neighbourhood import gather
@@ -44,7 +44,7 @@ def _network_prior(model: ExactImageModel, c: int, feats: PixelFeatures | None, 
     if profile.window_prior:
         _, window, starts = model.channel_tables(c, feats, current)
         cum, spread = np.empty((n, window.shape[1]), dtype=np.int64), np.empty(n, dtype=np.int64)
-        adaptive.window_prior(window, starts, cum, spread, mean)
+        adaptive_steps.window_prior(window, starts, cum, spread, mean)
         return cum, starts.astype(np.int64), spread, mean
     cum = np.empty((n, 257), dtype=np.int64)
     adaptive.network_prior(model.channel_tables(c, feats, current, window=False)[1], cum, mean)
@@ -136,7 +136,7 @@ class WaveNetwork(NamedTuple):
     outputs: np.ndarray          # (capacity, 3K): a channel's head outputs
     window: np.ndarray           # (capacity, WINDOW + 1): its window tables ...
     starts: np.ndarray           # ... their first values
-    cum: np.ndarray              # (capacity, WINDOW + 1): the prior (adaptive.window_prior)
+    cum: np.ndarray              # (capacity, WINDOW + 1): the prior (adaptive_steps.window_prior)
     spread: np.ndarray
     mean: np.ndarray
     params: np.ndarray           # (capacity, 3K + 1): or the mixture prior (tables.mixture_rows)
