@@ -93,11 +93,11 @@ LIGHT = Profile(True, (3, MED, 13, 16, NET_MEAN), (0, 11, 12), (17, 17, 17), (SE
 #: sets, both APMs, the cheap parts of LIGHT (models/EXPERIMENTS.md A28)
 MEDIUM = Profile(True, tuple(range(NET_MEAN + 1)), tuple(range(N_HASHED)), (18,) * N_HASHED,
                  (SET_BEST_ERROR, SET_POSITION), (0, 1), window_prior=True, certain=64, compiled_coder=True)
-#: LIGHT's predictors but its gradient, its weight set and APM, its two contexts of the pixel's
-#: earlier channels and position, and the mixture prior instead of window tables: smaller than
-#: LIGHT (the prior is the network's whole mixture, not a window) and faster (the mixture's CDF at
-#: the 8 edges a value's bits visit instead of a table of 32 values around it): models/EXPERIMENTS.md K31
-QUICK = Profile(True, (MED, 13, 16, NET_MEAN), (11, 12), (17, 17), (SET_BEST_ERROR,), (0,), certain=64,
+#: LIGHT's predictors and weight set, its two contexts of the pixel's earlier channels and
+#: position, and the mixture prior instead of window tables: smaller than LIGHT (the prior is the
+#: network's whole mixture, not a window) and faster (the mixture's CDF at the 8 edges a value's
+#: bits visit instead of a table of 32 values around it): models/EXPERIMENTS.md K31
+QUICK = Profile(True, (3, MED, 13, 16, NET_MEAN), (11, 12), (17, 17), (SET_BEST_ERROR,), (0,), certain=64,
                 compiled_coder=True, mixture_prior=True)
 PROFILES = {"full": FULL, "medium": MEDIUM, "light": LIGHT, "quick": QUICK}
 
