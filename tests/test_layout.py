@@ -49,7 +49,7 @@ TORCH_FREE = {"arzip.errors", "arzip.container", "arzip.coder", "arzip.files", "
               "arzip.image.mixing_codec", "arzip.image.exact", "arzip.image.predictors", "arzip.image.profiles",
               "arzip.image.pieces", "arzip.image.bilevel", "arzip.image.gray16",
               "arzip.image.depth16", "arzip.image.pixel_parts",
-              "arzip.image.indices", "arzip.image.network_parts"}
+              "arzip.image.indices", "arzip.image.network_parts", "arzip.image.blas"}
 TERMINAL = {"click", "tqdm"}
 
 
