@@ -5,7 +5,7 @@
 Compares, on the validation crops that models/training/gray-mlp1/training.json lists (gray
 crops and RGB crops as luma, ../shared/data/train): gray-mlp1 alone (levels 1-4) and with
 context mixing around it (levels 5-9, arzip/image/mixing_codec.py: whole archives of
-arzip.compress_image at level 5 (medium profile for gray) and 9 (full, as 6-8), stripes and
+arzip.compress_image at level 5 (the quick profile, as for colour) and 9 (full, as 6-8), stripes and
 header included); rgb-mlp1 coding the
 first channel of the same gray-given-as-RGB input (where fine-tuning started); and the byte
 path over MED residuals (what gray images without a learned model get), the last on every 4th
