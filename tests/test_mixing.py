@@ -72,6 +72,22 @@ def test_same_archive_whatever_the_threads_and_chunks(model, photo, monkeypatch)
     assert np.array_equal(mixing_codec.decode_image(model, reference, 256, 256, LAYOUT_QUADRANTS), image)
 
 
+@pytest.mark.parametrize("profile", ["quick", "light"])
+def test_decoder_without_compiled_blas_reads_the_same_archive(model, photo, profile, monkeypatch):
+    """Where numpy's BLAS cannot be called from compiled code (arzip.image.blas finds none),
+    the decoder runs the network per wave with numpy's matmul and each wave in one compiled
+    call: the same integers, the same image."""
+    image = np.ascontiguousarray(photo[:40, 100:172])
+    payload, _ = mixing_codec.encode_image(model, image, LAYOUT_SINGLE, profiles.PROFILES[profile])
+
+    def decode() -> np.ndarray:
+        return mixing_codec.decode_image(model, payload, *image.shape[:2], LAYOUT_SINGLE, profiles.PROFILES[profile])
+
+    assert np.array_equal(decode(), image)
+    monkeypatch.setattr(mixing_codec.blas, "gemms", lambda: None)
+    assert np.array_equal(decode(), image)
+
+
 def test_stripes_side_by_side_give_the_same_archive_whatever_the_threads(photo):
     """The default level cuts a photo into two stripes, each with its own model and stream,
     coded on two threads at once; one thread writes and reads the same archive."""
