@@ -42,7 +42,6 @@ from ..mixing import counters
 from ..mixing.logistic import apm_init
 from ..mixing.mixer import MIX_SHIFT
 from . import adaptive_steps as steps
-from . import tables
 from .exact import trunk_features
 from .predictors import DIST_BUCKETS, ERR_BUCKETS, N_LMS, N_LMS_IN, N_PRED
 from .profiles import CHANNELS, N_HASHED, Profile
@@ -111,7 +110,8 @@ class Kernels(NamedTuple):
     - decode_wave(st, sc, flat, base, ys, xs, row, net, coder, data): the decoder's
       whole wave with the compiled coder (arzip.mixing.arithmetic: coder its state, data the
       stream), every coded channel in one call, each channel's prior built first from the
-      network's head (arzip.image.tables, window tables) and the channels decoded before it.
+      network's head (arzip.image.tables: window tables, or the mixtures with the mixture
+      prior) and the channels decoded before it.
       net: the head's weights and mixture parameters per channel, the wave's partial sums, and
       scratch (arzip.image.mixing_codec.WaveNetwork, built once per image). One compiled call
       per wave keeps the interpreter out of the mixing;

@@ -263,7 +263,13 @@ def _below(cum, start, spread, i, v):
 def node_p(cum, start, spread, i, lo, mid, hi):
     """The network's 16-bit probability that a value in [lo, hi) lies in [mid, hi)."""
     m = _below(cum, start, spread, i, mid)
-    below, above = m - _below(cum, start, spread, i, lo), _below(cum, start, spread, i, hi) - m
+    return _upper_share(m - _below(cum, start, spread, i, lo), _below(cum, start, spread, i, hi) - m)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _upper_share(below, above):
+    """The 16-bit probability of the upper part of a node whose lower part has mass `below` and
+    upper part mass `above` (rounded, within 1..65535): node_p and mixture_node_p both end here."""
     return min(max((above * 65536 + (below + above) // 2) // (below + above), 1), 65535)
 
 
@@ -277,8 +283,7 @@ def mixture_node_p(params, lut, lo_mass, hi_mass, mid_mass, i, j, mid):
         hi_mass[i] = tables.mixture_total(params, i, lut)
     m = tables.mixture_below(params, i, mid, lut)
     mid_mass[i] = m
-    below, above = m - lo_mass[i], hi_mass[i] - m
-    return min(max((above * 65536 + (below + above) // 2) // (below + above), 1), 65535)
+    return _upper_share(m - lo_mass[i], hi_mass[i] - m)
 
 
 @numba.njit(cache=True, nogil=True, inline="always")

@@ -1,5 +1,6 @@
-"""Image payload through the adaptive model: the network's tables as the prior, context mixing
-around them (arzip.image.adaptive), one bit at a time with constriction's range coder.
+"""Image payload through the adaptive model: the network's tables or mixtures as the prior,
+context mixing around them (arzip.image.adaptive), one bit at a time with constriction's range
+coder (the full profile) or the compiled binary coder (arzip.mixing.arithmetic; the others).
 
 Stream order, shared by encoder and decoder: the waves of the schedule (arzip.image.waves);
 inside a wave the coded channels in the model's order; inside a channel bit 7 (the most
@@ -7,11 +8,13 @@ significant) of every pixel of the wave in the wave's pixel order, then bit 6, .
 Every bit is coded with the 12-bit probability the profile's kernels give it
 (`constriction.stream.model.Bernoulli(perfect=False)` on p / 4096, as the byte path does).
 
-The encoder computes the network's tables for large chunks of waves and runs the model over
+The encoder computes the network's prior for large chunks of waves and runs the model over
 them in one compiled call per (wave, channel); the decoder must know a wave's earlier channels
-before their tables exist, so it runs the network per wave and the model per bit: with the
-compiled coder (light, medium) the network's tail and every channel of a wave in one compiled
-call (adaptive.Kernels.decode_wave), else (full, with constriction) channel by channel.
+before their prior exists, so it runs the network per wave and the model per bit: with the
+compiled coder (quick, light, medium) every wave of the image in one compiled call
+(adaptive.Kernels.decode_waves, the network's products through BLAS called from compiled code),
+or where that BLAS is not found the network per wave and the rest of the wave in one compiled
+call (adaptive.Kernels.decode_wave); else (full, with constriction) channel by channel.
 """
 from __future__ import annotations
 
@@ -171,7 +174,7 @@ def decode_image(model: ExactImageModel, payload: bytes, height: int, width: int
     decoder = None if profile.compiled_coder else Decoder(payload)
     whole_waves = profile.compiled_coder and (profile.window_prior or profile.mixture_prior) and profile.uses_network
     if profile.compiled_coder and not whole_waves:  # an ablation: its NLL is what it is for
-        raise ValueError("the compiled coder decodes profiles that read the network's window tables")
+        raise ValueError("the compiled coder decodes profiles that read the network's window tables or mixtures")
     trunk = model.wave_trunk(int(np.diff(sched.bounds).max())) if whole_waves else None
     network = wave_network(model, trunk) if whole_waves else None
     gemms = blas.gemms() if whole_waves and model.device == "cpu" else None
