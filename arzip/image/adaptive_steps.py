@@ -158,21 +158,23 @@ def _line_hash(ctx, c0, i, context):
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _touch(slots, sc, n, j, use_ctx, line_base, line_bits):
+def _touch(slots, ctx, c0, n, j, use_ctx, line_base, line_bits):
     """Before the steps that claim the lines of a nibble (j = 0, 4): read the first slot of every
     line the batch will claim, a loop of independent loads the processor overlaps, so the
     tables' cache misses are paid together instead of one per pixel (1.2x faster decoding). It
-    only reads (the claims, in pixel order, stay where they were); the slots' sum goes to
-    sc[20] so that the compiler keeps the loads."""
+    only reads (the claims, in pixel order, stay where they were); it returns the slots' sum,
+    which predict stores (sc[20]) so that the compiler keeps the loads."""
+    touched = 0
     if j == 0 or j == 4:
-        ctx, c0, touched = sc[3], sc[12], 0
         for i in range(n):
             for o in range(use_ctx.shape[0]):
                 touched += slots[line_base[o] + (_line_hash(ctx, c0, i, use_ctx[o]) >> (32 - line_bits[o])) * 16]
-        sc[20][0] = touched
+    return touched
 
 
-@numba.njit(cache=True, nogil=True)
+# numpy's error model: no exception path for a division by zero (a node's mass is never 0), which
+# would keep numba from pruning the reference counts of every array predict holds, per call
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def predict(st, sc, n, c, j, cum, start, spread, use_pred, use_ctx, line_base, line_bits, sets, set_base, network,
              apm1_on, apm2_on, certain, n_in, mixture, lut):
     """Kernels.predict: the n pixels' 12-bit probabilities that bit j is 1 into sc[16], keeping what
@@ -182,11 +184,11 @@ def predict(st, sc, n, c, j, cum, start, spread, use_pred, use_ctx, line_base, l
     slots, dist, weights, final, apm1, apm2, err, lms = st
     preds, ebucket, best, ctx, line, inp, dslot, mset = sc[0], sc[1], sc[2], sc[3], sc[4], sc[5], sc[6], sc[7]
     pmix, layer1, p1, ai, c0, parity, is_certain = sc[8], sc[9], sc[10], sc[11], sc[12], sc[18], sc[19]
-    lo_mass, hi_mass, mid_mass = sc[21], sc[22], sc[23]
+    lo_mass, hi_mass, mid_mass, touched = sc[21], sc[22], sc[23], sc[20]
     n_pred, n_ctx, n_sets = use_pred.shape[0], use_ctx.shape[0], sets.shape[0]
     at_ctx, at_bias = 1 + n_pred, 1 + n_pred + n_ctx
     pout = sc[16]
-    _touch(slots, sc, n, j, use_ctx, line_base, line_bits)
+    touched_sum = _touch(slots, ctx, c0, n, j, use_ctx, line_base, line_bits)
     for i in range(n):
         node = c0[i]
         if j == 0 or j == 4:  # a line of 16 slots per context for the next nibble
@@ -249,6 +251,7 @@ def predict(st, sc, n, c, j, cum, start, spread, use_pred, use_ctx, line_base, l
         # the mix weighs as much as the stages together; 2 * stages = 2 ** stages for 1 or 2 stages
         p = pm if stages == 0 else (stages * pm + refined + stages) >> stages
         pout[i] = max(1, min(4095, p))
+    touched[0] = touched_sum
 
 
 @numba.njit(cache=True, nogil=True, inline="always")

@@ -46,13 +46,15 @@ DT = np.array([262144 // (4 * n + 5) for n in range(1024)], dtype=np.int64)  # 2
 @numba.njit(cache=True, nogil=True, inline="always")
 def line(slots, first, bits, lh):
     """The line for 32-bit hash lh in the region of slots that starts at `first` and holds 2^bits
-    lines; a line that another context held is cleared and claimed."""
+    lines; a line that another context held is cleared and claimed. Without a branch (the line is
+    multiplied by whether it was this context's): inlined in a loop, a branching helper leaves
+    numba a reference count on every array the caller holds, per call."""
     b = first + (lh >> (32 - bits)) * 16
     check = lh | 1
-    if slots[b] != check:
-        for k in range(16):
-            slots[b + k] = 0
-        slots[b] = check
+    keep = np.uint32(slots[b] == check)
+    for k in range(16):
+        slots[b + k] *= keep
+    slots[b] = check
     return b
 
 
