@@ -149,8 +149,11 @@ def _chunk(kind: bytes, body: bytes) -> bytes:
     return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
 
-def write(png: Png, level: int = 9) -> bytes:
-    """Encode a Png: IHDR, chunks before the image data, IDAT, chunks after it, IEND."""
+def write(png: Png, level: int = 6) -> bytes:
+    """Encode a Png: IHDR, chunks before the image data, IDAT, chunks after it, IEND. Deflate
+    level 6, libpng's default: level 9 made files 1 % smaller (bench/kinds.py's photos and
+    graphics) but searched 3-8x longer on smooth areas and alpha planes, a quarter of the
+    decompress call on such images (models/EXPERIMENTS.md K36)."""
     channels = CHANNELS.get(png.color_type)
     if png.bit_depth not in BIT_DEPTHS.get(png.color_type, ()) or png.interlace not in (0, 1):
         raise ValueError(f"PNG colour type {png.color_type} at depth {png.bit_depth} is not legal")
