@@ -150,10 +150,13 @@ def _chunk(kind: bytes, body: bytes) -> bytes:
 
 
 def write(png: Png, level: int = 6) -> bytes:
-    """Encode a Png: IHDR, chunks before the image data, IDAT, chunks after it, IEND. Deflate
-    level 6, libpng's default: level 9 made files 1 % smaller (bench/kinds.py's photos and
-    graphics) but searched 3-8x longer on smooth areas and alpha planes, a quarter of the
-    decompress call on such images (models/EXPERIMENTS.md K36)."""
+    """Encode a Png: IHDR, chunks before the image data, IDAT, chunks after it, IEND.
+
+    Filtered rows are deflated with Z_RLE, which zlib's manual recommends for PNG image data
+    (almost as fast as Huffman coding alone): on bench/kinds.py's images 5x faster than level 6
+    with Z_FILTERED, 0.9 % larger (gray photos smaller, RGBA and graphics 3 % larger), where
+    level 9's match search had taken a quarter of decompressing a photo with smooth areas
+    (models/EXPERIMENTS.md K36). Palette and low-depth rows keep level 6's match search."""
     channels = CHANNELS.get(png.color_type)
     if png.bit_depth not in BIT_DEPTHS.get(png.color_type, ()) or png.interlace not in (0, 1):
         raise ValueError(f"PNG colour type {png.color_type} at depth {png.bit_depth} is not legal")
@@ -162,9 +165,8 @@ def write(png: Png, level: int = 6) -> bytes:
         raise ValueError(f"samples {png.samples.shape} {png.samples.dtype} do not match the PNG header")
     stream = b"".join(filter_scanlines(png.samples[y0::dy, x0::dx], png.bit_depth, png.color_type)
                       for x0, y0, dx, dy, _, _ in _passes(png.width, png.height, png.interlace))
-    # libpng's settings: Z_FILTERED suits filtered rows (about 7% smaller on photos), memLevel 9
     filtered = png.color_type != 3 and png.bit_depth >= 8
-    strategy = zlib.Z_FILTERED if filtered else zlib.Z_DEFAULT_STRATEGY
+    strategy = zlib.Z_RLE if filtered else zlib.Z_DEFAULT_STRATEGY
     data = _deflate(stream, level, strategy)
     ihdr = struct.pack(">IIBBBBB", png.width, png.height, png.bit_depth, png.color_type, 0, 0, png.interlace)
     return b"".join([PNG_SIGNATURE, _chunk(b"IHDR", ihdr),

@@ -4,8 +4,9 @@ rewritten, with the SHA-256 of what each decodes to (tests/test_golden.py checks
 They guard the format: an archive written by an earlier arzip must keep decoding to the same
 samples and bytes. So this script refuses to replace an archive that exists. An image's
 decoded_sha256 is that of the file arzip writes from the samples (samples_sha256), so it
-follows the writer: when the PNG writer went from deflate level 9 to 6 (models/EXPERIMENTS.md
-K36) those hashes were recorded again from the same archives, whose samples did not change. Each format
+follows the writer: when the PNG writer went from deflate level 9 to zlib's Z_RLE for filtered
+rows (models/EXPERIMENTS.md K36, K37) those hashes were recorded again from the same archives,
+whose samples did not change. Each format
 version has its folder (v3/, v4/, ...): a new version gets a new folder of archives, and the
 old folders stay, decoded by every later arzip.
 
