@@ -83,8 +83,7 @@ class AdaptiveState:
             np.zeros(n, dtype=np.float64),               # 17 the same / 4096, as the coder takes them
             z(n),                                        # 18 position parity: (y mod 2) * 2 + x mod 2
             z(n),                                        # 19 1 where the bit is certain (profile.certain)
-            z(1),                                        # 20 the sum of the slots the touch pass reads
-            z(n), z(n), z(n),                            # 21-23 mixture prior: the masses below the node's
+            z(n), z(n), z(n),                            # 20-22 mixture prior: the masses below the node's
         )                                                #   lower bound, its upper bound and its split point
 
 
@@ -149,11 +148,12 @@ def _compile(profile: Profile) -> Kernels:
     network, apm1_on, apm2_on, certain, uses_lms, mixture = (int(f) for f in flags)
     n_in = profile.inputs
 
-    n_pred, n_ctx, n_sets = len(use_pred), len(use_ctx), len(sets)
+    n_pred, n_sets = len(use_pred), len(sets)
 
     @numba.njit(cache=True, nogil=True)
     def begin(st, sc, flat, base, ys, xs, c, row, net_mean):
-        steps.begin(st, sc, flat, base, ys, xs, c, row, net_mean, need, uses_lms, tracked)
+        steps.begin(st, sc, flat, base, ys, xs, c, row, net_mean, need, uses_lms, tracked, use_ctx, line_base,
+                    line_bits)
 
     @numba.njit(cache=True, nogil=True)
     def predict(st, sc, n, c, j, cum, start, spread, lut):
@@ -164,7 +164,8 @@ def _compile(profile: Profile) -> Kernels:
 
     @numba.njit(cache=True, nogil=True)
     def update(st, sc, n, c, j, bits):
-        steps.update(st, sc, n, c, j, bits, n_pred, n_ctx, n_sets, apm1_on, apm2_on, n_in, mixture)
+        steps.update(st, sc, n, c, j, bits, n_pred, n_sets, apm1_on, apm2_on, n_in, mixture, use_ctx, line_base,
+                     line_bits)
 
     @numba.njit(cache=True, nogil=True)
     def finish(st, sc, base, c, values):
@@ -174,7 +175,8 @@ def _compile(profile: Profile) -> Kernels:
     def encode_batch(st, sc, flat, base, ys, xs, c, row, cum, start, spread, net_mean, lut, values, probs_out,
                      bits_out, k0):
         n = base.shape[0]
-        steps.begin(st, sc, flat, base, ys, xs, c, row, net_mean, need, uses_lms, tracked)
+        steps.begin(st, sc, flat, base, ys, xs, c, row, net_mean, need, uses_lms, tracked, use_ctx, line_base,
+                    line_bits)
         bits = np.empty(n, dtype=np.int64)
         for j in range(8):
             steps.predict(st, sc, n, c, j, cum, start, spread, use_pred, use_ctx, line_base, line_bits, sets,
@@ -183,7 +185,8 @@ def _compile(profile: Profile) -> Kernels:
                 bits[i] = (values[i] >> (7 - j)) & 1
                 probs_out[k0 + i] = sc[16][i]
                 bits_out[k0 + i] = bits[i]
-            steps.update(st, sc, n, c, j, bits, n_pred, n_ctx, n_sets, apm1_on, apm2_on, n_in, mixture)
+            steps.update(st, sc, n, c, j, bits, n_pred, n_sets, apm1_on, apm2_on, n_in, mixture, use_ctx, line_base,
+                     line_bits)
             k0 += n
         steps.finish(st, sc, base, c, values, uses_lms, tracked)
         return k0

@@ -33,15 +33,15 @@ def decode(st, sc, flat, base, ys, xs, c, row, cum, start, spread, net_mean, cod
     predict and update (the compiled coder: coder its state, data the stream); the values go into
     flat."""
     n = base.shape[0]
-    begin(st, sc, flat, base, ys, xs, c, row, net_mean, need, uses_lms, tracked)
+    begin(st, sc, flat, base, ys, xs, c, row, net_mean, need, uses_lms, tracked, use_ctx, line_base, line_bits)
     bits, probs = np.empty(n, dtype=np.int64), sc[16]
     for j in range(8):
         predict(st, sc, n, c, j, cum, start, spread, use_pred, use_ctx, line_base, line_bits, sets, set_base,
                  network, apm1_on, apm2_on, certain, n_in, mixture, lut)
         for i in range(n):
             bits[i] = arithmetic.decode_bit(coder, data, probs[i])
-        update(st, sc, n, c, j, bits, use_pred.shape[0], use_ctx.shape[0], sets.shape[0], apm1_on, apm2_on, n_in,
-               mixture)
+        update(st, sc, n, c, j, bits, use_pred.shape[0], sets.shape[0], apm1_on, apm2_on, n_in, mixture, use_ctx,
+               line_base, line_bits)
     values = sc[12][:n] - 256  # c0 holds a leading 1 above the value's 8 bits
     finish(st, sc, base, c, values, uses_lms, tracked)
     for i in range(n):
@@ -77,8 +77,9 @@ def decode_wave(st, sc, flat, base, ys, xs, row, net, coder, data, need, uses_lm
 
 
 @numba.njit(cache=True, nogil=True)
-def begin(st, sc, flat, base, ys, xs, c, row, net_mean, need, uses_lms, tracked):
-    """Kernels.begin; need[k]: whether the profile reads hashed context k."""
+def begin(st, sc, flat, base, ys, xs, c, row, net_mean, need, uses_lms, tracked, use_ctx, line_base, line_bits):
+    """Kernels.begin; need[k]: whether the profile reads hashed context k. Prefetches the lines
+    that predict's first bit will claim (use_ctx, line_base, line_bits: the profile's contexts)."""
     slots, dist, weights, final, apm1, apm2, err, lms = st
     preds, ebucket, best, ctx = sc[0], sc[1], sc[2], sc[3]
     c0, lx, lref, lpred, parity = sc[12], sc[13], sc[14], sc[15], sc[18]
@@ -149,6 +150,7 @@ def begin(st, sc, flat, base, ys, xs, c, row, net_mean, need, uses_lms, tracked)
             ctx[i, 10] = h32(salt + 0xA00000 + (preds[i, 6] << 4) + ebucket[i, 6])
         if need[12]:
             ctx[i, 12] = h32(salt + 0xC00000 + (parity[i] << 16) + (W >> 1 << 8) + (N >> 1))
+        _prefetch_lines(slots, ctx, c0, i, use_ctx, line_base, line_bits)
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -158,18 +160,12 @@ def _line_hash(ctx, c0, i, context):
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _touch(slots, ctx, c0, n, j, use_ctx, line_base, line_bits):
-    """Before the steps that claim the lines of a nibble (j = 0, 4): read the first slot of every
-    line the batch will claim, a loop of independent loads the processor overlaps, so the
-    tables' cache misses are paid together instead of one per pixel (1.2x faster decoding). It
-    only reads (the claims, in pixel order, stay where they were); it returns the slots' sum,
-    which predict stores (sc[20]) so that the compiler keeps the loads."""
-    touched = 0
-    if j == 0 or j == 4:
-        for i in range(n):
-            for o in range(use_ctx.shape[0]):
-                touched += slots[line_base[o] + (_line_hash(ctx, c0, i, use_ctx[o]) >> (32 - line_bits[o])) * 16]
-    return touched
+def _prefetch_lines(slots, ctx, c0, i, use_ctx, line_base, line_bits):
+    """Prefetch the lines pixel i's contexts will claim for its current nibble (begin: the first,
+    update after bit 3: the second), a whole batch ahead of predict's claims, so the tables' cache
+    misses overlap the work in between instead of stalling the claims (models/EXPERIMENTS.md K39)."""
+    for o in range(use_ctx.shape[0]):
+        counters.prefetch_line(slots, line_base[o], line_bits[o], _line_hash(ctx, c0, i, use_ctx[o]))
 
 
 # numpy's error model: no exception path for a division by zero (a node's mass is never 0), which
@@ -184,11 +180,10 @@ def predict(st, sc, n, c, j, cum, start, spread, use_pred, use_ctx, line_base, l
     slots, dist, weights, final, apm1, apm2, err, lms = st
     preds, ebucket, best, ctx, line, inp, dslot, mset = sc[0], sc[1], sc[2], sc[3], sc[4], sc[5], sc[6], sc[7]
     pmix, layer1, p1, ai, c0, parity, is_certain = sc[8], sc[9], sc[10], sc[11], sc[12], sc[18], sc[19]
-    lo_mass, hi_mass, mid_mass, touched = sc[21], sc[22], sc[23], sc[20]
+    lo_mass, hi_mass, mid_mass = sc[20], sc[21], sc[22]
     n_pred, n_ctx, n_sets = use_pred.shape[0], use_ctx.shape[0], sets.shape[0]
     at_ctx, at_bias = 1 + n_pred, 1 + n_pred + n_ctx
     pout = sc[16]
-    touched_sum = _touch(slots, ctx, c0, n, j, use_ctx, line_base, line_bits)
     for i in range(n):
         node = c0[i]
         if j == 0 or j == 4:  # a line of 16 slots per context for the next nibble
@@ -251,7 +246,6 @@ def predict(st, sc, n, c, j, cum, start, spread, use_pred, use_ctx, line_base, l
         # the mix weighs as much as the stages together; 2 * stages = 2 ** stages for 1 or 2 stages
         p = pm if stages == 0 else (stages * pm + refined + stages) >> stages
         pout[i] = max(1, min(4095, p))
-    touched[0] = touched_sum
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -296,17 +290,19 @@ def _nibble_node(node, j):
 
 
 @numba.njit(cache=True, nogil=True)
-def update(st, sc, n, c, j, bits, n_pred, n_ctx, n_sets, apm1_on, apm2_on, n_in, mixture):
-    """Kernels.update."""
+def update(st, sc, n, c, j, bits, n_pred, n_sets, apm1_on, apm2_on, n_in, mixture, use_ctx, line_base, line_bits):
+    """Kernels.update; after bit 3 it prefetches the lines of the second nibble."""
     slots, dist, weights, final, apm1, apm2, err, lms = st
-    line, inp, dslot, mset, pmix, layer1, p1, ai, c0 = sc[4], sc[5], sc[6], sc[7], sc[8], sc[9], sc[10], sc[11], \
-        sc[12]
-    is_certain, lo_mass, hi_mass, mid_mass = sc[19], sc[21], sc[22], sc[23]
+    ctx, line, inp, dslot, mset, pmix, layer1, p1 = sc[3], sc[4], sc[5], sc[6], sc[7], sc[8], sc[9], sc[10]
+    ai, c0, is_certain, lo_mass, hi_mass, mid_mass = sc[11], sc[12], sc[19], sc[20], sc[21], sc[22]
+    n_ctx = use_ctx.shape[0]
     fr = c * 8 + j
     for i in range(n):
         y = np.int64(bits[i])
         node = c0[i]
         c0[i] = 2 * node + y
+        if j == 3:
+            _prefetch_lines(slots, ctx, c0, i, use_ctx, line_base, line_bits)
         if mixture:  # the node's bounds: [mid, hi) after a 1, [lo, mid) after a 0
             if y:
                 lo_mass[i] = mid_mass[i]

@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import numba
 import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 LINE_BYTES = 64  # a line of 16 uint32 cells: one cache line when the table is aligned
 
@@ -56,6 +60,29 @@ def line(slots, first, bits, lh):
         slots[b + k] *= keep
     slots[b] = check
     return b
+
+
+@intrinsic
+def prefetch(typingctx, array, index):
+    """Ask the processor to bring array[index]'s cache line in (LLVM's prefetch: read, keep in all
+    levels), without waiting for it or changing any result."""
+    def codegen(context, builder, signature, args):
+        array_type = signature.args[0]
+        pointer = cgutils.get_item_pointer(context, builder, array_type,
+                                           context.make_array(array_type)(context, builder, args[0]), [args[1]])
+        i32 = ir.IntType(32)
+        hint = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.VoidType(), [pointer.type, i32, i32,
+                                                                                             i32]), "llvm.prefetch.p0")
+        builder.call(hint, [pointer, i32(0), i32(3), i32(1)])
+        return context.get_dummy_value()
+    return types.void(array, index), codegen
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def prefetch_line(slots, first, bits, lh):
+    """Prefetch the line that line(slots, first, bits, lh) will claim: issued a batch ahead of
+    the claim, its cache miss overlaps the work in between."""
+    prefetch(slots, first + (lh >> (32 - bits)) * 16)
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
