@@ -186,7 +186,7 @@ def _compile(profile: Profile) -> Kernels:
                 probs_out[k0 + i] = sc[16][i]
                 bits_out[k0 + i] = bits[i]
             steps.update(st, sc, n, c, j, bits, n_pred, n_sets, apm1_on, apm2_on, n_in, mixture, use_ctx, line_base,
-                     line_bits)
+                         line_bits)
             k0 += n
         steps.finish(st, sc, base, c, values, uses_lms, tracked)
         return k0
