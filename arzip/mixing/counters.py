@@ -70,10 +70,11 @@ def prefetch(typingctx, array, index):
         array_type = signature.args[0]
         pointer = cgutils.get_item_pointer(context, builder, array_type,
                                            context.make_array(array_type)(context, builder, args[0]), [args[1]])
-        i32 = ir.IntType(32)
-        hint = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.VoidType(), [pointer.type, i32, i32,
-                                                                                             i32]), "llvm.prefetch.p0")
-        builder.call(hint, [pointer, i32(0), i32(3), i32(1)])
+        i8_pointer, i32 = ir.IntType(8).as_pointer(), ir.IntType(32)
+        # the name of LLVM's typed pointers (LLVM 14, older numba); later LLVMs rename it on reading
+        hint = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.VoidType(), [i8_pointer, i32, i32,
+                                                                                             i32]), "llvm.prefetch.p0i8")
+        builder.call(hint, [builder.bitcast(pointer, i8_pointer), i32(0), i32(3), i32(1)])
         return context.get_dummy_value()
     return types.void(array, index), codegen
 
