@@ -156,7 +156,7 @@ def write(png: Png, level: int = 6) -> bytes:
     (almost as fast as Huffman coding alone): on bench/kinds.py's images 5x faster than level 6
     with Z_FILTERED, 0.9 % larger (gray photos smaller, RGBA and graphics 3 % larger), where
     level 9's match search had taken a quarter of decompressing a photo with smooth areas
-    (models/EXPERIMENTS.md K36). Palette and low-depth rows keep level 6's match search."""
+    (models/EXPERIMENTS.md K36, K37). Palette and low-depth rows keep level 6's match search."""
     channels = CHANNELS.get(png.color_type)
     if png.bit_depth not in BIT_DEPTHS.get(png.color_type, ()) or png.interlace not in (0, 1):
         raise ValueError(f"PNG colour type {png.color_type} at depth {png.bit_depth} is not legal")
@@ -314,15 +314,15 @@ def filter_scanlines(samples: np.ndarray, bit_depth: int, color_type: int) -> by
 def _unfilter(stream: np.ndarray, height: int, row_bytes: int, bpp: int) -> np.ndarray:
     """Reconstruct the raw rows: each byte depends on the reconstructed left and upper bytes."""
     out = np.empty((height, row_bytes), np.uint8)
+    zeros = np.zeros(row_bytes, np.uint8)
     for y in range(height):
         kind = stream[y * (row_bytes + 1)]
         if kind > 4:
             raise ValueError("bad PNG filter type")
         row = stream[y * (row_bytes + 1) + 1:(y + 1) * (row_bytes + 1)]
+        done, up = out[y], out[y - 1] if y > 0 else zeros
         for i in range(row_bytes):
-            a = np.int32(out[y, i - bpp]) if i >= bpp else np.int32(0)
-            b = np.int32(out[y - 1, i]) if y > 0 else np.int32(0)
-            c = np.int32(out[y - 1, i - bpp]) if y > 0 and i >= bpp else np.int32(0)
+            _, a, b, c = _neighbours(done, up, i, bpp)  # byte i itself is not decoded yet
             out[y, i] = (row[i] + _predictor(kind, a, b, c)) & 0xFF
     return out
 

@@ -53,7 +53,7 @@ def line(slots, first, bits, lh):
     lines; a line that another context held is cleared and claimed. Without a branch (the line is
     multiplied by whether it was this context's): inlined in a loop, a branching helper leaves
     numba a reference count on every array the caller holds, per call."""
-    b = first + (lh >> (32 - bits)) * 16
+    b = _line_start(first, bits, lh)
     check = lh | 1
     keep = np.uint32(slots[b] == check)
     for k in range(16):
@@ -83,7 +83,14 @@ def prefetch(typingctx, array, index):
 def prefetch_line(slots, first, bits, lh):
     """Prefetch the line that line(slots, first, bits, lh) will claim: issued a batch ahead of
     the claim, its cache miss overlaps the work in between."""
-    prefetch(slots, first + (lh >> (32 - bits)) * 16)
+    prefetch(slots, _line_start(first, bits, lh))
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _line_start(first, bits, lh):
+    """The first cell of hash lh's line in the region that starts at `first` and holds 2^bits
+    lines: where line claims it and prefetch_line fetches it."""
+    return first + (lh >> (32 - bits)) * 16
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
