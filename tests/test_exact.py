@@ -242,6 +242,25 @@ def test_waves_cover_each_pixel_once_after_its_context(context, layout, size):
                         assert mine[y + dy, x + dx] < mine[y, x]
 
 
+@pytest.mark.parametrize("layout", sorted(waves.LAYOUTS))
+@pytest.mark.parametrize("size", [(1, 1), (1, 9), (9, 1), (7, 11), (256, 300), (301, 257)])
+def test_stream_order_is_wave_then_tile_then_row(layout, size):
+    """The schedule's generated order against its definition: a sort by (wave, tile, y), each
+    pixel at its place in the buffer and in the image."""
+    sched = waves.Schedule(layout, *size, neighbourhood.CONTEXTS["c22"], CHANNELS)
+    k, y, x = [np.concatenate([np.full(t.height * t.width, i) for i, t in enumerate(sched.tiles)]),
+               *map(np.concatenate, zip(*(np.divmod(np.arange(t.height * t.width), t.width) for t in sched.tiles)))]
+    wave = x + neighbourhood.WAVE_SLOPE * y
+    order = np.lexsort((y, k, wave))
+    ctx = sched.context
+    base = ((k * sched.rows + y + ctx.pad_top) * sched.cols + x + ctx.pad_left) * CHANNELS
+    assert np.array_equal(sched.base, base[order])
+    y0, x0, th, tw, fy, fx = np.array([(t.y0, t.x0, t.height, t.width, t.flip_y, t.flip_x) for t in sched.tiles])[k].T
+    assert np.array_equal(sched.ys, (y0 + np.where(fy, th - 1 - y, y))[order])
+    assert np.array_equal(sched.xs, (x0 + np.where(fx, tw - 1 - x, x))[order])
+    assert np.array_equal(sched.bounds, np.flatnonzero(np.diff(wave[order], prepend=-1, append=wave.max() + 1)))
+
+
 def test_buffer_holds_every_pixel_at_its_base_index(photo):
     image = np.ascontiguousarray(photo[:70, :91])
     sched = waves.Schedule(waves.LAYOUT_QUADRANTS, 70, 91, neighbourhood.CONTEXTS["c22"], CHANNELS)

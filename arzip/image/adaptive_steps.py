@@ -1,9 +1,11 @@
 """The steps of the adaptive image model (arzip.image.adaptive) on one batch of pixels: begin a
 channel, predict bit j, learn from it, finish the channel, and the decoder's whole channel.
 Each step takes the profile's constants as arguments, and arzip.image.adaptive's kernels,
-compiled per profile, pass theirs. The steps are compiled once for every profile; inlining
-them into each profile's kernels made the kernels 4 % faster, but compiling them took 40 s
-more per profile on first use. Integer arithmetic only, in the same order on both sides.
+compiled per profile, pass theirs. The steps are compiled once for every profile, except in
+the decoder's whole waves (decode, decode_wave): there they are inlined into each profile's
+kernel, whose constants then size the loops, which decodes 4 % faster for about 8 s more
+compiling per profile on first use (inlined everywhere, 40 s: models/EXPERIMENTS.md K48).
+Integer arithmetic only, in the same order on both sides.
 """
 from __future__ import annotations
 
@@ -25,30 +27,31 @@ FINAL_LR = 1
 APM_RATE = 7
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, inline="always")
 def decode(st, sc, flat, base, ys, xs, c, row, cum, start, spread, net_mean, coder, data, need, uses_lms, tracked,
             use_pred, use_ctx, line_base, line_bits, sets, set_base, network, apm1_on, apm2_on, certain, n_in, mixture,
             lut):
-    """The decoder's whole channel c of a batch: encode_batch's steps, each bit decoded between
-    predict and update (the compiled coder: coder its state, data the stream); the values go into
-    flat."""
+    """The decoder's whole channel c of a batch: encode_batch's steps (their inlined copies, at the
+    end of this module), each bit decoded between predict and update (the compiled coder: coder
+    its state, data the stream); the values go into flat."""
     n = base.shape[0]
-    begin(st, sc, flat, base, ys, xs, c, row, net_mean, need, uses_lms, tracked, use_ctx, line_base, line_bits)
+    _begin_inlined(st, sc, flat, base, ys, xs, c, row, net_mean, need, uses_lms, tracked, use_ctx, line_base,
+                   line_bits)
     bits, probs = np.empty(n, dtype=np.int64), sc[16]
     for j in range(8):
-        predict(st, sc, n, c, j, cum, start, spread, use_pred, use_ctx, line_base, line_bits, sets, set_base,
-                 network, apm1_on, apm2_on, certain, n_in, mixture, lut)
+        _predict_inlined(st, sc, n, c, j, cum, start, spread, use_pred, use_ctx, line_base, line_bits, sets,
+                         set_base, network, apm1_on, apm2_on, certain, n_in, mixture, lut)
         for i in range(n):
             bits[i] = arithmetic.decode_bit(coder, data, probs[i])
-        update(st, sc, n, c, j, bits, use_pred.shape[0], sets.shape[0], apm1_on, apm2_on, n_in, mixture, use_ctx,
-               line_base, line_bits)
+        _update_inlined(st, sc, n, c, j, bits, use_pred.shape[0], sets.shape[0], apm1_on, apm2_on, n_in, mixture,
+                        use_ctx, line_base, line_bits)
     values = sc[12][:n] - 256  # c0 holds a leading 1 above the value's 8 bits
-    finish(st, sc, base, c, values, uses_lms, tracked)
+    _finish_inlined(st, sc, base, c, values, uses_lms, tracked)
     for i in range(n):
         flat[base[i] + c] = values[i]
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, inline="always")
 def decode_wave(st, sc, flat, base, ys, xs, row, net, coder, data, need, uses_lms, tracked, use_pred, use_ctx,
                 line_base, line_bits, sets, set_base, network, apm1_on, apm2_on, certain, n_in, mixture):
     """Kernels.decode_wave: every coded channel of a wave, each channel's prior built first from
@@ -374,3 +377,13 @@ def window_prior(window, starts, cum, spread, mean):
         total += share * outside
         weighted += share * out_sum
         mean[i] = (weighted + total // 2) // total
+
+
+def _inlined(step, **options):
+    """The step compiled again for inlining into its callers (numba's IR inlining), for decode's
+    use: its callers are compiled per profile, so the profile's constants size its loops."""
+    return numba.njit(cache=True, nogil=True, inline="always", **options)(step.py_func)
+
+
+_begin_inlined, _update_inlined, _finish_inlined = _inlined(begin), _inlined(update), _inlined(finish)
+_predict_inlined = _inlined(predict, error_model="numpy")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 
 from .neighbourhood import PAD_VALUE, WAVE_SLOPE, Context
@@ -68,25 +69,11 @@ class Schedule:
         self.height, self.width, self.channels, self.context = height, width, channels, context
         self.rows = max(t.height for t in self.tiles) + context.pad_top
         self.cols = max(t.width for t in self.tiles) + context.pad_left + context.pad_right
-        ks, ys, xs = [], [], []
-        for k, t in enumerate(self.tiles):
-            y, x = np.divmod(np.arange(t.height * t.width, dtype=np.int64), t.width)
-            ks.append(np.full(len(y), k, dtype=np.int64))
-            ys.append(y)
-            xs.append(x)
-        k, y, x = np.concatenate(ks), np.concatenate(ys), np.concatenate(xs)
-        wave = x + WAVE_SLOPE * y
-        order = np.lexsort((y, k, wave))
-        k, y, x, wave = k[order], y[order], x[order], wave[order]
-        #: flat buffer index of subpixel 0 of every pixel, in stream order
-        self.base = (((k * self.rows + y + context.pad_top) * self.cols) + x + context.pad_left) * channels
-        #: pixels [bounds[i], bounds[i+1]) form wave i (empty waves left out)
-        self.bounds = np.flatnonzero(np.diff(wave, prepend=-1, append=wave[-1] + 1))
-        #: image coordinates of every pixel, in stream order
-        y0, x0, tile_h, tile_w, flip_y, flip_x = np.array(
-            [(t.y0, t.x0, t.height, t.width, t.flip_y, t.flip_x) for t in self.tiles], dtype=np.int64)[k].T
-        self.ys = y0 + np.where(flip_y, tile_h - 1 - y, y)
-        self.xs = x0 + np.where(flip_x, tile_w - 1 - x, x)
+        tile_table = np.array([(t.y0, t.x0, t.height, t.width, t.flip_y, t.flip_x) for t in self.tiles], dtype=np.int64)
+        #: base: flat buffer index of subpixel 0 of every pixel, in stream order; ys, xs: its
+        #: image coordinates; pixels [bounds[i], bounds[i+1]) form wave i (empty waves left out)
+        self.base, self.ys, self.xs, self.bounds = _stream_order(tile_table, WAVE_SLOPE, self.rows, self.cols,
+                                                                 context.pad_top, context.pad_left, channels)
         #: offsets of every context subpixel from a pixel's base index
         self.offsets = context.flat_offsets(self.cols, channels)
 
@@ -110,3 +97,36 @@ class Schedule:
         for k, t in enumerate(self.tiles):
             t.put(out, buf[k, ctx.pad_top:ctx.pad_top + t.height, ctx.pad_left:ctx.pad_left + t.width])
         return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _stream_order(tiles: np.ndarray, slope: int, rows: int, cols: int, pad_top: int, pad_left: int,
+                  channels: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Every pixel of the tiles (rows of y0, x0, height, width, flip_y, flip_x) in stream order:
+    wave t = x + slope * y, then tile, then y, in each tile's coding orientation; as (flat index
+    of its subpixel 0 in the padded buffer, image row, image column), and the waves' bounds.
+    Generated in order rather than sorted: sorting a stripe's pixels took 4 ms, 1.5 % of
+    decoding it."""
+    n = 0
+    last = 0
+    for k in range(tiles.shape[0]):
+        n += tiles[k, 2] * tiles[k, 3]
+        last = max(last, tiles[k, 3] - 1 + slope * (tiles[k, 2] - 1))
+    base, ys, xs = np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n, np.int64)
+    bounds = np.empty(last + 2, np.int64)
+    i = waves = 0
+    for t in range(last + 1):
+        start = i
+        for k in range(tiles.shape[0]):
+            y0, x0, height, width, flip_y, flip_x = tiles[k]
+            for y in range(max(0, (t - width + slope) // slope), min(height - 1, t // slope) + 1):
+                x = t - slope * y
+                base[i] = ((k * rows + y + pad_top) * cols + x + pad_left) * channels
+                ys[i] = y0 + (height - 1 - y if flip_y else y)
+                xs[i] = x0 + (width - 1 - x if flip_x else x)
+                i += 1
+        if i > start:
+            bounds[waves] = start
+            waves += 1
+    bounds[waves] = n
+    return base, ys, xs, bounds[:waves + 1].copy()
