@@ -1,10 +1,11 @@
 """The steps of the adaptive image model (arzip.image.adaptive) on one batch of pixels: begin a
 channel, predict bit j, learn from it, finish the channel, and the decoder's whole channel.
 Each step takes the profile's constants as arguments, and arzip.image.adaptive's kernels,
-compiled per profile, pass theirs. The steps are compiled once for every profile, except in
-the decoder's whole waves (decode, decode_wave): there they are inlined into each profile's
-kernel, whose constants then size the loops, which decodes 4 % faster for about 8 s more
-compiling per profile on first use (inlined everywhere, 40 s: models/EXPERIMENTS.md K48).
+compiled per profile, pass theirs. The steps are compiled once for every profile, but for
+predict in the decoder's whole waves (decode, decode_wave): inlined there into each profile's
+kernel, whose constants then size its loops, it decodes about 9 % faster for 2-4 s more
+compiling per profile on first use. Inlining every step everywhere cost 40 s per profile
+(K24), and inlining them all into the decoder 14-19 s (models/EXPERIMENTS.md K50).
 Integer arithmetic only, in the same order on both sides.
 """
 from __future__ import annotations
@@ -31,22 +32,21 @@ APM_RATE = 7
 def decode(st, sc, flat, base, ys, xs, c, row, cum, start, spread, net_mean, coder, data, need, uses_lms, tracked,
             use_pred, use_ctx, line_base, line_bits, sets, set_base, network, apm1_on, apm2_on, certain, n_in, mixture,
             lut):
-    """The decoder's whole channel c of a batch: encode_batch's steps (their inlined copies, at the
-    end of this module), each bit decoded between predict and update (the compiled coder: coder
-    its state, data the stream); the values go into flat."""
+    """The decoder's whole channel c of a batch: encode_batch's steps (predict's inlined copy, at
+    the end of this module), each bit decoded between predict and update (the compiled coder:
+    coder its state, data the stream); the values go into flat."""
     n = base.shape[0]
-    _begin_inlined(st, sc, flat, base, ys, xs, c, row, net_mean, need, uses_lms, tracked, use_ctx, line_base,
-                   line_bits)
+    begin(st, sc, flat, base, ys, xs, c, row, net_mean, need, uses_lms, tracked, use_ctx, line_base, line_bits)
     bits, probs = np.empty(n, dtype=np.int64), sc[16]
     for j in range(8):
         _predict_inlined(st, sc, n, c, j, cum, start, spread, use_pred, use_ctx, line_base, line_bits, sets,
                          set_base, network, apm1_on, apm2_on, certain, n_in, mixture, lut)
         for i in range(n):
             bits[i] = arithmetic.decode_bit(coder, data, probs[i])
-        _update_inlined(st, sc, n, c, j, bits, use_pred.shape[0], sets.shape[0], apm1_on, apm2_on, n_in, mixture,
-                        use_ctx, line_base, line_bits)
+        update(st, sc, n, c, j, bits, use_pred.shape[0], sets.shape[0], apm1_on, apm2_on, n_in, mixture, use_ctx,
+               line_base, line_bits)
     values = sc[12][:n] - 256  # c0 holds a leading 1 above the value's 8 bits
-    _finish_inlined(st, sc, base, c, values, uses_lms, tracked)
+    finish(st, sc, base, c, values, uses_lms, tracked)
     for i in range(n):
         flat[base[i] + c] = values[i]
 
@@ -379,11 +379,7 @@ def window_prior(window, starts, cum, spread, mean):
         mean[i] = (weighted + total // 2) // total
 
 
-def _inlined(step, **options):
-    """The step compiled again for inlining into its callers (numba's IR inlining), for decode's
-    use: its callers are compiled per profile, so the profile's constants size its loops."""
-    return numba.njit(cache=True, nogil=True, inline="always", **options)(step.py_func)
-
-
-_begin_inlined, _update_inlined, _finish_inlined = _inlined(begin), _inlined(update), _inlined(finish)
-_predict_inlined = _inlined(predict, error_model="numpy")
+# predict compiled again for inlining into decode (numba's IR inlining): decode and decode_wave
+# inline too, so each profile's whole-wave decode kernel holds predict with the profile's
+# constants, which size its loops (models/EXPERIMENTS.md K50)
+_predict_inlined = numba.njit(cache=True, nogil=True, error_model="numpy", inline="always")(predict.py_func)
