@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import secrets
 import stat
 import sys
 import tempfile
@@ -139,22 +140,23 @@ def _remove_stale(parent: Path, name: str) -> None:
             continue
 
 
-def _temp_file(parent: Path, name: str) -> tuple[int, str | None]:
-    """An open file in parent for target `name`: anonymous (O_TMPFILE) where the file system
-    allows, so that even a process killed with SIGKILL leaves nothing behind; else a temporary
-    file named after this process, which later runs remove if it was left behind."""
+def _temp_name(parent: Path, name: str) -> str | None:
+    """None where parent's file system takes anonymous files (O_TMPFILE), so that even a
+    process killed with SIGKILL leaves nothing behind; else a fresh name for a temporary file
+    beside target `name`, named after this process, which later runs remove if it was left
+    behind."""
     if _anonymous_ok(parent):
-        return os.open(parent, os.O_TMPFILE | os.O_WRONLY, 0o666), None
+        return None
     _remove_stale(parent, name)
-    fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{name}.{os.getpid()}.", suffix=".tmp")
-    os.fchmod(fd, 0o666 & ~_umask())
-    return fd, tmp
+    return str(parent / f".{name}.{os.getpid()}.{secrets.token_hex(6)}.tmp")
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+def _create(parent: Path, tmp: str | None) -> int:
+    """The temporary file, open for writing: anonymous in parent, or new at tmp (never an
+    existing file or a link); the umask applies, as to any new file."""
+    if tmp is None:
+        return os.open(parent, os.O_TMPFILE | os.O_WRONLY, 0o666)
+    return os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_WRONLY | os.O_CLOEXEC, 0o666)
 
 
 def _publish(fd: int, tmp: str | None, target: Path, force: bool) -> str | None:
@@ -194,11 +196,13 @@ def open_output(target: Path, force: bool, keep: Metadata | None = None) -> Iter
         sys.stdout.buffer.flush()
         return
     parent = target.parent
+    tmp = None
     try:
-        fd, tmp = _temp_file(parent, target.name)
-    except OSError as e:
-        raise ArzipError(f"{parent}: cannot write ({e.strerror})") from None
-    try:
+        try:  # the name before the file: an interrupt just after its creation still finds it below
+            tmp = _temp_name(parent, target.name)
+            fd = _create(parent, tmp)
+        except OSError as e:
+            raise ArzipError(f"{parent}: cannot write ({e.strerror})") from None
         with os.fdopen(fd, "wb") as f:
             yield f
             f.flush()

@@ -197,7 +197,7 @@ def test_interrupted_jobs_still_report_every_file_done(tmp_path, how):
     assert proc.returncode == code, err
     assert f"{small}: 2.0 kB -> " in err and "arzip: 1 file compressed, 2,000 bytes in" in err, err
     assert err.strip().endswith(f"arzip: error: {word}") and "Traceback" not in err, err
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["slow1.txt", "slow2.txt", "small.txt", "small.txt.arz"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["slow1.txt", "slow2.txt", "small.txt", "small.txt.arz"], err
     assert api.decompress((tmp_path / "small.txt.arz").read_bytes()) == TEXT[:2000]
 
 
