@@ -6,9 +6,8 @@ samples and bytes. So this script refuses to replace an archive that exists. An 
 decoded_sha256 is that of the file arzip writes from the samples (samples_sha256), so it
 follows the writer: when the PNG writer went from deflate level 9 to zlib's Z_RLE for filtered
 rows (models/EXPERIMENTS.md K36, K37) those hashes were recorded again from the same archives,
-whose samples did not change. Each format
-version has its folder (v3/, v4/, ...): a new version gets a new folder of archives, and the
-old folders stay, decoded by every later arzip.
+whose samples did not change. Each format version has its folder (v3/, v4/, ...): a new
+version gets a new folder of archives, and the old folders stay, decoded by every later arzip.
 
     python tests/golden/make_golden.py            # adds the archives of this version that are missing
     python tests/golden/make_golden.py --check    # re-encodes every input of this version's
