@@ -4,6 +4,9 @@ The data paths (docs/ARCHITECTURE.md): image file -> formats.picture (samples + 
 the file) -> image.planes (each plane through a learned model, image.codec, or the byte path)
 -> image.container; any other bytes -> bytes.archive (blocks) -> bytes.codec (network + mixer
 + coder, step by step) -> bytes.container. Output files are written by arzip.files.
+
+Longer than 400 lines: the public functions, arrays, bytes and files, stay in the one module
+users read, with the limits and checks (--verify, --max-size) they share.
 """
 from __future__ import annotations
 
@@ -17,12 +20,12 @@ from typing import BinaryIO
 import numba
 import numpy as np
 
-from . import container, files, registry
+from . import container, files, limits, registry
 from .bytes import archive as byte_archive, container as byte_container
 from .bytes.mixer import NetTables
 from .errors import ArzipError, FormatError, UnsupportedInput
 from .files import STDIO
-from .formats import picture, serialise
+from .formats import picture, rewrite, serialise
 from .image import container as image_container, waves
 
 # The image codec is imported on first use: the byte path never needs it. Coding never needs
@@ -39,8 +42,9 @@ def default_threads() -> int:
 
 _threads: int | None = None
 _device = "cpu"
-DEFAULT_MAX_PIXELS = image_container.MAX_PIXELS
+DEFAULT_MAX_PIXELS = limits.MAX_PIXELS
 _max_pixels = DEFAULT_MAX_PIXELS
+_max_output: int | None = None
 
 
 def set_max_pixels(n: int) -> None:
@@ -50,6 +54,33 @@ def set_max_pixels(n: int) -> None:
     if n < 1:
         raise ArzipError(f"--max-pixels must be at least 1 (got {n})")
     _max_pixels = n
+
+
+def set_max_output(n: int | None) -> None:
+    """Refuse to decode archives that give more than n bytes (None: no limit), before the
+    output passes n: what a service that decodes uploads sets (the CLI's --max-size). An image
+    is refused before its decoding if its samples alone are larger."""
+    global _max_output
+    if n is not None and n < 0:
+        raise ArzipError(f"--max-size must not be negative (got {n})")
+    _max_output = n
+
+
+def _check_output(n: int, what: str = "the output") -> None:
+    if _max_output is not None and n > _max_output:
+        raise ArzipError(f"{what} would be over the size limit of {_max_output:,} bytes (--max-size)")
+
+
+class _Limited:
+    """A writer that refuses to take more than the output limit."""
+
+    def __init__(self, f) -> None:
+        self.f, self.count = f, 0
+
+    def write(self, data: bytes) -> int:
+        self.count += len(data)
+        _check_output(self.count)
+        return self.f.write(data)
 
 
 def set_threads(n: int) -> None:
@@ -117,9 +148,14 @@ def compress_image(image, model: str | None = None, level: int | None = None) ->
     """An image -> .arz archive bytes: a numpy array ((H, W) or (H, W, C) uint8/uint16, C = 1..4),
     a PIL image or a Picture. The colour planes go through the named model, or the one behind
     compression level 1 (fastest) .. 9 (smallest); other kinds of image through the coder that
-    suits them (arzip/image/planes.py)."""
+    suits them (arzip/image/planes.py). Images over the pixel limit (set_max_pixels) are refused:
+    the decoder would refuse their archive."""
     from .image import planes
-    return planes.encode(_picture_of(image), level, model, _image_device())
+    pic = _picture_of(image)
+    if pic.width * pic.height > _max_pixels:
+        raise UnsupportedInput(f"an image of {pic.width}x{pic.height} pixels is over the limit of {_max_pixels} "
+                               "pixels (raise it with set_max_pixels / --max-pixels)")
+    return planes.encode(pic, level, model, _image_device())
 
 
 def decompress_picture(blob: bytes) -> picture.Picture:
@@ -127,6 +163,9 @@ def decompress_picture(blob: bytes) -> picture.Picture:
     from .image import planes
     if container.kind_of(blob[:container.PREFIX_SIZE]) != container.KIND_IMAGE:
         raise FormatError("not an image archive (use decompress)")
+    header = image_container.read_header(blob, _max_pixels)
+    _check_output(header.width * header.height * picture.CHANNELS.get(header.color_type, 1) * (2 if header.depth == 16
+                                                                                                 else 1), "the image")
     return planes.decode(blob, _image_device(), _max_pixels)
 
 
@@ -152,7 +191,7 @@ def compress_bytes(data: bytes) -> bytes:
 def decompress_bytes(blob: bytes) -> bytes:
     """.arz archive of the bytes kind -> the original bytes, checksum verified."""
     out = io.BytesIO()
-    byte_archive.decompress_stream(io.BytesIO(blob), out, _byte_net)
+    byte_archive.decompress_stream(io.BytesIO(blob), _Limited(out), _byte_net)
     return out.getvalue()
 
 
@@ -163,7 +202,18 @@ def compress(data: bytes, level: int | None = None, as_: str = "auto", suffix: s
     no magic number)."""
     _check_path(as_)
     pic = _picture_from_file(data, as_, suffix=suffix)
-    return compress_image(pic, level=level) if pic else compress_bytes(data)
+    return _compress_picture(pic, data, as_, level=level) if pic else compress_bytes(data)
+
+
+def _compress_picture(pic: picture.Picture, data: bytes, as_: str, **how) -> bytes:
+    """An image file's archive; where its archive would break a limit (arzip.limits), the byte
+    path's unless the image path was forced."""
+    try:
+        return compress_image(pic, **how)
+    except UnsupportedInput:
+        if as_ == "image":
+            raise
+        return compress_bytes(data)
 
 
 PATHS = ("auto", "bytes", "image")
@@ -192,7 +242,9 @@ def decompress(blob: bytes, to: str | None = None) -> bytes:
     format, or in `to` ("png")."""
     if container.kind_of(blob[:container.PREFIX_SIZE]) == container.KIND_BYTES:
         return decompress_bytes(blob)
-    return picture.write(decompress_picture(blob), to)
+    data = picture.write(decompress_picture(blob), to)
+    _check_output(len(data))
+    return data
 
 
 def _byte_net(head: byte_container.Head) -> NetTables:
@@ -233,6 +285,8 @@ def info(blob: bytes) -> dict:
     return {
         "kind": "image",
         "format_version": header.version,
+        "written_by": container.WRITTEN_BY[header.version],
+        "contract": _contract(header),
         "width": header.width,
         "height": header.height,
         "mode": f"{header.depth}-bit {picture.COLOR_NAMES.get(header.color_type, '?')}",
@@ -258,6 +312,8 @@ def _bytes_info(blob: bytes) -> dict:
     out = {
         "kind": "bytes",
         "format_version": head.version,
+        "written_by": container.WRITTEN_BY[head.version],
+        "contract": rewrite.BYTES_EXACT,
         "original_bytes": n,
         "model": installed or head.model_name or "not installed",
         "model_sha256": registry.model_sha256(installed) if installed else head.model_sha.hex(),
@@ -271,6 +327,20 @@ def _bytes_info(blob: bytes) -> dict:
     return out
 
 
+def _contract(header: image_container.Header) -> str:
+    """What an image archive gives back of its file: its picture's contract (arzip.formats.rewrite),
+    except that files in Pillow's formats were rewritten from their pixels alone before format
+    version 5."""
+    fmt = picture.FORMATS[header.format] if header.format < len(picture.FORMATS) else "?"
+    if fmt not in ("png", "pnm") and header.version < 5:
+        return rewrite.PIXELS
+    try:
+        return picture.Picture(np.zeros((0, 0, 1), np.uint8), header.color_type, header.depth, fmt,
+                               header.wrapper).contract
+    except FormatError:
+        return "unknown (damaged file data)"
+
+
 # -- files ------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -281,6 +351,7 @@ class Report:
     source_bytes: int
     target_bytes: int
     kind: str                  # "image" or "bytes"
+    contract: str = rewrite.BYTES_EXACT  # what decompressing gives back (arzip.formats.rewrite)
     subpixels: int = 0         # images
     image_kind: str = ""       # images: e.g. "8-bit RGB"
     methods: tuple[str, ...] = ()  # bytes: how each block was coded
@@ -288,15 +359,19 @@ class Report:
 
 def compress_file(source: str | Path, target: str | Path | None = None, force: bool = False,
                   model: str | None = None, level: int | None = None, as_: str = "auto",
-                  remove_source: bool = False) -> Report:
+                  remove_source: bool = False, verify: bool = False) -> Report:
     """Compress a file (or stdin, '-') to target (default source + .arz; '-' is stdout). An image
-    file arzip can rewrite exactly goes the image path unless as_="bytes"; anything else goes
-    the byte path, streamed. remove_source: delete the source once the archive is written,
-    synced and verified by decoding it."""
+    file arzip can rewrite under its contract goes the image path unless as_="bytes"; anything
+    else goes the byte path, streamed. verify: decode the written archive and compare what it
+    gives with the input under the file's contract; on a mismatch the archive is removed and
+    ArzipError raised. remove_source: verify, then delete the source (its folder synced first)."""
     source = Path(source)
     target = Path(target) if target is not None else files.default_output(source, decompress=False)
     _check_path(as_)
     _check_removal(source, target, remove_source)
+    verify = verify or remove_source
+    if verify and STDIO in (source, target):
+        raise ArzipError("--verify needs a named input and output (not '-' or -c)")
     with files.open_input(source) as src:
         files.check_target(source, target, force)
         keep = files.metadata_of(source, src)
@@ -305,19 +380,28 @@ def compress_file(source: str | Path, target: str | Path | None = None, force: b
             data = head + files.read_all(src, source)
             pic = _picture_from_file(data, as_, str(source), source.suffix)
             if pic:
-                blob = compress_image(pic, model, level)
+                blob = _compress_picture(pic, data, as_, model=model, level=level)
                 files.write_atomic(target, blob, force, keep)
+                if container.kind_of(blob[:container.PREFIX_SIZE]) == container.KIND_IMAGE:
+                    if verify:
+                        _verified(target, lambda: picture.keeps(decompress_picture(_read_back(target)), data,
+                                                             pic.checksum()))
+                    report = Report(source, target, len(data), len(blob), "image", pic.contract,
+                                    pic.samples.size, image_kind=pic.kind)
+                else:
+                    if verify:
+                        _verified(target, lambda: decompress_bytes(_read_back(target)) == data)
+                    report = Report(source, target, len(data), len(blob), "bytes")
                 if remove_source:
-                    _verify_image(target, pic.checksum())
-                    files.remove(source)
-                return Report(source, target, len(data), len(blob), "image",
-                              pic.samples.size, image_kind=pic.kind)
+                    files.remove(source, target)
+                return report
             src, head = io.BytesIO(data), b""
         with files.open_output(target, force, keep) as dst:
             summary = _compress_bytes_stream(files.Prefixed(head, src), dst)
+    if verify:
+        _verified(target, lambda: _same_bytes(target, source))
     if remove_source:
-        _verify_bytes(target, source)
-        files.remove(source)
+        files.remove(source, target)
     return Report(source, target, summary.raw_bytes, summary.archive_bytes, "bytes", methods=summary.methods)
 
 
@@ -337,12 +421,13 @@ def decompress_file(source: str | Path, target: str | Path | None = None,
         files.check_target(source, target, force)
         report = _restore(source, src, target, force, to)
     if remove_source:
-        files.remove(source)
+        files.remove(source, target)
     return report
 
 
 def test_file(source: str | Path) -> Report:
-    """Decode an archive (or stdin, '-') completely and check it, writing nothing (gzip -t)."""
+    """Decode an archive (or stdin, '-') completely and check it, writing nothing (gzip -t): all
+    that decompress does but the final write, the file's writer included."""
     source = Path(source)
     with files.open_input(source) as src:
         return _restore(source, src, None, False, None)
@@ -350,7 +435,7 @@ def test_file(source: str | Path) -> Report:
 
 def _restore(source: Path, src: BinaryIO, target: Path | None, force: bool, to: str | None) -> Report:
     """Decode the archive read from src, by its kind, and write what it holds to target; with
-    no target (arzip test) decode and check it only."""
+    no target (arzip test) decode, check and write it to nowhere."""
     keep = files.metadata_of(source, src)
     head = src.read(container.PREFIX_SIZE)
     if container.kind_of(head) == container.KIND_BYTES:
@@ -359,18 +444,19 @@ def _restore(source: Path, src: BinaryIO, target: Path | None, force: bool, to: 
         counter = files.CountingReader(src, len(head))
         archive = files.Prefixed(head, counter)
         if target is None:
-            n = byte_archive.decompress_stream(archive, files.Digest(), _byte_net)
+            n = byte_archive.decompress_stream(archive, _Limited(files.Digest()), _byte_net)
         else:
             with files.open_output(target, force, keep) as dst:
-                n = byte_archive.decompress_stream(archive, dst, _byte_net)
+                n = byte_archive.decompress_stream(archive, _Limited(dst), _byte_net)
         return Report(source, target or STDIO, counter.count, n, "bytes")
     blob = head + files.read_all(src, source)
     pic = decompress_picture(blob)
-    if target is None:
-        return Report(source, STDIO, len(blob), pic.samples.nbytes, "image", pic.samples.size, image_kind=pic.kind)
     data = picture.write(pic, to)
-    files.write_atomic(target, data, force, keep)
-    return Report(source, target, len(blob), len(data), "image", pic.samples.size, image_kind=pic.kind)
+    _check_output(len(data))
+    if target is not None:
+        files.write_atomic(target, data, force, keep)
+    return Report(source, target or STDIO, len(blob), len(data), "image", pic.contract, pic.samples.size,
+                  image_kind=pic.kind)
 
 
 def _check_removal(source: Path, target: Path, remove_source: bool) -> None:
@@ -378,22 +464,32 @@ def _check_removal(source: Path, target: Path, remove_source: bool) -> None:
         raise ArzipError("--rm needs a named input and output (not '-' or -c)")
 
 
-def _verify_image(target: Path, checksum: bytes) -> None:
-    """Decode the written archive back from disk: it must give the very samples that went in."""
+def _read_back(target: Path) -> bytes:
     with open(target, "rb") as f:
-        pic = decompress_picture(f.read())
-    if pic.checksum() != checksum:
-        raise ArzipError(f"{target}: verification failed; the input was kept")
+        return f.read()
 
 
-def _verify_bytes(target: Path, source: Path) -> None:
-    """Decode the written archive back from disk and compare it with the input, byte for byte
-    (through their BLAKE2b digests)."""
+def _verified(target: Path, matches) -> None:
+    """matches() decodes the written archive and compares; unless it says they match (and
+    raises nothing), the archive is removed and the input kept."""
+    try:
+        ok = matches()
+    except ArzipError as e:
+        ok, why = False, f" ({e})"
+    else:
+        why = ""
+    if not ok:
+        target.unlink(missing_ok=True)
+        raise ArzipError(f"{target}: verification failed{why}; the archive was removed, the input kept")
+
+
+def _same_bytes(target: Path, source: Path) -> bool:
+    """Whether the byte archive written at target decodes to source's bytes (compared through
+    their BLAKE2b digests, streamed: neither is held in memory)."""
     decoded, original = files.Digest(), files.Digest()
     with open(target, "rb") as f:
         byte_archive.decompress_stream(f, decoded, _byte_net)
     with open(source, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             original.write(chunk)
-    if decoded.hash.digest() != original.hash.digest():
-        raise ArzipError(f"{target}: verification failed; the input was kept")
+    return decoded.hash.digest() == original.hash.digest()

@@ -153,10 +153,23 @@ def _temp_name(parent: Path, name: str) -> str | None:
 
 def _create(parent: Path, tmp: str | None) -> int:
     """The temporary file, open for writing: anonymous in parent, or new at tmp (never an
-    existing file or a link); the umask applies, as to any new file."""
+    existing file or a link). It is private (0600) while it is written: a private input's
+    content is never readable by others on its way out; it takes its final mode when done."""
     if tmp is None:
-        return os.open(parent, os.O_TMPFILE | os.O_WRONLY, 0o666)
-    return os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_WRONLY | os.O_CLOEXEC, 0o666)
+        return os.open(parent, os.O_TMPFILE | os.O_WRONLY, 0o600)
+    return os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_WRONLY | os.O_CLOEXEC, 0o600)
+
+
+def _default_mode() -> int:
+    """What a new file's mode would be: 0666 less the umask (read without changing it where
+    /proc tells it)."""
+    try:
+        with open("/proc/self/status") as f:
+            umask = next(int(line.split()[1], 8) for line in f if line.startswith("Umask:"))
+    except (OSError, StopIteration, ValueError):
+        umask = os.umask(0o022)
+        os.umask(umask)
+    return 0o666 & ~umask
 
 
 def _publish(fd: int, tmp: str | None, target: Path, force: bool) -> str | None:
@@ -206,8 +219,8 @@ def open_output(target: Path, force: bool, keep: Metadata | None = None) -> Iter
         with os.fdopen(fd, "wb") as f:
             yield f
             f.flush()
+            os.fchmod(f.fileno(), keep.mode if keep is not None else _default_mode())
             if keep is not None:
-                os.fchmod(f.fileno(), keep.mode)
                 os.utime(f.fileno(), ns=(keep.atime_ns, keep.mtime_ns))
             os.fsync(f.fileno())
             tmp = _publish(f.fileno(), tmp, target, force)
@@ -223,8 +236,15 @@ def write_atomic(target: Path, data: bytes, force: bool, keep: Metadata | None =
         f.write(data)
 
 
-def remove(source: Path) -> None:
+def remove(source: Path, output: Path) -> None:
+    """Delete source once its output is complete: the output's folder is synced first, so that
+    a crash cannot leave the input gone and the output's name not yet on disk."""
     try:
+        fd = os.open(output.parent, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         source.unlink()
     except OSError as e:
         raise ArzipError(f"{source}: cannot remove ({e.strerror}); the output is complete") from None

@@ -16,20 +16,21 @@ PACKAGE = Path(__file__).resolve().parents[1] / "arzip"
 ALLOWED = {
     "arzip.errors": set(),
     "arzip.container": {"arzip.errors"},
+    "arzip.limits": {"arzip.errors"},
     "arzip.coder": set(),
     "arzip.mixing": set(),
     "arzip.training": set(),
-    "arzip.formats": {"arzip.errors"},
-    "arzip.bytes": {"arzip.errors", "arzip.container", "arzip.coder", "arzip.mixing", "arzip.training"},
+    "arzip.formats": {"arzip.errors", "arzip.limits"},
+    "arzip.bytes": {"arzip.errors", "arzip.limits", "arzip.container", "arzip.coder", "arzip.mixing", "arzip.training"},
     "arzip.registry": {"arzip.errors", "arzip.bytes", "arzip.image"},
-    "arzip.image": {"arzip.errors", "arzip.container", "arzip.coder", "arzip.mixing", "arzip.registry",
+    "arzip.image": {"arzip.errors", "arzip.limits", "arzip.container", "arzip.coder", "arzip.mixing", "arzip.registry",
                     "arzip.formats", "arzip.bytes", "arzip.training"},
     "arzip.files": {"arzip.errors"},
-    "arzip.api": {"arzip.errors", "arzip.container", "arzip.registry", "arzip.files", "arzip.formats",
+    "arzip.api": {"arzip.errors", "arzip.limits", "arzip.container", "arzip.registry", "arzip.files", "arzip.formats",
                   "arzip.bytes", "arzip.image"},
-    "arzip.explain": {"arzip.errors", "arzip.container", "arzip.coder", "arzip.registry", "arzip.formats",
+    "arzip.explain": {"arzip.errors", "arzip.limits", "arzip.container", "arzip.coder", "arzip.registry", "arzip.formats",
                       "arzip.bytes", "arzip.image", "arzip.api"},
-    "arzip.pillow_plugin": {"arzip.errors", "arzip.container", "arzip.formats", "arzip.image", "arzip.api"},
+    "arzip.pillow_plugin": {"arzip.errors", "arzip.limits", "arzip.container", "arzip.formats", "arzip.image", "arzip.api"},
     "arzip.many": {"arzip.errors", "arzip.api", "arzip.files"},
     "arzip": {"arzip.api", "arzip.errors", "arzip.formats", "arzip.pillow_plugin"},
     "arzip.cli": {"arzip"},  # anything
@@ -40,7 +41,7 @@ TRAINING = {"arzip.training", "arzip.image.model", "arzip.image.train", "arzip.i
 # Modules that never import torch themselves: coding needs none of it. Only training code, the
 # GPU form of the image network's matmuls (arzip.image.exact_gpu, for --device cuda), the API's
 # check for a GPU and the CLI's training commands import it, on first use.
-TORCH_FREE = {"arzip.errors", "arzip.container", "arzip.coder", "arzip.files", "arzip.many", "arzip.registry",
+TORCH_FREE = {"arzip.errors", "arzip.limits", "arzip.container", "arzip.coder", "arzip.files", "arzip.many", "arzip.registry",
               "arzip.pillow_plugin", "arzip.explain", "arzip.mixing", "arzip.formats",
               "arzip.bytes.archive", "arzip.bytes.codec", "arzip.bytes.container", "arzip.bytes.exact",
               "arzip.bytes.mixer", "arzip.image.container", "arzip.image.planes", "arzip.image.codec",

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
+from .. import limits
 from ..errors import FormatError
 from . import codec, container as bc
 from .mixer import NetTables
@@ -50,6 +51,11 @@ def _bounded(decompressor, coded: bytes, raw_len: int) -> bytes:
 def decode_block(net: NetTables, block: bc.Block, version: int) -> bytes:
     """A block of an archive of format `version` (which sizes the model's tables)."""
     if block.method == bc.METHOD_MODEL:
+        # the writer's rules, checked before the model's state is allocated or run: a model block
+        # has codec.segments_for(raw_len) segments, and its payload holds 8 decisions per byte
+        if not 1 <= block.segments <= codec.segments_for(block.raw_len):
+            raise FormatError(f"corrupted archive (a block of {block.raw_len} bytes in {block.segments} segments)")
+        limits.check_justified(len(block.coded), 8 * block.raw_len, limits.MIN_BITS_BINARY, "model block")
         try:
             return codec.decode_block(net, block.coded, block.raw_len, block.segments, sized=version >= 4)
         except (ValueError, RuntimeError, AssertionError) as e:

@@ -9,6 +9,14 @@ samples; decompression rebuilds them and writes them back in the input's format,
 Pillow reads the other lossless formats. What Pillow would alter (16-bit colour, 5-6-5 BMPs,
 odd TIFF layouts, lossy WebP, animations) is refused here, so the caller codes the file as
 bytes instead: every file comes back exact, either as pixels or as bytes.
+
+Reading checks the file's contract (arzip/formats/rewrite.py) before anything is coded: what
+`write` would give back must equal the input (netpbm, and Pillow formats with their patch), or
+equal it but for the image data (PNG), or carry the same metadata chunks (WebP). A file that
+fails the check is refused here, so it goes the byte path.
+
+Longer than 400 lines: reading, the contract check and writing of every format meet here,
+where a reader sees that what one reads the other writes back.
 """
 from __future__ import annotations
 
@@ -22,7 +30,8 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from . import netpbm, png
+from . import netpbm, png, rewrite
+from .. import limits
 from ..errors import FormatError, UnsupportedInput
 
 GRAY, RGB, PALETTE, GRAY_ALPHA, RGBA = 0, 2, 3, 4, 6
@@ -64,8 +73,19 @@ class Picture:
         if self.format == "png":
             raw = next((d for t, d in _png_chunks(self.wrapper)[2] if t == b"PLTE"), b"")
         else:
-            raw = bytes.fromhex(json.loads(self.wrapper)["options"].get("palette", ""))
+            raw = _hex(_pillow_meta(self.wrapper)["options"].get("palette", ""))
         return np.frombuffer(raw[:len(raw) // 3 * 3], np.uint8).reshape(-1, 3)
+
+    @property
+    def contract(self) -> str:
+        """What writing the picture back gives of the file it was read from (arzip/formats/rewrite.py)."""
+        if self.format == "png":
+            return rewrite.PNG_CHUNKS
+        if self.format == "pnm":
+            return rewrite.BYTES_EXACT
+        options = _pillow_meta(self.wrapper)["options"]
+        return rewrite.BYTES_EXACT if "patch" in options else rewrite.WEBP_CHUNKS if "chunks" in options else \
+            rewrite.PIXELS
 
     @property
     def kind(self) -> str:
@@ -79,10 +99,12 @@ class Picture:
         return h.digest()
 
 
-def new(samples: np.ndarray, color_type: int, depth: int, palette: np.ndarray | None = None) -> Picture:
-    """A Picture from bare samples (the API's arrays): written back as a plain PNG."""
+def new(samples: np.ndarray, color_type: int, depth: int, palette: np.ndarray | None = None,
+        chunks: list[tuple[bytes, bytes]] = ()) -> Picture:
+    """A Picture from bare samples (the API's arrays): written back as a PNG holding the
+    palette and then `chunks` ((type, data) pairs: tRNS, iCCP, pHYs, tEXt ...) before its image data."""
     samples = np.ascontiguousarray(samples)
-    chunks = [(b"PLTE", np.asarray(palette, np.uint8).tobytes())] if palette is not None else []
+    chunks = ([(b"PLTE", np.asarray(palette, np.uint8).tobytes())] if palette is not None else []) + list(chunks)
     p = png.Png(samples.shape[1], samples.shape[0], depth, color_type, 0, samples, chunks, len(chunks))
     return Picture(samples, color_type, depth, "png", _png_wrapper(p))
 
@@ -116,12 +138,22 @@ def read(data: bytes, name: str = "input", suffix: str = "", max_pixels: int = 1
         raise UnsupportedInput(f"{name}: not an image format arzip codes as pixels")
     if fmt == "png":
         p = png.read(data, name, max_pixels)
-        return Picture(p.samples, p.color_type, p.bit_depth, "png", _png_wrapper(p),
-                       p.image_data if p.interlace == 0 else b"")
-    if fmt == "pnm":
+        pic = Picture(p.samples, p.color_type, p.bit_depth, "png", _png_wrapper(p),
+                      p.image_data if p.interlace == 0 else b"")
+        # everything but the image data comes back as it was: signature, IHDR, every chunk, IEND, trailing bytes
+        kept = png.without_image_data(png.write(_png_of(pic), image_data=b"")) == png.without_image_data(data)
+    elif fmt == "pnm":
         n = netpbm.read(data, name, max_pixels)
-        return Picture(n.samples, n.color_type, n.depth, "pnm", n.header)
-    return _read_pillow(data, fmt, name, max_pixels)
+        pic = Picture(n.samples, n.color_type, n.depth, "pnm", n.header)
+        kept = write(pic) == data  # a PBM's padding bits, say, are not samples: then it is coded as bytes
+    else:
+        pic, kept = _read_pillow(data, fmt, name, max_pixels), True
+    if not kept:
+        raise UnsupportedInput(f"{name}: this {fmt.upper()} file holds bytes its image would not give back")
+    if len(pic.wrapper) > limits.MAX_WRAPPER:
+        raise UnsupportedInput(f"{name}: {len(pic.wrapper)} bytes besides the pixels, over the limit of "
+                               f"{limits.MAX_WRAPPER}")
+    return pic
 
 
 def read_rgb8(data: bytes, name: str = "input", suffix: str = "") -> np.ndarray:
@@ -189,18 +221,47 @@ def _layout(data: bytes, fmt: str) -> bytes:
 
 
 def _read_pillow(data: bytes, fmt: str, name: str, max_pixels: int) -> Picture:
+    """The picture of a file in one of Pillow's formats, with what makes its rewrite keep the
+    file: a patch to the original bytes, or (WebP) its metadata chunks."""
     layout = _layout(data, fmt)
     if fmt == "webp" and layout != b"lossless":
         raise UnsupportedInput(f"{name}: lossy WebP (kept as bytes, never re-encoded)")
     mode, samples, options = _decode_pillow(data, fmt, name, max_pixels)
     color_type, depth = _PILLOW_MODES[mode]
-    pic = Picture(samples, color_type, depth, fmt, json.dumps({"mode": mode, "options": options}).encode())
+    pic = Picture(samples, color_type, depth, fmt)
+    if fmt == "webp":
+        metadata = rewrite.webp_metadata(data)
+        if metadata is None:
+            raise UnsupportedInput(f"{name}: WebP with chunks Pillow does not write back")
+        options["chunks"] = [[kind.decode("latin-1"), body.hex()] for kind, body in metadata]
+    pic.wrapper = json.dumps({"mode": mode, "options": options}).encode()
     # what Pillow writes back must keep the file's layout and read back to the same samples
-    rewritten = write(pic)
+    rewritten = _pillow_write(pic)
     again = _decode_pillow(rewritten, fmt, name, max_pixels)[1]
     if _layout(rewritten, fmt) != layout or not np.array_equal(again, samples):
         raise UnsupportedInput(f"{name}: this {fmt.upper()} layout cannot be rewritten exactly")
+    if fmt == "webp" and rewrite.webp_metadata(rewritten) == metadata:
+        return pic  # its metadata chunks come back as they were
+    found = rewrite.patch(data, rewritten)
+    if found is None:
+        raise UnsupportedInput(f"{name}: Pillow rewrites this {fmt.upper()} file too differently to keep its bytes")
+    options.pop("chunks", None)
+    options["patch"] = found
+    pic.wrapper = json.dumps({"mode": mode, "options": options}).encode()
     return pic
+
+
+def keeps(decoded: Picture, original: bytes, checksum: bytes) -> bool:
+    """Whether the file written from a decoded picture gives back `original` (whose samples
+    have `checksum`) under the picture's contract: the check of `--verify` and `--rm`."""
+    written = write(decoded)
+    if decoded.contract == rewrite.BYTES_EXACT:
+        return written == original
+    if decoded.checksum() != checksum:
+        return False
+    if decoded.format == "png":
+        return png.without_image_data(written) == png.without_image_data(original)
+    return rewrite.webp_metadata(written) == rewrite.webp_metadata(original)
 
 
 # -- writing ----------------------------------------------------------------------------------
@@ -214,16 +275,53 @@ def write(pic: Picture, to: str | None = None) -> bytes:
         raise UnsupportedInput(f"cannot write a {pic.format} image as {fmt} (use png)")
     if fmt == "pnm":
         return netpbm.write(pic.wrapper, pic.samples, pic.depth)
-    meta = json.loads(pic.wrapper)
-    im = _pillow_image(pic, meta["mode"], meta["options"])
-    options = {k: v for k, v in meta["options"].items() if k == "compression"}
-    if fmt == "webp":
+    found = _pillow_meta(pic.wrapper)["options"].get("patch")
+    return _pillow_write(pic) if found is None else rewrite.apply_patch(_pillow_write(pic), found)
+
+
+def _pillow_meta(wrapper: bytes) -> dict:
+    """A Pillow format's wrapper: {"mode": ..., "options": {...}}, checked (a damaged archive is
+    a FormatError, not a KeyError in the writer)."""
+    try:
+        meta = json.loads(wrapper)
+        ok = isinstance(meta, dict) and meta.get("mode") in _PILLOW_MODES and isinstance(meta.get("options"), dict)
+    except (ValueError, UnicodeDecodeError):
+        ok = False
+    if not ok:
+        raise FormatError("corrupted archive (image file data)")
+    return meta
+
+
+def _hex(value) -> bytes:
+    try:
+        return bytes.fromhex(value)
+    except (TypeError, ValueError):
+        raise FormatError("corrupted archive (image file data)") from None
+
+
+def _pillow_write(pic: Picture) -> bytes:
+    """The file as Pillow writes it from the samples and the wrapper's options."""
+    meta = _pillow_meta(pic.wrapper)
+    given = meta["options"]
+    if meta["mode"] == "P" and not isinstance(given.get("palette"), str):
+        raise FormatError("corrupted archive (image file data)")
+    im = _pillow_image(pic, meta["mode"], given)
+    options = {k: v for k, v in given.items() if k == "compression"}
+    if pic.format == "webp":
         options.update(lossless=True, exact=True, quality=100, method=4)
-    if "transparency" in meta["options"]:
-        t = meta["options"]["transparency"]
-        options["transparency"] = bytes.fromhex(t) if isinstance(t, str) else t
+        try:
+            options.update({rewrite.WEBP_METADATA[kind.encode("latin-1")]: _hex(body)
+                            for kind, body in given.get("chunks", [])})
+        except (KeyError, TypeError, ValueError, AttributeError):
+            raise FormatError("corrupted archive (image file data)") from None
+    if "transparency" in given:
+        t = given["transparency"]
+        options["transparency"] = _hex(t) if isinstance(t, str) else t
     out = io.BytesIO()
-    im.save(out, format=_PILLOW_FORMATS[fmt], **options)
+    try:
+        im.save(out, format=_PILLOW_FORMATS[pic.format], **options)
+    except (OSError, ValueError, TypeError, KeyError) as e:
+        raise FormatError(f"corrupted archive (the {pic.format.upper()} file cannot be written: {e})") from None
     return out.getvalue()
 
 
@@ -233,7 +331,7 @@ def _pillow_image(pic: Picture, mode: str, options: dict) -> Image.Image:
         return Image.fromarray(s[..., 0].astype(bool))
     if mode == "P":
         im = Image.frombytes("P", (pic.width, pic.height), s[..., 0].tobytes())
-        im.putpalette(bytes.fromhex(options["palette"]))
+        im.putpalette(_hex(options["palette"]))
         return im
     if mode in ("L", "I;16"):  # a 2-D uint8 or uint16 array is an L or I;16 image
         return Image.fromarray(np.ascontiguousarray(s[..., 0]))
@@ -267,17 +365,29 @@ def from_pil(im: Image.Image) -> Picture:
 
 # -- PNG: the chunks around the pixels ----------------------------------------------------------
 
+# The wrapper's record of a PNG's bytes after IEND (format version 5): the last record, under a
+# type no chunk can have (chunk types are letters), so it is never taken for a chunk.
+_TRAILING = b"\x00END"
+
+
 def _png_wrapper(p: png.Png) -> bytes:
-    """IHDR's interlace flag and every other chunk in order (IDAT's place marked)."""
+    """IHDR's interlace flag and every other chunk in order (IDAT's place marked), then the
+    bytes after IEND, if any."""
     if p.idat_at > 0xFFFF:
         raise UnsupportedInput("PNG with over 65535 chunks before its image data")
     out = bytearray(struct.pack("<BH", p.interlace, p.idat_at))
-    for kind, data in p.chunks:
+    for kind, data in p.chunks + ([(_TRAILING, p.trailing)] if p.trailing else []):
         out += kind + struct.pack("<I", len(data)) + data
     return bytes(out)
 
 
 def _png_chunks(wrapper: bytes) -> tuple[int, int, list[tuple[bytes, bytes]]]:
+    """IHDR's interlace flag, IDAT's place and the chunks of a PNG's wrapper (_png_parts without
+    the trailing bytes)."""
+    return _png_parts(wrapper)[:3]
+
+
+def _png_parts(wrapper: bytes) -> tuple[int, int, list[tuple[bytes, bytes]], bytes]:
     if len(wrapper) < 3:
         raise FormatError("corrupted archive (PNG chunks)")
     interlace, idat_at = struct.unpack_from("<BH", wrapper)
@@ -290,23 +400,26 @@ def _png_chunks(wrapper: bytes) -> tuple[int, int, list[tuple[bytes, bytes]]]:
             raise FormatError("corrupted archive (PNG chunks)")
         chunks.append((kind, wrapper[pos + 8:pos + 8 + n]))
         pos += 8 + n
-    if interlace > 1 or idat_at > len(chunks):
+    trailing = chunks.pop()[1] if chunks and chunks[-1][0] == _TRAILING else b""
+    if interlace > 1 or idat_at > len(chunks) or any(not kind.isalpha() for kind, _ in chunks):
         raise FormatError("corrupted archive (PNG chunks)")
-    return interlace, idat_at, chunks
+    return interlace, idat_at, chunks, trailing
 
 
 def _png_of(pic: Picture) -> png.Png:
+    trailing = b""
     if pic.format == "png":
-        interlace, idat_at, chunks = _png_chunks(pic.wrapper)
+        interlace, idat_at, chunks, trailing = _png_parts(pic.wrapper)
     else:  # another format as PNG: the palette (and its transparency) as chunks
         interlace, idat_at, chunks = 0, 0, []
         if pic.palette is not None:  # only Pillow formats have palettes here
             chunks.append((b"PLTE", pic.palette.tobytes()))
-            t = json.loads(pic.wrapper)["options"].get("transparency")
+            t = _pillow_meta(pic.wrapper)["options"].get("transparency")
             if t is not None:  # Pillow: alpha per index (bytes), or the one transparent index
                 chunks.append((b"tRNS", bytes.fromhex(t) if isinstance(t, str) else bytes([255] * t + [0])))
             idat_at = len(chunks)
     samples = pic.samples
     if pic.format == "pnm" and pic.depth == 1:  # PBM: 1 is black; PNG gray: 1 is white
         samples = 1 - samples
-    return png.Png(pic.width, pic.height, pic.depth, pic.color_type, interlace, samples, chunks, idat_at)
+    return png.Png(pic.width, pic.height, pic.depth, pic.color_type, interlace, samples, chunks, idat_at,
+                   trailing=trailing)

@@ -4,8 +4,10 @@ Pillow reduces 16-bit RGB(A) and gray+alpha to 8 bits, scales 1/2/4-bit gray to 
 forgets where ancillary chunks sat, so a file rebuilt from it is not the same image. Here the
 samples are the stored values (palette indices for palette images) and every chunk other than
 IHDR, IDAT and IEND is kept as bytes with its place relative to the image data; writing them
-back gives a file that decodes to the same pixels and carries the same chunks. Only the
-compressed stream (filters, deflate) may differ from the original file.
+back gives a file that decodes to the same pixels and carries the same chunks, and any bytes
+the file had after IEND. Only the compressed stream (filters, deflate, how it is cut into
+IDAT chunks) may differ from the original file: `without_image_data` of both is the same
+(arzip.formats.picture checks it for every PNG it codes as pixels).
 """
 from __future__ import annotations
 
@@ -42,6 +44,7 @@ class Png:
     chunks: list[tuple[bytes, bytes]]   # every chunk but IHDR, IDAT, IEND in file order: (type, data)
     idat_at: int            # chunks[:idat_at] precede the image data, chunks[idat_at:] follow it
     image_data: bytes = b""  # the file's IDAT data, one zlib stream (when read from a file)
+    trailing: bytes = b""    # the bytes after IEND (an appended archive, padding): written back as they were
 
 
 def is_png(data: bytes) -> bool:
@@ -61,8 +64,9 @@ def _passes(width: int, height: int, interlace: int) -> list[tuple[int, int, int
     return [p for p in sizes if p[4] > 0 and p[5] > 0]
 
 
-def _chunks(data: bytes, name: str) -> Iterator[tuple[bytes, bytes]]:
-    """Yield (type, data) up to and including IEND, checking lengths and CRCs."""
+def _chunks(data: bytes, name: str) -> Iterator[tuple[bytes, bytes, int]]:
+    """Yield (type, data, end) up to and including IEND, checking lengths and CRCs; end is
+    where the chunk's CRC ends."""
     pos = len(PNG_SIGNATURE)
     while True:
         if pos + 12 > len(data):
@@ -76,7 +80,7 @@ def _chunks(data: bytes, name: str) -> Iterator[tuple[bytes, bytes]]:
             raise UnsupportedInput(f"{name}: damaged PNG (bad chunk type)")
         if zlib.crc32(data[pos + 4:end]) != crc:
             raise UnsupportedInput(f"{name}: damaged PNG (CRC of chunk {kind.decode()})")
-        yield kind, data[pos + 8:end]
+        yield kind, data[pos + 8:end], end + 4
         if kind == b"IEND":
             return
         pos = end + 4
@@ -101,7 +105,8 @@ def read(data: bytes, name: str = "input", max_pixels: int = 1 << 32) -> Png:
     idat: list[bytes] = []
     idat_at = -1
     header: tuple[int, int, int, int, int] | None = None
-    for kind, body in _chunks(data, name):
+    end = 0
+    for kind, body, end in _chunks(data, name):
         if header is None:
             if kind != b"IHDR":
                 raise UnsupportedInput(f"{name}: damaged PNG (IHDR is not the first chunk)")
@@ -115,7 +120,10 @@ def read(data: bytes, name: str = "input", max_pixels: int = 1 << 32) -> Png:
             raise UnsupportedInput(f"{name}: animated PNG is not supported")
         elif kind == b"IHDR":
             raise UnsupportedInput(f"{name}: damaged PNG (second IHDR)")
-        elif kind != b"IEND":
+        elif kind == b"IEND":
+            if body:  # the writer writes an empty IEND: a file with data in it goes the byte path
+                raise UnsupportedInput(f"{name}: PNG whose IEND chunk holds data")
+        else:
             chunks.append((kind, body))
     width, height, depth, ctype, interlace = header
     if idat_at < 0:
@@ -142,15 +150,17 @@ def read(data: bytes, name: str = "input", max_pixels: int = 1 << 32) -> Png:
             pos += size
     except ValueError:
         raise UnsupportedInput(f"{name}: damaged PNG (bad filter type)") from None
-    return Png(width, height, depth, ctype, interlace, samples, chunks, idat_at, b"".join(idat))
+    return Png(width, height, depth, ctype, interlace, samples, chunks, idat_at, b"".join(idat), data[end:])
 
 
 def _chunk(kind: bytes, body: bytes) -> bytes:
     return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
 
-def write(png: Png, level: int = 6) -> bytes:
-    """Encode a Png: IHDR, chunks before the image data, IDAT, chunks after it, IEND.
+def write(png: Png, level: int = 6, image_data: bytes | None = None) -> bytes:
+    """Encode a Png: IHDR, chunks before the image data, IDAT, chunks after it, IEND, then the
+    trailing bytes. image_data: the IDAT data to write instead of deflating the samples (b""
+    gives the file without its image, for comparing what surrounds it).
 
     Filtered rows are deflated with Z_RLE, which zlib's manual recommends for PNG image data
     (almost as fast as Huffman coding alone): on bench/kinds.py's images 5x faster than level 6
@@ -163,17 +173,33 @@ def write(png: Png, level: int = 6) -> bytes:
     if png.samples.shape != (png.height, png.width, channels) or png.samples.dtype != (
             np.uint16 if png.bit_depth == 16 else np.uint8):
         raise ValueError(f"samples {png.samples.shape} {png.samples.dtype} do not match the PNG header")
-    stream = b"".join(filter_scanlines(png.samples[y0::dy, x0::dx], png.bit_depth, png.color_type)
-                      for x0, y0, dx, dy, _, _ in _passes(png.width, png.height, png.interlace))
-    filtered = png.color_type != 3 and png.bit_depth >= 8
-    strategy = zlib.Z_RLE if filtered else zlib.Z_DEFAULT_STRATEGY
-    data = _deflate(stream, level, strategy)
+    data = image_data if image_data is not None else _deflate_samples(png, level)
     ihdr = struct.pack(">IIBBBBB", png.width, png.height, png.bit_depth, png.color_type, 0, 0, png.interlace)
     return b"".join([PNG_SIGNATURE, _chunk(b"IHDR", ihdr),
                      *(_chunk(kind, body) for kind, body in png.chunks[:png.idat_at]),
                      *(_chunk(b"IDAT", data[i:i + _IDAT_SIZE]) for i in range(0, len(data), _IDAT_SIZE)),
                      *(_chunk(kind, body) for kind, body in png.chunks[png.idat_at:]),
-                     _chunk(b"IEND", b"")])
+                     _chunk(b"IEND", b""), png.trailing])
+
+
+def _deflate_samples(png: Png, level: int) -> bytes:
+    """The zlib stream of the samples' filtered scanlines (every Adam7 pass in turn)."""
+    stream = b"".join(filter_scanlines(png.samples[y0::dy, x0::dx], png.bit_depth, png.color_type)
+                      for x0, y0, dx, dy, _, _ in _passes(png.width, png.height, png.interlace))
+    filtered = png.color_type != 3 and png.bit_depth >= 8
+    strategy = zlib.Z_RLE if filtered else zlib.Z_DEFAULT_STRATEGY
+    return _deflate(stream, level, strategy)
+
+
+def without_image_data(data: bytes) -> bytes:
+    """A PNG file's bytes with its IDAT chunks left out: what two files that differ only in how
+    their image data was compressed have in common."""
+    out, pos = [data[:len(PNG_SIGNATURE)]], len(PNG_SIGNATURE)
+    for kind, _, end in _chunks(data, "PNG"):
+        if kind != b"IDAT":
+            out.append(data[pos:end])
+        pos = end
+    return b"".join(out) + data[pos:]
 
 
 def _deflate(stream: bytes, level: int, strategy: int) -> bytes:

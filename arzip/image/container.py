@@ -31,7 +31,8 @@ from dataclasses import dataclass, field
 
 from ..container import (CRC, FORMAT_VERSION, IMAGE_MODEL_HASH_BYTES, KIND_IMAGE, Reader, check_seal, kind_of,
                          prefix, sealed, varint, version_of)
-from ..errors import FormatError
+from .. import limits
+from ..errors import FormatError, UnsupportedInput
 
 # what a part holds
 PLANE_COLOURS = 0  # an image's RGB planes (8-bit RGB or RGBA, or a palette image's colours)
@@ -60,9 +61,8 @@ SIDE_BY_SIDE_METHODS = (METHOD_LIGHT_MIXING, METHOD_MEDIUM_MIXING, METHOD_QUICK_
 NETWORK_METHODS = (METHOD_MODEL, *MIXING_PROFILES)  # parts that name a network and a layout
 NO_MODEL = 0xFF
 
-# default limits on what a header may claim, checked before anything is allocated
-MAX_PIXELS = 1 << 31
-MAX_WRAPPER = 1 << 26
+# default limits on what a header may claim, checked before anything is allocated (arzip.limits)
+MAX_PIXELS = limits.MAX_PIXELS
 
 
 @dataclass(frozen=True)
@@ -103,7 +103,10 @@ _PART_NLL = struct.Struct("<f")
 
 
 def pack(header: Header, payloads: list[bytes]) -> bytes:
-    """The archive: header (with the parts' lengths and CRCs filled in) and payloads."""
+    """The archive: header (with the parts' lengths and CRCs filled in) and payloads.
+    UnsupportedInput where the header would break a limit read_header enforces (arzip.limits):
+    what the decoder would refuse is never written."""
+    _check_limits(header)
     wrapper = zlib.compress(header.wrapper, 9)
     codec = 1 if len(wrapper) < len(header.wrapper) else 0
     wrapper = wrapper if codec else header.wrapper
@@ -125,6 +128,15 @@ def pack(header: Header, payloads: list[bytes]) -> bytes:
     return sealed(bytes(out)) + b"".join(payloads)
 
 
+def _check_limits(header: Header) -> None:
+    if len(header.wrapper) > limits.MAX_WRAPPER:
+        raise UnsupportedInput(f"the image's file data ({len(header.wrapper)} bytes besides its pixels) is over "
+                               f"the archive's limit of {limits.MAX_WRAPPER}")
+    if len(header.models) > limits.MAX_MODELS or len(header.parts) > limits.MAX_PARTS or any(
+            len(name.encode("ascii")) > limits.MAX_MODEL_NAME for name, _ in header.models):
+        raise UnsupportedInput("too many models or parts for one image archive")
+
+
 def read_header(blob: bytes, max_pixels: int = MAX_PIXELS) -> Header:
     """Parse and validate an image archive's header (not the payloads). Every claimed size is
     checked against the archive's length or the limits before anything is allocated."""
@@ -135,7 +147,7 @@ def read_header(blob: bytes, max_pixels: int = MAX_PIXELS) -> Header:
     width, height = r.varint(), r.varint()
     checksum = r.take(16)
     codec, wrapper_len = r.byte(), r.varint()
-    if codec not in (0, 1) or wrapper_len > len(blob):
+    if codec not in (0, 1) or wrapper_len > len(blob) or (codec == 0 and wrapper_len > limits.MAX_WRAPPER):
         raise FormatError("corrupted archive (wrapper)")
     wrapper = r.take(wrapper_len)
     models = []
@@ -160,16 +172,14 @@ def read_header(blob: bytes, max_pixels: int = MAX_PIXELS) -> Header:
         parts.append(Part(plane, method, model, transform, layout, tuple(offsets), nll, length, crc))
     head_end = r.pos
     check_seal(blob[:head_end], r.take(CRC.size), "header")
-    if width == 0 or height == 0 or width * height > max_pixels:
-        raise FormatError(f"image of {width}x{height} pixels is over the limit of {max_pixels} pixels "
-                          "(corrupted archive, or raise the limit)")
+    limits.check_pixels(width, height, max_pixels)
     if codec == 1:
         inflater = zlib.decompressobj()
         try:
-            wrapper = inflater.decompress(wrapper, MAX_WRAPPER + 1)
+            wrapper = inflater.decompress(wrapper, limits.MAX_WRAPPER + 1)
         except zlib.error:
             raise FormatError("corrupted archive (wrapper does not inflate)") from None
-        if len(wrapper) > MAX_WRAPPER or not inflater.eof:
+        if len(wrapper) > limits.MAX_WRAPPER or not inflater.eof:
             raise FormatError("corrupted archive (wrapper too large)")
     return Header(color_type, depth, fmt, width, height, checksum, wrapper, tuple(models), tuple(parts),
                   size=r.pos, version=version_of(blob[:6]))

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field, replace
 import numba
 import numpy as np
 
-from .. import registry
+from .. import limits, registry
 from ..bytes import archive as byte_archive
 from ..container import IMAGE_MODEL_HASH_BYTES
 from ..errors import FormatError
@@ -278,6 +278,8 @@ def decode(blob: bytes, device: str = "cpu", max_pixels: int = container.MAX_PIX
     if ct not in _DEPTHS or depth not in _DEPTHS[ct] or header.format >= len(FORMATS):
         raise FormatError(f"corrupted archive (colour type {ct}, depth {depth}, format {header.format})")
     shape = (header.height, header.width, CHANNELS[ct])
+    for part, payload in zip(header.parts, payloads):
+        _check_justified(part, len(payload), shape)
     pic = Picture(np.zeros(shape, np.uint16 if depth == 16 else np.uint8), ct, depth,
                   FORMATS[header.format], header.wrapper)
     if not _expected_planes(pic, header.parts):
@@ -304,6 +306,18 @@ def decode(blob: bytes, device: str = "cpu", max_pixels: int = container.MAX_PIX
         raise FormatError("checksum mismatch: the decoded image differs from the original "
                           "(corrupted archive or a different model build)")
     return pic
+
+
+def _check_justified(part: container.Part, payload_bytes: int, shape: tuple[int, int, int]) -> None:
+    """A model-coded part's payload must be long enough for the samples it claims (arzip.limits):
+    a header claiming a large image over a few payload bytes is refused before its model runs.
+    Byte-coded parts are checked block by block (arzip.bytes.archive)."""
+    if part.method == container.METHOD_BYTES:
+        return
+    channels = {container.PLANE_COLOURS: 3, container.PLANE_SAMPLES: shape[2]}.get(part.plane, 1)
+    min_bits = limits.MIN_BITS_CATEGORICAL if part.method == container.METHOD_MODEL else limits.MIN_BITS_BINARY
+    limits.check_justified(payload_bytes, shape[0] * shape[1] * channels, min_bits,
+                           f"{container.PLANES[part.plane]} part")
 
 
 def _side_by_side(decode_part: Callable[[tuple[container.Part, bytes]], None],
