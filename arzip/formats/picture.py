@@ -211,8 +211,9 @@ def _layout(data: bytes, fmt: str) -> bytes:
         return data[2:3] + data[16:17]
     if fmt == "qoi":
         return data[12:13]
-    if fmt == "webp":
-        return b"lossless" if b"VP8L" in data[:64] and b"VP8 " not in data[:64] else b"lossy"
+    if fmt == "webp":  # lossless: its image chunk is VP8L, not VP8 (wherever the metadata chunks put it)
+        kinds = [kind for kind, _ in rewrite.webp_chunks(data) or []]
+        return b"lossless" if b"VP8L" in kinds and b"VP8 " not in kinds else b"lossy"
     if fmt == "tiff":
         with Image.open(io.BytesIO(data)) as im:
             tags = im.tag_v2
