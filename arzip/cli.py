@@ -3,7 +3,8 @@ gzip/zstd tradition. The only module that talks to the terminal: the library rep
 return values, callbacks and exceptions, and this module prints them (progress bar included).
 
 Every failure becomes one line on stderr, `arzip: error: ...`, and exit status 1; no traceback
-(set ARZIP_DEBUG=1 to see one).
+(set ARZIP_DEBUG=1 to see one). An input skipped with a warning, `arzip: warning: ...`, makes the
+exit status 2 where nothing failed, as in gzip: a script sees that not every file was done.
 
 Longer than 400 lines: every command lives here, because this is the one module that may print.
 """
@@ -14,6 +15,7 @@ import importlib.util
 import itertools
 import json
 import os
+import re
 import signal
 import sys
 import traceback
@@ -66,13 +68,15 @@ DEVICE_HELP = ("where the image network runs: cpu, cuda (needs torch: arzip[trai
                "when torch sees one); same output")
 
 
-def _setup(threads: int | None, device: str = "cpu", max_pixels: int = MAX_PIXELS) -> None:
+def _setup(threads: int | None, device: str = "cpu", max_pixels: int = MAX_PIXELS,
+           max_output: int | None = None) -> None:
     if threads is None:
         env = os.environ.get("OMP_NUM_THREADS", "")
         threads = int(env) if env.isdigit() and int(env) > 0 else api.default_threads()
     api.set_threads(threads)
     api.set_device(device)
     api.set_max_pixels(max_pixels)
+    api.set_max_output(max_output)
 
 
 def _levels(levels: list[int]) -> str:
@@ -99,6 +103,25 @@ def level_flags(command):
     for n in range(9, 0, -1):
         command = click.option(f"-{n}", "level", flag_value=n, type=int, hidden=True)(command)
     return command
+
+
+class _Size(click.ParamType):
+    """A byte count as people write one: 1048576, 512K, 512M, 2G, 1T (powers of 1024, as in the
+    sizes of memory and disks a limit is chosen by)."""
+    name = "size"
+    _SHIFTS = {"": 0, "K": 10, "M": 20, "G": 30, "T": 40}
+
+    def convert(self, value, param, ctx) -> int:
+        match = re.fullmatch(r"(\d+)([KMGT]?)", value.strip(), re.IGNORECASE)
+        if match is None:
+            self.fail(f"{value!r} is not a size (an integer of bytes, or with K, M, G or T: 512M)", param, ctx)
+        return int(match[1]) << self._SHIFTS[match[2].upper()]
+
+
+max_size_option = click.option(
+    "--max-size", "max_output", type=_Size(), metavar="SIZE",
+    help="refuse an archive whose output is over SIZE bytes (K, M, G, T: powers of 1024, e.g. 512M); "
+         "default: no limit")
 
 
 def _output(file: Path, output: Path | None, stdout: bool, force: bool, binary: bool) -> Path | None:
@@ -133,7 +156,8 @@ def output_options(default: str, source: str, done: str):
                 click.option("-o", "--output", type=click.Path(path_type=Path),
                              help=f"output path, for one input (default {default}; '-' is stdout)"),
                 click.option("-c", "--stdout", is_flag=True, help="write to stdout (FILE '-' reads stdin)"),
-                click.option("-f", "--force", is_flag=True, help="overwrite an existing output"),
+                click.option("-f", "--force", is_flag=True,
+                             help="overwrite an existing output; read an input that is a symbolic link"),
                 click.option("-k", "--keep", is_flag=True, hidden=True,
                              help=f"keep the {source} (always done without --rm)"),
                 click.option("--rm", is_flag=True, help=f"remove each {source} once its {done}")]):
@@ -147,18 +171,20 @@ def _summary_line(report: api.Report) -> str:
     if report.kind == "image":
         return (f"{report.source}: {report.image_kind} image, {_kb(report.source_bytes)} -> "
                 f"{_kb(report.target_bytes)}, {8 * report.target_bytes / report.subpixels:.2f} bpsp (input file "
-                f"{8 * report.source_bytes / report.subpixels:.2f} bpsp, {change:+.1f} %)")
+                f"{8 * report.source_bytes / report.subpixels:.2f} bpsp, {change:+.1f} %); {report.contract}")
     bpb = 8 * report.target_bytes / report.source_bytes if report.source_bytes else 0.0
     return (f"{report.source}: {_kb(report.source_bytes)} -> {_kb(report.target_bytes)}, {bpb:.3f} bits per "
-            f"byte ({_methods(report.methods)})")
+            f"byte ({_methods(report.methods)}); {report.contract}")
 
 
 def _run_many(op: str, inputs: tuple[Path, ...], output: Path | None, stdout: bool, force: bool,
               options: dict, quiet: bool, verbose: bool, recursive: bool, jobs: int, threads: int | None,
-              device: str, max_pixels: int, describe) -> None:
+              device: str, max_pixels: int, describe, max_output: int | None = None) -> None:
     """Expand the inputs, run one job per file, print each file's line (describe) unless -q and every failure,
-    a summary with -v (after Ctrl-C too: many.run reports every file done first); exit 1 if any file failed."""
-    paths, warnings, errors = many.expand(list(inputs), op, recursive)
+    a summary with -v (after Ctrl-C too: many.run reports every file done first); exit 1 if any file failed,
+    else 2 if any was skipped with a warning. Links are read with -f, and always by test, which writes
+    and removes nothing."""
+    paths, warnings, errors = many.expand(list(inputs), op, recursive, force=force or op == "test")
     for warning in warnings:
         click.echo(f"arzip: warning: {warning}", err=True)
     for error in errors:
@@ -169,7 +195,8 @@ def _run_many(op: str, inputs: tuple[Path, ...], output: Path | None, stdout: bo
         raise ArzipError(f"-o and -c take exactly one input ({len(paths)} given)")
     target = _output(paths[0], output, stdout, force, binary=op == "compress") if len(paths) == 1 else None
     workers = min(jobs, len(paths))
-    _setup(threads if threads or workers == 1 else max(1, api.default_threads() // workers), device, max_pixels)
+    _setup(threads if threads or workers == 1 else max(1, api.default_threads() // workers), device, max_pixels,
+           max_output)
     failures: list[many.Outcome] = []
     outcomes: list[many.Outcome] = []
     from tqdm import tqdm
@@ -187,7 +214,7 @@ def _run_many(op: str, inputs: tuple[Path, ...], output: Path | None, stdout: bo
 
     try:
         many.run([many.Job(op, path, target, options) for path in paths], workers, report,
-                 threads=api.current_threads(), device=device, max_pixels=max_pixels)
+                 threads=api.current_threads(), device=device, max_pixels=max_pixels, max_output=max_output)
     finally:  # an interrupt goes on to main() (exit 130 or 143) after the summary of the files done
         bar.close()
         if verbose:
@@ -197,8 +224,8 @@ def _run_many(op: str, inputs: tuple[Path, ...], output: Path | None, stdout: bo
             click.echo(f"arzip: {len(done)} file{'s' if len(done) != 1 else ''} {op}ed, {size_in:,} bytes in, "
                        f"{size_out:,} bytes out{ratio}; {len(failures) + len(errors)} failed, {len(warnings)} "
                        "skipped", err=True)
-    if failures or errors:
-        raise SystemExit(1)
+    if failures or errors or warnings:
+        raise SystemExit(1 if failures or errors else 2)
 
 
 @cli.command()
@@ -208,11 +235,13 @@ def _run_many(op: str, inputs: tuple[Path, ...], output: Path | None, stdout: bo
                    "lossless WebP) is coded as pixels, anything else as bytes")
 @click.option("--device", default="cpu", show_default=True, help=DEVICE_HELP)
 @click.option("--model", help="image model name (overrides the level)")
+@click.option("--verify", is_flag=True, help="decode each archive written and compare it with the input (--rm "
+              "does too); on a mismatch the archive is removed, the input kept, and the exit status is 1")
 @click.option("--level", "level", type=click.IntRange(1, 9), help="1 (fastest) .. 9 (smallest); default 5")
 @level_flags
 @batch_options
 def compress(inputs: tuple[Path, ...], output: Path | None, stdout: bool, force: bool, keep: bool, rm: bool,
-             as_: str, device: str, model: str | None, level: int | None, quiet: bool, verbose: bool,
+             as_: str, device: str, model: str | None, verify: bool, level: int | None, quiet: bool, verbose: bool,
              recursive: bool, jobs: int, threads: int | None, max_pixels: int) -> None:
     """Compress each FILE to FILE.arz; inputs are kept (unless --rm). A lossless image (PNG of
     any mode, netpbm, BMP, TIFF, TGA, QOI, lossless WebP) is coded as pixels: its pixels, mode,
@@ -220,7 +249,7 @@ def compress(inputs: tuple[Path, ...], output: Path | None, stdout: bool, force:
     coded as bytes: the same bytes come back. -1 .. -9 choose the image level."""
     if rm and keep:
         raise ArzipError("--rm and -k contradict each other")
-    options = {"force": force, "model": model, "level": level, "as_": as_, "remove_source": rm}
+    options = {"force": force, "model": model, "level": level, "as_": as_, "remove_source": rm, "verify": verify}
     _run_many("compress", inputs, output, stdout, force, options, quiet, verbose, recursive, jobs, threads,
               device, max_pixels, _summary_line)
 
@@ -236,74 +265,92 @@ def _methods(methods) -> str:
 @output_options("FILE without .arz", "archive", "output is written and verified")
 @click.option("--to", type=click.Choice(["png"]), help="write an image as PNG (default: its own format)")
 @click.option("--device", default="cpu", show_default=True, help=DEVICE_HELP)
+@max_size_option
 @batch_options
 def decompress(inputs: tuple[Path, ...], output: Path | None, stdout: bool, force: bool, keep: bool, rm: bool,
-               to: str | None, device: str, quiet: bool, verbose: bool, recursive: bool, jobs: int,
-               threads: int | None, max_pixels: int) -> None:
+               to: str | None, device: str, max_output: int | None, quiet: bool, verbose: bool, recursive: bool,
+               jobs: int, threads: int | None, max_pixels: int) -> None:
     """Decompress each FILE.arz to FILE (the original bytes, or the image in its own format);
-    refuses to overwrite without -f. `arzip -d` is the same."""
+    refuses to overwrite without -f. `arzip -d` is the same (with other flags too: -dc, -dkf)."""
     if rm and keep:
         raise ArzipError("--rm and -k contradict each other")
     options = {"force": force, "to": to, "remove_source": rm}
     _run_many("decompress", inputs, output, stdout, force, options, quiet, verbose, recursive, jobs, threads,
-              device, max_pixels, None)
+              device, max_pixels, None, max_output)
 
 
 @cli.command("test")
 @click.argument("inputs", metavar="FILES...", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--device", default="cpu", show_default=True, help=DEVICE_HELP)
+@max_size_option
 @batch_options
-def test(inputs: tuple[Path, ...], device: str, quiet: bool, verbose: bool, recursive: bool, jobs: int,
-         threads: int | None, max_pixels: int) -> None:
-    """Decode each archive completely and check it, writing nothing (as gzip -t)."""
+def test(inputs: tuple[Path, ...], device: str, max_output: int | None, quiet: bool, verbose: bool,
+         recursive: bool, jobs: int, threads: int | None, max_pixels: int) -> None:
+    """Decode each archive completely and check it, writing nothing (as gzip -t; `arzip -t` is the same)."""
     _run_many("test", inputs, None, False, False, {}, quiet, verbose, recursive, jobs, threads, device,
-              max_pixels, lambda r: f"{r.source}: OK ({r.kind}, {r.target_bytes:,} bytes)")
+              max_pixels, lambda r: f"{r.source}: OK ({r.kind}, {r.target_bytes:,} bytes)", max_output)
 
 
 @cli.command()
-@click.argument("file", type=click.Path(path_type=Path))
-@click.option("--json", "as_json", is_flag=True, help="print one JSON object")
-def info(file: Path, as_json: bool) -> None:
-    """Describe an archive without decoding it."""
-    summary = api.info(files.read_input(file))
-    if as_json:
-        click.echo(json.dumps(summary))
-    elif summary["kind"] == "bytes":
+@click.argument("inputs", metavar="FILES...", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object a line, one per file (its key "
+              "'file' names it)")
+def info(inputs: tuple[Path, ...], as_json: bool) -> None:
+    """Describe each archive without decoding it (`arzip -l` is the same). One that cannot be
+    read is an error line, the others are still described, and the exit status is 1."""
+    failed = False
+    for file in inputs:
+        try:
+            summary = api.info(files.read_input(file))
+        except ArzipError as e:
+            failed = True
+            message = str(e)
+            click.echo(f"arzip: error: {message if message.startswith(str(file)) else f'{file}: {message}'}",
+                       err=True)
+            continue
+        click.echo(json.dumps({"file": str(file), **summary}) if as_json else _info_text(file, summary))
+    if failed:
+        raise SystemExit(1)
+
+
+def _info_text(file: Path, summary: dict) -> str:
+    """An archive's description in lines, as `arzip info` prints it."""
+    contract = f"  contract   {summary['contract']}"
+    if summary["kind"] == "bytes":
         methods = ", ".join(f"{n} {m}" for m, n in summary["methods"].items()) or "none"
         nll = f"\n  model NLL  {summary['nll_bits_per_byte']:.3f} bits per byte" if "nll_bits" in summary else ""
-        click.echo(f"{file}: arz bytes, {summary['original_bytes']} bytes\n"
-                   f"  model      {summary['model']} (sha256 {summary['model_sha256'][:16]}...)\n"
-                   f"  blocks     {summary['blocks']} ({methods})\n"
-                   f"  size       {summary['compressed_bytes']} bytes, {summary['bits_per_byte']:.3f} bits per byte"
-                   + nll)
-    else:
-        lines = [f"{file}: arz image, {summary['width']}x{summary['height']} {summary['mode']} "
-                 f"({summary['format']})"]
-        for part in summary["parts"]:
-            model = f"{part['model']} (sha256 {part['model_sha256'][:16]}...)" if part["model_sha256"] else "classical"
-            if part["method"] == "model":
-                what = f"model {model}"
-                how = (f"{part['layout']} layout, log2-scale offsets "
-                       f"{' '.join(f'{o:+d}' for o in part['scale_offsets'])} (1/32), levels {_levels(part['levels'])}")
-            elif "layout" in part:  # context mixing (full, medium, light) around a network
-                what = f"{part['method'].replace('mixing', 'context mixing')} around {model}"
-                how = f"{part['layout']} layout, levels {_levels(part['levels'])}"
-            elif part["method"] == "bilevel":
-                what, how = "bilevel model", "2-D contexts, mixed"
-            elif part["method"] == "16-bit gray":
-                what, how = "16-bit gray model", "full depth, mixed"
-            elif part["method"] == "indices":
-                what, how = "index model", "exact 2-D contexts, mixed"
-            elif part["method"] == "full depth":
-                what, how = "full-depth model", "blended predictors, mixed"
-            else:
-                what, how = f"{part['method']} {model}", f"{part['transform']} transform"
-            lines.append(f"  {part['plane']:<10} {what}, {how}: {part['bytes']} bytes")
-        lines.append(f"  size       {summary['compressed_bytes']} bytes ({summary['header_bytes']} header + "
-                     f"{summary['payload_bytes']} payload), {summary['bits_per_subpixel']:.3f} bits per subpixel")
-        lines.append(f"  model NLL  {summary['nll_bits_per_subpixel']:.3f} bits per subpixel "
-                     f"(payload {summary['payload_over_nll_percent']:+.3f} % over it)")
-        click.echo("\n".join(lines))
+        return (f"{file}: arz bytes, {summary['original_bytes']} bytes\n{contract}\n"
+                f"  model      {summary['model']} (sha256 {summary['model_sha256'][:16]}...)\n"
+                f"  blocks     {summary['blocks']} ({methods})\n"
+                f"  size       {summary['compressed_bytes']} bytes, {summary['bits_per_byte']:.3f} bits per byte"
+                + nll)
+    lines = [f"{file}: arz image, {summary['width']}x{summary['height']} {summary['mode']} "
+             f"({summary['format']})", contract]
+    for part in summary["parts"]:
+        model = f"{part['model']} (sha256 {part['model_sha256'][:16]}...)" if part["model_sha256"] else "classical"
+        if part["method"] == "model":
+            what = f"model {model}"
+            how = (f"{part['layout']} layout, log2-scale offsets "
+                   f"{' '.join(f'{o:+d}' for o in part['scale_offsets'])} (1/32), levels {_levels(part['levels'])}")
+        elif "layout" in part:  # context mixing (full, medium, light) around a network
+            what = f"{part['method'].replace('mixing', 'context mixing')} around {model}"
+            how = f"{part['layout']} layout, levels {_levels(part['levels'])}"
+        elif part["method"] == "bilevel":
+            what, how = "bilevel model", "2-D contexts, mixed"
+        elif part["method"] == "16-bit gray":
+            what, how = "16-bit gray model", "full depth, mixed"
+        elif part["method"] == "indices":
+            what, how = "index model", "exact 2-D contexts, mixed"
+        elif part["method"] == "full depth":
+            what, how = "full-depth model", "blended predictors, mixed"
+        else:
+            what, how = f"{part['method']} {model}", f"{part['transform']} transform"
+        lines.append(f"  {part['plane']:<10} {what}, {how}: {part['bytes']} bytes")
+    lines.append(f"  size       {summary['compressed_bytes']} bytes ({summary['header_bytes']} header + "
+                 f"{summary['payload_bytes']} payload), {summary['bits_per_subpixel']:.3f} bits per subpixel")
+    lines.append(f"  model NLL  {summary['nll_bits_per_subpixel']:.3f} bits per subpixel "
+                 f"(payload {summary['payload_over_nll_percent']:+.3f} % over it)")
+    return "\n".join(lines)
 
 
 @cli.command()
@@ -435,13 +482,47 @@ def _interrupted(e: BaseException) -> None:
     sys.exit(128 + (signal.SIGTERM if terminated else signal.SIGINT))
 
 
+_GZIP_MODES = {"d": "decompress", "t": "test", "l": "info"}
+
+
+def _gzip_args(args: list[str]) -> list[str]:
+    """gzip's spellings of the commands: -d (decompress), -t (test) or -l (info), alone or among
+    other short flags (-dc, -kdf, -c -d), name the command where the arguments start with a flag.
+    A value-taking option's value (-o FILE, -oFILE, --to png) is never read as flags."""
+    if not args or not args[0].startswith("-"):
+        return args
+    takes_value = {opt for name in set(_GZIP_MODES.values()) for p in cli.commands[name].params
+                   if isinstance(p, click.Option) and not p.is_flag for opt in p.opts}
+    modes, rest, i = [], [], 0
+    while i < len(args):
+        arg = args[i]
+        i += 1
+        if arg == "--":
+            rest += args[i - 1:]
+            break
+        if arg in takes_value:
+            rest += args[i - 1:i + 1]
+            i += 1
+        elif arg.startswith("-") and arg[1:2] not in ("", "-"):
+            letters = arg[1:]
+            cut = next((n for n, c in enumerate(letters) if f"-{c}" in takes_value), len(letters))
+            modes += [_GZIP_MODES[c] for c in letters[:cut] if c in _GZIP_MODES]
+            kept = "".join(c for c in letters[:cut] if c not in _GZIP_MODES) + letters[cut:]
+            rest += [f"-{kept}"] if kept else []
+            if cut == len(letters) - 1:  # "-co FILE": the next argument is the value
+                rest += args[i:i + 1]
+                i += 1
+        else:
+            rest.append(arg)
+    if len(set(modes)) > 1:
+        raise ArzipError("-d, -t and -l each name a command; give one")
+    return [modes[0], *rest] if modes else args
+
+
 def main() -> None:
     signal.signal(signal.SIGTERM, _terminate)
-    args = sys.argv[1:]
-    if args[:1] == ["-d"]:  # gzip's spelling of decompress
-        args = ["decompress", *args[1:]]
     try:
-        cli.main(args=args, prog_name="arzip", standalone_mode=False)
+        cli.main(args=_gzip_args(sys.argv[1:]), prog_name="arzip", standalone_mode=False)
     except click.exceptions.Exit as e:
         sys.exit(e.exit_code)
     except click.ClickException as e:

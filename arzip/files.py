@@ -32,7 +32,9 @@ def default_output(source: Path, decompress: bool) -> Path:
         return STDIO
     if not decompress:
         return source.with_name(source.name + SUFFIX)
-    if source.name.endswith(SUFFIX) and len(source.name) > len(SUFFIX):
+    if source.name.endswith(SUFFIX):
+        if source.name[:-len(SUFFIX)] in ("", ".", ".."):  # no file name, or a folder's
+            raise ArzipError(f"{source}: no name left once {SUFFIX} is removed; use -o to name the output")
         return source.with_name(source.name[:-len(SUFFIX)])
     raise ArzipError(f"{source}: unknown suffix (expected {SUFFIX}); use -o to name the output")
 

@@ -38,18 +38,27 @@ class Outcome:
     error: str | None              # one line, when the job failed
 
 
-def expand(paths: list[Path], op: str, recursive: bool) -> tuple[list[Path], list[str], list[str]]:
+def expand(paths: list[Path], op: str, recursive: bool,
+           force: bool = False) -> tuple[list[Path], list[str], list[str]]:
     """The files to work on, warnings for what is skipped, and errors. Folders need -r (then
     every file below them, or every .arz file when decompressing or testing; without -r a
-    folder is an error); compressing skips inputs that already end in .arz, as gzip skips .gz."""
+    folder is an error); compressing skips inputs that already end in .arz, as gzip skips .gz.
+    Symbolic links are skipped without force, as gzip does: the output would land beside the
+    link, not beside the data, and --rm would remove the link, not the file read."""
     files, warnings, errors = [], [], []
     for path in paths:
-        if path != STDIO and path.is_dir():
+        if path != STDIO and path.is_symlink() and not force:
+            warnings.append(f"{path}: is a symbolic link; skipped (use -f)")
+        elif path != STDIO and path.is_dir():
             if not recursive:
                 errors.append(f"{path}: is a directory (use -r to work on the files in it)")
                 continue
             found = sorted(p for p in path.rglob("*") if p.is_file() and not _is_temp(p))
-            files += [p for p in found if op == "compress" or p.name.endswith(SUFFIX)]
+            for p in (p for p in found if op == "compress" or p.name.endswith(SUFFIX)):
+                if p.is_symlink() and not force:
+                    warnings.append(f"{p}: is a symbolic link; skipped (use -f)")
+                else:
+                    files.append(p)
         else:
             files.append(path)
     if op == "compress":
@@ -91,7 +100,7 @@ _stopping = False  # in a worker: told to stop (Ctrl-C at the terminal, or the m
 STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
 
 
-def _init_worker(threads: int, device: str, max_pixels: int) -> None:
+def _init_worker(threads: int, device: str, max_pixels: int, max_output: int | None) -> None:
     """A worker's set-up. It starts with STOP_SIGNALS blocked (run() blocks them while it
     spawns the workers, and a process keeps its mask); they are unblocked once the handlers
     are in, so a signal that came meanwhile acts now, through them."""
@@ -101,6 +110,7 @@ def _init_worker(threads: int, device: str, max_pixels: int) -> None:
     api.set_threads(threads)
     api.set_device(device)
     api.set_max_pixels(max_pixels)
+    api.set_max_output(max_output)
 
 
 def _stop_worker(signum: int, frame: object) -> None:
@@ -151,7 +161,8 @@ def _signals_held() -> Iterator[None]:
 
 
 def run(jobs: list[Job], workers: int, on_outcome: Callable[[Outcome], None], threads: int = 1,
-        device: str = "cpu", max_pixels: int = api.DEFAULT_MAX_PIXELS) -> list[Outcome]:
+        device: str = "cpu", max_pixels: int = api.DEFAULT_MAX_PIXELS,
+        max_output: int | None = None) -> list[Outcome]:
     """Run the jobs (in `workers` processes when more than one), calling on_outcome(outcome) as
     each finishes, in job order. On an interrupt (KeyboardInterrupt: Ctrl-C, or the CLI's
     SIGTERM) the running jobs stop and leave no output, the others never start, and every job
@@ -166,7 +177,7 @@ def run(jobs: list[Job], workers: int, on_outcome: Callable[[Outcome], None], th
     others = set(multiprocessing.active_children())
     futures: list[Future] = []
     pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_init_worker, initargs=(threads, device, max_pixels))
+                               initializer=_init_worker, initargs=(threads, device, max_pixels, max_output))
     try:
         with _signals_held():  # the workers are spawned as the jobs are submitted
             futures += [pool.submit(_run_in_worker, job) for job in jobs]

@@ -22,7 +22,8 @@ def test_compress_decompress_cycle(png_file, small_photo):
     arz = folder / "photo.png.arz"
     assert arz.exists() and png_file.read_bytes() == original  # input kept, untouched
     assert re.fullmatch(r"\S+photo\.png: 8-bit RGB image, [\d.]+ kB -> [\d.]+ kB, [\d.]+ bpsp \(input file "
-                        r"[\d.]+ bpsp, [-+][\d.]+ %\)\n", r.stderr), r.stderr
+                        r"[\d.]+ bpsp, [-+][\d.]+ %\); pixels and chunks exact, image data re-deflated\n",
+                        r.stderr), r.stderr
     # decompress refuses to clobber the existing photo.png ...
     assert_one_line_error(arzip("decompress", arz), "already exists")
     assert png_file.read_bytes() == original
@@ -73,6 +74,7 @@ def test_info(png_file, small_photo):
     assert len(info["parts"][0]["model_sha256"]) == 64
     r = arzip("info", f"{png_file}.arz")
     assert r.returncode == 0 and "bits per subpixel" in r.stdout and "single layout" in r.stdout
+    assert r.stdout.splitlines()[1] == "  contract   pixels and chunks exact, image data re-deflated"
     assert "quick context mixing around rgb-mlp1" in r.stdout and "levels 5:" in r.stdout
 
 
@@ -200,3 +202,125 @@ def test_other_formats_come_back_in_their_format_or_as_png(tmp_path, small_photo
         assert back.format == "PNG" and np.array_equal(np.asarray(back), small_photo)
     info = json.loads(arzip("info", tmp_path / "photo.tga.arz", "--json").stdout)
     assert info["format"] == "tga" and info["mode"] == "8-bit RGB"
+
+
+# -- gzip's habits ------------------------------------------------------------------------------
+
+def _archived(folder: Path, name: str = "notes.txt", text: str = "hello, arzip\n" * 40) -> tuple[Path, Path]:
+    """A text file and its archive beside it (the byte path: quick)."""
+    path = folder / name
+    path.write_text(text)
+    r = arzip("compress", path, "-q")
+    assert r.returncode == 0, r.stderr
+    return path, folder / f"{name}.arz"
+
+
+def test_d_among_other_short_flags_and_t_and_l(tmp_path):
+    path, arz = _archived(tmp_path)
+    original = path.read_text()
+    r = arzip("-dc", arz)
+    assert r.returncode == 0 and r.stdout == original, r.stderr
+    assert arzip("-c", "-d", arz).stdout == original
+    assert_one_line_error(arzip("-dk", arz), "already exists")
+    path.unlink()
+    assert arzip("-dk", arz).returncode == 0 and path.read_text() == original and arz.exists()
+    path.write_text("changed")
+    assert arzip("-df", arz).returncode == 0 and path.read_text() == original
+    assert arzip("-dcf", arz).stdout == original
+    out = tmp_path / "out.txt"
+    assert arzip("-do", out, arz).returncode == 0 and out.read_text() == original  # -o's value stays a value
+    r = arzip("-t", arz, arz)
+    assert r.returncode == 0 and r.stderr.count(f"{arz}: OK (bytes, {len(original):,} bytes)") == 2, r.stderr
+    r = arzip("-l", arz)
+    assert r.returncode == 0 and r.stdout.startswith(f"{arz}: arz bytes, {len(original)} bytes\n"), r.stderr
+    assert_one_line_error(arzip("-dt", arz), "give one")
+
+
+def test_info_on_many_files(tmp_path):
+    _, a = _archived(tmp_path, "a.txt")
+    _, b = _archived(tmp_path, "b.txt", "other text")
+    bogus = tmp_path / "bogus.arz"
+    bogus.write_bytes(b"not an archive at all")
+    r = arzip("info", a, bogus, b)
+    assert r.returncode == 1
+    titles = [line for line in r.stdout.splitlines() if not line.startswith(" ")]
+    assert titles == [f"{a}: arz bytes, {40 * 13} bytes", f"{b}: arz bytes, 10 bytes"], r.stdout
+    assert r.stdout.count("  contract   bytes exact\n") == 2
+    assert_one_line_error(r, rf"^arzip: error: {re.escape(str(bogus))}: not an arz archive")
+    r = arzip("info", "--json", a, bogus, b)
+    assert r.returncode == 1 and r.stderr.count("\n") == 1
+    found = [json.loads(line) for line in r.stdout.splitlines()]
+    assert [(o["file"], o["original_bytes"], o["contract"]) for o in found] == [
+        (str(a), 40 * 13, "bytes exact"), (str(b), 10, "bytes exact")]
+
+
+def test_skipped_inputs_exit_2_and_errors_win(tmp_path):
+    text = tmp_path / "a.txt"
+    text.write_text("hello")
+    old = tmp_path / "b.arz"
+    old.write_bytes(b"some archive")
+    r = arzip("compress", text, old)
+    assert r.returncode == 2, r.stderr
+    assert f"arzip: warning: {old}: already has the .arz suffix; skipped\n" in r.stderr
+    assert (tmp_path / "a.txt.arz").exists() and not (tmp_path / "b.arz.arz").exists()
+    r = arzip("compress", "-f", text, old, tmp_path / "missing.txt")
+    assert r.returncode == 1 and "missing.txt: no such file" in r.stderr and "warning" in r.stderr
+
+
+def test_symbolic_links_are_skipped_without_f(tmp_path):
+    data = tmp_path / "data.txt"
+    data.write_text("linked data\n")
+    link = tmp_path / "link.txt"
+    link.symlink_to(data)
+    r = arzip("compress", link)
+    assert r.returncode == 2 and r.stderr == f"arzip: warning: {link}: is a symbolic link; skipped (use -f)\n"
+    assert not (tmp_path / "link.txt.arz").exists()
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    (folder / "link.txt").symlink_to(data)
+    r = arzip("compress", "-r", folder)
+    assert r.returncode == 2 and "link.txt: is a symbolic link; skipped (use -f)" in r.stderr, r.stderr
+    assert list(folder.iterdir()) == [folder / "link.txt"]
+    assert arzip("compress", "-f", "-q", link).returncode == 0  # with -f the link's target is read
+    arz_link = tmp_path / "again.txt.arz"
+    arz_link.symlink_to(tmp_path / "link.txt.arz")
+    r = arzip("decompress", arz_link)
+    assert r.returncode == 2 and "is a symbolic link; skipped (use -f)" in r.stderr
+    assert arzip("decompress", "-f", arz_link).returncode == 0
+    assert (tmp_path / "again.txt").read_text() == "linked data\n" and link.is_symlink()
+
+
+def test_no_name_left_once_the_suffix_is_removed(tmp_path):
+    path, arz = _archived(tmp_path)
+    for name in ("..arz", ".arz"):
+        (tmp_path / name).write_bytes(arz.read_bytes())
+        assert_one_line_error(arzip("decompress", tmp_path / name),
+                              rf"{re.escape(name)}: no name left once \.arz is removed; use -o to name the output")
+    out = tmp_path / "named.txt"
+    assert arzip("-d", tmp_path / "..arz", "-o", out).returncode == 0
+    assert out.read_bytes() == path.read_bytes()
+
+
+def test_compress_verify(tmp_path, png_file):
+    path = tmp_path / "notes.txt"
+    path.write_text("verified\n" * 30)
+    r = arzip("compress", "--verify", path)
+    assert r.returncode == 0 and r.stderr.endswith("; bytes exact\n"), r.stderr
+    assert path.exists() and (tmp_path / "notes.txt.arz").exists()
+    r = arzip("compress", "--verify", png_file)
+    assert r.returncode == 0 and r.stderr.endswith("; pixels and chunks exact, image data re-deflated\n")
+    assert_one_line_error(arzip("compress", "--verify", "-c", path), "verify")
+
+
+def test_max_size(tmp_path, png_file):
+    path, arz = _archived(tmp_path, text="x" * 3000)
+    out = tmp_path / "out.txt"
+    assert_one_line_error(arzip("decompress", arz, "-o", out, "--max-size", "2K"), "size limit")
+    assert not out.exists() and leftovers(tmp_path) == []
+    assert arzip("decompress", arz, "-o", out, "--max-size", "3k").returncode == 0 and out.read_text() == "x" * 3000
+    assert_one_line_error(arzip("test", arz, "--max-size", "2999"), "size limit")
+    assert arzip("test", arz, "--max-size", "3000").returncode == 0
+    assert_one_line_error(arzip("test", arz, "--max-size", "3X"), "not a size")
+    arzip("compress", png_file, "-q")
+    r = arzip("test", "-j", "2", "--max-size", "1K", arz, f"{png_file}.arz")  # workers get the limit too
+    assert r.returncode == 1 and r.stderr.count("size limit") == 2, r.stderr
