@@ -14,9 +14,9 @@ from __future__ import annotations
 import struct
 import zlib
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+import deflate
 import numba
 import numpy as np
 
@@ -29,8 +29,8 @@ BIT_DEPTHS = {0: (1, 2, 4, 8, 16), 2: (8, 16), 3: (1, 2, 4, 8), 4: (8, 16), 6: (
 ADAM7 = ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2))
 _MAX_DIMENSION = (1 << 31) - 1     # the PNG limit on width, height and chunk length
 _IDAT_SIZE = 1 << 20               # written IDAT chunks hold at most this many bytes
-_DEFLATE_PIECE = 1 << 17           # scanline bytes per piece deflated on a thread of its own (at least)
-_WINDOW = 1 << 15                  # deflate's window: the dictionary a piece is primed with
+_LEVEL_FILTERED = 1                # libdeflate's level for filtered rows (8- and 16-bit, not palette)
+_LEVEL_PACKED = 7                  # and for palette and 1/2/4-bit rows (models/EXPERIMENTS.md K52)
 
 
 @dataclass
@@ -157,16 +157,18 @@ def _chunk(kind: bytes, body: bytes) -> bytes:
     return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
 
-def write(png: Png, level: int = 6, image_data: bytes | None = None) -> bytes:
+def write(png: Png, level: int | None = None, image_data: bytes | None = None) -> bytes:
     """Encode a Png: IHDR, chunks before the image data, IDAT, chunks after it, IEND, then the
     trailing bytes. image_data: the IDAT data to write instead of deflating the samples (b""
     gives the file without its image, for comparing what surrounds it).
 
-    Filtered rows are deflated with Z_RLE, which zlib's manual recommends for PNG image data
-    (almost as fast as Huffman coding alone): on bench/kinds.py's images 5x faster than level 6
-    with Z_FILTERED, 0.9 % larger (gray photos smaller, RGBA and graphics 3 % larger), where
-    level 9's match search had taken a quarter of decompressing a photo with smooth areas
-    (models/EXPERIMENTS.md K36, K37). Palette and low-depth rows keep level 6's match search."""
+    The written bytes are a function of the Png alone: the rows are deflated in one call of the
+    libdeflate that the pinned `deflate` package bundles, not by the machine's zlib (zlib-ng
+    deflates differently) nor in pieces per thread. level: libdeflate's (0-12); by default 1 for
+    filtered rows (faster on one core than zlib's Z_RLE was on two; 1.3 % larger on
+    bench/kinds.py's images, 8-bit photos 2-6 %, and far smaller where rows repeat; only levels
+    10-12 match Z_RLE's size, 10-40x slower) and 7 for palette and low-depth rows (smaller and
+    faster than zlib's level 6): models/EXPERIMENTS.md K36, K37, K52."""
     channels = CHANNELS.get(png.color_type)
     if png.bit_depth not in BIT_DEPTHS.get(png.color_type, ()) or png.interlace not in (0, 1):
         raise ValueError(f"PNG colour type {png.color_type} at depth {png.bit_depth} is not legal")
@@ -182,13 +184,13 @@ def write(png: Png, level: int = 6, image_data: bytes | None = None) -> bytes:
                      _chunk(b"IEND", b""), png.trailing])
 
 
-def _deflate_samples(png: Png, level: int) -> bytes:
+def _deflate_samples(png: Png, level: int | None) -> bytes:
     """The zlib stream of the samples' filtered scanlines (every Adam7 pass in turn)."""
     stream = b"".join(filter_scanlines(png.samples[y0::dy, x0::dx], png.bit_depth, png.color_type)
                       for x0, y0, dx, dy, _, _ in _passes(png.width, png.height, png.interlace))
-    filtered = png.color_type != 3 and png.bit_depth >= 8
-    strategy = zlib.Z_RLE if filtered else zlib.Z_DEFAULT_STRATEGY
-    return _deflate(stream, level, strategy)
+    if level is None:
+        level = _LEVEL_FILTERED if png.color_type != 3 and png.bit_depth >= 8 else _LEVEL_PACKED
+    return _deflate(stream, level)
 
 
 def without_image_data(data: bytes) -> bytes:
@@ -202,32 +204,13 @@ def without_image_data(data: bytes) -> bytes:
     return b"".join(out) + data[pos:]
 
 
-def _deflate(stream: bytes, level: int, strategy: int) -> bytes:
-    """One zlib stream of `stream`. A large one is cut into pieces deflated side by side on
-    arzip's threads (pigz's way: each piece primed with the 32 KiB before it and ended on a byte
-    boundary by a sync flush, the last one finished; then the adler32 of the whole), so writing
-    a decoded photo no longer takes a core for a seventh of the decode. Any inflater reads one
-    stream; the pieces cost about 0.1 % in size."""
-    pieces = max(1, min(numba.get_num_threads(), len(stream) // _DEFLATE_PIECE))
-    if pieces == 1:
-        deflate = zlib.compressobj(level, zlib.DEFLATED, 15, 9, strategy)
-        return deflate.compress(stream) + deflate.flush()
-    view = memoryview(stream)
-    cuts = [len(stream) * k // pieces for k in range(pieces + 1)]
-
-    def piece(k: int) -> bytes:
-        start, end = cuts[k], cuts[k + 1]
-        primed = {"zdict": view[max(0, start - _WINDOW):start]} if start else {}
-        deflate = zlib.compressobj(level, zlib.DEFLATED, -15, 9, strategy, **primed)  # raw deflate
-        return deflate.compress(view[start:end]) + deflate.flush(zlib.Z_FINISH if k == pieces - 1 else
-                                                                 zlib.Z_SYNC_FLUSH)
-
-    with ThreadPoolExecutor(pieces - 1) as pool:
-        later = [pool.submit(piece, k) for k in range(1, pieces)]
-        body = [piece(0), *(f.result() for f in later)]
-    empty = zlib.compressobj(level, zlib.DEFLATED, 15, 9, strategy)
-    header = (empty.compress(b"") + empty.flush())[:2]  # the zlib header these settings write
-    return header + b"".join(body) + struct.pack(">I", zlib.adler32(stream))
+def _deflate(stream: bytes, level: int) -> bytes:
+    """One zlib stream of `stream`, in one call of libdeflate (1.26, bundled by the `deflate`
+    package pinned in pyproject.toml): its output depends on the bytes and the level alone, not
+    on the machine's zlib, its CPU or arzip's threads. libdeflate can neither prime a piece with
+    a dictionary nor end one with a sync flush, so the stream is not cut across threads; level 1
+    on one core is faster than zlib's Z_RLE was on two (models/EXPERIMENTS.md K52)."""
+    return bytes(deflate.zlib_compress(stream, level))
 
 
 def _pack_rows(samples: np.ndarray, bit_depth: int) -> np.ndarray:
