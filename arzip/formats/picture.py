@@ -241,12 +241,13 @@ def _read_pillow(data: bytes, fmt: str, name: str, max_pixels: int) -> Picture:
     again = _decode_pillow(rewritten, fmt, name, max_pixels)[1]
     if _layout(rewritten, fmt) != layout or not np.array_equal(again, samples):
         raise UnsupportedInput(f"{name}: this {fmt.upper()} layout cannot be rewritten exactly")
-    if fmt == "webp" and rewrite.webp_metadata(rewritten) == metadata:
-        return pic  # its metadata chunks come back as they were
+    if fmt == "webp":  # never patched: libwebp's output changes between versions, its metadata does not
+        if rewrite.webp_metadata(rewritten) != metadata:
+            raise UnsupportedInput(f"{name}: Pillow does not write this WebP's metadata chunks back as they are")
+        return pic
     found = rewrite.patch(data, rewritten)
     if found is None:
         raise UnsupportedInput(f"{name}: Pillow rewrites this {fmt.upper()} file too differently to keep its bytes")
-    options.pop("chunks", None)
     options["patch"] = found
     pic.wrapper = json.dumps({"mode": mode, "options": options}).encode()
     return pic

@@ -12,7 +12,8 @@ Every image file arzip codes as pixels comes back under one contract, said by `c
 - pixels and chunks exact, image data re-deflated: PNG (every chunk, in order, and the bytes
   after IEND);
 - pixels and metadata chunks exact, image data re-encoded: lossless WebP (its ICC profile,
-  EXIF and XMP chunks, checked in the rewritten file);
+  EXIF and XMP chunks, checked in the rewritten file; never patched, since libwebp's output
+  changes from version to version and a patch would then no longer apply);
 - pixels exact, file re-encoded: archives of Pillow formats written before format version 5.
 
 A file none of these holds (a TIFF from another writer whose rewrite differs throughout, a

@@ -5,8 +5,8 @@ They guard the format: an archive written by an earlier arzip must keep decoding
 samples and bytes. So this script refuses to replace an archive that exists. An image's
 decoded_sha256 is that of the file arzip writes from the samples (samples_sha256), so it
 follows the writer: when the PNG writer went from deflate level 9 to zlib's Z_RLE for filtered
-rows (models/EXPERIMENTS.md K36, K37) those hashes were recorded again from the same archives,
-whose samples did not change. Each format version has its folder (v3/, v4/, ...): a new
+rows (models/EXPERIMENTS.md K36, K37), and then to the pinned libdeflate (K52), those hashes were
+recorded again from the same archives, whose samples did not change. Each format version has its folder (v3/, v4/, ...): a new
 version gets a new folder of archives, and the old folders stay, decoded by every later arzip.
 
     python tests/golden/make_golden.py            # adds the archives of this version that are missing
@@ -49,6 +49,9 @@ FOLDER = f"v{FORMAT_VERSION}"  # where this arzip's archives go
 # index model codes smaller than the bilevel model does (bilevel-text.png still takes that).
 # Then level 5 went from the light (RGB) and medium (gray) profiles to the quick profile, the
 # network's mixture as the prior (part method 9): the *-quick* inputs.
+# Version 5 keeps whole files: the *-kept.* inputs (a PNG with bytes after IEND, a TIFF with
+# tags, a BMP whose header Pillow does not write; no WebP: what libwebp writes changes between
+# versions, and so would the file written from the archive).
 RETIRED = {"rgb-level9.png", "rgb-level6-quadrants.png", "gray-level5-light.png", "rgb-level5.png", "bilevel.png",
            "gray16.png", "gray16-full-depth.png", "rgb16.png", "rgba-level8-mixing.png", "rgba-level5-light.png",
            "gray-alpha.png", "rgba.png", "palette-indices.png", "bilevel-2d.png", "rgba-level5-alpha2d.png",
@@ -70,10 +73,15 @@ def _png(im: Image.Image, **kw) -> bytes:
     return buf.getvalue()
 
 
-def _pillow(im: Image.Image, fmt: str) -> bytes:
+def _pillow(im: Image.Image, fmt: str, **kw) -> bytes:
     buf = io.BytesIO()
-    im.save(buf, format=fmt)
+    im.save(buf, format=fmt, **kw)
     return buf.getvalue()
+
+
+def _with_dpi(bmp: bytes) -> bytes:
+    """A BMP whose header says 300 dpi (Pillow writes its own resolution fields)."""
+    return bmp[:38] + (11811).to_bytes(4, "little") * 2 + bmp[46:]
 
 
 def _alpha(h: int, w: int) -> np.ndarray:
@@ -176,6 +184,10 @@ def inputs() -> dict[str, tuple[str, bytes, dict]]:
         "zeros.bin": ("bytes", bytes(20000), {}),
         "repeats.bin": ("bytes", rng.integers(0, 256, 1000, dtype=np.uint8).tobytes() * 20, {}),
         "photo-as-bytes.png": ("bytes", _png(Image.fromarray(rgb)), {}),
+        "rgb-trailing-kept.png": ("file", _png(Image.fromarray(rgb)) + b"PK\x05\x06" + bytes(18), {}),
+        "rgb-tags-kept.tif": ("file", _pillow(Image.fromarray(rgb), "TIFF", tiffinfo={270: "golden", 282: 300.0,
+                                                                                     283: 300.0, 296: 2}), {}),
+        "gray-header-kept.bmp": ("file", _with_dpi(_pillow(Image.fromarray(gray), "BMP")), {}),
     }
 
 
@@ -235,6 +247,9 @@ def main() -> None:
         entry = {"written_by": f"arzip {arzip_version()} ({commit[:12]})", "options": options,
                  "decoded_sha256": sha256(arzip.decompress(blob)), "format_version": FORMAT_VERSION}
         summary = arzip.info(blob)
+        entry["contract"] = summary["contract"]
+        if summary["contract"] == "bytes exact" and path == "file":
+            assert entry["decoded_sha256"] == sha256(data), name
         if summary["kind"] == "image":
             samples = arzip.decompress_image(blob)
             entry["samples"] = f"{samples.dtype.name} {list(samples.shape)}"
