@@ -37,11 +37,17 @@ def test_rate_is_the_models_nll_and_far_below_raw():
     assert 8 * len(payload) < 0.2 * image.size
 
 
-def test_damaged_payloads_decode_to_something_in_bounded_time():
+def test_damaged_payloads_decode_to_something_or_are_refused_in_bounded_time():
+    """A payload that ends before the image does is refused once its decoder reads past the end."""
     payload, _ = bilevel.encode(text_like())
     rng = np.random.default_rng(3)
-    for damaged in (payload[: len(payload) // 2], b"", bytes(rng.integers(0, 256, 200, dtype=np.uint8))):
-        assert bilevel.decode(damaged, 96, 160).shape == (96, 160)
+    for truncated in (payload[: len(payload) // 2], b""):
+        with pytest.raises(ValueError, match="ends before the image"):
+            bilevel.decode(truncated, 96, 160)
+    try:
+        assert bilevel.decode(bytes(rng.integers(0, 256, 200, dtype=np.uint8)), 96, 160).shape == (96, 160)
+    except ValueError:
+        pass
 
 
 @pytest.mark.parametrize("color_type", [picture.GRAY, picture.PALETTE])

@@ -275,3 +275,18 @@ def test_patch_is_checked_against_the_original():
         rewrite.apply_patch(b"head-rewritten-tail!", found)
     assert rewrite.patch(os.urandom(1 << 18), os.urandom(1 << 18)) is None  # nothing in common
     assert zlib.crc32(original) == found["crc32"]
+
+
+@pytest.mark.parametrize("fmt", range(len(picture.FORMATS)))
+def test_a_wrapper_of_another_format_is_refused(small_photo, fmt):
+    """The fuzzer's find: a PNG archive whose format byte said netpbm (CRC recomputed) wrote the
+    PNG's chunks as a netpbm header before the samples, a file that is no image, with no error."""
+    from dataclasses import replace
+    blob = api.compress(png_bytes(small_photo))
+    header, payloads = image_container.unpack(blob)
+    changed = image_container.pack(replace(header, format=fmt), payloads)
+    if picture.FORMATS[fmt] == "png":
+        assert api.decompress(changed) == api.decompress(blob)
+    else:
+        with pytest.raises(FormatError, match="corrupted archive"):
+            api.decompress(changed)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import UnsupportedInput
+from ..errors import FormatError, UnsupportedInput
 
 _PNM_HEADER = re.compile(rb"(P[456])((?:\s+(?:#[^\n]*\n)*)+)(\d+)((?:\s+(?:#[^\n]*\n)*)+)(\d+)")
 _MAXVAL = re.compile(rb"((?:\s+(?:#[^\n]*\n)*)+)(\d+)\s")
@@ -47,27 +47,7 @@ def _pam_header(data: bytes, name: str) -> tuple[int, int, int, int, int]:
 
 
 def read(data: bytes, name: str = "input", max_pixels: int = 1 << 32) -> Netpbm:
-    if data[:2] == b"P7":
-        start, w, h, channels, maxval = _pam_header(data, name)
-        if channels not in _PAM_CHANNELS:
-            raise UnsupportedInput(f"{name}: PAM with {channels} channels is not supported")
-        color_type = _PAM_CHANNELS[channels]
-    else:
-        m = _PNM_HEADER.match(data)
-        if not m:
-            raise UnsupportedInput(f"{name}: damaged netpbm header")
-        w, h, start = int(m.group(3)), int(m.group(5)), m.end()
-        channels, color_type = (3, 2) if m.group(1) == b"P6" else (1, 0)
-        maxval = 1
-        if m.group(1) != b"P4":
-            mv = _MAXVAL.match(data, start)
-            if not mv:
-                raise UnsupportedInput(f"{name}: damaged netpbm header")
-            maxval, start = int(mv.group(2)), mv.end()
-        elif not data[start:start + 1].isspace():
-            raise UnsupportedInput(f"{name}: damaged netpbm header")
-        else:
-            start += 1
+    start, w, h, channels, color_type, maxval = _header(data, name)
     if not (0 < w and 0 < h and w * h <= max_pixels and 0 < maxval < 65536):
         raise UnsupportedInput(f"{name}: netpbm image of {w}x{h}, maxval {maxval}, is not supported")
     if data[:2] == b"P4":
@@ -90,7 +70,44 @@ def read(data: bytes, name: str = "input", max_pixels: int = 1 << 32) -> Netpbm:
     return Netpbm(bytes(data[:start]), np.ascontiguousarray(samples), color_type, depth)
 
 
+def _header(data: bytes, name: str) -> tuple[int, int, int, int, int, int]:
+    """(where the raster starts, width, height, channels, PNG colour type, maxval) of a header."""
+    if not is_netpbm(data):
+        raise UnsupportedInput(f"{name}: not a binary netpbm file")
+    if data[:2] == b"P7":
+        start, w, h, channels, maxval = _pam_header(data, name)
+        if channels not in _PAM_CHANNELS:
+            raise UnsupportedInput(f"{name}: PAM with {channels} channels is not supported")
+        color_type = _PAM_CHANNELS[channels]
+    else:
+        m = _PNM_HEADER.match(data)
+        if not m:
+            raise UnsupportedInput(f"{name}: damaged netpbm header")
+        w, h, start = int(m.group(3)), int(m.group(5)), m.end()
+        channels, color_type = (3, 2) if m.group(1) == b"P6" else (1, 0)
+        maxval = 1
+        if m.group(1) != b"P4":
+            mv = _MAXVAL.match(data, start)
+            if not mv:
+                raise UnsupportedInput(f"{name}: damaged netpbm header")
+            maxval, start = int(mv.group(2)), mv.end()
+        elif not data[start:start + 1].isspace():
+            raise UnsupportedInput(f"{name}: damaged netpbm header")
+        else:
+            start += 1
+    return start, w, h, channels, color_type, maxval
+
+
 def write(header: bytes, samples: np.ndarray, depth: int) -> bytes:
+    """The file: header, then the samples' raster. FormatError when the header does not describe
+    these samples (a damaged archive's wrapper)."""
+    try:
+        start, w, h, channels, _, maxval = _header(header, "archive")
+    except UnsupportedInput:
+        start = -1
+    if start != len(header) or (h, w, channels) != samples.shape or depth != (
+            1 if header[:2] == b"P4" else 16 if maxval > 255 else 8):
+        raise FormatError("corrupted archive (the netpbm header does not fit the image)")
     if depth == 1:
         raster = np.packbits(samples[..., 0].astype(np.uint8), axis=1).tobytes()
     elif depth == 16:

@@ -305,7 +305,8 @@ def _pillow_write(pic: Picture) -> bytes:
     """The file as Pillow writes it from the samples and the wrapper's options."""
     meta = _pillow_meta(pic.wrapper)
     given = meta["options"]
-    if meta["mode"] == "P" and not isinstance(given.get("palette"), str):
+    if _PILLOW_MODES[meta["mode"]] != (pic.color_type, pic.depth) or (
+            meta["mode"] == "P" and not isinstance(given.get("palette"), str)):
         raise FormatError("corrupted archive (image file data)")
     im = _pillow_image(pic, meta["mode"], given)
     options = {k: v for k, v in given.items() if k == "compression"}

@@ -76,8 +76,10 @@ def decode(payload: bytes, height: int, width: int) -> np.ndarray:
     """(H, W) 0/1 pixels of encode's bytes (damaged bytes decode to some pixels, in bounded time)."""
     st = State(height, width)
     data = np.frombuffer(payload, dtype=np.uint8).copy()  # writable: one buffer type serves both ways
-    _decode_rows(st.pixels, 0, height, width, st.near, st.mid, st.far, st.far_bits, st.weights, st.apm, data, 0,
-                 arithmetic.decoder_state(data), np.zeros(1), np.zeros((0, 0)))
+    coder = arithmetic.decoder_state(data)
+    arithmetic.decode_bands(coder, data, height, width, lambda y0, y1: _decode_rows(
+        st.pixels, y0, y1, width, st.near, st.mid, st.far, st.far_bits, st.weights, st.apm, data, 0, coder,
+        np.zeros(1), np.zeros((0, 0))))
     return st.pixels[PAD_TOP:, PAD_SIDE:PAD_SIDE + width].copy()
 
 

@@ -131,8 +131,10 @@ def decode(payload: bytes, height: int, width: int, channels: int) -> np.ndarray
     st = State(height, width, channels)
     px = np.zeros((height, width, channels), dtype=np.uint16)
     data = np.frombuffer(payload[pos:], dtype=np.uint8).copy()  # writable: one buffer type serves both ways
-    _decode_rows(px, 0, height, st.bits, st.cells, st.weights, st.apm, st.errors, st.residuals, data, 0,
-                 arithmetic.decoder_state(data), np.zeros(1), np.zeros((0, 0)))
+    coder = arithmetic.decoder_state(data)
+    arithmetic.decode_bands(coder, data, height, width, lambda y0, y1: _decode_rows(
+        px, y0, y1, st.bits, st.cells, st.weights, st.apm, st.errors, st.residuals, data, 0, coder, np.zeros(1),
+        np.zeros((0, 0))))
     for c, (base, step) in enumerate(scales):
         v = px[..., c].astype(np.uint32) * step + base
         if v.size and v.max() > 65535:

@@ -81,8 +81,10 @@ def decode(payload: bytes, height: int, width: int, depth_limit: int) -> np.ndar
     st = State(height, width, depth)
     st.pixels[PAD:, PAD:PAD + width] = 0
     data = np.frombuffer(payload[1:], dtype=np.uint8).copy()  # writable: one buffer type serves both ways
-    _decode_rows(st.pixels, depth, 0, height, width, st.line_bits, st.slots, st.weights, st.apm, data, 0,
-                 arithmetic.decoder_state(data), np.zeros(1), np.zeros((0, 0)))
+    coder = arithmetic.decoder_state(data)
+    arithmetic.decode_bands(coder, data, height, width, lambda y0, y1: _decode_rows(
+        st.pixels, depth, y0, y1, width, st.line_bits, st.slots, st.weights, st.apm, data, 0, coder, np.zeros(1),
+        np.zeros((0, 0))))
     return st.pixels[PAD:, PAD:PAD + width].astype(np.uint8)
 
 

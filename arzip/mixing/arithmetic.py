@@ -51,6 +51,25 @@ def encode_bands(coder: np.ndarray, height: int, rows_per_band: int, worst_bytes
     return b"".join(pieces)
 
 
+BAND_PIXELS = 1 << 16  # the decoder's bands: enough pixels that a call's overhead does not show
+
+
+def decode_bands(coder: np.ndarray, data: np.ndarray, height: int, width: int,
+                 decode_band: Callable[[int, int], None]) -> None:
+    """Decode an image band by band, decode_band(y0, y1) decoding rows y0..y1-1 from `data` with
+    the decoder `coder` (bands of about BAND_PIXELS; the encoder's bands may differ, the coder's
+    state carries across). A legitimate stream is read to its last byte
+    and no further (the decoder reads one byte for each the encoder wrote), so one whose decoder
+    has read past its end codes fewer rows than its header claims: a damaged or hostile payload,
+    refused (ValueError) at the end of that band instead of decoding zeros for the rest of a
+    large image."""
+    rows = max(1, BAND_PIXELS // max(1, width))
+    for y0 in range(0, height, rows):
+        decode_band(y0, min(height, y0 + rows))
+        if coder[3] > data.shape[0]:
+            raise ValueError("the coded data ends before the image does")
+
+
 @numba.njit(cache=True, nogil=True, inline="always")
 def _byte(data, pos):
     return np.int64(data[pos]) if pos < data.shape[0] else 0
