@@ -163,9 +163,10 @@ def decompress_picture(blob: bytes) -> picture.Picture:
     from .image import planes
     if container.kind_of(blob[:container.PREFIX_SIZE]) != container.KIND_IMAGE:
         raise FormatError("not an image archive (use decompress)")
-    header = image_container.read_header(blob, _max_pixels)
-    _check_output(header.width * header.height * picture.CHANNELS.get(header.color_type, 1) * (2 if header.depth == 16
-                                                                                                 else 1), "the image")
+    if _max_output is not None:  # the samples alone, before anything is decoded
+        header = image_container.read_header(blob, _max_pixels)
+        _check_output(header.width * header.height * picture.CHANNELS.get(header.color_type, 1) *
+                      (2 if header.depth == 16 else 1), "the image")
     return planes.decode(blob, _image_device(), _max_pixels)
 
 

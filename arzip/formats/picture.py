@@ -237,7 +237,10 @@ def _read_pillow(data: bytes, fmt: str, name: str, max_pixels: int) -> Picture:
         options["chunks"] = [[kind.decode("latin-1"), body.hex()] for kind, body in metadata]
     pic.wrapper = json.dumps({"mode": mode, "options": options}).encode()
     # what Pillow writes back must keep the file's layout and read back to the same samples
-    rewritten = _pillow_write(pic)
+    try:
+        rewritten = _pillow_write(pic)
+    except FormatError as e:  # what Pillow cannot write back goes the byte path
+        raise UnsupportedInput(f"{name}: Pillow cannot write this {fmt.upper()} back ({e})") from None
     again = _decode_pillow(rewritten, fmt, name, max_pixels)[1]
     if _layout(rewritten, fmt) != layout or not np.array_equal(again, samples):
         raise UnsupportedInput(f"{name}: this {fmt.upper()} layout cannot be rewritten exactly")
