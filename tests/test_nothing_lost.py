@@ -290,3 +290,22 @@ def test_a_wrapper_of_another_format_is_refused(small_photo, fmt):
     else:
         with pytest.raises(FormatError, match="corrupted archive"):
             api.decompress(changed)
+
+
+@pytest.mark.parametrize("wrapper", [b"\x00\x00\x00" + bytes(1 << 22),  # 512 Ki empty records of type 0000
+                                     b"[" * (1 << 20)])  # JSON nested far past Python's stack
+def test_a_hostile_wrapper_is_refused_at_its_first_bad_record(small_photo, wrapper):
+    """The fuzzer's find: 64 MiB of zeros in a PNG wrapper were parsed into 8 Mi chunk records
+    (+1 GB) before the check that refused them."""
+    from dataclasses import replace
+    import tracemalloc
+    for blob in (api.compress(png_bytes(small_photo)), api.compress(_bmp(small_photo))):
+        header, payloads = image_container.unpack(blob)
+        changed = image_container.pack(replace(header, wrapper=wrapper), payloads)
+        tracemalloc.start()
+        with pytest.raises(FormatError, match="corrupted archive"):
+            api.decompress(changed)
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        if wrapper[0] == 0:  # 8 Mi records had cost far more than the wrapper itself
+            assert peak < 6 * len(wrapper), peak

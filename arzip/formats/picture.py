@@ -290,7 +290,7 @@ def _pillow_meta(wrapper: bytes) -> dict:
     try:
         meta = json.loads(wrapper)
         ok = isinstance(meta, dict) and meta.get("mode") in _PILLOW_MODES and isinstance(meta.get("options"), dict)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: JSON nested past Python's stack
         ok = False
     if not ok:
         raise FormatError("corrupted archive (image file data)")
@@ -394,20 +394,26 @@ def _png_chunks(wrapper: bytes) -> tuple[int, int, list[tuple[bytes, bytes]]]:
 
 
 def _png_parts(wrapper: bytes) -> tuple[int, int, list[tuple[bytes, bytes]], bytes]:
+    """Every record checked as it is read (a chunk type is four letters, the trailing record
+    comes last), so a damaged wrapper is refused at its first bad record, not after millions."""
     if len(wrapper) < 3:
         raise FormatError("corrupted archive (PNG chunks)")
     interlace, idat_at = struct.unpack_from("<BH", wrapper)
-    chunks, pos = [], 3
+    chunks, trailing, pos = [], b"", 3
     while pos < len(wrapper):
         if pos + 8 > len(wrapper):
             raise FormatError("corrupted archive (PNG chunks)")
         kind, (n,) = wrapper[pos:pos + 4], struct.unpack_from("<I", wrapper, pos + 4)
-        if pos + 8 + n > len(wrapper):
+        end = pos + 8 + n
+        last_trailing = kind == _TRAILING and end == len(wrapper)
+        if end > len(wrapper) or not (kind.isalpha() or last_trailing):
             raise FormatError("corrupted archive (PNG chunks)")
-        chunks.append((kind, wrapper[pos + 8:pos + 8 + n]))
-        pos += 8 + n
-    trailing = chunks.pop()[1] if chunks and chunks[-1][0] == _TRAILING else b""
-    if interlace > 1 or idat_at > len(chunks) or any(not kind.isalpha() for kind, _ in chunks):
+        if last_trailing:
+            trailing = wrapper[pos + 8:end]
+        else:
+            chunks.append((kind, wrapper[pos + 8:end]))
+        pos = end
+    if interlace > 1 or idat_at > len(chunks):
         raise FormatError("corrupted archive (PNG chunks)")
     return interlace, idat_at, chunks, trailing
 
