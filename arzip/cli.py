@@ -23,7 +23,7 @@ from pathlib import Path
 
 import click
 
-from . import files
+from . import container, files
 from .errors import ArzipError
 from .files import STDIO
 from .image.container import MAX_PIXELS
@@ -93,7 +93,9 @@ def _kb(n: int) -> str:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="arzip")
+@click.version_option(package_name="arzip", message=(
+    f"%(prog)s %(version)s (writes .arz format version {container.FORMAT_VERSION}, reads versions "
+    f"{', '.join(map(str, container.READABLE_VERSIONS))})"))
 def cli() -> None:
     """arzip: lossless compression of photos and any file with learned, integer-exact models."""
 

@@ -309,3 +309,25 @@ def test_a_hostile_wrapper_is_refused_at_its_first_bad_record(small_photo, wrapp
         tracemalloc.stop()
         if wrapper[0] == 0:  # 8 Mi records had cost far more than the wrapper itself
             assert peak < 6 * len(wrapper), peak
+
+
+def test_version_says_which_format_it_writes():
+    from .conftest import arzip
+    r = arzip("--version")
+    assert r.returncode == 0 and f"writes .arz format version {container.FORMAT_VERSION}" in r.stdout
+
+
+def test_the_outputs_folder_is_synced_before_the_input_goes(tmp_path, monkeypatch):
+    """--rm: a crash just after the unlink must not find the input gone and the output's name not on disk."""
+    import pathlib
+    calls = []
+    real_fsync, real_unlink = os.fsync, pathlib.Path.unlink
+    monkeypatch.setattr(files.os, "fsync", lambda fd: (calls.append(("fsync", os.readlink(f"/proc/self/fd/{fd}"))),
+                                                       real_fsync(fd))[1])
+    monkeypatch.setattr(pathlib.Path, "unlink", lambda path, **kw: (calls.append(("unlink", str(path))),
+                                                                     real_unlink(path, **kw))[1])
+    src = tmp_path / "notes.txt"
+    src.write_bytes(b"notes " * 50)
+    api.compress_file(src, remove_source=True)
+    assert not src.exists()
+    assert calls.index(("fsync", str(tmp_path))) < calls.index(("unlink", str(src)))
