@@ -331,3 +331,18 @@ def test_the_outputs_folder_is_synced_before_the_input_goes(tmp_path, monkeypatc
     api.compress_file(src, remove_source=True)
     assert not src.exists()
     assert calls.index(("fsync", str(tmp_path))) < calls.index(("unlink", str(src)))
+
+
+@pytest.mark.parametrize("renamed", [b"PLTe", b"acTL", b"IEND"])
+def test_a_wrapper_that_would_write_an_unreadable_png_is_refused(renamed):
+    """The fuzzer's find: a palette PNG's wrapper with its PLTE chunk renamed (CRC recomputed)
+    decoded to a PNG no reader takes (a palette image without a palette)."""
+    from dataclasses import replace
+    indices = np.arange(48, dtype=np.uint8).reshape(6, 8, 1) % 4
+    blob = api.compress_image(picture.new(indices, picture.PALETTE, 8, np.array([[0, 0, 0], [255, 0, 0], [0, 255, 0],
+                                                                                 [0, 0, 255]], np.uint8)))
+    header, payloads = image_container.unpack(blob)
+    assert b"PLTE" in header.wrapper
+    changed = image_container.pack(replace(header, wrapper=header.wrapper.replace(b"PLTE", renamed)), payloads)
+    with pytest.raises(FormatError, match="corrupted archive"):
+        api.decompress(changed)

@@ -275,7 +275,10 @@ def write(pic: Picture, to: str | None = None) -> bytes:
     """The image file: in the picture's own format, or in `to` ("png")."""
     fmt = to or pic.format
     if fmt == "png":
-        return png.write(_png_of(pic))
+        try:
+            return png.write(_png_of(pic))
+        except ValueError as e:  # the archive's chunks are not a PNG's
+            raise FormatError(f"corrupted archive (PNG chunks: {e})") from None
     if fmt != pic.format:
         raise UnsupportedInput(f"cannot write a {pic.format} image as {fmt} (use png)")
     if fmt == "pnm":

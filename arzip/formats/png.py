@@ -128,10 +128,10 @@ def read(data: bytes, name: str = "input", max_pixels: int = 1 << 32) -> Png:
     width, height, depth, ctype, interlace = header
     if idat_at < 0:
         raise UnsupportedInput(f"{name}: damaged PNG (no IDAT)")
-    if ctype == 3:
-        palette = [body for kind, body in chunks[:idat_at] if kind == b"PLTE"]
-        if len(palette) != 1 or not 0 < len(palette[0]) <= 768 or len(palette[0]) % 3:
-            raise UnsupportedInput(f"{name}: damaged PNG (palette image without a valid PLTE)")
+    try:
+        check_chunks(ctype, chunks, idat_at)
+    except ValueError as e:
+        raise UnsupportedInput(f"{name}: damaged PNG ({e})") from None
     if width * height > max_pixels:
         raise UnsupportedInput(f"{name}: PNG of {width}x{height} pixels is too large")
     passes = _passes(width, height, interlace)
@@ -151,6 +151,19 @@ def read(data: bytes, name: str = "input", max_pixels: int = 1 << 32) -> Png:
     except ValueError:
         raise UnsupportedInput(f"{name}: damaged PNG (bad filter type)") from None
     return Png(width, height, depth, ctype, interlace, samples, chunks, idat_at, b"".join(idat), data[end:])
+
+
+def check_chunks(color_type: int, chunks: list[tuple[bytes, bytes]], idat_at: int) -> None:
+    """ValueError unless the chunks besides IHDR, IDAT and IEND are what `read` accepts: no
+    animation, none of those three among them, and a palette image's one valid PLTE before its
+    image data. `write` checks it too, so that it never writes a file `read` would refuse."""
+    misplaced = sorted({kind.decode("latin-1") for kind, _ in chunks} & {"IHDR", "IDAT", "IEND", "acTL"})
+    if misplaced:
+        raise ValueError(f"{', '.join(misplaced)} among the other chunks")
+    if color_type == 3:
+        palette = [body for kind, body in chunks[:idat_at] if kind == b"PLTE"]
+        if len(palette) != 1 or not 0 < len(palette[0]) <= 768 or len(palette[0]) % 3:
+            raise ValueError("palette image without a valid PLTE")
 
 
 def _chunk(kind: bytes, body: bytes) -> bytes:
@@ -175,6 +188,7 @@ def write(png: Png, level: int | None = None, image_data: bytes | None = None) -
     if png.samples.shape != (png.height, png.width, channels) or png.samples.dtype != (
             np.uint16 if png.bit_depth == 16 else np.uint8):
         raise ValueError(f"samples {png.samples.shape} {png.samples.dtype} do not match the PNG header")
+    check_chunks(png.color_type, png.chunks, png.idat_at)
     data = image_data if image_data is not None else _deflate_samples(png, level)
     ihdr = struct.pack(">IIBBBBB", png.width, png.height, png.bit_depth, png.color_type, 0, 0, png.interlace)
     return b"".join([PNG_SIGNATURE, _chunk(b"IHDR", ihdr),
