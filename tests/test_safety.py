@@ -128,7 +128,7 @@ def _start(*args) -> subprocess.Popen:
 def slow_input(tmp_path_factory) -> Path:
     """Text that takes the byte path several seconds on one thread."""
     path = tmp_path_factory.mktemp("kill") / "big.txt"
-    path.write_bytes((TEXT * 60)[:900_000])
+    path.write_bytes((TEXT * (900_000 // len(TEXT) + 2))[:900_000])
     return path
 
 
@@ -184,7 +184,7 @@ def test_interrupted_jobs_still_report_every_file_done(tmp_path, how):
     nothing behind; the exit status is the signal's."""
     slow = [tmp_path / "slow1.txt", tmp_path / "slow2.txt"]
     for i, path in enumerate(slow):
-        path.write_bytes((TEXT * 60)[i:900_000 + i])  # several seconds each
+        path.write_bytes((TEXT * (900_000 // len(TEXT) + 2))[i:900_000 + i])  # several seconds each
     small = tmp_path / "small.txt"
     small.write_bytes(TEXT[:2000])
     proc = subprocess.Popen([sys.executable, "-m", "arzip.cli", "compress", slow[0], small, slow[1], "--jobs", "2",
