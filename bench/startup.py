@@ -156,6 +156,14 @@ def breakdown_report(rows: list[dict], meta: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def fresh_venv(work: Path) -> Path:
+    """A new virtual environment in work with arzip installed as a user gets it (no extras)."""
+    venv = work / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "--no-cache-dir", str(ROOT)], check=True)
+    return venv
+
+
 def folder_size(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file() and not p.is_symlink())
 
@@ -173,11 +181,7 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="arzip-startup-"))
     try:
-        venv = args.venv
-        if venv is None:
-            venv = work / "venv"
-            subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-            subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "--no-cache-dir", str(ROOT)], check=True)
+        venv = args.venv or fresh_venv(work)
         arzip = str(venv / "bin" / "arzip")
         inputs = {"empty": b"", "41 B text": zen(41), "1 kB text": zen(1000), "30 kB text": zen(30_000)}
         for name, data in inputs.items():
@@ -221,11 +225,7 @@ def main_breakdown(args) -> None:
     """The --breakdown run (in --venv, or a fresh one)."""
     work = Path(tempfile.mkdtemp(prefix="arzip-startup-"))
     try:
-        venv = args.venv
-        if venv is None:
-            venv = work / "venv"
-            subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-            subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "--no-cache-dir", str(ROOT)], check=True)
+        venv = args.venv or fresh_venv(work)
         rows = breakdown(venv, work, args.repeat)
     finally:
         shutil.rmtree(work, ignore_errors=True)
