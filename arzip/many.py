@@ -46,19 +46,22 @@ def expand(paths: list[Path], op: str, recursive: bool,
     Symbolic links are skipped without force, as gzip does: the output would land beside the
     link, not beside the data, and --rm would remove the link, not the file read."""
     files, warnings, errors = [], [], []
+
+    def skipped_link(p: Path) -> bool:
+        if p != STDIO and p.is_symlink() and not force:
+            warnings.append(f"{p}: is a symbolic link; skipped (use -f)")
+            return True
+        return False
+
     for path in paths:
-        if path != STDIO and path.is_symlink() and not force:
-            warnings.append(f"{path}: is a symbolic link; skipped (use -f)")
-        elif path != STDIO and path.is_dir():
+        if skipped_link(path):
+            continue
+        if path != STDIO and path.is_dir():
             if not recursive:
                 errors.append(f"{path}: is a directory (use -r to work on the files in it)")
                 continue
             found = sorted(p for p in path.rglob("*") if p.is_file() and not _is_temp(p))
-            for p in (p for p in found if op == "compress" or p.name.endswith(SUFFIX)):
-                if p.is_symlink() and not force:
-                    warnings.append(f"{p}: is a symbolic link; skipped (use -f)")
-                else:
-                    files.append(p)
+            files += [p for p in found if (op == "compress" or p.name.endswith(SUFFIX)) and not skipped_link(p)]
         else:
             files.append(path)
     if op == "compress":

@@ -181,14 +181,15 @@ def decode_image(model: ExactImageModel, payload: bytes, height: int, width: int
     if gemms is not None:  # every wave, network and mixing, in one compiled call
         run.decode_waves(st, sc, flat, sched.base, sched.ys, sched.xs, sched.bounds, row, sched.offsets, trunk,
                          gemms.of(model.hidden_dtype), gemms.dgemm, network, compiled, data)
-        return _image(model, sched, _read_to_its_end(compiled, data, buf))
+        arithmetic.check_within(compiled, data)
+        return _image(model, sched, buf)
     for w in range(sched.waves):
         first, last = sched.bounds[w], sched.bounds[w + 1]
         base, ys, xs, n = sched.base[first:last], sched.ys[first:last], sched.xs[first:last], last - first
         if whole_waves:  # the network's tail and every channel in one compiled call
             model.wave_features(flat, base, sched.offsets, trunk)
             run.decode_wave(st, sc, flat, base, ys, xs, row, network, compiled, data)
-            _read_to_its_end(compiled, data, buf)
+            arithmetic.check_within(compiled, data)
             continue
         feats = model.pixel_features(gather(flat, base, sched.offsets)) if profile.uses_network else None
         current = np.zeros((CHANNELS, n), dtype=np.float64)
@@ -205,14 +206,6 @@ def decode_image(model: ExactImageModel, payload: bytes, height: int, width: int
         if model.config.gray:  # the context reads all three channels, as in training
             flat[base + 1] = flat[base + 2] = flat[base]
     return _image(model, sched, buf)
-
-
-def _read_to_its_end(coder: np.ndarray, data: np.ndarray, buf: np.ndarray) -> np.ndarray:
-    """buf, unless the compiled decoder has read past its data's end (the stripe codes fewer
-    pixels than its header claims: arzip.mixing.arithmetic.decode_bands), then a ValueError."""
-    if coder[3] > data.shape[0]:
-        raise ValueError("the coded data ends before the image does")
-    return buf
 
 
 def _image(model: ExactImageModel, sched, buf: np.ndarray) -> np.ndarray:

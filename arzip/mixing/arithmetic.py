@@ -66,8 +66,14 @@ def decode_bands(coder: np.ndarray, data: np.ndarray, height: int, width: int,
     rows = max(1, BAND_PIXELS // max(1, width))
     for y0 in range(0, height, rows):
         decode_band(y0, min(height, y0 + rows))
-        if coder[3] > data.shape[0]:
-            raise ValueError("the coded data ends before the image does")
+        check_within(coder, data)
+
+
+def check_within(coder: np.ndarray, data: np.ndarray) -> None:
+    """ValueError when the decoder `coder` has read past the end of `data`: a legitimate stream
+    is read to its last byte and no further, so the stream codes fewer values than asked of it."""
+    if coder[3] > data.shape[0]:
+        raise ValueError("the coded data ends before the image does")
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
