@@ -17,10 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-import numba
 import numpy as np
 
-from . import container, files, limits, registry
+from . import container, files, limits, native, registry
 from .bytes import archive as byte_archive, container as byte_container
 from .bytes.mixer import NetTables
 from .errors import ArzipError, FormatError, UnsupportedInput
@@ -90,7 +89,7 @@ def set_threads(n: int) -> None:
     if n < 1:
         raise ArzipError(f"--threads must be at least 1 (got {n})")
     _threads = n
-    numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
+    native.set_threads(n)
 
 
 def current_threads() -> int:

@@ -199,6 +199,11 @@ def _run_many(op: str, inputs: tuple[Path, ...], output: Path | None, stdout: bo
     workers = min(jobs, len(paths))
     _setup(threads if threads or workers == 1 else max(1, api.default_threads() // workers), device, max_pixels,
            max_output)
+    from . import native
+    if not quiet:
+        native.on_first_compile(lambda: click.echo(
+            "arzip: compiling its kernels for this machine (numba, once: later runs load them from its cache)",
+            err=True))
     failures: list[many.Outcome] = []
     outcomes: list[many.Outcome] = []
     from tqdm import tqdm
@@ -226,8 +231,21 @@ def _run_many(op: str, inputs: tuple[Path, ...], output: Path | None, stdout: bo
             click.echo(f"arzip: {len(done)} file{'s' if len(done) != 1 else ''} {op}ed, {size_in:,} bytes in, "
                        f"{size_out:,} bytes out{ratio}; {len(failures) + len(errors)} failed, {len(warnings)} "
                        "skipped", err=True)
+    _build_native_kernels(quiet)
     if failures or errors or warnings:
         raise SystemExit(1 if failures or errors else 2)
+
+
+def _build_native_kernels(quiet: bool) -> None:
+    """Start building this machine's native kernels in the background, once (arzip.native): a
+    command that ran on numba's JIT paid about half a second of getting ready, which the native
+    module saves every later command."""
+    from .native import build
+    if build.needs_build():
+        log = build.start_in_background()
+        if not quiet:
+            click.echo("arzip: building native kernels for this machine in the background, at low priority (once, "
+                       f"a few minutes; log {log}); later commands start faster", err=True)
 
 
 @cli.command()

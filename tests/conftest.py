@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import os
 import re
 import subprocess
 import sys
@@ -13,6 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+
+# The suite runs on numba's JIT, and its commands start no background build of native kernels
+# (tests/test_native.py builds a small module of its own and runs it).
+os.environ["ARZIP_NATIVE"] = "jit"
 
 # the shared data folder sits beside the checkout (../shared/data); tests pass without it
 KODAK = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "kodak"

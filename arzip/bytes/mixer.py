@@ -28,9 +28,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numba
 import numpy as np
 
+from ..native import kernel
 from ..mixing import counters, mixer
 from ..mixing.hashing import M32, h32
 from ..mixing.logistic import STRETCH, apm_init, apm_learn, apm_refine, squash
@@ -64,7 +64,7 @@ SET_BASE = np.concatenate([[0], np.cumsum([n for _, n in WEIGHT_SETS])]).astype(
 APM_RATE = 7
 
 
-@numba.njit(cache=True, nogil=True)
+@kernel()
 def position_of(off: int, q: int, r: int) -> int:
     """Position within its segment of block offset off (r segments of q+1 bytes, then q)."""
     big = r * (q + 1)
@@ -152,7 +152,7 @@ class MixerState:
         return self.r if t == self.q else self.segments
 
 
-@numba.njit(cache=True, nogil=True)
+@kernel()
 def predict(st, t, j, active):
     """12-bit probabilities that bit j of byte t is 1, for segments 0..active-1, into st[18]."""
     (data, seg_start, geo, c0a, nna, c4a, c8a, word, wprev, ctx, line, mptr, mlen, mbyte, mctx,
@@ -211,7 +211,7 @@ def predict(st, t, j, active):
 HIDDEN_MAX = 4095  # the byte network's hidden activations are integers in [0, HIDDEN_MAX]
 
 
-@numba.njit(cache=True, nogil=True)
+@kernel()
 def _match_bucket(length, ctx):
     """0: no prediction for this bit; 1..7: the match's length, in rough steps."""
     if ctx < 0:
@@ -221,7 +221,7 @@ def _match_bucket(length, ctx):
     return 4 + (length >= 24) + (length >= 32) + (length >= 64)
 
 
-@numba.njit(cache=True, nogil=True)
+@kernel()
 def _activations(s, t, data, start, first, first_bias, act_shift, hidden):
     """The network's hidden layer for byte t of segment s, from the bytes before it (0 before
     the segment's start)."""
@@ -243,7 +243,7 @@ def _activations(s, t, data, start, first, first_bias, act_shift, hidden):
             hidden[s, i] = min(a, HIDDEN_MAX)
 
 
-@numba.njit(cache=True, nogil=True)
+@kernel()
 def update(st, t, j, bits, active):
     """Learn from the coded bits (bits[s] of segment s) and advance every segment's state."""
     (data, seg_start, geo, c0a, nna, c4a, c8a, word, wprev, ctx, line, mptr, mlen, mbyte, mctx,
@@ -277,7 +277,7 @@ def update(st, t, j, bits, active):
         c0a[s], nna[s] = c0, node
 
 
-@numba.njit(cache=True, nogil=True)
+@kernel()
 def _byte_contexts(s, c, t, off, data, seg_start, c4a, c8a, word, wprev, ctx, mptr, mlen, mbyte, mtab, match_bits):
     """After a whole byte: the context hashes for the next byte and the match model."""
     if (65 <= c <= 90) or (97 <= c <= 122):
@@ -326,7 +326,7 @@ def _byte_contexts(s, c, t, off, data, seg_start, c4a, c8a, word, wprev, ctx, mp
         mtab[slot] = off + 1
 
 
-@numba.njit(cache=True, nogil=True)
+@kernel()
 def update_predict(st, t, j, bits, active, active_next):
     """update() for bit j of step t, then predict() for the next bit (the decoder's one call
     per bit; active_next is the next step's segment count when j is 7)."""
@@ -337,7 +337,7 @@ def update_predict(st, t, j, bits, active, active_next):
         predict(st, t + 1, 0, active_next)
 
 
-@numba.njit(cache=True, nogil=True)
+@kernel()
 def run_encoder(st, source, t0, t1, probs, bits_out):
     """Steps t0..t1-1 of the encoder: the decoder's exact sequence of predict and update, with
     the true bits taken from source. Writes each coded bit's probability and value in stream

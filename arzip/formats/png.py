@@ -17,9 +17,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import deflate
-import numba
 import numpy as np
 
+from ..native import kernel
 from ..errors import UnsupportedInput
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -253,7 +253,7 @@ def _unpack_rows(rows: np.ndarray, width: int, bit_depth: int, channels: int) ->
     return (bits * weights).sum(axis=2, dtype=np.uint8)[:, :width, None]
 
 
-@numba.njit(cache=True, nogil=True)
+@kernel()
 def _filter_rows(rows: np.ndarray, bpp: int) -> np.ndarray:
     """Filter every row with libpng's choice: the filter whose output has the least sum of
     |byte as signed| (the lowest filter type on a tie); returns (H, 1 + row bytes): filter byte
@@ -285,7 +285,7 @@ def _filter_rows(rows: np.ndarray, bpp: int) -> np.ndarray:
     return out
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@kernel(inline="always")
 def _neighbours(row, up, i, bpp):
     """Byte i of a row and its left, upper and upper-left bytes (0 outside the image)."""
     a = np.int32(row[i - bpp]) if i >= bpp else np.int32(0)
@@ -293,21 +293,21 @@ def _neighbours(row, up, i, bpp):
     return np.int32(row[i]), a, np.int32(up[i]), c
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@kernel(inline="always")
 def _signed_size(d):
     """|d mod 256 read as a signed byte|: a filtered byte's cost."""
     d &= 0xFF
     return min(d, 256 - d)
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@kernel(inline="always")
 def _paeth(a, b, c):
     """The Paeth predictor: of left, upper and upper-left, the nearest to left + upper - upper-left."""
     pa, pb, pc = abs(b - c), abs(a - c), abs(a + b - 2 * c)
     return a if pa <= pb and pa <= pc else (b if pb <= pc else c)
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@kernel(inline="always")
 def _predictor(kind, a, b, c):
     """PNG filter `kind`'s prediction from the left (a), upper (b) and upper-left (c) bytes."""
     if kind == 0:
@@ -333,7 +333,7 @@ def filter_scanlines(samples: np.ndarray, bit_depth: int, color_type: int) -> by
     return _filter_rows(rows, CHANNELS[color_type] * bit_depth // 8).tobytes()
 
 
-@numba.njit(cache=True)
+@kernel()
 def _unfilter(stream: np.ndarray, height: int, row_bytes: int, bpp: int) -> np.ndarray:
     """Reconstruct the raw rows: each byte depends on the reconstructed left and upper bytes."""
     out = np.empty((height, row_bytes), np.uint8)

@@ -11,9 +11,9 @@ The byte path (context mixing, or a classical coder where smaller) models a stre
 """
 from __future__ import annotations
 
-import numba
 import numpy as np
 
+from ..native import kernel
 from . import png
 
 PNG, MED = 0, 1
@@ -36,7 +36,7 @@ def med_residuals(samples: np.ndarray) -> bytes:
     return ((v - pred) & 0xFF).astype(np.uint8).tobytes()
 
 
-@numba.njit(cache=True)
+@kernel()
 def _undo_med(res: np.ndarray, out: np.ndarray, mask: int) -> None:
     h, w, ch = out.shape
     for y in range(h):

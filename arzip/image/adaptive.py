@@ -35,9 +35,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import NamedTuple
 
-import numba
 import numpy as np
 
+from ..native import kernel
 from ..mixing import counters
 from ..mixing.logistic import apm_init
 from ..mixing.mixer import MIX_SHIFT
@@ -150,28 +150,28 @@ def _compile(profile: Profile) -> Kernels:
 
     n_pred, n_sets = len(use_pred), len(sets)
 
-    @numba.njit(cache=True, nogil=True)
+    @kernel()
     def begin(st, sc, flat, base, ys, xs, c, row, net_mean):
         steps.begin(st, sc, flat, base, ys, xs, c, row, net_mean, need, uses_lms, tracked, use_ctx, line_base,
                     line_bits)
 
-    @numba.njit(cache=True, nogil=True)
+    @kernel()
     def predict(st, sc, n, c, j, cum, start, spread, lut):
         steps.predict(st, sc, n, c, j, cum, start, spread, use_pred, use_ctx, line_base, line_bits, sets,
                       set_base, network, apm1_on, apm2_on, certain, n_in, mixture, lut)
         for i in range(n):
             sc[17][i] = sc[16][i] / 4096.0  # exact: a 12-bit integer over a power of two
 
-    @numba.njit(cache=True, nogil=True)
+    @kernel()
     def update(st, sc, n, c, j, bits):
         steps.update(st, sc, n, c, j, bits, n_pred, n_sets, apm1_on, apm2_on, n_in, mixture, use_ctx, line_base,
                      line_bits)
 
-    @numba.njit(cache=True, nogil=True)
+    @kernel()
     def finish(st, sc, base, c, values):
         steps.finish(st, sc, base, c, values, uses_lms, tracked)
 
-    @numba.njit(cache=True, nogil=True)
+    @kernel()
     def encode_batch(st, sc, flat, base, ys, xs, c, row, cum, start, spread, net_mean, lut, values, probs_out,
                      bits_out, k0):
         n = base.shape[0]
@@ -191,13 +191,13 @@ def _compile(profile: Profile) -> Kernels:
         steps.finish(st, sc, base, c, values, uses_lms, tracked)
         return k0
 
-    @numba.njit(cache=True, nogil=True)
+    @kernel()
     def decode_wave(st, sc, flat, base, ys, xs, row, net, coder, data):
         steps.decode_wave(st, sc, flat, base, ys, xs, row, net, coder, data, need, uses_lms, tracked, use_pred,
                           use_ctx, line_base, line_bits, sets, set_base, network, apm1_on, apm2_on, certain, n_in,
                           mixture)
 
-    @numba.njit(cache=True, nogil=True)
+    @kernel()
     def decode_waves(st, sc, flat, base, ys, xs, bounds, row, offsets, trunk, gemm, gemm64, net, coder, data):
         # steps.decode_wave, not the kernel above: numba's disk cache cannot key a function that
         # holds another compiled function in its closure, and would compile this one in every process
@@ -211,7 +211,7 @@ def _compile(profile: Profile) -> Kernels:
     return Kernels(begin, predict, update, finish, encode_batch, decode_wave, decode_waves)
 
 
-@numba.njit(cache=True, nogil=True)
+@kernel()
 def network_prior(tables, cum, mean):
     """From the network's integer frequency tables (n, 256): their cumulative sums (cum
     (n, 257): the prior predict reads, with start 0 and spread 0) and each table's mean value

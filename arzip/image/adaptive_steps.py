@@ -10,9 +10,9 @@ Integer arithmetic only, in the same order on both sides.
 """
 from __future__ import annotations
 
-import numba
 import numpy as np
 
+from ..native import kernel
 from ..mixing import arithmetic, counters
 from ..mixing.hashing import h32
 from ..mixing.logistic import STRETCH, apm_learn, apm_refine, squash
@@ -28,7 +28,7 @@ FINAL_LR = 1
 APM_RATE = 7
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@kernel(inline="always")
 def decode(st, sc, flat, base, ys, xs, c, row, cum, start, spread, net_mean, coder, data, need, uses_lms, tracked,
             use_pred, use_ctx, line_base, line_bits, sets, set_base, network, apm1_on, apm2_on, certain, n_in, mixture,
             lut):
@@ -51,7 +51,7 @@ def decode(st, sc, flat, base, ys, xs, c, row, cum, start, spread, net_mean, cod
         flat[base[i] + c] = values[i]
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@kernel(inline="always")
 def decode_wave(st, sc, flat, base, ys, xs, row, net, coder, data, need, uses_lms, tracked, use_pred, use_ctx,
                 line_base, line_bits, sets, set_base, network, apm1_on, apm2_on, certain, n_in, mixture):
     """Kernels.decode_wave: every coded channel of a wave, each channel's prior built first from
@@ -79,7 +79,7 @@ def decode_wave(st, sc, flat, base, ys, xs, row, net, coder, data, need, uses_lm
             flat[base[i] + 1] = flat[base[i] + 2] = flat[base[i]]
 
 
-@numba.njit(cache=True, nogil=True)
+@kernel()
 def begin(st, sc, flat, base, ys, xs, c, row, net_mean, need, uses_lms, tracked, use_ctx, line_base, line_bits):
     """Kernels.begin; need[k]: whether the profile reads hashed context k. Prefetches the lines
     that predict's first bit will claim (use_ctx, line_base, line_bits: the profile's contexts)."""
@@ -156,13 +156,13 @@ def begin(st, sc, flat, base, ys, xs, c, row, net_mean, need, uses_lms, tracked,
         _prefetch_lines(slots, ctx, c0, i, use_ctx, line_base, line_bits)
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@kernel(inline="always")
 def _line_hash(ctx, c0, i, context):
     """The 32-bit hash of a context's line for pixel i's current nibble."""
     return h32(ctx[i, context] + c0[i] * 0x9E3779)
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@kernel(inline="always")
 def _prefetch_lines(slots, ctx, c0, i, use_ctx, line_base, line_bits):
     """Prefetch the lines pixel i's contexts will claim for its current nibble (begin: the first,
     update after bit 3: the second), a whole batch ahead of predict's claims, so the tables' cache
@@ -173,7 +173,7 @@ def _prefetch_lines(slots, ctx, c0, i, use_ctx, line_base, line_bits):
 
 # numpy's error model: no exception path for a division by zero (a node's mass is never 0), which
 # would keep numba from pruning the reference counts of every array predict holds, per call
-@numba.njit(cache=True, nogil=True, error_model="numpy")
+@kernel(error_model="numpy")
 def predict(st, sc, n, c, j, cum, start, spread, use_pred, use_ctx, line_base, line_bits, sets, set_base, network,
              apm1_on, apm2_on, certain, n_in, mixture, lut):
     """Kernels.predict: the n pixels' 12-bit probabilities that bit j is 1 into sc[16], keeping what
@@ -251,7 +251,7 @@ def predict(st, sc, n, c, j, cum, start, spread, use_pred, use_ctx, line_base, l
         pout[i] = max(1, min(4095, p))
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@kernel(inline="always")
 def _below(cum, start, spread, i, v):
     """The prior's mass of the values below v: cum covers the values from start[i] on, each
     value outside it weighs spread[i]."""
@@ -259,21 +259,21 @@ def _below(cum, start, spread, i, v):
     return cum[i, inside] + spread[i] * (v - inside)
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@kernel(inline="always")
 def node_p(cum, start, spread, i, lo, mid, hi):
     """The network's 16-bit probability that a value in [lo, hi) lies in [mid, hi)."""
     m = _below(cum, start, spread, i, mid)
     return _upper_share(m - _below(cum, start, spread, i, lo), _below(cum, start, spread, i, hi) - m)
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@kernel(inline="always")
 def _upper_share(below, above):
     """The 16-bit probability of the upper part of a node whose lower part has mass `below` and
     upper part mass `above` (rounded, within 1..65535): node_p and mixture_node_p both end here."""
     return min(max((above * 65536 + (below + above) // 2) // (below + above), 1), 65535)
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@kernel(inline="always")
 def mixture_node_p(params, lut, lo_mass, hi_mass, mid_mass, i, j, mid):
     """node_p of the mixture prior (arzip.image.tables.mixture_below): the masses below the node's
     bounds carry over from bit to bit (update moves one bound to mid), so each bit evaluates the
@@ -286,13 +286,13 @@ def mixture_node_p(params, lut, lo_mass, hi_mass, mid_mass, i, j, mid):
     return _upper_share(m - lo_mass[i], hi_mass[i] - m)
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@kernel(inline="always")
 def _nibble_node(node, j):
     """The node's slot within its nibble's line (1..15)."""
     return node if j < 4 else (node & ((1 << (j - 4)) - 1)) | (1 << (j - 4))
 
 
-@numba.njit(cache=True, nogil=True)
+@kernel()
 def update(st, sc, n, c, j, bits, n_pred, n_sets, apm1_on, apm2_on, n_in, mixture, use_ctx, line_base, line_bits):
     """Kernels.update; after bit 3 it prefetches the lines of the second nibble."""
     slots, dist, weights, final, apm1, apm2, err, lms = st
@@ -331,7 +331,7 @@ def update(st, sc, n, c, j, bits, n_pred, n_sets, apm1_on, apm2_on, n_in, mixtur
             apm_learn(apm2, ai[i, 1], y, APM_RATE)
 
 
-@numba.njit(cache=True, nogil=True)
+@kernel()
 def finish(st, sc, base, c, values, uses_lms, tracked):
     """Kernels.finish."""
     err, lms = st[6], st[7]
@@ -353,7 +353,7 @@ def finish(st, sc, base, c, values, uses_lms, tracked):
                 lms[c, m, q] = max(-(1 << 20), min(1 << 20, wq))
 
 
-@numba.njit(cache=True, nogil=True)
+@kernel()
 def window_prior(window, starts, cum, spread, mean):
     """The prior from window tables (arzip.image.tables: `width` values from starts[i], then the
     escape mass of all others) without building full tables: cum (n, width + 1) the window's
@@ -382,4 +382,4 @@ def window_prior(window, starts, cum, spread, mean):
 # predict compiled again for inlining into decode (numba's IR inlining): decode and decode_wave
 # inline too, so each profile's whole-wave decode kernel holds predict with the profile's
 # constants, which size its loops (models/EXPERIMENTS.md K50)
-_predict_inlined = numba.njit(cache=True, nogil=True, error_model="numpy", inline="always")(predict.py_func)
+_predict_inlined = kernel(error_model="numpy", inline="always")(predict.py_func)

@@ -24,9 +24,9 @@ from __future__ import annotations
 
 import math
 
-import numba
 import numpy as np
 
+from ..native import kernel
 from ..mixing import arithmetic, counters
 from ..mixing.hashing import h32
 from ..mixing.logistic import STRETCH, apm_init, apm_learn, apm_refine, squash
@@ -83,7 +83,7 @@ def decode(payload: bytes, height: int, width: int) -> np.ndarray:
     return st.pixels[PAD_TOP:, PAD_SIDE:PAD_SIDE + width].copy()
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@kernel(inline="always")
 def _near(px, r, c):
     """JBIG's three-line template: 3 pixels two rows up, 5 one row up, 2 to the left."""
     return ((px[r - 2, c - 1] << 9) | (px[r - 2, c] << 8) | (px[r - 2, c + 1] << 7)
@@ -91,7 +91,7 @@ def _near(px, r, c):
             | (px[r - 1, c + 2] << 2) | (px[r, c - 2] << 1) | px[r, c - 1])
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@kernel(inline="always")
 def _row_bits(px, r, c0, c1, acc):
     for c in range(c0, c1 + 1):
         acc = (acc << 1) | px[r, c]
@@ -105,7 +105,7 @@ def _kernel(decoding: bool):
     write its bit to buf from `at` and add its cost to nll[0], and to costs[y, x] when costs
     has rows), learn. Returns the new end of buf when encoding."""
 
-    @numba.njit(cache=True, nogil=True)
+    @kernel()
     def code(px, y0, y1, w, near_t, mid_t, far_t, far_bits, weights, apm, buf, at, coder, nll, costs):
         keep = costs.shape[0] > 0
         far_shift = 32 - far_bits

@@ -7,13 +7,14 @@ decoded side by side serialized them: the features ran 1.0-1.2 times faster on t
 than on one (models/EXPERIMENTS.md K27). Called from a compiled loop, the same BLAS routines
 run side by side at 2 times.
 
-How: numba calls a C function whose address it is given at run time through its wrapper-address
-protocol, so the compiled callers stay in numba's disk cache (the address is an argument, not
-a constant). The routines are those of the OpenBLAS that numpy's wheels bundle (64-bit
-integers, `scipy_cblas_?gemm64_`); `gemms()` finds them through threadpoolctl and checks them
-on a small product against numpy, or returns None, and the callers use numpy's matmul instead.
-The products are of integers whose sums are exact in any order (arzip.image.exact), so either
-way gives the same bits.
+How: the compiled code is given the routine's address as a 64-bit integer and calls it through
+`_call_gemm`, an intrinsic that makes the address a function pointer, so the compiled callers
+stay in numba's disk cache and in the native module (the address is an argument, not a
+constant). The routines are those of the OpenBLAS that numpy's wheels bundle (64-bit integers,
+`scipy_cblas_?gemm64_`); `gemms()` finds them through threadpoolctl and checks them on a small
+product against numpy, or returns None, and the callers use numpy's matmul instead. The products
+are of integers whose sums are exact in any order (arzip.image.exact), so either way gives the
+same bits.
 """
 from __future__ import annotations
 
@@ -22,48 +23,51 @@ import functools
 import platform
 from typing import NamedTuple
 
-import numba
-import numba.experimental.function_type  # noqa: F401  registers the wrapper-address protocol's type
 import numpy as np
-from numba import types
-from threadpoolctl import threadpool_info
+
+from ..native import intrinsic, kernel
 
 ROW_MAJOR, NO_TRANS = 101, 111  # CBLAS enumerations
-_I64, _F32, _F64 = types.int64, types.float32, types.float64
-
-
-class _Routine(types.WrapperAddressProtocol):
-    """A cblas ?gemm of 64-bit integers at a known address; pointers pass as 64-bit integers,
-    which the 64-bit calling conventions pass as they pass pointers."""
-
-    def __init__(self, address: int, real: types.Type) -> None:
-        self.address, self.real = address, real
-
-    def __wrapper_address__(self) -> int:
-        return self.address
-
-    def signature(self) -> types.Type:
-        r = self.real
-        return types.void(_I64, _I64, _I64, _I64, _I64, _I64, r, _I64, _I64, _I64, _I64, r, _I64, _I64)
 
 
 class Gemms(NamedTuple):
-    """The single and double precision products (arguments of matmul)."""
-    sgemm: _Routine
-    dgemm: _Routine
+    """The addresses of the single and double precision products (arguments of matmul)."""
+    sgemm: int
+    dgemm: int
 
-    def of(self, dtype: np.dtype) -> _Routine:
+    def of(self, dtype: np.dtype) -> int:
         """The product for matrices of `dtype` (float32 or float64)."""
         return self.sgemm if np.dtype(dtype) == np.float32 else self.dgemm
 
 
-@numba.njit(cache=True, nogil=True)
+@intrinsic
+def _call_gemm(typingctx, address, order, trans_a, trans_b, n, m, k, alpha, a, lda, b, ldb, beta, out, ldo):
+    """cblas ?gemm at `address`: pointers pass as 64-bit integers, as the 64-bit calling
+    conventions pass pointers; alpha and beta are of the matrices' float type."""
+    from llvmlite import ir
+    from numba import types
+
+    signature = types.void(address, order, trans_a, trans_b, n, m, k, alpha, a, lda, b, ldb, beta, out, ldo)
+
+    def codegen(context, builder, sig, args):
+        real = context.get_value_type(sig.args[7])
+        i64 = ir.IntType(64)
+        routine = ir.FunctionType(ir.VoidType(), [i64] * 6 + [real] + [i64] * 4 + [real] + [i64] * 2)
+        pointer = builder.inttoptr(args[0], routine.as_pointer())
+        builder.call(pointer, list(args[1:]))
+        return context.get_dummy_value()
+    return signature, codegen
+
+
+@kernel()
 def matmul(gemm, a, b, out, n):
-    """out[:n] = a[:n] @ b (C-contiguous rows, any row strides of a and out; b contiguous)."""
+    """out[:n] = a[:n] @ b (C-contiguous rows, any row strides of a and out; b contiguous), by the
+    routine at address gemm."""
     k, m = b.shape
-    gemm(ROW_MAJOR, NO_TRANS, NO_TRANS, n, m, k, a.dtype.type(1.0), np.int64(a.ctypes.data), a.strides[0] //
-         a.itemsize, np.int64(b.ctypes.data), m, a.dtype.type(0.0), np.int64(out.ctypes.data),
-         out.strides[0] // out.itemsize)
+    _call_gemm(gemm, np.int64(ROW_MAJOR), np.int64(NO_TRANS), np.int64(NO_TRANS), np.int64(n), np.int64(m),
+               np.int64(k), a.dtype.type(1.0), np.int64(a.ctypes.data), np.int64(a.strides[0] // a.itemsize),
+               np.int64(b.ctypes.data), np.int64(m), a.dtype.type(0.0), np.int64(out.ctypes.data),
+               np.int64(out.strides[0] // out.itemsize))
 
 
 @functools.cache
@@ -72,13 +76,14 @@ def gemms() -> Gemms | None:
     do not give numpy's results on a check."""
     if platform.architecture()[0] != "64bit":
         return None
+    from threadpoolctl import threadpool_info  # only a decoder of whole waves asks
     for info in threadpool_info():
         if info.get("internal_api") != "openblas":
             continue
         try:
             lib = ctypes.CDLL(info["filepath"])
-            found = Gemms(*(_Routine(ctypes.cast(getattr(lib, f"scipy_cblas_{t}gemm64_"), ctypes.c_void_p).value, r)
-                            for t, r in (("s", _F32), ("d", _F64))))
+            found = Gemms(*(ctypes.cast(getattr(lib, f"scipy_cblas_{t}gemm64_"), ctypes.c_void_p).value
+                            for t in "sd"))
         except (OSError, AttributeError):
             continue
         if _agrees(found):

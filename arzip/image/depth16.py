@@ -44,9 +44,9 @@ from __future__ import annotations
 
 import math
 
-import numba
 import numpy as np
 
+from ..native import kernel
 from ..container import read_varint, varint
 from ..errors import FormatError
 from ..mixing import arithmetic, counters
@@ -143,7 +143,7 @@ def decode(payload: bytes, height: int, width: int, channels: int) -> np.ndarray
     return px
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@kernel(inline="always")
 def _half_octave(v):
     """0 and 1 for v = 0 and 1, then two classes per octave."""
     if v < 2:
@@ -152,7 +152,7 @@ def _half_octave(v):
     return 2 * n - 2 + ((v >> (n - 2)) & 1)
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@kernel(inline="always")
 def _decide(bit, p, decoding, buf, at, coder, nll, costs, y, i):
     """Code one decision (decoding: read it; else write it and add its cost to nll[0], and to
     costs[y, i] when costs has rows); returns (the bit, the new end of buf)."""
@@ -165,7 +165,7 @@ def _decide(bit, p, decoding, buf, at, coder, nll, costs, y, i):
     return bit, arithmetic.encode_bit(coder, bit, p, buf, at)
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@kernel(inline="always")
 def _neighbours(px, y, x, c, w):
     """W, N, NW, NE, WW, NN, NNE of (y, x) in channel c, the nearest known for those outside."""
     W = np.int64(px[y, x - 1, c]) if x > 0 else (np.int64(px[y - 1, x, c]) if y > 0 else np.int64(0))
@@ -178,7 +178,7 @@ def _neighbours(px, y, x, c, w):
     return W, N, NW, NE, WW, NN, NNE
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@kernel(inline="always")
 def _spatial(preds, px, y, x, c, w):
     """Channel c's spatial predictors at scale 2^FRAC, into preds[0:PREDICTORS]."""
     W, N, NW, NE, WW, NN, NNE = _neighbours(px, y, x, c, w)
@@ -200,7 +200,7 @@ def _kernel(decoding: bool):
     and write the sample; else take the sample, write to buf from `at` and add its cost to
     nll[0], and to costs when costs has rows), learn. Returns the new end of buf."""
 
-    @numba.njit(cache=True, nogil=True)
+    @kernel()
     def code(px, y0, y1, bits, cells, weights, apm, errors, residuals, buf, at, coder, nll, costs):
         h, w, channels = px.shape
         shift = 32 - bits
@@ -218,7 +218,7 @@ def _kernel(decoding: bool):
                 for c in range(channels):
                     xs = x * channels + c  # the sample's column in costs
                     _spatial(preds, px, y, x, c, w)
-                    n_pred = PREDICTORS
+                    n_pred = np.int64(PREDICTORS)  # not a literal: numba's AOT typing keeps literals
                     for back in range(1, min(c, 2) + 1):
                         _spatial(other, px, y, x, c - back, w)
                         actual = np.int64(px[y, x, c - back]) << FRAC

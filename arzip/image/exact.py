@@ -21,11 +21,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import NamedTuple
 
-import numba
 import numpy as np
 from safetensors import safe_open
 from threadpoolctl import threadpool_limits
 
+from ..native import kernel
 from . import blas, neighbourhood, pieces, tables
 
 F32_LIMIT = 2 ** 24
@@ -316,7 +316,7 @@ class WaveTrunk(NamedTuple):
     out: np.ndarray     # (capacity, coded channels * 3K) the heads' output partial sums
 
 
-@numba.njit(cache=True, nogil=True)
+@kernel()
 def trunk_features(gemm, gemm64, flat, base, offsets, t):
     """ExactImageModel.wave_features in one compiled call, the matrix products through BLAS
     (arzip.image.blas: gemm for the hidden layers' float type, gemm64 for float64): the same
@@ -336,7 +336,7 @@ def trunk_features(gemm, gemm64, flat, base, offsets, t):
             t.out[i, j] += t.bo[j]
 
 
-@numba.njit(cache=True, nogil=True)
+@kernel()
 def _context_rows(flat, base, offsets, x, x64):
     """x[i] = x64[i] = flat[base[i] + offsets] - 128: the network's input, in both float types."""
     for i in range(base.shape[0]):
@@ -346,7 +346,7 @@ def _context_rows(flat, base, offsets, x, x64):
             x64[i, k] = v
 
 
-@numba.njit(cache=True, nogil=True)
+@kernel()
 def requantize(acc, bias, scale, cap):
     """A layer's accumulators acc (without the bias) to the next layer's input, in place: add the
     bias, rescale by a power of two, floor, relu and clip to [0, cap]; every step exact in acc's

@@ -23,9 +23,9 @@ the archive and `arzip explain`), and the decoder runs the encoder's very steps;
 """
 from __future__ import annotations
 
-import numba
 import numpy as np
 
+from ..native import kernel
 from ..mixing import arithmetic, counters
 from ..mixing.counters import bit_length
 from ..mixing.hashing import h32
@@ -76,7 +76,7 @@ def decode(payload: bytes, height: int, width: int) -> np.ndarray:
     return px.astype(np.uint16)
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@kernel(inline="always")
 def _decide(bit, p, decoding, buf, at, coder, costs, y, x):
     """Code one decision (decoding: read it; else write it and charge its cost to pixel (y, x));
     returns (the bit, the new end of buf)."""
@@ -86,7 +86,7 @@ def _decide(bit, p, decoding, buf, at, coder, costs, y, x):
     return bit, arithmetic.encode_bit(coder, bit, p, buf, at)
 
 
-@numba.njit(cache=True, nogil=True)
+@kernel()
 def _code(px, y0, y1, bits, cells, weights, classes, signs, decoding, buf, at, coder, costs):
     """Rows y0..y1-1 in raster order: predict, code each decision (decoding: read it from buf
     and write the pixel; else take the pixel and write to buf from `at`), learn. Returns the

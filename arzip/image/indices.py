@@ -24,9 +24,9 @@ from __future__ import annotations
 
 import math
 
-import numba
 import numpy as np
 
+from ..native import kernel
 from ..errors import FormatError
 from ..mixing import arithmetic, counters
 from ..mixing.hashing import M32, h32
@@ -88,7 +88,7 @@ def decode(payload: bytes, height: int, width: int, depth_limit: int) -> np.ndar
     return st.pixels[PAD:, PAD:PAD + width].astype(np.uint8)
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@kernel(inline="always")
 def _mix(h, v):
     """A hash of hash h followed by value v."""
     return h32((h * 0x2F0B3 + v + 1) & M32)
@@ -101,7 +101,7 @@ def _kernel(decoding: bool):
     else take it, write to buf from `at` and add its cost to nll[0], and to costs[y, x] when
     costs has rows), learn. Returns the new end of buf when encoding."""
 
-    @numba.njit(cache=True, nogil=True)
+    @kernel()
     def code(px, depth, y0, y1, w, line_bits, slots, weights, apm, buf, at, coder, nll, costs):
         keep = costs.shape[0] > 0
         hashes = np.zeros(MODELS, dtype=np.int64)

@@ -13,10 +13,9 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-import numba
 import numpy as np
 
-from .. import registry
+from .. import native, registry
 from ..container import read_varint, varint
 from ..errors import FormatError
 from . import container, profiles, waves
@@ -102,12 +101,12 @@ def side_by_side(code: Callable, stripes: list, parallel: bool) -> list:
     """code(stripe) for every stripe, in order; with parallel, up to arzip's thread count of them
     at once, each on one thread (the stripes are independent: each has its own adaptive model
     and its own stream, so the archive is the same whatever the threads)."""
-    workers = min(numba.get_num_threads(), len(stripes)) if parallel else 1  # arzip.api.set_threads sets it
+    workers = min(native.threads(), len(stripes)) if parallel else 1  # arzip.api.set_threads sets it
     if workers == 1:
         return [code(stripe) for stripe in stripes]
 
     def one_thread(stripe):
-        numba.set_num_threads(1)  # per calling thread: its table kernels stay on it
+        native.set_threads(1, this_thread_only=True)  # per calling thread: its table kernels stay on it
         return code(stripe)
 
     with ThreadPoolExecutor(workers) as pool:

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
-import numba
+from .. import native
 
 MIN_ROWS = 4096  # each piece has at least this many rows: milliseconds of work
 T = TypeVar("T")
@@ -28,7 +28,7 @@ _pool: ThreadPoolExecutor | None = None
 
 def row_pieces(rows: int) -> list[slice]:
     """The pieces a batch of `rows` rows is cut into on this thread (one when it is small)."""
-    k = max(1, min(numba.get_num_threads(), rows // MIN_ROWS))
+    k = max(1, min(native.threads(), rows // MIN_ROWS))
     return [slice(rows * i // k, rows * (i + 1) // k) for i in range(k)]
 
 

@@ -31,10 +31,9 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
-import numba
 import numpy as np
 
-from .. import limits, registry
+from .. import limits, native, registry
 from ..bytes import archive as byte_archive
 from ..container import IMAGE_MODEL_HASH_BYTES
 from ..errors import FormatError
@@ -326,13 +325,13 @@ def _side_by_side(decode_part: Callable[[tuple[container.Part, bytes]], None],
     the others beside it on threads of their own: an RGBA image's alpha plane (one compiled call
     on one thread) beside its colours (whose stripes keep the other threads busy), instead of
     after them with all but one core idle. The parts fill disjoint samples."""
-    if len(jobs) == 1 or numba.get_num_threads() == 1:
+    if len(jobs) == 1 or native.threads() == 1:
         for job in jobs:
             decode_part(job)
         return
 
     def on_own_thread(job: tuple[container.Part, bytes]) -> None:
-        numba.set_num_threads(1)  # per thread: the part's kernels stay on it
+        native.set_threads(1, this_thread_only=True)  # per thread: the part's kernels stay on it
         decode_part(job)
 
     with ThreadPoolExecutor(len(jobs) - 1, thread_name_prefix="arzip-parts") as pool:

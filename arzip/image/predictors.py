@@ -10,8 +10,9 @@ row (`row` bytes) back.
 """
 from __future__ import annotations
 
-import numba
 import numpy as np
+
+from ..native import kernel
 
 N_BASE = 10                      # neighbour predictors per channel (base_predictions)
 N_LMS_IN = 14                    # inputs of the least-mean-squares predictors
@@ -22,13 +23,13 @@ DIST_BUCKETS = 33                # distance of a prediction from a node's split 
 ERR_BUCKETS = 8                  # a predictor's recent error around the pixel, quantized
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@kernel(inline="always")
 def clip8(v):
     """v clamped to a sample's range."""
     return min(max(v, 0), 255)
 
 
-@numba.njit(cache=True, nogil=True)
+@kernel()
 def base_predictions(flat, pos, row, out, at):
     """N_BASE neighbour predictors of the subpixel at flat[pos] (row = padded row stride in
     bytes), written to out[at:]; neighbours in the coding orientation, all from earlier waves."""
@@ -52,7 +53,7 @@ def base_predictions(flat, pos, row, out, at):
     out[at + 9] = W + NE - N
 
 
-@numba.njit(cache=True, nogil=True)
+@kernel()
 def predictions(flat, pos, row, c, net_mean, pred, scratch):
     """The predictor bank: the base predictors on this channel, the same corrected by the error
     each makes on the previous channel of this pixel (inter-channel), and the network's mean."""
@@ -66,7 +67,7 @@ def predictions(flat, pos, row, c, net_mean, pred, scratch):
     pred[2 * N_BASE] = net_mean
 
 
-@numba.njit(cache=True, nogil=True)
+@kernel()
 def lms_inputs(flat, pos, row, c, x):
     """The LMS predictors' inputs, relative to ref = (W + N) / 2 (returned): the neighbours of
     the subpixel and, from the second channel on, the pixel's earlier channels and their
@@ -98,7 +99,7 @@ def lms_inputs(flat, pos, row, c, x):
     return ref
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@kernel(inline="always")
 def error_bucket(e):
     """0..7 from a summed absolute error (log-like steps)."""
     if e < 2:
@@ -118,7 +119,7 @@ def error_bucket(e):
     return 7
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@kernel(inline="always")
 def dist_bucket(d):
     """0..32 from a signed distance: 16 for 0, steps of 1 up to 4, then about logarithmic."""
     a = abs(d)
@@ -142,7 +143,7 @@ def dist_bucket(d):
 DIST_LUT = np.array([dist_bucket.py_func(d) for d in range(-256, 256)], dtype=np.int64)
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@kernel(inline="always")
 def dist_of(d):
     """dist_bucket(d) for |d| <= 255, from a table: no branches in the hot loop."""
     return DIST_LUT[d + 256]

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numba
 import numpy as np
 
+from ..native import kernel
 from . import pieces
 
 CDF_BITS = 24          # each component's CDF is an integer in [0, 2^24]
@@ -36,7 +36,7 @@ HEAD_BLOCK = 64  # rows per inner block of the head kernel: the innermost loops 
 _EXACT_SUMS = {"reassoc", "contract", "nnan", "ninf", "nsz"}
 
 
-@numba.njit(cache=True, nogil=True, fastmath=_EXACT_SUMS)
+@kernel(fastmath=_EXACT_SUMS)
 def head_rows(hidden_part, out_part, cur, w_hidden_cur_t, hidden_scale, act_max, w_out_hidden_t, w_out_cur_t,
               out, row0, row1):
     """Rows row0..row1 of a two-layer head, with integer values held in float64 (the same
@@ -94,7 +94,7 @@ class IntegerHead:
         return (self.w_hidden_cur_t, self.hidden_scale, self.act_max, self.w_out_hidden_t, self.w_out_cur_t)
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@kernel(inline="always")
 def _cdf(d: np.int64, inv: np.int64, lut: np.ndarray) -> np.int64:
     """Logistic CDF at distance d (1/64 grey levels) from the mean for inverse scale inv, as an
     integer in [0, 2^CDF_BITS]: table lookup with integer linear interpolation."""
@@ -111,7 +111,7 @@ def _cdf(d: np.int64, inv: np.int64, lut: np.ndarray) -> np.int64:
     return lo + (((lut[idx + 1] - lo) * frac) >> INV_BITS)
 
 
-@numba.njit(cache=True, nogil=True)
+@kernel()
 def _component(hist, w, mean, inv, lut_sig, full):
     """Add w times one discretized logistic (integer CDF differences) to hist."""
     c_lut = LUT_STEPS * LUT_ZMAX
@@ -128,7 +128,7 @@ def _component(hist, w, mean, inv, lut_sig, full):
     hist[j_hi + 1] += w * (full - prev)
 
 
-@numba.njit(cache=True, nogil=True)
+@kernel()
 def _mixture(acc, r, shifts, n_comp, mean_lim, ls_lo, ls_hi, ls_offset, lut_inv, lut_exp2, weight, mean, inv):
     """Decode row r's integer head outputs into mixture weights, means (1/64 grey levels around
     128) and inverse scales (log2 scales moved by ls_offset, the image's adaptation). Returns the
@@ -150,13 +150,13 @@ def _mixture(acc, r, shifts, n_comp, mean_lim, ls_lo, ls_hi, ls_offset, lut_inv,
     return best
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@kernel(inline="always")
 def _edge(j):
     """Upper edge of value j in 1/64 grey levels around 128."""
     return np.int64(64 * (j - 128) + 32)
 
 
-@numba.njit(cache=True, nogil=True)
+@kernel()
 def _full_row(r, n_comp, weight, mean, inv, lut_sig, out, hist):
     """All 256 integer frequencies of row r."""
     full = lut_sig[lut_sig.shape[0] - 1]
@@ -171,7 +171,7 @@ def _full_row(r, n_comp, weight, mean, inv, lut_sig, out, hist):
         out[r, j] = hist[j] + floor
 
 
-@numba.njit(cache=True, nogil=True)
+@kernel()
 def _window_row(r, n_comp, weight, mean, inv, best, lut_sig, out, starts, win):
     """The WINDOW frequencies around the heaviest component's mean, then one escape entry
     holding exactly the frequency mass of all values outside the window."""
@@ -201,7 +201,7 @@ def _window_row(r, n_comp, weight, mean, inv, best, lut_sig, out, starts, win):
     out[r, WINDOW] = total + 256 * floor - inside
 
 
-@numba.njit(cache=True, nogil=True)
+@kernel()
 def _table_rows(acc, mix, window, out, starts, row0, row1):
     """Rows row0..row1 of either the window tables (window=True) or the full tables; mix holds
     (shifts, n_comp, mean_lim, ls_lo, ls_hi, ls_offset, lut_sig, lut_inv, lut_exp2)."""
@@ -219,7 +219,7 @@ def _table_rows(acc, mix, window, out, starts, row0, row1):
             _full_row(r, n_comp, weight, mean, inv, lut_sig, out, scratch)
 
 
-@numba.njit(cache=True, nogil=True)
+@kernel()
 def rows(acc, mix, window, out, starts, head, hidden_part, out_part, cur, row0, row1):
     """Rows row0..row1: first the head outputs (when head is given; else acc holds them), then
     their tables. One kernel for both saves a round trip through Python per batch (and the
@@ -229,7 +229,7 @@ def rows(acc, mix, window, out, starts, head, hidden_part, out_part, cur, row0, 
     _table_rows(acc, mix, window, out, starts, row0, row1)
 
 
-@numba.njit(cache=True, nogil=True)
+@kernel()
 def mixture_rows(acc, mix, params, mean_out, head, hidden_part, out_part, cur, row0, row1):
     """Rows row0..row1: the head outputs (head_rows) and then each row's mixture itself, for the
     adaptive model's mixture prior, which evaluates the mixture's CDF only at the few edges a
@@ -256,7 +256,7 @@ def mixture_rows(acc, mix, params, mean_out, head, hidden_part, out_part, cur, r
         mean_out[r] = min(max((moment + weights * (1 << (MEAN_FRAC - 1))) // (weights << MEAN_FRAC), 0), 255)
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@kernel(inline="always")
 def mixture_below(params, i, v, lut_sig):
     """The mixture prior's mass of the values below v (0..256) for row i of mixture_rows' params:
     each component's CDF at the upper edge of value v - 1, weighted, plus the floor of each
@@ -273,7 +273,7 @@ def mixture_below(params, i, v, lut_sig):
     return below
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@kernel(inline="always")
 def mixture_total(params, i, lut_sig):
     """The mixture prior's mass of all 256 values of row i."""
     n_comp = (params.shape[1] - 1) // 3

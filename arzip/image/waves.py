@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numba
 import numpy as np
 
+from ..native import kernel
 from .neighbourhood import PAD_VALUE, WAVE_SLOPE, Context
 
 LAYOUT_SINGLE = 0
@@ -99,7 +99,7 @@ class Schedule:
         return out
 
 
-@numba.njit(cache=True, nogil=True)
+@kernel()
 def _stream_order(tiles: np.ndarray, slope: int, rows: int, cols: int, pad_top: int, pad_left: int,
                   channels: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Every pixel of the tiles (rows of y0, x0, height, width, flip_y, flip_x) in stream order:

@@ -14,8 +14,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import numba
 import numpy as np
+
+from ..native import kernel
+
 
 TOP = 0xFF000000
 M32 = 0xFFFFFFFF
@@ -28,10 +30,15 @@ def encoder_state() -> np.ndarray:
 def decoder_state(data: np.ndarray) -> np.ndarray:
     """The decoder of `data` (uint8), its first 4 bytes read."""
     state = np.array([0, M32, 0, 0], dtype=np.int64)
+    _read_first(state, data)
+    return state
+
+
+@kernel()
+def _read_first(state, data):
     for _ in range(4):
         state[2] = (state[2] << 8) | _byte(data, state[3])
         state[3] += 1
-    return state
 
 
 def encode_bands(coder: np.ndarray, height: int, rows_per_band: int, worst_bytes_per_row: int,
@@ -76,19 +83,19 @@ def check_within(coder: np.ndarray, data: np.ndarray) -> None:
         raise ValueError("the coded data ends before the image does")
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@kernel(inline="always")
 def _byte(data, pos):
     return np.int64(data[pos]) if pos < data.shape[0] else 0
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@kernel(inline="always")
 def _split(low, high, p):
     """The last value of the 1's part of [low, high]; p in 1..4095 out of 4096."""
     span = high - low
     return low + (span >> 12) * p + (((span & 0xFFF) * p) >> 12)
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@kernel(inline="always")
 def encode_bit(state, bit, p, out, at):
     """encode() of one bit, for models that code as they go; returns the new end of out."""
     low, high = state[0], state[1]
@@ -106,7 +113,7 @@ def encode_bit(state, bit, p, out, at):
     return at
 
 
-@numba.njit(cache=True, nogil=True)
+@kernel()
 def encode(state, bits, probs, out, at):
     """Code bits[i] with probability probs[i] / 4096 of a 1, appending to out (uint8) from index
     `at`; returns the new end. out must have room for 2 bytes per bit plus 4."""
@@ -115,7 +122,7 @@ def encode(state, bits, probs, out, at):
     return at
 
 
-@numba.njit(cache=True, nogil=True)
+@kernel()
 def flush(state, out, at):
     """The encoder's last 4 bytes; returns the new end."""
     for k in range(4):
@@ -123,7 +130,7 @@ def flush(state, out, at):
     return at + 4
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@kernel(inline="always")
 def decode_bit(state, data, p):
     """The next bit, coded with probability p / 4096 of a 1."""
     low, high, x = state[0], state[1], state[2]

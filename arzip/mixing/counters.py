@@ -8,12 +8,9 @@ first cell holds a check value of the hash, the other 15 the nodes of the nibble
 """
 from __future__ import annotations
 
-import numba
 import numpy as np
-from llvmlite import ir
-from numba import types
-from numba.core import cgutils
-from numba.extending import intrinsic
+
+from ..native import intrinsic, kernel
 
 LINE_BYTES = 64  # a line of 16 uint32 cells: one cache line when the table is aligned
 
@@ -33,7 +30,7 @@ def table_bits(items: int, least: int, most: int) -> int:
     return min(most, max(least, max(items, 1).bit_length() + 2))
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@kernel(inline="always")
 def bit_length(v):
     """int.bit_length of v >= 0 in compiled code: the magnitude and activity classes of the pixel
     models (arzip/image/depth16.py, gray16.py)."""
@@ -47,7 +44,7 @@ def bit_length(v):
 DT = np.array([262144 // (4 * n + 5) for n in range(1024)], dtype=np.int64)  # 2^16 / (n + 1.25)
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@kernel(inline="always")
 def line(slots, first, bits, lh):
     """The line for 32-bit hash lh in the region of slots that starts at `first` and holds 2^bits
     lines; a line that another context held is cleared and claimed. Without a branch (the line is
@@ -66,6 +63,10 @@ def line(slots, first, bits, lh):
 def prefetch(typingctx, array, index):
     """Ask the processor to bring array[index]'s cache line in (LLVM's prefetch: read, keep in all
     levels), without waiting for it or changing any result."""
+    from llvmlite import ir
+    from numba import types
+    from numba.core import cgutils
+
     def codegen(context, builder, signature, args):
         array_type = signature.args[0]
         pointer = cgutils.get_item_pointer(context, builder, array_type,
@@ -79,21 +80,21 @@ def prefetch(typingctx, array, index):
     return types.void(array, index), codegen
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@kernel(inline="always")
 def prefetch_line(slots, first, bits, lh):
     """Prefetch the line that line(slots, first, bits, lh) will claim: issued a batch ahead of
     the claim, its cache miss overlaps the work in between."""
     prefetch(slots, _line_start(first, bits, lh))
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@kernel(inline="always")
 def _line_start(first, bits, lh):
     """The first cell of hash lh's line in the region that starts at `first` and holds 2^bits
     lines: where line claims it and prefetch_line fetches it."""
     return first + (lh >> (32 - bits)) * 16
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@kernel(inline="always")
 def adapt(table, k, y, limit):
     """Learn bit y in cell table[k]."""
     v = np.int64(table[k])
@@ -105,7 +106,7 @@ def adapt(table, k, y, limit):
     table[k] = ((p22 ^ 0x200000) << 10) | cnt
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@kernel(inline="always")
 def p12(table, k):
     """Cell table[k]'s probability of a 1, in 12 bits (what STRETCH takes)."""
     return ((np.int64(table[k]) >> 10) ^ 0x200000) >> 10

@@ -4,12 +4,13 @@ coded bit by err * input, err = (bit * 4096 - p) * learning rate.
 """
 from __future__ import annotations
 
-import numba
+from ..native import kernel
+
 
 MIX_SHIFT = 16
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@kernel(inline="always")
 def dot(weights, row, inputs):
     """Sum of weights[row, i] * inputs[i], at scale 2^MIX_SHIFT."""
     acc = 0
@@ -18,7 +19,7 @@ def dot(weights, row, inputs):
     return acc
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@kernel(inline="always")
 def train(weights, row, inputs, err, limit):
     """One learning step of weight vector `row`; weights stay within +-limit."""
     for i in range(inputs.shape[0]):

@@ -1,0 +1,253 @@
+"""Building this machine's native module: `python -m arzip.native.build` (the CLI starts it once,
+in the background, at low priority, the first time it runs without one).
+
+1. Run a workload in this process with numba's JIT: every kind of image at every level and the
+   byte path, compressed and decompressed, so that each kernel is compiled for each argument
+   types the coders pass it.
+2. Export every compiled signature of every kernel with numba's ahead-of-time compiler
+   (numba.pycc) into one extension module, compiled for this processor, whose Python wrappers
+   release the interpreter lock as the JIT kernels do (nogil).
+3. Run the same workload in a fresh process on the module and compare every archive and every
+   decoded byte with step 1's; only a module that gives the same bits is moved into place.
+
+Kernels with options other than the defaults (error_model, fastmath), and inlined helpers, are
+left to the kernels that call them: the module compiles them into their callers with their own
+options, as the JIT does. numba.pycc is pending deprecation in numba; where it is missing or
+fails, the build fails, says why in its log, and arzip goes on with numba's JIT.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .. import native
+from . import store
+
+LOCK_STALE_S = 3600  # a build lock older than this was left by a build that died
+PLAIN_OPTIONS = {"cache", "nogil", "nopython", "boundscheck"}
+
+
+def workload() -> str:
+    """Compress and decompress one small input of every kind and level; the digest of every
+    archive and decoded output."""
+    from PIL import Image
+    import io
+
+    from .. import api
+    digest = hashlib.sha256()
+
+    def round_trip(blob: bytes) -> None:
+        digest.update(blob)
+        digest.update(api.decompress(blob))
+
+    rng = np.random.default_rng(1)
+    y, x = np.mgrid[0:48, 0:40]
+    smooth = (y * 3 + x * 2 + rng.integers(0, 12, y.shape)).astype(np.int64)
+    rgb = np.stack([smooth % 256, (smooth * 2 + 40) % 256, (255 - smooth) % 256], -1).astype(np.uint8)
+    gray = rgb[..., 0].copy()
+    for level in range(1, 10):
+        round_trip(api.compress_image(rgb, level=level))
+        round_trip(api.compress_image(gray, level=level))
+    round_trip(api.compress_image(np.dstack([rgb, gray])))
+    round_trip(api.compress_image(np.dstack([gray, 255 - gray])))
+    round_trip(api.compress_image((smooth * 257 % 65536).astype(np.uint16)))
+    round_trip(api.compress_image(np.stack([smooth * 251 % 65536] * 3, -1).astype(np.uint16)))
+    for mode in ("P", "1"):
+        out = io.BytesIO()
+        Image.fromarray(rgb).convert(mode).save(out, format="PNG")
+        round_trip(api.compress(out.getvalue()))
+    text = b"".join(b"line %d of a small log: value=%d status=ok\n" % (i, i * i % 97) for i in range(300))
+    round_trip(api.compress(text))
+    round_trip(api.compress(rng.integers(0, 256, 3000, dtype=np.uint8).tobytes() + text))
+    return digest.hexdigest()
+
+
+def _type_key(t) -> str:
+    """native.signature_key's string for a numba type (what a value of that type gives)."""
+    from numba.core import types
+    from numba.np.numpy_support import as_dtype
+    if isinstance(t, types.Array):
+        return f"{as_dtype(t.dtype).str}{t.ndim}{t.layout}{'' if t.mutable else 'r'}{'' if t.aligned else 'u'}"
+    if isinstance(t, types.Boolean):
+        return np.dtype(np.bool_).str
+    if isinstance(t, (types.Integer, types.Float)):
+        return as_dtype(t).str
+    if isinstance(t, types.BaseNamedTuple):
+        return f"{t.instance_class.__qualname__}({','.join(_type_key(i) for i in t.types)})"
+    if isinstance(t, types.BaseTuple):
+        return f"({','.join(_type_key(i) for i in t.types)})"
+    if isinstance(t, types.NoneType):
+        return "none"
+    return f"?{t}"
+
+
+def exports() -> list[tuple[str, str, object, object]]:
+    """(identity, argument key, function, signature) for every compiled signature of every
+    kernel with plain options that Python code can call."""
+    found = []
+    for dispatcher in native.jit_kernels:
+        if set(dispatcher.targetoptions) - PLAIN_OPTIONS:
+            continue
+        for sig in dispatcher.nopython_signatures:
+            key = ",".join(_type_key(t) for t in sig.args)
+            if "?" not in key:
+                found.append((native.identity(dispatcher.py_func), key, dispatcher.py_func, sig))
+    return found
+
+
+def compile_module(entries: list, folder: Path, log=sys.stderr) -> dict[str, dict[str, str]]:
+    """The native module of `entries` in `folder`, and its table identity -> key -> export."""
+    import warnings
+
+    import numba.pycc.compiler as pycc_compiler
+    from numba.pycc import CC
+
+    from numba.core import compiler
+    from numba.core.registry import cpu_target
+
+    def jit_flags() -> compiler.Flags:
+        """The flags numba's JIT compiles a plain kernel with, and the interpreter lock released
+        around each call (nogil): pycc's own defaults type some kernels differently."""
+        flags = compiler.Flags()
+        cpu_target.options.parse_as_flags(flags, {"nopython": True, "nogil": True})
+        flags.release_gil = True
+        return flags
+
+    pycc_compiler.Flags = jit_flags
+    aot_context = cpu_target.target_context.with_aot_codegen(store.MODULE_NAME)
+    check_flags = jit_flags()
+    check_flags.no_compile = True
+    cc = CC(store.MODULE_NAME)
+    cc.output_dir = str(folder)
+    cc.target_cpu = "host"
+    table: dict[str, dict[str, str]] = {}
+    for n, (ident, key, func, sig) in enumerate(entries):
+        if key in table.get(ident, {}):
+            continue
+        try:  # one kernel that numba's AOT typing refuses must not sink the others: it stays on the JIT
+            compiler.compile_extra(cpu_target.typing_context, aot_context, func, sig.args, sig.return_type,
+                                   check_flags, locals={})
+        except Exception as e:  # noqa: BLE001  numba raises many kinds
+            print(f"arzip native build: {ident} ({key}) left to numba: {str(e).splitlines()[0]}", file=log)
+            continue
+        name = f"k{n}"
+        cc.export(name, sig)(func)
+        table.setdefault(ident, {})[key] = name
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cc.compile()
+    return table
+
+
+def _lock(path: Path) -> bool:
+    """Take the build lock (a file that names the builder), unless a live build holds it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        if time.time() - path.stat().st_mtime > LOCK_STALE_S:
+            path.unlink()
+    except FileNotFoundError:
+        pass
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        return False
+    os.write(fd, str(os.getpid()).encode())
+    os.close(fd)
+    return True
+
+
+def build(log=sys.stderr) -> Path | None:
+    """Build, check and install this machine's module; its folder, or None where there is
+    nothing to build or the build failed (the reason in `log`)."""
+    target = store.folder()
+    if target is None:
+        print("arzip native build: this system does not say what its processor can do; staying on numba", file=log)
+        return None
+    if target.exists():
+        return target
+    lock = target.parent / f"{target.name}.lock"
+    if not _lock(lock):
+        print(f"arzip native build: another build holds {lock}", file=log)
+        return None
+    try:
+        started = time.perf_counter()
+        expected = workload()
+        entries = exports()
+        print(f"arzip native build: workload compiled in {time.perf_counter() - started:.1f} s; "
+              f"exporting {len(entries)} signatures", file=log, flush=True)
+        work = Path(tempfile.mkdtemp(prefix=f"{target.name}.", dir=target.parent))
+        try:
+            table = compile_module(entries, work, log)
+            (work / store.TABLE_NAME).write_text(json.dumps({"exports": table}, indent=0, sort_keys=True))
+            print(f"arzip native build: compiled in {time.perf_counter() - started:.1f} s; checking", file=log,
+                  flush=True)
+            check = subprocess.run([sys.executable, "-m", "arzip.native.build", "--check"], capture_output=True,
+                                   text=True, env={**os.environ, "ARZIP_NATIVE": "on", "ARZIP_NATIVE_DIR": str(work)})
+            got = json.loads(check.stdout.strip().splitlines()[-1]) if check.returncode == 0 else None
+            if got is None or got["digest"] != expected:
+                print(f"arzip native build: the module's check failed ({check.stderr.strip()[-500:] or got}); "
+                      "staying on numba", file=log)
+                (target.parent / f"{target.name}.failed").write_text(check.stderr[-5000:])
+                return None
+            os.replace(work, target)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        print(f"arzip native build: done in {time.perf_counter() - started:.1f} s: {target}; calls of the check "
+              f"left to numba: {', '.join(got['missed']) or 'none'}", file=log)
+        return target
+    finally:
+        lock.unlink(missing_ok=True)
+
+
+def _check() -> None:
+    """The workload on the module named by ARZIP_NATIVE_DIR: its digest and the calls it left to
+    numba, as one line of JSON."""
+    if native.mode() != "native":
+        sys.exit("the module did not load")
+    digest = workload()
+    print(json.dumps({"digest": digest, "missed": sorted(native.missed)}))
+
+
+def needs_build() -> bool:
+    """Whether this machine could have a module and has none, built or being built or failed."""
+    if native.mode() == "native" or not store.enabled():
+        return False
+    target = store.folder()
+    if target is None or target.exists():
+        return False
+    return not any((target.parent / f"{target.name}{end}").exists() for end in (".lock", ".failed"))
+
+
+def start_in_background() -> Path:
+    """Start `python -m arzip.native.build` detached, at the lowest priority, its output in a log
+    beside the modules; the log's path."""
+    log = store.cache_root() / "native" / "build.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "ab") as out:
+        subprocess.Popen([sys.executable, "-m", "arzip.native.build"], stdin=subprocess.DEVNULL, stdout=out,
+                         stderr=out, start_new_session=True, env={**os.environ, "ARZIP_NATIVE": "jit"},
+                         preexec_fn=lambda: os.nice(19))
+    return log
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m arzip.native.build", description=__doc__.split("\n")[0])
+    parser.add_argument("--check", action="store_true", help=argparse.SUPPRESS)
+    if parser.parse_args().check:
+        _check()
+        return
+    sys.exit(0 if build() is not None else 1)
+
+
+if __name__ == "__main__":
+    main()
