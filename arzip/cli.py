@@ -1,4 +1,4 @@
-"""Command line: `arzip compress|decompress|test|info|explain|train|train-bytes`, in the
+"""Command line: `arzip compress|decompress|test|info|explain|build-kernels|train|train-bytes`, in the
 gzip/zstd tradition. The only module that talks to the terminal: the library reports through
 return values, callbacks and exceptions, and this module prints them (progress bar included).
 
@@ -391,6 +391,16 @@ def explain(file: Path, output: Path | None, force: bool, threads: int | None, m
     summary = f"{file}: {pic.kind} {pic.width}x{pic.height}, {found.describe()}"
     files.write_atomic(output, explain_mod.picture_png(explain_mod.viewable(pic), found, summary), force)
     click.echo(f"{summary}; map in {output}")
+
+
+@cli.command("build-kernels")
+def build_kernels() -> None:
+    """Build this machine's native kernels now (arzip.native): later commands start without
+    numba. The first command without them starts this in the background by itself; run it in a
+    Dockerfile or CI image to have them from the start. Set ARZIP_NATIVE=jit to stay on numba."""
+    from .native import build
+    if build.build(log=lambda line: click.echo(f"arzip: build-kernels: {line}", err=True)) is None:
+        raise SystemExit(1)
 
 
 @cli.command()

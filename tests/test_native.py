@@ -34,8 +34,9 @@ def test_a_values_key_is_its_numba_types_key(value):
 
 
 def test_keys_tell_apart_what_numba_compiles_apart():
-    keys = {native.signature_key((v,)) for v in VALUES}
-    assert len(keys) == len(VALUES)
+    """As many keys as numba types (a Python float and a numpy float64 are one type)."""
+    from numba import typeof
+    assert len({native.signature_key((v,)) for v in VALUES}) == len({typeof(v) for v in VALUES}) == 15
 
 
 def test_closures_are_told_apart_by_their_constants():
@@ -96,3 +97,39 @@ def test_a_native_module_gives_the_jits_bits_without_numba(tmp_path):
     assert on_module["mode"] == "native"
     assert on_module["blob"] == on_jit["blob"]
     assert on_module["missed"] == [] and not on_module["numba"]
+
+
+def test_a_build_is_started_once_per_machine(monkeypatch, tmp_path):
+    """The CLI starts a background build only where a module could be and none is built, being
+    built or failed; never with ARZIP_NATIVE=jit (as this suite runs)."""
+    assert not build.needs_build()
+    monkeypatch.setenv("ARZIP_NATIVE", "on")
+    monkeypatch.setenv("ARZIP_CACHE_DIR", str(tmp_path))
+    monkeypatch.delenv("ARZIP_NATIVE_DIR", raising=False)
+    target = store.folder()
+    if target is None:
+        assert not build.needs_build()
+        return
+    assert build.needs_build()
+    target.parent.mkdir(parents=True)
+    for marker in (".lock", ".failed"):
+        (target.parent / f"{target.name}{marker}").touch()
+        assert not build.needs_build()
+        (target.parent / f"{target.name}{marker}").unlink()
+    target.mkdir()
+    assert not build.needs_build()
+
+
+def test_a_first_compile_is_announced_once():
+    said = []
+    native.on_first_compile(lambda: said.append(1))
+
+    @native.kernel(cache=False)
+    def twice(x):
+        return x * 2
+
+    @native.kernel(cache=False)
+    def thrice(x):
+        return x * 3
+    assert twice(2) + thrice(2) == 10
+    assert said == [1]

@@ -1,5 +1,5 @@
-"""Building this machine's native module: `python -m arzip.native.build` (the CLI starts it once,
-in the background, at low priority, the first time it runs without one).
+"""Building this machine's native module: `arzip build-kernels` (the CLI starts it once, in the
+background, at low priority, the first time it runs without one).
 
 1. Run a workload in this process with numba's JIT: every kind of image at every level and the
    byte path, compressed and decompressed, so that each kernel is compiled for each argument
@@ -17,7 +17,6 @@ fails, the build fails, says why in its log, and arzip goes on with numba's JIT.
 """
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import os
@@ -27,6 +26,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -51,13 +51,22 @@ def workload() -> str:
         digest.update(api.decompress(blob))
 
     rng = np.random.default_rng(1)
-    y, x = np.mgrid[0:48, 0:40]
-    smooth = (y * 3 + x * 2 + rng.integers(0, 12, y.shape)).astype(np.int64)
-    rgb = np.stack([smooth % 256, (smooth * 2 + 40) % 256, (255 - smooth) % 256], -1).astype(np.uint8)
+
+    def photo_like(height: int, width: int) -> np.ndarray:
+        y, x = np.mgrid[0:height, 0:width]
+        smooth = y * 3 + x * 2 + rng.integers(0, 12, y.shape)
+        return np.stack([smooth % 256, (smooth * 2 + 40) % 256, (255 - smooth) % 256], -1).astype(np.uint8)
+
+    rgb = photo_like(48, 40)
     gray = rgb[..., 0].copy()
+    smooth = rgb[..., 0].astype(np.int64) * 13
     for level in range(1, 10):
         round_trip(api.compress_image(rgb, level=level))
         round_trip(api.compress_image(gray, level=level))
+    large = photo_like(200, 240)  # waves of many pixels: the decoder's views of its buffers are strided
+    for level in (1, None, 9):
+        round_trip(api.compress_image(large, level=level))
+        round_trip(api.compress_image(large[..., 1].copy(), level=level))
     round_trip(api.compress_image(np.dstack([rgb, gray])))
     round_trip(api.compress_image(np.dstack([gray, 255 - gray])))
     round_trip(api.compress_image((smooth * 257 % 65536).astype(np.uint16)))
@@ -105,12 +114,14 @@ def exports() -> list[tuple[str, str, object, object]]:
     return found
 
 
-def compile_module(entries: list, folder: Path, log=sys.stderr) -> dict[str, dict[str, str]]:
+def compile_module(entries: list, folder: Path, log: Callable[[str], None] = lambda line: None
+                   ) -> dict[str, dict[str, str]]:
     """The native module of `entries` in `folder`, and its table identity -> key -> export."""
     import warnings
-
-    import numba.pycc.compiler as pycc_compiler
-    from numba.pycc import CC
+    with warnings.catch_warnings():  # pycc is pending deprecation: the module docstring says what then
+        warnings.simplefilter("ignore")
+        import numba.pycc.compiler as pycc_compiler
+        from numba.pycc import CC
 
     from numba.core import compiler
     from numba.core.registry import cpu_target
@@ -138,7 +149,7 @@ def compile_module(entries: list, folder: Path, log=sys.stderr) -> dict[str, dic
             compiler.compile_extra(cpu_target.typing_context, aot_context, func, sig.args, sig.return_type,
                                    check_flags, locals={})
         except Exception as e:  # noqa: BLE001  numba raises many kinds
-            print(f"arzip native build: {ident} ({key}) left to numba: {str(e).splitlines()[0]}", file=log)
+            log(f"{ident} ({key}) left to numba: {str(e).splitlines()[0]}")
             continue
         name = f"k{n}"
         cc.export(name, sig)(func)
@@ -166,56 +177,60 @@ def _lock(path: Path) -> bool:
     return True
 
 
-def build(log=sys.stderr) -> Path | None:
+def build(log: Callable[[str], None]) -> Path | None:
     """Build, check and install this machine's module; its folder, or None where there is
-    nothing to build or the build failed (the reason in `log`)."""
+    nothing to build or the build failed (the reason given to `log`)."""
     target = store.folder()
     if target is None:
-        print("arzip native build: this system does not say what its processor can do; staying on numba", file=log)
+        log("this system does not say what its processor can do; arzip stays on numba's JIT")
         return None
     if target.exists():
+        log(f"already built: {target}")
         return target
     lock = target.parent / f"{target.name}.lock"
     if not _lock(lock):
-        print(f"arzip native build: another build holds {lock}", file=log)
+        log(f"another build holds {lock}")
         return None
     try:
         started = time.perf_counter()
         expected = workload()
         entries = exports()
-        print(f"arzip native build: workload compiled in {time.perf_counter() - started:.1f} s; "
-              f"exporting {len(entries)} signatures", file=log, flush=True)
+        log(f"workload compiled in {time.perf_counter() - started:.1f} s; exporting {len(entries)} signatures")
         work = Path(tempfile.mkdtemp(prefix=f"{target.name}.", dir=target.parent))
         try:
             table = compile_module(entries, work, log)
             (work / store.TABLE_NAME).write_text(json.dumps({"exports": table}, indent=0, sort_keys=True))
-            print(f"arzip native build: compiled in {time.perf_counter() - started:.1f} s; checking", file=log,
-                  flush=True)
-            check = subprocess.run([sys.executable, "-m", "arzip.native.build", "--check"], capture_output=True,
-                                   text=True, env={**os.environ, "ARZIP_NATIVE": "on", "ARZIP_NATIVE_DIR": str(work)})
-            got = json.loads(check.stdout.strip().splitlines()[-1]) if check.returncode == 0 else None
+            log(f"compiled in {time.perf_counter() - started:.1f} s; checking its bits against the JIT's")
+            report = work / "check.json"
+            checker = subprocess.Popen([sys.executable, "-c", "import sys; from arzip.native.build import check; "
+                                        "check(sys.argv[1])", str(report)], stdout=subprocess.DEVNULL,
+                                       stderr=subprocess.PIPE, text=True,
+                                       env={**os.environ, "ARZIP_NATIVE": "on", "ARZIP_NATIVE_DIR": str(work)})
+            errors = checker.communicate()[1]
+            got = json.loads(report.read_text()) if checker.returncode == 0 and report.exists() else None
             if got is None or got["digest"] != expected:
-                print(f"arzip native build: the module's check failed ({check.stderr.strip()[-500:] or got}); "
-                      "staying on numba", file=log)
-                (target.parent / f"{target.name}.failed").write_text(check.stderr[-5000:])
+                reason = errors.strip()[-500:] if got is None else "different bits"
+                log(f"the module's check failed ({reason}); arzip stays on numba's JIT")
+                (target.parent / f"{target.name}.failed").write_text(errors[-5000:] or reason)
                 return None
+            report.unlink()
             os.replace(work, target)
         finally:
             shutil.rmtree(work, ignore_errors=True)
-        print(f"arzip native build: done in {time.perf_counter() - started:.1f} s: {target}; calls of the check "
-              f"left to numba: {', '.join(got['missed']) or 'none'}", file=log)
+        log(f"done in {time.perf_counter() - started:.1f} s: {target}; calls of the check left to numba: "
+            f"{', '.join(got['missed']) or 'none'}")
         return target
     finally:
         lock.unlink(missing_ok=True)
 
 
-def _check() -> None:
+def check(report: str) -> None:
     """The workload on the module named by ARZIP_NATIVE_DIR: its digest and the calls it left to
-    numba, as one line of JSON."""
+    numba, written to `report` as JSON."""
     if native.mode() != "native":
-        sys.exit("the module did not load")
+        raise SystemExit("the module did not load")
     digest = workload()
-    print(json.dumps({"digest": digest, "missed": sorted(native.missed)}))
+    Path(report).write_text(json.dumps({"digest": digest, "missed": sorted(native.missed)}))
 
 
 def needs_build() -> bool:
@@ -229,25 +244,18 @@ def needs_build() -> bool:
 
 
 def start_in_background() -> Path:
-    """Start `python -m arzip.native.build` detached, at the lowest priority, its output in a log
-    beside the modules; the log's path."""
+    """Start `arzip build-kernels` detached, at the lowest priority, its output in a log beside
+    the modules; the log's path."""
     log = store.cache_root() / "native" / "build.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as out:
-        subprocess.Popen([sys.executable, "-m", "arzip.native.build"], stdin=subprocess.DEVNULL, stdout=out,
+        subprocess.Popen([sys.executable, "-m", "arzip.cli", "build-kernels"], stdin=subprocess.DEVNULL, stdout=out,
                          stderr=out, start_new_session=True, env={**os.environ, "ARZIP_NATIVE": "jit"},
                          preexec_fn=lambda: os.nice(19))
     return log
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m arzip.native.build", description=__doc__.split("\n")[0])
-    parser.add_argument("--check", action="store_true", help=argparse.SUPPRESS)
-    if parser.parse_args().check:
-        _check()
-        return
-    sys.exit(0 if build() is not None else 1)
-
-
-if __name__ == "__main__":
+if __name__ == "__main__":  # `python -m arzip.native.build`: the command line's build-kernels
+    from ..cli import main
+    sys.argv = ["arzip", "build-kernels", *sys.argv[1:]]
     main()
