@@ -179,6 +179,19 @@ def _summary_line(report: api.Report) -> str:
             f"byte ({_methods(report.methods)}); {report.contract}")
 
 
+class _NoBar:
+    """What _run_many uses of a tqdm bar, where none is drawn."""
+
+    def update(self, n: int) -> None:
+        pass
+
+    def write(self, line: str, file=None) -> None:
+        click.echo(line, err=True)
+
+    def close(self) -> None:
+        pass
+
+
 def _run_many(op: str, inputs: tuple[Path, ...], output: Path | None, stdout: bool, force: bool,
               options: dict, quiet: bool, verbose: bool, recursive: bool, jobs: int, threads: int | None,
               device: str, max_pixels: int, describe, max_output: int | None = None) -> None:
@@ -206,9 +219,11 @@ def _run_many(op: str, inputs: tuple[Path, ...], output: Path | None, stdout: bo
             err=True))
     failures: list[many.Outcome] = []
     outcomes: list[many.Outcome] = []
-    from tqdm import tqdm
-    bar = tqdm(total=len(paths), unit="file", file=sys.stderr, leave=False,
-               disable=quiet or len(paths) == 1 or not sys.stderr.isatty())
+    if quiet or len(paths) == 1 or not sys.stderr.isatty():
+        bar = _NoBar()
+    else:
+        from tqdm import tqdm  # only for a bar: its import is a tenth of a small file's command
+        bar = tqdm(total=len(paths), unit="file", file=sys.stderr, leave=False)
 
     def report(outcome: many.Outcome) -> None:
         outcomes.append(outcome)

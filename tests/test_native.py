@@ -112,10 +112,15 @@ def test_a_build_is_started_once_per_machine(monkeypatch, tmp_path):
         return
     assert build.needs_build()
     target.parent.mkdir(parents=True)
-    for marker in (".lock", ".failed"):
-        (target.parent / f"{target.name}{marker}").touch()
-        assert not build.needs_build()
-        (target.parent / f"{target.name}{marker}").unlink()
+    lock, failed = (target.parent / f"{target.name}{end}" for end in (".lock", ".failed"))
+    lock.write_text(str(os.getpid()))  # a live build
+    assert not build.needs_build()
+    lock.write_text("999999999")  # a build that died
+    assert build.needs_build()
+    lock.unlink()
+    failed.touch()
+    assert not build.needs_build()
+    failed.unlink()
     target.mkdir()
     assert not build.needs_build()
 

@@ -92,18 +92,20 @@ class Native:
         self.ident = identity(f)
         self._exports = loaded.exports_of(self.ident)
         self._jitted: Any = None
-        self._last: tuple[tuple, Callable] | None = None
+        self._last: tuple[tuple, tuple, Callable] | None = None  # the last call's arguments, keys, export
 
     def __call__(self, *args: Any) -> Any:
         last = self._last  # one read: threads may replace it in between
-        if last is not None and _same_types(args, last[0]):
-            return last[1](*args)
-        key = signature_key(args)
+        export = _same_export(args, last) if last is not None else None
+        if export is not None:
+            return export(*args)
+        keys = tuple(_value_key(a) for a in args)
+        key = ",".join(keys)
         export = self._exports.get(key)
         if export is None:
             missed.add(f"{self.ident}({key})")
             return self.jitted()(*args)
-        self._last = (args, export)
+        self._last = (args, keys, export)
         return export(*args)
 
     def jitted(self) -> Any:
@@ -124,17 +126,25 @@ class Native:
         return f"<Native {self.ident}>"
 
 
-def _same_types(args: tuple, last: tuple) -> bool:
-    """Whether args are typed as last was, cheaply: the same objects (a coder that calls a kernel
-    per bit passes the same state tuple of arrays each time, which signature_key would walk), or
-    Python numbers of the same class. Holding the last call's arguments keeps them alive until
-    the next call of the kernel: one call's worth of memory per kernel."""
-    if len(args) != len(last):
-        return False
-    for a, b in zip(args, last):
-        if a is not b and not (type(a) is type(b) and type(a) in _NUMBERS):
-            return False
-    return True
+def _same_export(args: tuple, last: tuple) -> Callable | None:
+    """The last call's export where args are typed as its arguments were, found cheaply: a coder
+    that calls a kernel once per bit passes the same state tuple of 50 arrays each time, which
+    keying afresh would walk. The same objects, arrays of the same key, Python numbers of the
+    same class. Holding the last call's arguments keeps them alive until the kernel's next
+    call: one call's worth of memory per kernel."""
+    previous, keys, export = last
+    if len(args) != len(previous):
+        return None
+    for a, b, key in zip(args, previous, keys):
+        if a is b:
+            continue
+        kind = type(a)
+        if kind is np.ndarray:
+            if _value_key(a) != key:
+                return None
+        elif kind is not type(b) or kind not in _NUMBERS:
+            return None
+    return export
 
 
 _NUMBERS = (int, float, bool)

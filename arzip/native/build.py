@@ -160,14 +160,30 @@ def compile_module(entries: list, folder: Path, log: Callable[[str], None] = lam
     return table
 
 
-def _lock(path: Path) -> bool:
-    """Take the build lock (a file that names the builder), unless a live build holds it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+def _held(lock: Path) -> bool:
+    """Whether a live build holds `lock` (a file naming the builder's process): a lock whose
+    process is gone, or older than LOCK_STALE_S, was left by a build that died."""
     try:
-        if time.time() - path.stat().st_mtime > LOCK_STALE_S:
-            path.unlink()
-    except FileNotFoundError:
-        pass
+        pid = int(lock.read_text() or 0)
+        fresh = time.time() - lock.stat().st_mtime <= LOCK_STALE_S
+    except (OSError, ValueError):
+        return False
+    if not fresh or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except PermissionError:  # alive, another user's
+        return True
+    except OSError:
+        return False
+    return True
+
+
+def _lock(path: Path) -> bool:
+    """Take the build lock, unless a live build holds it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists() and not _held(path):
+        path.unlink(missing_ok=True)
     try:
         fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
     except FileExistsError:
@@ -208,6 +224,9 @@ def build(log: Callable[[str], None]) -> Path | None:
                                        env={**os.environ, "ARZIP_NATIVE": "on", "ARZIP_NATIVE_DIR": str(work)})
             errors = checker.communicate()[1]
             got = json.loads(report.read_text()) if checker.returncode == 0 and report.exists() else None
+            if got is not None and got["key"] != target.name:  # an upgrade or an edit meanwhile
+                log("the package's sources changed during the build; nothing installed")
+                return None
             if got is None or got["digest"] != expected:
                 reason = errors.strip()[-500:] if got is None else "different bits"
                 log(f"the module's check failed ({reason}); arzip stays on numba's JIT")
@@ -225,12 +244,12 @@ def build(log: Callable[[str], None]) -> Path | None:
 
 
 def check(report: str) -> None:
-    """The workload on the module named by ARZIP_NATIVE_DIR: its digest and the calls it left to
-    numba, written to `report` as JSON."""
+    """The workload on the module named by ARZIP_NATIVE_DIR: its digest, the calls it left to
+    numba and the key of the sources it ran, written to `report` as JSON."""
     if native.mode() != "native":
         raise SystemExit("the module did not load")
     digest = workload()
-    Path(report).write_text(json.dumps({"digest": digest, "missed": sorted(native.missed)}))
+    Path(report).write_text(json.dumps({"digest": digest, "missed": sorted(native.missed), "key": store.key()}))
 
 
 def needs_build() -> bool:
@@ -240,7 +259,7 @@ def needs_build() -> bool:
     target = store.folder()
     if target is None or target.exists():
         return False
-    return not any((target.parent / f"{target.name}{end}").exists() for end in (".lock", ".failed"))
+    return not (_held(target.parent / f"{target.name}.lock") or (target.parent / f"{target.name}.failed").exists())
 
 
 def start_in_background() -> Path:
