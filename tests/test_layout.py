@@ -163,3 +163,13 @@ def test_modules_stay_readable():
     for path in PACKAGE.rglob("*.py"):
         text = path.read_text()
         assert len(text.splitlines()) <= 400 or "Longer than" in text.split('"""')[1], path
+
+
+def test_every_package_is_installed():
+    """pyproject.toml lists every folder of the package (a new one left out installs arzip
+    without it, and every command fails on import)."""
+    import tomllib
+    config = tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text())
+    listed = set(config["tool"]["setuptools"]["packages"])
+    folders = {".".join(p.parent.relative_to(PACKAGE.parent).parts) for p in PACKAGE.rglob("__init__.py")}
+    assert folders <= listed, folders - listed

@@ -220,8 +220,8 @@ def build(log: Callable[[str], None]) -> Path | None:
             report = work / "check.json"
             checker = subprocess.Popen([sys.executable, "-c", "import sys; from arzip.native.build import check; "
                                         "check(sys.argv[1])", str(report)], stdout=subprocess.DEVNULL,
-                                       stderr=subprocess.PIPE, text=True,
-                                       env={**os.environ, "ARZIP_NATIVE": "on", "ARZIP_NATIVE_DIR": str(work)})
+                                       stderr=subprocess.PIPE, text=True, cwd=work,
+                                       env=_this_package_env(ARZIP_NATIVE="on", ARZIP_NATIVE_DIR=str(work)))
             errors = checker.communicate()[1]
             got = json.loads(report.read_text()) if checker.returncode == 0 and report.exists() else None
             if got is not None and got["key"] != target.name:  # an upgrade or an edit meanwhile
@@ -269,9 +269,16 @@ def start_in_background() -> Path:
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as out:
         subprocess.Popen([sys.executable, "-m", "arzip.cli", "build-kernels"], stdin=subprocess.DEVNULL, stdout=out,
-                         stderr=out, start_new_session=True, env={**os.environ, "ARZIP_NATIVE": "jit"},
-                         preexec_fn=lambda: os.nice(19))
+                         stderr=out, cwd=log.parent, start_new_session=True, preexec_fn=lambda: os.nice(19),
+                         env=_this_package_env(ARZIP_NATIVE="jit"))
     return log
+
+
+def _this_package_env(**extra: str) -> dict[str, str]:
+    """The environment for a child Python that must import the very package this process runs
+    (a checkout's or an installed one), whatever folder it starts in."""
+    path = os.pathsep.join(filter(None, [str(store.PACKAGE.parent), os.environ.get("PYTHONPATH")]))
+    return {**os.environ, "PYTHONPATH": path, **extra}
 
 
 if __name__ == "__main__":  # `python -m arzip.native.build`: the command line's build-kernels
