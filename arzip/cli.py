@@ -222,7 +222,7 @@ def _run_many(op: str, inputs: tuple[Path, ...], output: Path | None, stdout: bo
     if quiet or len(paths) == 1 or not sys.stderr.isatty():
         bar = _NoBar()
     else:
-        from tqdm import tqdm  # only for a bar: its import is a tenth of a small file's command
+        from tqdm import tqdm  # only for a bar: a one-file command does not pay for its import
         bar = tqdm(total=len(paths), unit="file", file=sys.stderr, leave=False)
 
     def report(outcome: many.Outcome) -> None:
@@ -255,6 +255,9 @@ def _build_native_kernels(quiet: bool) -> None:
     """Start building this machine's native kernels in the background, once (arzip.native): a
     command that ran on numba's JIT paid about half a second of getting ready, which the native
     module saves every later command."""
+    from . import native
+    if native.mode() == "native":
+        return
     from .native import build
     if build.needs_build():
         log = build.start_in_background()

@@ -9,11 +9,10 @@ numba or torch threads running can deadlock.
 """
 from __future__ import annotations
 
-import multiprocessing
 import signal
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -177,6 +176,8 @@ def run(jobs: list[Job], workers: int, on_outcome: Callable[[Outcome], None], th
             outcomes.append(run_job(job))
             on_outcome(outcomes[-1])
         return outcomes
+    import multiprocessing  # only for workers: a one-file command does not pay for its import
+    from concurrent.futures import ProcessPoolExecutor
     others = set(multiprocessing.active_children())
     futures: list[Future] = []
     pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
