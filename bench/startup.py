@@ -385,7 +385,7 @@ def first_command(venv: Path, env: dict[str, str], work: Path) -> tuple[dict, fl
 
 def wait_for_build(cache: Path, since: float) -> dict:
     """Poll cache/native until the background build ends: its module folder appears (named by its
-    key, no dot), a <key>.failed appears, or its <key>.lock goes without a folder; seconds since
+    key, no dot), a <key>.failed appears, or the build.lock goes without a folder; seconds since
     `since` (the first command's exit) and the tail of build.log."""
     native = cache / "native"
     seen_lock = False

@@ -112,7 +112,7 @@ def test_a_build_is_started_once_per_machine(monkeypatch, tmp_path):
         return
     assert build.needs_build()
     target.parent.mkdir(parents=True)
-    lock, failed = (target.parent / f"{target.name}{end}" for end in (".lock", ".failed"))
+    lock, failed = target.parent / build.LOCK_NAME, target.parent / f"{target.name}.failed"
     lock.write_text(str(os.getpid()))  # a live build
     assert not build.needs_build()
     lock.write_text("999999999")  # a build that died

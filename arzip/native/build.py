@@ -34,6 +34,8 @@ from .. import native
 from . import store
 
 LOCK_STALE_S = 3600  # a build lock older than this was left by a build that died
+LOCK_NAME = "build.lock"  # one build at a time per cache, whatever the sources: a checkout edited
+                          # between commands starts the next build only when the last is done
 PLAIN_OPTIONS = {"cache", "nogil", "nopython", "boundscheck"}
 
 
@@ -203,7 +205,7 @@ def build(log: Callable[[str], None]) -> Path | None:
     if target.exists():
         log(f"already built: {target}")
         return target
-    lock = target.parent / f"{target.name}.lock"
+    lock = target.parent / LOCK_NAME
     if not _lock(lock):
         log(f"another build holds {lock}")
         return None
@@ -259,7 +261,7 @@ def needs_build() -> bool:
     target = store.folder()
     if target is None or target.exists():
         return False
-    return not (_held(target.parent / f"{target.name}.lock") or (target.parent / f"{target.name}.failed").exists())
+    return not (_held(target.parent / LOCK_NAME) or (target.parent / f"{target.name}.failed").exists())
 
 
 def start_in_background() -> Path:
