@@ -64,6 +64,7 @@ THREADS_HELP = ("threads for an image's stripes side by side and the encoder's l
                 "OMP_NUM_THREADS, else the available cores); the output does not depend on it")
 
 
+COMPILING = "arzip: compiling its kernels for this machine (numba, once: later runs load them from its cache)"
 DEVICE_HELP = ("where the image network runs: cpu, cuda (needs torch: arzip[train]) or auto (a CUDA GPU "
                "when torch sees one); same output")
 
@@ -214,9 +215,7 @@ def _run_many(op: str, inputs: tuple[Path, ...], output: Path | None, stdout: bo
            max_output)
     from . import native
     if not quiet:
-        native.on_first_compile(lambda: click.echo(
-            "arzip: compiling its kernels for this machine (numba, once: later runs load them from its cache)",
-            err=True))
+        native.on_first_compile(lambda: click.echo(COMPILING, err=True))
     failures: list[many.Outcome] = []
     outcomes: list[many.Outcome] = []
     if quiet or len(paths) == 1 or not sys.stderr.isatty():

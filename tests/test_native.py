@@ -138,3 +138,23 @@ def test_a_first_compile_is_announced_once():
         return x * 3
     assert twice(2) + thrice(2) == 10
     assert said == [1]
+
+
+def test_the_first_compile_is_said_once(tmp_path):
+    """A command that compiles (numba's cache empty) says so in one line, first; the next one,
+    which loads what the first compiled, says nothing of it."""
+    import subprocess
+    import tempfile
+
+    from arzip.cli import COMPILING
+    text = tmp_path / "notes.txt"
+    text.write_bytes(b"a short note to compress, twice\n" * 8)
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba-cache"), "ARZIP_NATIVE": "jit"}
+
+    def compress() -> str:
+        r = subprocess.run([sys.executable, "-m", "arzip.cli", "compress", "-f", str(text)], capture_output=True,
+                           text=True, env=env, cwd=tempfile.gettempdir(), timeout=600)
+        assert r.returncode == 0, r.stderr
+        return r.stderr
+    assert compress().startswith(COMPILING + "\n")
+    assert COMPILING not in compress()
