@@ -51,7 +51,10 @@ class _Uninterrupted(importlib.abc.Loader):
 
 def _lazy(name: str):
     """The module `name`, executed on its first attribute access (importlib's LazyLoader): `--help`
-    and `--version` answer without importing numpy, numba and the codecs behind the API."""
+    and `--version` answer without importing numpy, numba and the codecs behind the API. A module
+    already imported (arzip.cli imported by a program that uses the API) is that module."""
+    if name in sys.modules:
+        return sys.modules[name]
     spec = importlib.util.find_spec(name)
     spec.loader = importlib.util.LazyLoader(_Uninterrupted(spec.loader))
     module = sys.modules[name] = importlib.util.module_from_spec(spec)
