@@ -173,3 +173,17 @@ def test_every_package_is_installed():
     listed = set(config["tool"]["setuptools"]["packages"])
     folders = {".".join(p.parent.relative_to(PACKAGE.parent).parts) for p in PACKAGE.rglob("__init__.py")}
     assert folders <= listed, folders - listed
+
+
+def test_pillow_is_imported_only_when_used(tmp_path):
+    """`import arzip` and a PNG or a text round trip leave Pillow unimported; the Pillow plugin is
+    registered all the same when Pillow is imported later."""
+    from PIL import Image
+    path = tmp_path / "small.png"
+    Image.new("RGB", (5, 4), (10, 200, 30)).save(path)
+    code = (f"import arzip; data = open({str(path)!r}, 'rb').read(); "
+            "assert arzip.decompress(arzip.compress(data)) and arzip.decompress(arzip.compress(b'text ' * 50))")
+    assert _modules_loaded_by(code, ("PIL",)) == []
+    later = ("import arzip, numpy as np, io; blob = arzip.compress_image(np.zeros((4, 5, 3), np.uint8)); "
+             "from PIL import Image; assert Image.open(io.BytesIO(blob)).size == (5, 4)")
+    assert "PIL.Image" in _modules_loaded_by(later, ("PIL",))

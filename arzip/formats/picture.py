@@ -27,12 +27,16 @@ import struct
 import warnings
 from dataclasses import dataclass
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-from PIL import Image
 
 from . import netpbm, png, rewrite
 from .. import limits
 from ..errors import FormatError, UnsupportedInput
+
+if TYPE_CHECKING:  # Pillow is imported where a Pillow format is read or written: PNG and netpbm never need it
+    from PIL import Image
 
 GRAY, RGB, PALETTE, GRAY_ALPHA, RGBA = 0, 2, 3, 4, 6
 CHANNELS = {GRAY: 1, RGB: 3, PALETTE: 1, GRAY_ALPHA: 2, RGBA: 4}
@@ -167,6 +171,7 @@ def read_rgb8(data: bytes, name: str = "input", suffix: str = "") -> np.ndarray:
 
 def _decode_pillow(data: bytes, fmt: str, name: str, max_pixels: int) -> tuple[str, np.ndarray, dict]:
     """(Pillow mode, samples, save options) of a file in one of Pillow's formats."""
+    from PIL import Image
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -215,6 +220,7 @@ def _layout(data: bytes, fmt: str) -> bytes:
         kinds = [kind for kind, _ in rewrite.webp_chunks(data) or []]
         return b"lossless" if b"VP8L" in kinds and b"VP8 " not in kinds else b"lossy"
     if fmt == "tiff":
+        from PIL import Image
         with Image.open(io.BytesIO(data)) as im:
             tags = im.tag_v2
             return repr((tags.get(258), tags.get(277), tags.get(262), tags.get(284))).encode()
@@ -335,6 +341,7 @@ def _pillow_write(pic: Picture) -> bytes:
 
 
 def _pillow_image(pic: Picture, mode: str, options: dict) -> Image.Image:
+    from PIL import Image
     s = pic.samples
     if mode == "1":
         return Image.fromarray(s[..., 0].astype(bool))
