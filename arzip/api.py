@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import importlib.util
 import io
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -35,8 +34,7 @@ MAX_DEFAULT_THREADS = 8  # per-wave batches are a few hundred pixels: more threa
 
 def default_threads() -> int:
     """The cores this process may run on, at most MAX_DEFAULT_THREADS."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, min(cores, MAX_DEFAULT_THREADS))
+    return min(native.cores(), MAX_DEFAULT_THREADS)
 
 
 _threads: int | None = None

@@ -227,7 +227,12 @@ def _value_key(v: Any) -> str:
 
 # The thread count coders split work by (arzip.api.set_threads), per thread: a thread decoding
 # one part of an image next to others sets its own to 1.
-_threads = max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
+def cores() -> int:
+    """The cores this process may run on."""
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
+
+
+_threads = cores()
 _this_thread = threading.local()
 
 
