@@ -137,29 +137,39 @@ def compile_module(entries: list, folder: Path, log: Callable[[str], None] = lam
         return flags
 
     pycc_compiler.Flags = jit_flags
+
+    def compiled(entries: list) -> dict[str, dict[str, str]]:
+        cc = CC(store.MODULE_NAME)
+        cc.output_dir = str(folder)
+        cc.target_cpu = "host"
+        table: dict[str, dict[str, str]] = {}
+        for n, (ident, key, func, sig) in enumerate(entries):
+            if key not in table.get(ident, {}):
+                cc.export(f"k{n}", sig)(func)
+                table.setdefault(ident, {})[key] = f"k{n}"
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            cc.compile()
+        return table
+
+    try:
+        return compiled(entries)
+    except Exception:  # noqa: BLE001  numba raises many kinds; find the kernels at fault below
+        pass
+    # a kernel that numba's AOT typing refuses must not sink the others: it stays on the JIT
     aot_context = cpu_target.target_context.with_aot_codegen(store.MODULE_NAME)
     check_flags = jit_flags()
     check_flags.no_compile = True
-    cc = CC(store.MODULE_NAME)
-    cc.output_dir = str(folder)
-    cc.target_cpu = "host"
-    table: dict[str, dict[str, str]] = {}
-    for n, (ident, key, func, sig) in enumerate(entries):
-        if key in table.get(ident, {}):
-            continue
-        try:  # one kernel that numba's AOT typing refuses must not sink the others: it stays on the JIT
+    accepted = []
+    for ident, key, func, sig in entries:
+        try:
             compiler.compile_extra(cpu_target.typing_context, aot_context, func, sig.args, sig.return_type,
                                    check_flags, locals={})
-        except Exception as e:  # noqa: BLE001  numba raises many kinds
+        except Exception as e:  # noqa: BLE001
             log(f"{ident} ({key}) left to numba: {str(e).splitlines()[0]}")
-            continue
-        name = f"k{n}"
-        cc.export(name, sig)(func)
-        table.setdefault(ident, {})[key] = name
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        cc.compile()
-    return table
+        else:
+            accepted.append((ident, key, func, sig))
+    return compiled(accepted)
 
 
 def _held(lock: Path) -> bool:
