@@ -193,14 +193,52 @@ def decompress_bytes(blob: bytes) -> bytes:
     return out.getvalue()
 
 
+def is_jpeg(head: bytes) -> bool:
+    """Whether a file starting with head is a JPEG (SOI and a marker)."""
+    return head[:3] == b"\xff\xd8\xff"
+
+
+def compress_jpeg(data: bytes, level: int | None = None) -> bytes:
+    """A JPEG file -> .arz archive through its DCT coefficients (arzip/jpeg/), verified before
+    it is returned; UnsupportedInput where the file cannot go that way (arithmetic-coded,
+    12-bit, lossless, damaged beyond what its side data holds, over the pixel limit)."""
+    from .jpeg import archive as jpeg_archive
+    name = registry.bytes_model()
+    return jpeg_archive.compress(data, registry.default_level() if level is None else level,
+                                 lambda: registry.load_bytes(name), registry.hash_prefix(name, 4), _max_pixels).blob
+
+
+def decompress_jpeg(blob: bytes) -> bytes:
+    """.arz archive of the JPEG kind -> the JPEG file, byte for byte, checksum verified."""
+    from .jpeg import archive as jpeg_archive
+    from .jpeg import container as jpeg_container
+    header = jpeg_container.unpack(blob)
+    _check_output(header.original_len)
+    return jpeg_archive.decompress(blob, lambda: registry.load_bytes(registry.installed(None, header.byte_model_sha)),
+                                   _max_pixels)
+
+
 def compress(data: bytes, level: int | None = None, as_: str = "auto", suffix: str = "") -> bytes:
     """Any file's bytes -> archive. as_="auto" codes an image file arzip can rewrite exactly
-    (PNG of any mode, netpbm, BMP, TIFF, TGA, QOI, lossless WebP) as an image, and everything
-    else as bytes; "bytes" and "image" force a path. suffix: the file's name suffix (TGA has
-    no magic number)."""
+    (PNG of any mode, netpbm, BMP, TIFF, TGA, QOI, lossless WebP) as an image, a JPEG through
+    its coefficients, and everything else as bytes; "bytes", "image" and "jpeg" force a path.
+    suffix: the file's name suffix (TGA has no magic number)."""
     _check_path(as_)
+    if as_ == "jpeg" or (as_ == "auto" and is_jpeg(data)):
+        return _compress_jpeg_or_bytes(data, as_, level)
     pic = _picture_from_file(data, as_, suffix=suffix)
     return _compress_picture(pic, data, as_, level=level) if pic else compress_bytes(data)
+
+
+def _compress_jpeg_or_bytes(data: bytes, as_: str, level: int | None) -> bytes:
+    """A JPEG's archive through its coefficients, or the byte path's where it cannot go that
+    way (unless the JPEG path was forced)."""
+    try:
+        return compress_jpeg(data, level)
+    except UnsupportedInput:
+        if as_ == "jpeg":
+            raise
+        return compress_bytes(data)
 
 
 def _compress_picture(pic: picture.Picture, data: bytes, as_: str, **how) -> bytes:
@@ -214,18 +252,18 @@ def _compress_picture(pic: picture.Picture, data: bytes, as_: str, **how) -> byt
         return compress_bytes(data)
 
 
-PATHS = ("auto", "bytes", "image")
+PATHS = ("auto", "bytes", "image", "jpeg")
 
 
 def _check_path(as_: str) -> None:
     if as_ not in PATHS:
-        raise ArzipError(f"unknown path '{as_}' (use auto, bytes or image)")
+        raise ArzipError(f"unknown path '{as_}' (use auto, bytes, image or jpeg)")
 
 
 def _picture_from_file(data: bytes, as_: str, name: str = "input", suffix: str = "") -> picture.Picture | None:
     """The picture when the image path takes data, None for the byte path; an image the image
     path cannot rewrite exactly goes the byte path unless as_ forces "image"."""
-    if as_ == "bytes":
+    if as_ in ("bytes", "jpeg"):
         return None
     try:
         return picture.read(data, name, suffix, _max_pixels)
@@ -238,8 +276,13 @@ def _picture_from_file(data: bytes, as_: str, name: str = "input", suffix: str =
 def decompress(blob: bytes, to: str | None = None) -> bytes:
     """Archive -> the original bytes (bytes kind), or the image file (image kind) in its own
     format, or in `to` ("png")."""
-    if container.kind_of(blob[:container.PREFIX_SIZE]) == container.KIND_BYTES:
+    kind = container.kind_of(blob[:container.PREFIX_SIZE])
+    if kind != container.KIND_IMAGE and to:
+        raise ArzipError(f"--to applies to images; this archive holds a file coded as {container.KINDS[kind]}")
+    if kind == container.KIND_BYTES:
         return decompress_bytes(blob)
+    if kind == container.KIND_JPEG:
+        return decompress_jpeg(blob)
     data = picture.write(decompress_picture(blob), to)
     _check_output(len(data))
     return data
@@ -257,8 +300,11 @@ def _compress_bytes_stream(src: BinaryIO, dst: BinaryIO) -> byte_archive.Summary
 
 def info(blob: bytes) -> dict:
     """Summary of an archive, from its headers alone (no decoding)."""
-    if container.kind_of(blob[:container.PREFIX_SIZE]) == container.KIND_BYTES:
+    kind = container.kind_of(blob[:container.PREFIX_SIZE])
+    if kind == container.KIND_BYTES:
         return _bytes_info(blob)
+    if kind == container.KIND_JPEG:
+        return _jpeg_info(blob)
     header, _ = image_container.unpack(blob, _max_pixels)
     subpixels = header.width * header.height * picture.CHANNELS.get(header.color_type, 1)
     parts = []
@@ -325,6 +371,17 @@ def _bytes_info(blob: bytes) -> dict:
     return out
 
 
+def _jpeg_info(blob: bytes) -> dict:
+    from .jpeg import archive as jpeg_archive
+    head = jpeg_archive.info(blob)
+    n = head["original_bytes"]
+    installed = registry.find_by_hash_prefix(bytes.fromhex(head["byte_model_sha256"]))
+    return {"kind": "jpeg", "format_version": container.version_of(blob[:container.PREFIX_SIZE]),
+            "written_by": "arzip 0.3.0", "contract": rewrite.BYTES_EXACT, **head,
+            "byte_model": installed or "none", "compressed_bytes": len(blob),
+            "bits_per_byte": 8 * len(blob) / n if n else 0.0, "saved_percent": 100 * (1 - len(blob) / n) if n else 0.0}
+
+
 def _contract(header: image_container.Header) -> str:
     """What an image archive gives back of its file: its picture's contract (arzip.formats.rewrite),
     except that files in Pillow's formats were rewritten from their pixels alone before format
@@ -348,7 +405,7 @@ class Report:
     target: Path
     source_bytes: int
     target_bytes: int
-    kind: str                  # "image" or "bytes"
+    kind: str                  # "image", "jpeg" or "bytes"
     contract: str = rewrite.BYTES_EXACT  # what decompressing gives back (arzip.formats.rewrite)
     subpixels: int = 0         # images
     image_kind: str = ""       # images: e.g. "8-bit RGB"
@@ -374,7 +431,22 @@ def compress_file(source: str | Path, target: str | Path | None = None, force: b
         files.check_target(source, target, force)
         keep = files.metadata_of(source, src)
         head = src.read(16)
-        if as_ == "image" or (as_ == "auto" and picture.sniff(head, source.suffix)):
+        if as_ == "jpeg" or (as_ == "auto" and is_jpeg(head)):
+            data = head + files.read_all(src, source)
+            try:
+                blob = compress_jpeg(data, level)
+            except UnsupportedInput:
+                if as_ == "jpeg":
+                    raise
+                src, head = io.BytesIO(data), b""
+            else:
+                files.write_atomic(target, blob, force, keep)
+                if verify:
+                    _verified(target, lambda: decompress_jpeg(_read_back(target)) == data)
+                if remove_source:
+                    files.remove(source, target)
+                return Report(source, target, len(data), len(blob), "jpeg")
+        elif as_ == "image" or (as_ == "auto" and picture.sniff(head, source.suffix)):
             data = head + files.read_all(src, source)
             pic = _picture_from_file(data, as_, str(source), source.suffix)
             if pic:
@@ -436,9 +508,11 @@ def _restore(source: Path, src: BinaryIO, target: Path | None, force: bool, to: 
     no target (arzip test) decode, check and write it to nowhere."""
     keep = files.metadata_of(source, src)
     head = src.read(container.PREFIX_SIZE)
-    if container.kind_of(head) == container.KIND_BYTES:
-        if to:
-            raise ArzipError(f"{source}: --to applies to images; this archive holds a file coded as bytes")
+    kind = container.kind_of(head)
+    if kind != container.KIND_IMAGE and to:
+        raise ArzipError(f"{source}: --to applies to images; this archive holds a file coded as "
+                         f"{container.KINDS[kind]}")
+    if kind == container.KIND_BYTES:
         counter = files.CountingReader(src, len(head))
         archive = files.Prefixed(head, counter)
         if target is None:
@@ -448,6 +522,11 @@ def _restore(source: Path, src: BinaryIO, target: Path | None, force: bool, to: 
                 n = byte_archive.decompress_stream(archive, _Limited(dst), _byte_net)
         return Report(source, target or STDIO, counter.count, n, "bytes")
     blob = head + files.read_all(src, source)
+    if kind == container.KIND_JPEG:
+        data = decompress_jpeg(blob)
+        if target is not None:
+            files.write_atomic(target, data, force, keep)
+        return Report(source, target or STDIO, len(blob), len(data), "jpeg")
     pic = decompress_picture(blob)
     data = picture.write(pic, to)
     _check_output(len(data))

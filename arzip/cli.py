@@ -178,6 +178,9 @@ def _summary_line(report: api.Report) -> str:
         return (f"{report.source}: {report.image_kind} image, {_kb(report.source_bytes)} -> "
                 f"{_kb(report.target_bytes)}, {8 * report.target_bytes / report.subpixels:.2f} bpsp (input file "
                 f"{8 * report.source_bytes / report.subpixels:.2f} bpsp, {change:+.1f} %); {report.contract}")
+    if report.kind == "jpeg":
+        return (f"{report.source}: JPEG, {_kb(report.source_bytes)} -> {_kb(report.target_bytes)} ({change:+.1f} %, "
+                f"coded through its DCT coefficients); {report.contract}")
     bpb = 8 * report.target_bytes / report.source_bytes if report.source_bytes else 0.0
     return (f"{report.source}: {_kb(report.source_bytes)} -> {_kb(report.target_bytes)}, {bpb:.3f} bits per "
             f"byte ({_methods(report.methods)}); {report.contract}")
@@ -270,9 +273,10 @@ def _build_native_kernels(quiet: bool) -> None:
 
 @cli.command()
 @output_options("FILE.arz", "input", "archive is written, synced and verified")
-@click.option("--as", "as_", type=click.Choice(["auto", "bytes", "image"]), default="auto", show_default=True,
+@click.option("--as", "as_", type=click.Choice(["auto", "bytes", "image", "jpeg"]), default="auto",
+              show_default=True,
               help="auto: an image file arzip can rewrite exactly (PNG, netpbm, BMP, TIFF, TGA, QOI, "
-                   "lossless WebP) is coded as pixels, anything else as bytes")
+                   "lossless WebP) is coded as pixels, a JPEG through its DCT coefficients, anything else as bytes")
 @click.option("--device", default="cpu", show_default=True, help=DEVICE_HELP)
 @click.option("--model", help="image model name (overrides the level)")
 @click.option("--verify", is_flag=True, help="decode each archive written and compare it with the input (--rm "
@@ -285,8 +289,9 @@ def compress(inputs: tuple[Path, ...], output: Path | None, stdout: bool, force:
              recursive: bool, jobs: int, threads: int | None, max_pixels: int) -> None:
     """Compress each FILE to FILE.arz; inputs are kept (unless --rm). A lossless image (PNG of
     any mode, netpbm, BMP, TIFF, TGA, QOI, lossless WebP) is coded as pixels: its pixels, mode,
-    depth, palette and PNG metadata come back exactly, in its own format. Any other file is
-    coded as bytes: the same bytes come back. -1 .. -9 choose the image level."""
+    depth, palette and PNG metadata come back exactly, in its own format. A JPEG is coded through
+    its DCT coefficients and comes back byte for byte. Any other file is coded as bytes: the
+    same bytes come back. -1 .. -9 choose the level."""
     if rm and keep:
         raise ArzipError("--rm and -k contradict each other")
     options = {"force": force, "model": model, "level": level, "as_": as_, "remove_source": rm, "verify": verify}
@@ -356,6 +361,14 @@ def info(inputs: tuple[Path, ...], as_json: bool) -> None:
 def _info_text(file: Path, summary: dict) -> str:
     """An archive's description in lines, as `arzip info` prints it."""
     contract = f"  contract   {summary['contract']}"
+    if summary["kind"] == "jpeg":
+        return (f"{file}: arz JPEG, {summary['original_bytes']} bytes\n{contract}\n"
+                f"  method     {summary['method']} (level {summary['level']}), {summary['segments']} segment(s)\n"
+                f"  parts      coefficients {summary['coefficient_bytes']} bytes, the rest of the file "
+                f"{summary['side_bytes']} bytes (from {summary['side_raw_bytes']})\n"
+                f"  size       {summary['compressed_bytes']} bytes, {summary['saved_percent']:.2f} % saved\n"
+                f"  model NLL  {summary['nll_bits'] / 8:.0f} bytes (coefficients "
+                f"{summary['payload_over_nll_percent']:+.3f} % over it)")
     if summary["kind"] == "bytes":
         methods = ", ".join(f"{n} {m}" for m, n in summary["methods"].items()) or "none"
         nll = f"\n  model NLL  {summary['nll_bits_per_byte']:.3f} bits per byte" if "nll_bits" in summary else ""

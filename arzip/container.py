@@ -28,7 +28,9 @@ READABLE_VERSIONS = (3, 4, 5)
 WRITTEN_BY = {3: "arzip 0.1.0 (early)", 4: "arzip 0.1.0", 5: "arzip 0.2.0"}
 KIND_IMAGE = 1  # an image's samples, coded by planes: arzip/image/container.py
 KIND_BYTES = 2  # any file, coded byte by byte: arzip/bytes/container.py
-KINDS = {KIND_IMAGE: "image", KIND_BYTES: "bytes"}
+KIND_JPEG = 3   # a JPEG file through its DCT coefficients: arzip/jpeg/container.py (written from arzip 0.3.0;
+                # older readers refuse the kind)
+KINDS = {KIND_IMAGE: "image", KIND_BYTES: "bytes", KIND_JPEG: "jpeg"}
 PREFIX_SIZE = 6
 
 # How much of a model file's SHA-256 an archive records to name its model: 8 bytes in image

@@ -26,6 +26,7 @@ ALLOWED = {
     "arzip.formats": {"arzip.errors", "arzip.limits", "arzip.native"},
     "arzip.bytes": {"arzip.errors", "arzip.limits", "arzip.container", "arzip.coder", "arzip.native", "arzip.mixing",
                     "arzip.training"},
+    "arzip.jpeg": {"arzip.errors", "arzip.limits", "arzip.container", "arzip.native", "arzip.mixing", "arzip.bytes"},
     "arzip.registry": {"arzip.errors", "arzip.bytes", "arzip.image"},
     "arzip.image": {"arzip.errors", "arzip.limits", "arzip.container", "arzip.coder", "arzip.native", "arzip.mixing",
                     "arzip.registry",
@@ -33,7 +34,7 @@ ALLOWED = {
     "arzip.files": {"arzip.errors"},
     "arzip.api": {"arzip.errors", "arzip.limits", "arzip.container", "arzip.native", "arzip.registry", "arzip.files",
                   "arzip.formats",
-                  "arzip.bytes", "arzip.image"},
+                  "arzip.bytes", "arzip.image", "arzip.jpeg"},
     "arzip.explain": {"arzip.errors", "arzip.limits", "arzip.container", "arzip.coder", "arzip.registry", "arzip.formats",
                       "arzip.bytes", "arzip.image", "arzip.api"},
     "arzip.pillow_plugin": {"arzip.errors", "arzip.limits", "arzip.container", "arzip.formats", "arzip.image", "arzip.api"},
@@ -56,7 +57,7 @@ TORCH_FREE = {"arzip.errors", "arzip.limits", "arzip.container", "arzip.coder", 
               "arzip.image.mixing_codec", "arzip.image.exact", "arzip.image.predictors", "arzip.image.profiles",
               "arzip.image.pieces", "arzip.image.bilevel", "arzip.image.gray16",
               "arzip.image.depth16", "arzip.image.pixel_parts",
-              "arzip.image.indices", "arzip.image.network_parts", "arzip.image.blas"}
+              "arzip.image.indices", "arzip.image.network_parts", "arzip.image.blas", "arzip.jpeg"}
 TERMINAL = {"click", "tqdm"}
 
 

@@ -75,11 +75,12 @@ def decode_block(net: NetTables, block: bc.Block, version: int) -> bytes:
         raise FormatError(f"corrupted archive ({bc.METHODS[block.method]} block: {e})") from None
 
 
-def code_block(net: NetTables, block: bytes, model_cost: int = 0) -> tuple[bc.Block, float]:
+def code_block(net: NetTables, block: bytes, model_cost: int = 0, model: bool = True) -> tuple[bc.Block, float]:
     """One block coded by the model or, when smaller (by model_cost bytes: what naming the model
-    costs elsewhere), a classical coder; and the model's NLL."""
-    coded, nll, segments = codec.encode_block(net, block)
-    candidates = {bc.METHOD_MODEL: coded, **_classical(block)}
+    costs elsewhere), a classical coder; and the model's NLL (0 without the model: model=False
+    tries the classical coders alone)."""
+    coded, nll, segments = codec.encode_block(net, block) if model else (b"", 0.0, 0)
+    candidates = {bc.METHOD_MODEL: coded, **_classical(block)} if model else _classical(block)
     method = min(candidates, key=lambda m: (len(candidates[m]) + (model_cost if m == bc.METHOD_MODEL else 0), m))
     return bc.Block(method, len(block), segments if method == bc.METHOD_MODEL else 0, candidates[method]), nll
 
@@ -87,17 +88,18 @@ def code_block(net: NetTables, block: bytes, model_cost: int = 0) -> tuple[bc.Bl
 _SMALL_PART = struct.Struct("<BH")  # method, segments
 
 
-def encode_part(data: bytes, net: NetTables, model_cost: int = 0) -> tuple[bytes, float, bool]:
+def encode_part(data: bytes, net: NetTables, model_cost: int = 0, model: bool = True) -> tuple[bytes, float, bool]:
     """A buffer of known length (an image plane's stream) without header or end record: one
     block as method | segments | coded (its length and checksum are the image container's
     business), or block records when it needs several blocks. Returns the payload, the
-    model's NLL, and whether any block is model-coded (else the part need not name the model)."""
+    model's NLL, and whether any block is model-coded (else the part need not name the model).
+    model=False: the classical coders alone."""
     if len(data) <= bc.BLOCK_SIZE:
-        record, nll = code_block(net, data, model_cost)
+        record, nll = code_block(net, data, model_cost, model)
         return _SMALL_PART.pack(record.method, record.segments) + record.coded, nll, record.method == bc.METHOD_MODEL
     out, nll, used_model = io.BytesIO(), 0.0, False
     for i in range(0, len(data), bc.BLOCK_SIZE):
-        record, block_nll = code_block(net, data[i:i + bc.BLOCK_SIZE], model_cost)
+        record, block_nll = code_block(net, data[i:i + bc.BLOCK_SIZE], model_cost, model)
         bc.write_block(out, record)
         nll += block_nll
         used_model |= record.method == bc.METHOD_MODEL

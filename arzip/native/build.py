@@ -77,6 +77,15 @@ def workload() -> str:
         out = io.BytesIO()
         Image.fromarray(rgb).convert(mode).save(out, format="PNG")
         round_trip(api.compress(out.getvalue()))
+    for options in ({"quality": 85}, {"quality": 90, "progressive": True, "subsampling": 0},
+                    {"quality": 80, "restart_marker_blocks": 3}):  # JPEGs: baseline, progressive, restarts
+        out = io.BytesIO()
+        Image.fromarray(large).save(out, format="JPEG", **options)
+        for level in (None, 9):
+            round_trip(api.compress(out.getvalue(), level=level))
+    out = io.BytesIO()
+    Image.fromarray(gray).save(out, format="JPEG", quality=75)
+    round_trip(api.compress(out.getvalue()[:-300]))  # gray, truncated
     text = b"".join(b"line %d of a small log: value=%d status=ok\n" % (i, i * i % 97) for i in range(300))
     round_trip(api.compress(text))
     round_trip(api.compress(rng.integers(0, 256, 3000, dtype=np.uint8).tobytes() + text))

@@ -1,0 +1,145 @@
+"""A JPEG's coefficient planes through the coefficient model (arzip/jpeg/model.py), in
+segments of whole bands coded side by side, and back.
+
+Why segments: the model learns as it goes, so one stream is one thread. A photo's bands are cut
+into segments, each coded from fresh tables into a stream of its own, so both cores work on
+one file in both directions (Lepton cuts its files the same way). The cut costs a little rate
+(each segment learns from nothing, and its first row sees no row above), so small images stay
+whole; where the cuts go is recorded in the archive, not derived, so the policy may change
+without changing the format.
+"""
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import native
+from ..errors import FormatError
+from ..mixing import arithmetic
+from . import contexts, model
+from .transcode import Geometry
+
+SPLIT_MIN_BLOCKS = 1 << 14    # images of fewer blocks are one segment (a 1-megapixel 4:2:0 photo has 23 k)
+WORST_BYTES_PER_BLOCK = 3200  # at most about 2,060 decisions of at most 12 bits
+LEAST_DECISIONS_PER_BLOCK = 21  # every block: 6 for its count, 14 edge "non-zero?", 1 for DC
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The planes as the model's kernel sees them: one (blocks, 64) array, component c's
+    plane from block offset[c], width[c] blocks a row, rows[c] block rows a band."""
+    offset: np.ndarray
+    width: np.ndarray
+    rows: np.ndarray
+    quant: np.ndarray   # (components, 64) int64, zeros read as 1 (a divisor of the predictions)
+    bands: int
+    blocks: int
+
+
+def layout_of(geometry: Geometry) -> Layout:
+    """The band structure of geometry's planes: a band is one MCU row (one block row when the
+    frame has one component); FormatError where the planes do not cut into whole bands."""
+    comps = geometry.components
+    rows = [comp.v if len(comps) > 1 else 1 for comp in comps]
+    bands = comps[0].blocks_y // rows[0]
+    offset, at = [], 0
+    for comp, r in zip(comps, rows):
+        if comp.blocks_y != bands * r or comp.blocks_x <= 0:
+            raise FormatError("corrupted archive (a JPEG plane is not whole bands)")
+        offset.append(at)
+        at += comp.blocks_y * comp.blocks_x
+    quant = np.maximum(np.stack([np.asarray(comp.quant, dtype=np.int64) for comp in comps]), 1)
+    return Layout(np.array(offset, dtype=np.int64), np.array([comp.blocks_x for comp in comps], dtype=np.int64),
+                  np.array(rows, dtype=np.int64), quant, bands, at)
+
+
+def segment_bands(lay: Layout, coefs: np.ndarray, threads: int) -> list[int]:
+    """How many bands each segment codes: for a large image, two segments of about the same
+    work (the model's time goes with the non-zero coefficients, which gather where the
+    picture is busy, so equal halves of the rows would leave one thread idle), else one."""
+    if lay.blocks < SPLIT_MIN_BLOCKS or lay.bands < 4 or threads < 2:
+        return [lay.bands]
+    busy = np.count_nonzero(coefs, axis=1)
+    work = np.zeros(lay.bands, dtype=np.int64)
+    for off, w, r in zip(lay.offset, lay.width, lay.rows):
+        n = lay.bands * r * w
+        work += busy[off:off + n].reshape(lay.bands, r * w).sum(axis=1) + r * w  # every block costs something
+    before = np.cumsum(work)
+    cut = int(np.clip(np.searchsorted(before, before[-1] / 2), 1, lay.bands - 1))
+    return [cut, lay.bands - cut]
+
+
+def encode(geometry: Geometry, planes: list[np.ndarray], strong: bool) -> tuple[list[tuple[int, bytes]], np.ndarray]:
+    """([(bands, stream)] per segment, the model's NLL in bits per kind of decision,
+    contexts.COST_NAMES) of the planes, with the default or the strong profile of the model."""
+    encode_bands = model.KERNELS[False, strong]
+    lay = layout_of(geometry)
+    coefs = np.concatenate([p.reshape(-1, 64) for p in planes]).astype(np.int16, copy=False)
+    counts = np.zeros(lay.blocks, dtype=np.int8)
+    splits = segment_bands(lay, coefs, native.threads())
+
+    def one(first: int, bands: int) -> tuple[bytes, np.ndarray]:
+        st, coder, nll = contexts.State(), arithmetic.encoder_state(), np.zeros(contexts.COST_KINDS)
+        band_blocks = int(sum(lay.width * lay.rows))
+        buf = np.empty(band_blocks * WORST_BYTES_PER_BLOCK + 8, dtype=np.uint8)
+        pieces = []
+        for b in range(first, first + bands):
+            end = encode_bands(coefs, lay.offset, lay.width, lay.rows, lay.quant, counts, b, b + 1, first,
+                                      st.cells, st.weights, st.apm, buf, 0, coder, nll)
+            pieces.append(buf[:end].tobytes())
+        end = arithmetic.flush(coder, buf, 0)
+        pieces.append(buf[:end].tobytes())
+        return b"".join(pieces), nll
+
+    firsts = [sum(splits[:i]) for i in range(len(splits))]
+    done = _side_by_side(one, list(zip(firsts, splits)))
+    return [(bands, stream) for bands, (stream, _) in zip(splits, done)], sum(n for _, n in done)
+
+
+def decode(geometry: Geometry, segments: list[tuple[int, bytes]], strong: bool) -> list[np.ndarray]:
+    """The planes of encode's segments; FormatError where they do not cover the bands or a
+    stream ends before its bands do."""
+    decode_bands = model.KERNELS[True, strong]
+    lay = layout_of(geometry)
+    if sum(bands for bands, _ in segments) != lay.bands or any(bands <= 0 for bands, _ in segments):
+        raise FormatError("corrupted archive (JPEG segments do not cover the image)")
+    coefs = np.zeros((lay.blocks, 64), dtype=np.int16)
+    counts = np.zeros(lay.blocks, dtype=np.int8)
+
+    def one(first: int, bands: int, stream: bytes) -> None:
+        st = contexts.State()
+        data = np.frombuffer(stream, dtype=np.uint8).copy()
+        coder = arithmetic.decoder_state(data)
+        for b in range(first, first + bands):
+            decode_bands(coefs, lay.offset, lay.width, lay.rows, lay.quant, counts, b, b + 1, first,
+                                st.cells, st.weights, st.apm, data, 0, coder, np.zeros(1))
+            arithmetic.check_within(coder, data)
+
+    firsts, at = [], 0
+    for bands, _ in segments:
+        firsts.append(at)
+        at += bands
+    _side_by_side(one, [(f, bands, stream) for f, (bands, stream) in zip(firsts, segments)])
+    planes, at = [], 0
+    for comp in geometry.components:
+        n = comp.blocks_y * comp.blocks_x
+        planes.append(coefs[at:at + n].reshape(comp.blocks_y, comp.blocks_x, 64))
+        at += n
+    return planes
+
+
+def _side_by_side(work, items: list[tuple]) -> list:
+    """work(*item) for each item, on up to arzip's thread count of threads (the kernels release
+    the interpreter lock; each segment is independent, so the result is the same either way)."""
+    workers = min(native.threads(), len(items))
+    if workers <= 1:
+        return [work(*item) for item in items]
+
+    def one_thread(item: tuple):
+        native.set_threads(1, this_thread_only=True)
+        return work(*item)
+
+    with ThreadPoolExecutor(workers) as pool:
+        return list(pool.map(one_thread, items))
