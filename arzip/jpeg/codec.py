@@ -23,7 +23,7 @@ from .transcode import Geometry
 
 SPLIT_MIN_BLOCKS = 1 << 14    # images of fewer blocks are one segment (a 1-megapixel 4:2:0 photo has 23 k)
 WORST_BYTES_PER_BLOCK = 3200  # at most about 2,060 decisions of at most 12 bits
-LEAST_DECISIONS_PER_BLOCK = 21  # every block: 6 for its count, 14 edge "non-zero?", 1 for DC
+LEAST_DECISIONS_PER_BLOCK = 13  # every block: 6 for its count, 3 for each edge's last non-zero, 1 for DC
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,7 @@ _REGIONS = [
     ("class_c", KINDS * 49 * MAX_CLASS * 8),
     ("sign", KINDS * 64 * 9 * 8), ("mantissa", KINDS * 64 * (MAX_CLASS + 1) * MAX_CLASS),
     ("mantissa_near", KINDS * (MAX_CLASS + 1) * MAX_CLASS * 4),
+    ("edge_last_a", KINDS * 2 * 8 * NZB), ("edge_last_b", KINDS * 2 * 8 * 8), ("edge_last_c", KINDS * 2 * 8 * 9),
     ("edge_zero_a", KINDS * 14 * 24), ("edge_sign", KINDS * 14 * 24), ("edge_zero_b", KINDS * 14 * 12 * 8), ("edge_zero_c", KINDS * 14 * NZB * 8),
     ("edge_class_a", KINDS * 14 * MAX_CLASS * 24 * 3), ("edge_class_b", KINDS * 14 * MAX_CLASS * 12),
     ("edge_class_c", KINDS * 14 * MAX_CLASS * 8), ("edge_mantissa", KINDS * 14 * (MAX_CLASS + 1) * MAX_CLASS * 5),
@@ -54,7 +55,7 @@ for _name, _size in _REGIONS:
     _at += _size
 CELLS = _at
 (R_COUNT_A, R_COUNT_B, R_COUNT_C, R_ZERO_A, R_ZERO_B, R_ZERO_C, R_ZERO_D, R_CLASS_A, R_CLASS_B, R_CLASS_C, R_SIGN,
- R_MANTISSA, R_MANTISSA_NEAR, R_EDGE_ZERO_A, R_EDGE_SIGN, R_EDGE_ZERO_B, R_EDGE_ZERO_C, R_EDGE_CLASS_A, R_EDGE_CLASS_B, R_EDGE_CLASS_C,
+ R_MANTISSA, R_MANTISSA_NEAR, R_EDGE_LAST_A, R_EDGE_LAST_B, R_EDGE_LAST_C, R_EDGE_ZERO_A, R_EDGE_SIGN, R_EDGE_ZERO_B, R_EDGE_ZERO_C, R_EDGE_CLASS_A, R_EDGE_CLASS_B, R_EDGE_CLASS_C,
  R_EDGE_MANTISSA, R_EDGE_MANTISSA_NEAR, R_DC_A, R_DC_B, R_DC_C) = (REGION[name] for name, _ in _REGIONS)
 
 # weight sets (and APM rows): one per decision kind and position
@@ -78,7 +79,9 @@ W_MANTISSA = W2_EDGE_SIGN + KINDS * 14 * 24   # KINDS * (MAX_CLASS + 1)
 W2_MANTISSA = W_MANTISSA + KINDS * (MAX_CLASS + 1)  # KINDS * (MAX_CLASS + 1) * MAX_CLASS
 W_EDGE_MANTISSA = W2_MANTISSA + KINDS * (MAX_CLASS + 1) * MAX_CLASS  # KINDS * 14
 W2_EDGE_MANTISSA = W_EDGE_MANTISSA + KINDS * 14  # KINDS * 14 * 5
-WEIGHT_SETS = W2_EDGE_MANTISSA + KINDS * 14 * 5
+W_EDGE_LAST = W2_EDGE_MANTISSA + KINDS * 14 * 5  # KINDS * 2 edges * 8 tree nodes
+W2_EDGE_LAST = W_EDGE_LAST + KINDS * 2 * 8      # KINDS * 2 * 8 * NZB
+WEIGHT_SETS = W2_EDGE_LAST + KINDS * 2 * 8 * NZB
 
 # what the encoder's NLL is split by
 COST_NAMES = ("count", "interior zero", "interior class", "interior sign", "interior mantissa", "edge zero",

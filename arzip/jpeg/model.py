@@ -18,8 +18,9 @@ block in raster order within its component. Within a block:
      "non-zero?" (skipped where every remaining position must be non-zero), then for a
      non-zero one its magnitude class e = bit_length(|v|) as questions "e > t?" for t = 1, 2,
      ..., its sign, and the e - 1 bits below its leading one;
-  3. the top edge (row 0, columns 1..7) and the left edge (column 0, rows 1..7), each
-     coefficient as in 2 ("non-zero?" always asked), predicted by continuity with the
+  3. the top edge (row 0, columns 1..7) and the left edge (column 0, rows 1..7), each first
+     by the position of its last non-zero (3 bits), then each coefficient up to it as in 2
+     ("non-zero?" not asked at the last), predicted by continuity with the
      neighbour block: the 1-D profile of frequency u along the shared boundary is the same
      on both sides, which fixes B[0][u] from the above block's column u and this block's
      column u below row 0 (dequantised, in integers with an 12-bit basis);
@@ -43,7 +44,7 @@ import numpy as np
 
 from ..mixing.counters import bit_length
 from ..native import kernel
-from .contexts import (BASIS, EDGES, INPUTS, INTERIOR, KINDS, MAX_CLASS, NZB, NZ_BUCKET, PM, R_COUNT_A, R_COUNT_B,
+from .contexts import (R_EDGE_LAST_A, R_EDGE_LAST_B, R_EDGE_LAST_C, W_EDGE_LAST, W2_EDGE_LAST, BASIS, EDGES, INPUTS, INTERIOR, KINDS, MAX_CLASS, NZB, NZ_BUCKET, PM, R_COUNT_A, R_COUNT_B,
                        R_COUNT_C, R_EDGE_ZERO_A, R_EDGE_ZERO_B, R_EDGE_ZERO_C, R_ZERO_A, R_ZERO_B, R_ZERO_C,
                        R_ZERO_D, W2_COUNT, W2_EDGE_ZERO, W2_ZERO, W_COUNT, W_EDGE_ZERO, W_ZERO)
 from .decisions import code_bit, dc_residual, edge_value, round_div, signed_class, interior_value
@@ -151,8 +152,43 @@ def _kernel(decoding: bool, strong: bool):
                                            nll)
                             cur[i] = v
                         # 3. the edges, predicted by continuity across the boundary
+                        last = 0
                         for j in range(14):
                             i = EDGES[j]
+                            if j == 0 or j == 7:  # where the edge's last non-zero is (0: none)
+                                side = j // 7
+                                step = 1 if side == 0 else 8
+                                if not decoding:
+                                    last = 0
+                                    for u in range(1, 8):
+                                        if cur[u * step] != 0:
+                                            last = u
+                                inner_n = 0  # the interior's first row (or column), beside the edge
+                                for u in range(1, 8):
+                                    inner_n += cur[8 + u if side == 0 else 1 + 8 * u] != 0
+                                nb = left if side == 0 else above
+                                had = have_left if side == 0 else have_above
+                                other = 0
+                                if had:
+                                    for u in range(1, 8):
+                                        if coefs[nb, u * step] != 0:
+                                            other = u
+                                    other += 1
+                                node = 1
+                                for sh in range(2, -1, -1):
+                                    base = (kind * 2 + side) * 8 + node
+                                    ctx[0] = R_EDGE_LAST_A + base * NZB + NZ_BUCKET[n]
+                                    ctx[1] = R_EDGE_LAST_B + base * 8 + inner_n
+                                    ctx[2] = R_EDGE_LAST_C + base * 9 + other
+                                    bit, at = code_bit((last >> sh) & 1, ctx, 3, cells, weights, W_EDGE_LAST + base,
+                                                       W2_EDGE_LAST + base * NZB + NZ_BUCKET[n], apm, inputs,
+                                                       decoding, strong, buf, at, coder, nll, 5)
+                                    node = 2 * node + bit
+                                last = node - 8
+                            u = j - 7 * (j // 7) + 1  # the position along the edge, 1..7
+                            if u > last:
+                                cur[i] = 0
+                                continue
                             if j < 7:  # row 0, column u: from the block above
                                 u = i
                                 have = have_above
@@ -196,9 +232,11 @@ def _kernel(decoding: bool, strong: bool):
                             ctx[1] = R_EDGE_ZERO_B + (ej * 12 + pm) * 8 + cnt
                             ctx[2] = R_EDGE_ZERO_C + (ej * NZB + NZ_BUCKET[n]) * 8 + cnt
                             v = cur[i]
-                            nonzero, at = code_bit(np.int64(v != 0), ctx, 3, cells, weights, W_EDGE_ZERO + ej,
-                                                W2_EDGE_ZERO + ej * 8 + cnt, apm,
-                                                inputs, decoding, strong, buf, at, coder, nll, 5)
+                            nonzero = 1
+                            if u < last:
+                                nonzero, at = code_bit(np.int64(v != 0), ctx, 3, cells, weights, W_EDGE_ZERO + ej,
+                                                       W2_EDGE_ZERO + ej * 8 + cnt, apm,
+                                                       inputs, decoding, strong, buf, at, coder, nll, 5)
                             if nonzero:
                                 v, at = edge_value(v, kind, j, i, pc, pm, cnt, pred, along, along_v, cells, weights, apm, ctx,
                                                     inputs, decoding, strong, buf, at, coder, nll)
