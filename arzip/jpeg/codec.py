@@ -78,6 +78,7 @@ def encode(geometry: Geometry, planes: list[np.ndarray], strong: bool) -> tuple[
     lay = layout_of(geometry)
     coefs = np.concatenate([p.reshape(-1, 64) for p in planes]).astype(np.int16, copy=False)
     counts = np.zeros(lay.blocks, dtype=np.int8)
+    dc_residuals = np.zeros(lay.blocks, dtype=np.int32)
     splits = segment_bands(lay, coefs, native.threads())
 
     def one(first: int, bands: int) -> tuple[bytes, np.ndarray]:
@@ -86,7 +87,7 @@ def encode(geometry: Geometry, planes: list[np.ndarray], strong: bool) -> tuple[
         buf = np.empty(band_blocks * WORST_BYTES_PER_BLOCK + 8, dtype=np.uint8)
         pieces = []
         for b in range(first, first + bands):
-            end = encode_bands(coefs, lay.offset, lay.width, lay.rows, lay.quant, counts, b, b + 1, first,
+            end = encode_bands(coefs, lay.offset, lay.width, lay.rows, lay.quant, counts, dc_residuals, b, b + 1, first,
                                       st.cells, st.weights, st.apm, buf, 0, coder, nll)
             pieces.append(buf[:end].tobytes())
         end = arithmetic.flush(coder, buf, 0)
@@ -107,13 +108,14 @@ def decode(geometry: Geometry, segments: list[tuple[int, bytes]], strong: bool) 
         raise FormatError("corrupted archive (JPEG segments do not cover the image)")
     coefs = np.zeros((lay.blocks, 64), dtype=np.int16)
     counts = np.zeros(lay.blocks, dtype=np.int8)
+    dc_residuals = np.zeros(lay.blocks, dtype=np.int32)
 
     def one(first: int, bands: int, stream: bytes) -> None:
         st = contexts.State()
         data = np.frombuffer(stream, dtype=np.uint8).copy()
         coder = arithmetic.decoder_state(data)
         for b in range(first, first + bands):
-            decode_bands(coefs, lay.offset, lay.width, lay.rows, lay.quant, counts, b, b + 1, first,
+            decode_bands(coefs, lay.offset, lay.width, lay.rows, lay.quant, counts, dc_residuals, b, b + 1, first,
                                 st.cells, st.weights, st.apm, data, 0, coder, np.zeros(1))
             arithmetic.check_within(coder, data)
 

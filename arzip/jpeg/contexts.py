@@ -9,7 +9,7 @@ import numpy as np
 from ..mixing.logistic import apm_init
 
 MIX_SHIFT = 16
-INPUTS = 5          # at most 4 context cells and the bias
+INPUTS = 6          # at most 5 context cells and the bias
 COUNT_LIMIT = 255
 MIX_LR = 6          # the mixers' learning rate once a weight set has settled
 MIX_LR_FRESH = 96   # and on top of it while it is new, fading as 1024 / (1024 + updates)
@@ -38,15 +38,17 @@ _REGIONS = [
     ("zero_d", KINDS * 49 * NZB * PM),
     ("class_a", KINDS * 49 * MAX_CLASS * PM), ("class_b", KINDS * 8 * MAX_CLASS * NZB * 8),
     ("class_c", KINDS * 49 * MAX_CLASS * 8),
-    ("sign", KINDS * 64 * 9 * 8), ("mantissa", KINDS * 64 * (MAX_CLASS + 1) * MAX_CLASS),
+    ("sign", KINDS * 64 * 9 * 8 * 3), ("mantissa", KINDS * 64 * (MAX_CLASS + 1) * MAX_CLASS),
     ("mantissa_near", KINDS * (MAX_CLASS + 1) * MAX_CLASS * 4),
-    ("edge_last_a", KINDS * 2 * 8 * NZB), ("edge_last_b", KINDS * 2 * 8 * 8), ("edge_last_c", KINDS * 2 * 8 * 9),
+    ("zero_x", KINDS * 49 * 13), ("class_x", KINDS * 49 * MAX_CLASS * 13),
+    ("edge_zero_x", KINDS * 14 * 13), ("edge_sign_x", KINDS * 14 * 9 * 8), ("edge_class_x", KINDS * 14 * MAX_CLASS * 13), ("edge_last_a", KINDS * 2 * 8 * NZB), ("edge_last_b", KINDS * 2 * 8 * 8), ("edge_last_c", KINDS * 2 * 8 * 9),
+    ("edge_last_x", KINDS * 2 * 8 * 9),
     ("edge_zero_a", KINDS * 14 * 24), ("edge_sign", KINDS * 14 * 24), ("edge_zero_b", KINDS * 14 * 12 * 8), ("edge_zero_c", KINDS * 14 * NZB * 8),
     ("edge_class_a", KINDS * 14 * MAX_CLASS * 24 * 3), ("edge_class_b", KINDS * 14 * MAX_CLASS * 12),
     ("edge_class_c", KINDS * 14 * MAX_CLASS * 8), ("edge_mantissa", KINDS * 14 * (MAX_CLASS + 1) * MAX_CLASS * 5),
     ("edge_mantissa_near", KINDS * 14 * (MAX_CLASS + 1) * MAX_CLASS * 4),
     ("dc_a", KINDS * (MAX_CLASS + 1) * 17), ("dc_b", KINDS * (MAX_CLASS + 1) * NZB * 2),
-    ("dc_c", KINDS * (MAX_CLASS + 1) * 17 * 4),
+    ("dc_c", KINDS * (MAX_CLASS + 1) * 17 * 4), ("dc_x", KINDS * (MAX_CLASS + 1) * 24),
 ]
 REGION = {}
 _at = 0
@@ -55,8 +57,8 @@ for _name, _size in _REGIONS:
     _at += _size
 CELLS = _at
 (R_COUNT_A, R_COUNT_B, R_COUNT_C, R_ZERO_A, R_ZERO_B, R_ZERO_C, R_ZERO_D, R_CLASS_A, R_CLASS_B, R_CLASS_C, R_SIGN,
- R_MANTISSA, R_MANTISSA_NEAR, R_EDGE_LAST_A, R_EDGE_LAST_B, R_EDGE_LAST_C, R_EDGE_ZERO_A, R_EDGE_SIGN, R_EDGE_ZERO_B, R_EDGE_ZERO_C, R_EDGE_CLASS_A, R_EDGE_CLASS_B, R_EDGE_CLASS_C,
- R_EDGE_MANTISSA, R_EDGE_MANTISSA_NEAR, R_DC_A, R_DC_B, R_DC_C) = (REGION[name] for name, _ in _REGIONS)
+ R_MANTISSA, R_MANTISSA_NEAR, R_ZERO_X, R_CLASS_X, R_EDGE_ZERO_X, R_EDGE_SIGN_X, R_EDGE_CLASS_X, R_EDGE_LAST_A, R_EDGE_LAST_B, R_EDGE_LAST_C, R_EDGE_LAST_X, R_EDGE_ZERO_A, R_EDGE_SIGN, R_EDGE_ZERO_B, R_EDGE_ZERO_C, R_EDGE_CLASS_A, R_EDGE_CLASS_B, R_EDGE_CLASS_C,
+ R_EDGE_MANTISSA, R_EDGE_MANTISSA_NEAR, R_DC_A, R_DC_B, R_DC_C, R_DC_X) = (REGION[name] for name, _ in _REGIONS)
 
 # weight sets (and APM rows): one per decision kind and position
 W_COUNT = 0                                  # KINDS * 64 tree nodes

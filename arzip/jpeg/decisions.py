@@ -10,7 +10,7 @@ from ..mixing import arithmetic, counters
 from ..mixing.counters import bit_length
 from ..mixing.logistic import STRETCH, apm_learn, apm_refine, squash
 from ..native import kernel
-from .contexts import (APM_RATE, COST, COUNT_LIMIT, INPUTS, MAX_CLASS, MIX_LR, MIX_LR_FRESH, MIX_SHIFT, NZB,
+from .contexts import (R_DC_X, R_EDGE_SIGN_X, R_EDGE_CLASS_X, R_CLASS_X, APM_RATE, COST, COUNT_LIMIT, INPUTS, MAX_CLASS, MIX_LR, MIX_LR_FRESH, MIX_SHIFT, NZB,
                        NZ_BUCKET, PM, R_CLASS_A, R_CLASS_B, R_CLASS_C, R_DC_A, R_DC_B, R_DC_C, R_EDGE_CLASS_A,
                        R_EDGE_CLASS_B, R_EDGE_CLASS_C, R_EDGE_MANTISSA, R_EDGE_MANTISSA_NEAR, R_EDGE_SIGN,
                        R_MANTISSA, R_MANTISSA_NEAR, R_SIGN, W2_CLASS, W2_DC, W2_EDGE_CLASS, W2_EDGE_MANTISSA,
@@ -102,7 +102,7 @@ def round_div(num, den):
 
 
 @kernel(inline="always")
-def interior_value(v, kind, k, i, wp, pm, nzl, inner, ma, coefs, above, left, have_above, have_left, cells, weights,
+def interior_value(v, kind, k, i, wp, pm, nzl, inner, ma, xc, xv, coefs, above, left, have_above, have_left, cells, weights,
            apm, ctx, inputs, decoding, strong, buf, at, coder, nll):
     """A non-zero interior coefficient: its class, sign and mantissa; returns (value, end)."""
     e = bit_length(abs(v))
@@ -113,7 +113,8 @@ def interior_value(v, kind, k, i, wp, pm, nzl, inner, ma, coefs, above, left, ha
         ctx[0] = R_CLASS_A + ((kind * 49 + k) * MAX_CLASS + t) * PM + pm
         ctx[1] = R_CLASS_B + (((kind * 8 + kb) * MAX_CLASS + t) * NZB + nzl) * 8 + inner
         ctx[2] = R_CLASS_C + ((kind * 49 + k) * MAX_CLASS + t) * 8 + min(7, bit_length(ma))
-        more, at = code_bit(np.int64(e > t), ctx, 3, cells, weights, row, W2_CLASS + (kind * MAX_CLASS + t) * PM + pm,
+        ctx[3] = R_CLASS_X + ((kind * 49 + k) * MAX_CLASS + t) * 13 + xc
+        more, at = code_bit(np.int64(e > t), ctx, 4, cells, weights, row, W2_CLASS + (kind * MAX_CLASS + t) * PM + pm,
                          apm, inputs, decoding, strong, buf, at, coder, nll, 2)
         if not more:
             break
@@ -127,7 +128,8 @@ def interior_value(v, kind, k, i, wp, pm, nzl, inner, ma, coefs, above, left, ha
     if have_left:
         w = coefs[left, i]
         sl = 0 if w == 0 else (1 if w > 0 else 2)
-    neg, at = code_direct(np.int64(v < 0), R_SIGN + ((kind * 64 + i) * 9 + sa * 3 + sl) * 8 + min(7, e), cells,
+    xs = 0 if xv == 0 else (1 if xv > 0 else 2)
+    neg, at = code_direct(np.int64(v < 0), R_SIGN + (((kind * 64 + i) * 9 + sa * 3 + sl) * 8 + min(7, e)) * 3 + xs, cells,
                            decoding, buf, at, coder, nll, 3)
     mag = 1
     for b in range(e - 2, -1, -1):
@@ -147,16 +149,17 @@ def interior_value(v, kind, k, i, wp, pm, nzl, inner, ma, coefs, above, left, ha
 
 
 @kernel(inline="always")
-def edge_value(v, kind, j, i, pc, pm, cnt, pred, along, along_v, cells, weights, apm, ctx, inputs, decoding, strong, buf, at, coder, nll):
+def edge_value(v, kind, j, i, pc, pm, cnt, pred, along, along_v, exc, xv, cells, weights, apm, ctx, inputs, decoding, strong, buf, at, coder, nll):
     """A non-zero edge coefficient: its sign first (under the prediction's sign and size), then
     its class and mantissa under whether the sign agreed with the prediction and, bit by bit,
     where the magnitude so far stands against the prediction's."""
     ps = 0 if pred == 0 else (1 if pred > 0 else 2)
     big = abs(pred)
     ej = kind * 14 + j
-    ctx[0] = R_SIGN + ((kind * 64 + i) * 9 + ps * 3) * 8 + min(7, bit_length(big))
+    ctx[0] = R_SIGN + (((kind * 64 + i) * 9 + ps * 3) * 8 + min(7, bit_length(big))) * 3
     ctx[1] = R_EDGE_SIGN + ej * 24 + along
-    neg, at = code_bit(np.int64(v < 0), ctx, 2, cells, weights, W_EDGE_SIGN + ej, W2_EDGE_SIGN + ej * 24 + along, apm,
+    ctx[2] = R_EDGE_SIGN_X + ((ej * 3 + (0 if xv == 0 else (1 if xv > 0 else 2))) * 3 + ps) * 8 + min(7, bit_length(big))
+    neg, at = code_bit(np.int64(v < 0), ctx, 3, cells, weights, W_EDGE_SIGN + ej, W2_EDGE_SIGN + ej * 24 + along, apm,
                     inputs, decoding, strong, buf, at, coder, nll, 8)
     agree = 2 if ps == 0 else (1 if neg == (ps == 2) else 0)
     e = bit_length(abs(v))
@@ -166,7 +169,8 @@ def edge_value(v, kind, j, i, pc, pm, cnt, pred, along, along_v, cells, weights,
         ctx[0] = R_EDGE_CLASS_A + ((ej * MAX_CLASS + t) * 24 + pc) * 3 + agree
         ctx[1] = R_EDGE_CLASS_B + (ej * MAX_CLASS + t) * 12 + pm
         ctx[2] = R_EDGE_CLASS_C + (ej * MAX_CLASS + t) * 8 + cnt
-        more, at = code_bit(np.int64(e > t), ctx, 3, cells, weights, W_EDGE_CLASS + ej * MAX_CLASS + t,
+        ctx[3] = R_EDGE_CLASS_X + (ej * MAX_CLASS + t) * 13 + exc
+        more, at = code_bit(np.int64(e > t), ctx, 4, cells, weights, W_EDGE_CLASS + ej * MAX_CLASS + t,
                          W2_EDGE_CLASS + ((kind * MAX_CLASS + t) * 24 + pc) * 3 + agree, apm, inputs,
                          decoding, strong, buf, at, coder, nll, 6)
         if not more:
@@ -195,8 +199,11 @@ def edge_value(v, kind, j, i, pc, pm, cnt, pred, along, along_v, cells, weights,
 
 
 @kernel(inline="always")
-def dc_residual(r, kind, spread, n, cells, weights, apm, ctx, inputs, decoding, strong, buf, at, coder, nll):
-    """DC's residual from its prediction: its class from 0 (zero) up, sign and mantissa."""
+def dc_residual(r, kind, spread, n, theirs, have_theirs, cells, weights, apm, ctx, inputs, decoding, strong, buf, at, coder, nll):
+    """DC's residual from its prediction: its class from 0 (zero) up, sign and mantissa, beside
+    the co-located block's of the component before (theirs, where have_theirs)."""
+    tc = signed_class(theirs) + 1 if have_theirs else 0
+    ts = 0 if theirs == 0 else (1 if theirs > 0 else 2)
     e = bit_length(abs(r))
     t = 0
     nb = NZ_BUCKET[n]
@@ -204,7 +211,8 @@ def dc_residual(r, kind, spread, n, cells, weights, apm, ctx, inputs, decoding, 
         ctx[0] = R_DC_A + (kind * (MAX_CLASS + 1) + t) * 17 + spread
         ctx[1] = R_DC_B + ((kind * (MAX_CLASS + 1) + t) * NZB + nb) * 2 + (spread == 16)
         ctx[2] = R_DC_C + ((kind * (MAX_CLASS + 1) + t) * 17 + spread) * 4 + min(3, nb >> 1)
-        more, at = code_bit(np.int64(e > t), ctx, 3, cells, weights, W_DC + kind * (MAX_CLASS + 1) + t,
+        ctx[3] = R_DC_X + (kind * (MAX_CLASS + 1) + t) * 24 + tc
+        more, at = code_bit(np.int64(e > t), ctx, 4, cells, weights, W_DC + kind * (MAX_CLASS + 1) + t,
                          W2_DC + (kind * (MAX_CLASS + 1) + t) * 17 + spread, apm, inputs,
                          decoding, strong, buf, at, coder, nll, 7)
         if not more:
@@ -213,7 +221,7 @@ def dc_residual(r, kind, spread, n, cells, weights, apm, ctx, inputs, decoding, 
     e = t
     if e == 0:
         return 0, at
-    neg, at = code_direct(np.int64(r < 0), R_SIGN + ((kind * 64) * 9) * 8 + min(7, spread >> 1), cells, decoding,
+    neg, at = code_direct(np.int64(r < 0), R_SIGN + (((kind * 64) * 9) * 8 + min(7, spread >> 1)) * 3 + ts, cells, decoding,
                            buf, at, coder, nll, 7)
     mag = 1
     for b in range(e - 2, -1, -1):

@@ -44,7 +44,7 @@ import numpy as np
 
 from ..mixing.counters import bit_length
 from ..native import kernel
-from .contexts import (R_EDGE_LAST_A, R_EDGE_LAST_B, R_EDGE_LAST_C, W_EDGE_LAST, W2_EDGE_LAST, BASIS, EDGES, INPUTS, INTERIOR, KINDS, MAX_CLASS, NZB, NZ_BUCKET, PM, R_COUNT_A, R_COUNT_B,
+from .contexts import (R_EDGE_LAST_X, R_EDGE_ZERO_X, R_ZERO_X, R_EDGE_LAST_A, R_EDGE_LAST_B, R_EDGE_LAST_C, W_EDGE_LAST, W2_EDGE_LAST, BASIS, EDGES, INPUTS, INTERIOR, KINDS, MAX_CLASS, NZB, NZ_BUCKET, PM, R_COUNT_A, R_COUNT_B,
                        R_COUNT_C, R_EDGE_ZERO_A, R_EDGE_ZERO_B, R_EDGE_ZERO_C, R_ZERO_A, R_ZERO_B, R_ZERO_C,
                        R_ZERO_D, W2_COUNT, W2_EDGE_ZERO, W2_ZERO, W_COUNT, W_EDGE_ZERO, W_ZERO)
 from .decisions import code_bit, dc_residual, edge_value, round_div, signed_class, interior_value
@@ -54,14 +54,15 @@ def _kernel(decoding: bool, strong: bool):
     """The coding loop over bands b0..b1-1 of one segment (whose first band is `first`),
     compiled once each way. coefs: (blocks, 64) int16 of every component, component c's
     plane at blocks offset[c] with width[c] blocks per row and rows[c] block rows per band;
-    quant: (components, 64) int64; counts: each block's interior non-zero count (int8).
+    quant: (components, 64) int64; counts: each block's interior non-zero count (int8);
+    dc_residuals: each block's DC residual (int32).
     Encoding reads coefs and writes buf from `at`; decoding fills coefs from buf. Returns the
     new end of buf."""
 
     @kernel()
-    def code(coefs, offset, width, rows, quant, counts, b0, b1, first, cells, weights, apm, buf, at, coder, nll):
+    def code(coefs, offset, width, rows, quant, counts, dc_residuals, b0, b1, first, cells, weights, apm, buf, at, coder, nll):
         comps = offset.shape[0]
-        ctx = np.zeros(4, dtype=np.int64)
+        ctx = np.zeros(INPUTS - 1, dtype=np.int64)
         inputs = np.zeros(INPUTS, dtype=np.int64)
         cur = np.zeros(64, dtype=np.int64)       # this block, dequantised where needed below
         for band in range(b0, b1):
@@ -91,10 +92,13 @@ def _kernel(decoding: bool, strong: bool):
                             guess = na + nl
                         else:
                             guess = 0
+                        cross = -1  # the co-located block of the component before (chroma: 1 for 2, else 0)
                         if c > 0:
-                            ly = y * rows[0] // rows[c]
-                            lx = x * width[0] // wc
-                            other = np.int64(counts[offset[0] + ly * width[0] + lx])
+                            if c >= 2 and rows[1] == rows[c] and width[1] == wc:
+                                cross = offset[1] + y * wc + x
+                            else:
+                                cross = offset[0] + (y * rows[0] // rows[c]) * width[0] + x * width[0] // wc
+                            other = np.int64(counts[cross])
                         elif have_above and x + 1 < wc:
                             other = np.int64(counts[above + 1])
                         else:
@@ -135,19 +139,22 @@ def _kernel(decoding: bool, strong: bool):
                             north = abs(cur[i - 8]) if i >= 16 else 0
                             inner = min(7, bit_length(west + north))
                             v = cur[i]
+                            xc = min(11, bit_length(abs(np.int64(coefs[cross, i])))) + 1 if cross >= 0 else 0
                             if left_n < 49 - k:
                                 zk = kind * 49 + k
                                 ctx[0] = R_ZERO_A + (zk * NZB + nzl) * PM + pm
                                 ctx[1] = R_ZERO_B + (zk * 8 + min(7, bit_length(ma))) * 8 + min(7, bit_length(ml))
                                 ctx[2] = R_ZERO_C + (zk * NZB + nzl) * 8 + inner
                                 ctx[3] = R_ZERO_D + (zk * NZB + NZ_BUCKET[n]) * PM + pm
-                                nonzero, at = code_bit(np.int64(v != 0), ctx, 4, cells, weights, W_ZERO + zk,
+                                ctx[4] = R_ZERO_X + zk * 13 + xc
+                                nonzero, at = code_bit(np.int64(v != 0), ctx, 5, cells, weights, W_ZERO + zk,
                                                     W2_ZERO + (kind * NZB + nzl) * PM + pm, apm,
                                                     inputs, decoding, strong, buf, at, coder, nll, 1)
                                 if not nonzero:
                                     continue
                             left_n -= 1
-                            v, at = interior_value(v, kind, k, i, wp, pm, nzl, inner, ma, coefs, above, left, have_above,
+                            v, at = interior_value(v, kind, k, i, wp, pm, nzl, inner, ma, xc,
+                                                   np.int64(coefs[cross, i]) if cross >= 0 else 0, coefs, above, left, have_above,
                                            have_left, cells, weights, apm, ctx, inputs, decoding, strong, buf, at, coder,
                                            nll)
                             cur[i] = v
@@ -174,13 +181,20 @@ def _kernel(decoding: bool, strong: bool):
                                         if coefs[nb, u * step] != 0:
                                             other = u
                                     other += 1
+                                theirs = 0
+                                if cross >= 0:
+                                    for u in range(1, 8):
+                                        if coefs[cross, u * step] != 0:
+                                            theirs = u
+                                    theirs += 1
                                 node = 1
                                 for sh in range(2, -1, -1):
                                     base = (kind * 2 + side) * 8 + node
                                     ctx[0] = R_EDGE_LAST_A + base * NZB + NZ_BUCKET[n]
                                     ctx[1] = R_EDGE_LAST_B + base * 8 + inner_n
                                     ctx[2] = R_EDGE_LAST_C + base * 9 + other
-                                    bit, at = code_bit((last >> sh) & 1, ctx, 3, cells, weights, W_EDGE_LAST + base,
+                                    ctx[3] = R_EDGE_LAST_X + base * 9 + theirs
+                                    bit, at = code_bit((last >> sh) & 1, ctx, 4, cells, weights, W_EDGE_LAST + base,
                                                        W2_EDGE_LAST + base * NZB + NZ_BUCKET[n], apm, inputs,
                                                        decoding, strong, buf, at, coder, nll, 5)
                                     node = 2 * node + bit
@@ -231,14 +245,17 @@ def _kernel(decoding: bool, strong: bool):
                             ctx[0] = R_EDGE_ZERO_A + ej * 24 + pc
                             ctx[1] = R_EDGE_ZERO_B + (ej * 12 + pm) * 8 + cnt
                             ctx[2] = R_EDGE_ZERO_C + (ej * NZB + NZ_BUCKET[n]) * 8 + cnt
+                            exc = min(11, bit_length(abs(np.int64(coefs[cross, i])))) + 1 if cross >= 0 else 0
+                            ctx[3] = R_EDGE_ZERO_X + ej * 13 + exc
                             v = cur[i]
                             nonzero = 1
                             if u < last:
-                                nonzero, at = code_bit(np.int64(v != 0), ctx, 3, cells, weights, W_EDGE_ZERO + ej,
+                                nonzero, at = code_bit(np.int64(v != 0), ctx, 4, cells, weights, W_EDGE_ZERO + ej,
                                                        W2_EDGE_ZERO + ej * 8 + cnt, apm,
                                                        inputs, decoding, strong, buf, at, coder, nll, 5)
                             if nonzero:
-                                v, at = edge_value(v, kind, j, i, pc, pm, cnt, pred, along, along_v, cells, weights, apm, ctx,
+                                v, at = edge_value(v, kind, j, i, pc, pm, cnt, pred, along, along_v, exc,
+                                                   np.int64(coefs[cross, i]) if cross >= 0 else 0, cells, weights, apm, ctx,
                                                     inputs, decoding, strong, buf, at, coder, nll)
                             else:
                                 v = 0
@@ -279,8 +296,10 @@ def _kernel(decoding: bool, strong: bool):
                             spread = 16
                         dc_pred = max(-32768, min(32767, dc_pred))  # |r| < 2^16: the class fits MAX_CLASS
                         r = cur[0] - dc_pred
-                        r, at = dc_residual(r, kind, spread, n, cells, weights, apm, ctx, inputs, decoding, strong, buf, at,
-                                             coder, nll)
+                        r, at = dc_residual(r, kind, spread, n, np.int64(dc_residuals[cross]) if cross >= 0 else 0,
+                                            cross >= 0, cells, weights, apm, ctx, inputs, decoding, strong, buf, at,
+                                            coder, nll)
+                        dc_residuals[blk] = max(-(1 << 30), min(1 << 30, r))
                         cur[0] = dc_pred + r
                         if decoding:
                             for i in range(64):
