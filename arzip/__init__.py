@@ -6,6 +6,7 @@
     blob = arzip.compress_image(pixels)      # numpy (H, W[, C]) uint8/uint16 array or PIL image -> .arz
     pixels = arzip.decompress_image(blob)    # (H, W, C) samples;  decompress_pil(blob) -> PIL image
     blob = arzip.compress_bytes(data)        # force the byte path
+    blob = arzip.compress_jpeg(data)         # a JPEG through its DCT coefficients (compress picks it too)
     arzip.info(blob)                         # header summary as a dict
 
 Importing arzip also registers a Pillow plugin: Image.open("x.arz"), img.save("x.arz") (when
@@ -61,7 +62,8 @@ else:
     sys.meta_path.insert(0, _WhenPillowLoads())
 
 _API = ("compress", "decompress", "compress_image", "decompress_image", "decompress_picture", "decompress_pil",
-        "compress_bytes", "decompress_bytes", "info", "compress_file", "decompress_file", "set_threads")
+        "compress_bytes", "decompress_bytes", "compress_jpeg", "decompress_jpeg", "info", "compress_file",
+        "decompress_file", "set_threads")
 __all__ = [*_API, "Picture", "ArzipError", "FormatError", "ModelError", "UnsupportedInput"]
 
 

@@ -8,17 +8,22 @@ fields rewritten with the CRCs recomputed.
 The seeds are small archives of every kind arzip writes: images through the RGB and gray
 models, RGBA (model + alpha through the full-depth model or the byte path), palette, 4-bit and
 1-bit images through the index and bilevel models, 16-bit images through the full-depth model,
-the byte path and (widened 8-bit) the RGB model, and files coded as bytes (model, lzma and
-stored blocks). Each case applies one random mutation from one family and decodes the result
-with arzip.decompress in a worker process. The families: bit flips, overwritten bytes,
-truncation, deletion, insertion of junk, duplicated ranges, splices of two archives, a payload
-edit with the CRCs recomputed, and "field": ONE header field parsed by the container code and
-set to an edge value (0, 1, max-1, max, 2^k +- 1, a random value, another valid enum value, a
-wrapper of another format, JSON junk, ...), the archive re-serialised with its CRCs recomputed
-so that the value reaches the decoders (image archives: image_container.pack of the changed
-header, or the raw header bytes rewritten and resealed; byte archives, whose records carry no
-CRC of their own: a block record's method, varints or segments rewritten). `--mutations field`
-makes every case a field mutation.
+the byte path and (widened 8-bit) the RGB model, files coded as bytes (model, lzma and
+stored blocks), and JPEG files through their coefficients (baseline, progressive, with restart
+markers, cut mid-scan; the side through lzma, or at level 9 the byte model). Each case applies
+one random mutation from one family and decodes the result with arzip.decompress in a worker
+process. The families: bit flips, overwritten bytes, truncation, deletion, insertion of junk,
+duplicated ranges, splices of two archives, a payload edit with the CRCs recomputed, and
+"field": ONE header field parsed by the container code and set to an edge value (0, 1, max-1,
+max, 2^k +- 1, a random value, another valid enum value, a wrapper of another format, JSON
+junk, ...), the archive re-serialised with its CRCs recomputed so that the value reaches the
+decoders (image archives: image_container.pack of the changed header, or the raw header bytes
+rewritten and resealed; byte archives, whose records carry no CRC of their own: a block
+record's method, varints or segments rewritten; JPEG archives:
+jpeg_container.pack of the changed header, segments dropped, doubled or split, a length moved
+or the bytes behind it resized, or the side's raw bytes changed (one of its fields, a byte of a
+scan header's marker segment, any byte) and stored). `--mutations field` makes every case a
+field mutation.
 
 Required: every case ends in an arzip error or in exactly the original output (a change to
 the format byte or the wrapper makes a valid archive of another file: there the output may
@@ -109,15 +114,47 @@ def seeds() -> dict[str, bytes]:
         "bytes-model": arzip.compress_bytes(text),
         "bytes-lzma": arzip.compress_bytes(rng.integers(0, 256, 500, dtype=np.uint8).tobytes() * 100),
         "bytes-stored": arzip.compress_bytes(bytes(rng.integers(0, 256, 500, dtype=np.uint8))),
+        **jpeg_seeds(),
     }
     for name, blob in out.items():
         kind = container.kind_of(blob[:6])
-        assert kind in (1, 2), name
+        assert kind in (1, 2, 3), name
         summary = arzip.info(blob)  # each seed holds the coding its name says
-        assert ([p["method"] for p in summary["parts"]] == PARTS[name] if name in PARTS else
-                summary["methods"] == {name.split("-")[1]: 1}), name
+        if kind == container.KIND_JPEG:
+            assert summary["kind"] == "jpeg" and "strong" in summary["method"] and \
+                (summary["byte_model_sha256"] != "00000000") == (name == "jpeg-level9"), name
+        else:
+            assert ([p["method"] for p in summary["parts"]] == PARTS[name] if name in PARTS else
+                    summary["methods"] == {name.split("-")[1]: 1}), name
         assert all(set_field(blob, f, i, None) == blob for f, i in fields_of(blob)), name  # the field
         # serialisers rebuild the seed byte for byte (they follow the container code's layout)
+    return out
+
+
+def jpeg_files() -> dict[str, bytes]:
+    """Small JPEG files (Pillow, quality 85, a 64x48 crop of a photo): baseline, progressive,
+    with restart markers every 2 MCUs, and the baseline cut in the middle of its scan."""
+    from PIL import Image
+    from skimage import data as skdata
+    photo = Image.fromarray(np.ascontiguousarray(skdata.astronaut()[100:148, 180:244]))
+
+    def jpeg(**options) -> bytes:
+        f = io.BytesIO()
+        photo.save(f, format="JPEG", quality=85, **options)
+        return f.getvalue()
+    baseline = jpeg()
+    return {"baseline": baseline, "progressive": jpeg(progressive=True), "restart": jpeg(restart_marker_blocks=2),
+            "truncated": baseline[:len(baseline) * 2 // 3]}
+
+
+def jpeg_seeds() -> dict[str, bytes]:
+    """JPEG archives (kind 3) of jpeg_files(), at the default level (the side through the
+    classical coders) and at level 9 (the side through the byte model). Files this small take
+    the coefficient model's strong profile at every level."""
+    import arzip
+    files = jpeg_files()
+    out = {f"jpeg-{name}": arzip.compress(data) for name, data in files.items()}
+    out["jpeg-level9"] = arzip.compress(files["baseline"], level=9)
     return out
 
 
@@ -160,7 +197,7 @@ def mutate(blob: bytes, other: bytes, rng: np.random.Generator, families: str = 
         return FAMILIES[kind], "", "", bytes(data[:j] + data[i:j] + data[j:])
     if kind == 6:
         return FAMILIES[kind], "", "", bytes(data[:int(rng.integers(0, n))]) + other[int(rng.integers(0, len(other))):]
-    # a payload edit behind valid CRCs (image archives), or behind the header (byte archives)
+    # a payload edit behind valid CRCs (image archives), or behind the header (byte and JPEG archives)
     if container.kind_of(blob[:6]) == container.KIND_IMAGE:
         header, payloads = image_container.unpack(blob)
         k = int(rng.integers(0, len(payloads)))
@@ -169,6 +206,11 @@ def mutate(blob: bytes, other: bytes, rng: np.random.Generator, families: str = 
             p[int(rng.integers(0, len(p)))] ^= 1 << int(rng.integers(0, 8))
         payloads[k] = bytes(p)
         return FAMILIES[kind], "", "", image_container.pack(header, payloads)
+    if container.kind_of(blob[:6]) == container.KIND_JPEG:  # the side or a segment stream (no CRC of their own)
+        from arzip.jpeg import container as jpeg_container
+        i = int(rng.integers(min(jpeg_container.unpack(blob).size, n - 1), n))
+        data[i] ^= 1 << int(rng.integers(0, 8))
+        return FAMILIES[kind], "", "", bytes(data)
     i = int(rng.integers(min(40, n - 1), n))
     data[i] ^= 1 << int(rng.integers(0, 8))
     return FAMILIES[kind], "", "", bytes(data)
@@ -278,6 +320,8 @@ def fields_of(blob: bytes) -> list[tuple[str, int]]:
     """The (field, index) pairs a seed has: index is the model, part or block (0 for the others)."""
     from arzip.image import container as ic
     from arzip.bytes import container as bc
+    if _is_jpeg(blob):
+        return _jpeg_fields(blob)
     if not _is_image(blob):
         _, records, _ = _byte_layout(blob)
         out = [(f, 0) for f in BYTES_FIELDS if not f.startswith("block ")] + [("block count", 0)]
@@ -300,6 +344,8 @@ def fields_of(blob: bytes) -> list[tuple[str, int]]:
 def set_field(blob: bytes, field: str, index: int, value) -> bytes:
     """blob with one field (of model, part or block `index`) set to value and the CRCs
     recomputed; value None re-serialises the field as it is (blob comes back unchanged)."""
+    if _is_jpeg(blob):
+        return _set_jpeg_field(blob, field, index, value)
     return (_set_image_field if _is_image(blob) else _set_bytes_field)(blob, field, index, value)
 
 
@@ -412,6 +458,226 @@ def _set_bytes_field(blob: bytes, field: str, i: int, value) -> bytes:
     else:
         raise KeyError(field)
     return _byte_archive(head, records, crc)
+
+
+# -- JPEG archives (kind 3): arzip/jpeg/container.py's header, its side and segment streams -------
+
+JPEG_FIELDS = ("jpeg version", "jpeg kind", "jpeg method", "jpeg level", "jpeg original_len", "jpeg original_crc",
+               "jpeg side_len", "jpeg side_coded_len", "jpeg side_coded_len+data", "jpeg byte model hash",
+               "jpeg segment count", "jpeg segment bands", "jpeg segment stream_len", "jpeg segment stream_len+data",
+               "jpeg nll_bits", "jpeg side bytes part method", "jpeg side bytes part segments", "jpeg side field",
+               "jpeg side marker segment", "jpeg side bytes")
+# "jpeg side_coded_len" moves the boundary between the side and segment 0 (segment 0's length
+# compensated, so that the payload lengths still add up), "jpeg segment stream_len" the one
+# between segment i and the part before it; the "+data" fields cut or repeat the bytes to the
+# new length. The "jpeg side ..." fields below the byte-part ones change the side's raw bytes
+# (one of its own fields, a byte of a marker segment in a scan's header, or any byte), the side
+# then stored (method stored) and its lengths set to match.
+JPEG_VARINT_BITS = 70  # the header's varints: decode_varint reads up to shift 63
+SIDE_VARINT_BITS = 70  # the side's varints (arzip.container.Reader)
+
+
+def _is_jpeg(blob: bytes) -> bool:
+    from arzip import container
+    return container.kind_of(blob[:6]) == container.KIND_JPEG
+
+
+def _jpeg_layout(blob: bytes):
+    """(header, coded side, segment streams, spans): spans maps the raw header fields to their
+    (start, end) in blob, parsed in container.unpack's order."""
+    from arzip import container
+    from arzip.jpeg import container as jc
+    h = jc.unpack(blob)
+    r = container.Reader(blob, 6)
+    spans = {"jpeg version": (4, 5), "jpeg kind": (5, 6), "jpeg method": (6, 7), "jpeg level": (7, 8)}
+    r.take(2)
+    for name in ("jpeg original_len", "crc", "jpeg side_len", "jpeg side_coded_len", "sha", "jpeg segment count"):
+        at = r.pos
+        r.take(4) if name in ("crc", "sha") else r.varint()
+        spans[name] = (at, r.pos)
+    for i in range(len(h.segments)):
+        for name in ("jpeg segment bands", "jpeg segment stream_len"):
+            at = r.pos
+            r.varint()
+            spans[(name, i)] = (at, r.pos)
+    r.take(8)
+    assert r.pos == h.size - container.CRC.size
+    at = h.size + h.side_coded_len
+    streams = []
+    for _, n in h.segments:
+        streams.append(blob[at:at + n])
+        at += n
+    return h, blob[h.size:h.size + h.side_coded_len], streams, spans
+
+
+def _jpeg_archive(h, side: bytes, streams) -> bytes:
+    """A JPEG archive from its header (every field as given: the lengths need not match the
+    bytes) and its payload."""
+    from arzip.jpeg import container as jc
+    return jc.pack(h) + side + b"".join(streams)
+
+
+@lru_cache(maxsize=32)
+def _jpeg_side(blob: bytes) -> bytes:
+    """The raw side of a JPEG archive (decoded as arzip.api.decompress_jpeg does)."""
+    from arzip import registry
+    from arzip.bytes import archive as byte_archive
+    h, side, _, _ = _jpeg_layout(blob)
+    return byte_archive.decode_part(side, h.side_len, lambda: registry.load_bytes(
+        registry.installed(None, h.byte_model_sha)), h.version)
+
+
+def _side_slots(side: bytes) -> tuple[list[tuple[int, int, str, str]], list[tuple[int, int, int]]]:
+    """(slots, chunks) of a raw side (arzip/jpeg/transcode.py's format), read as far as it
+    reads: slots (start, end, "byte" or "varint", name) are its own fields, chunks (length
+    field start, chunk start, chunk end) each scan's header bytes."""
+    from arzip import container
+    from arzip.errors import FormatError
+    slots, chunks = [(0, 1, "byte", "side version")], []
+    r = container.Reader(side, 1)
+
+    def v(name: str) -> int:
+        at = r.pos
+        n = r.varint()
+        slots.append((at, r.pos, "varint", name))
+        return n
+    try:
+        for s in range(v("scan count")):
+            at = r.pos
+            n = v(f"scan {s} header length")
+            chunks.append((at, r.pos, r.pos + n))
+            r.take(n)
+            slots.append((r.pos, r.pos + 1, "byte", f"scan {s} flags"))
+            flags = r.byte()
+            if flags & 3 == 2:
+                r.take(v(f"scan {s} paddings length"))
+            if flags >> 2 & 3 == 2:
+                for j in range(v(f"scan {s} EOB runs count")):
+                    v(f"scan {s} EOB run {j}")
+            for j in range(v(f"scan {s} holes count")):
+                v(f"scan {s} hole {j} MCUs before"), v(f"scan {s} hole {j} MCUs replaced")
+                r.take(v(f"scan {s} hole {j} raw length"))
+            r.take(v(f"scan {s} tail length"))
+        r.take(v("trailer length"))
+    except (FormatError, IndexError):
+        pass
+    return slots, chunks
+
+
+def _marker_segments(side: bytes, chunks) -> list[tuple[int, int, int, int, int]]:
+    """(chunk index, marker, segment start, payload start, end) of every marker segment in the
+    side's scan headers (positions in side)."""
+    from arzip.jpeg.markers import next_segment
+    out = []
+    for k, (_, start, end) in enumerate(chunks):
+        chunk = side[start:end]
+        pos = 2 if k == 0 and chunk[:2] == b"\xff\xd8" else 0
+        while (segment := next_segment(chunk, pos)) is not None:
+            marker, payload, nxt = segment
+            out.append((k, marker, start + pos, start + payload, start + nxt))
+            pos = nxt
+    return out
+
+
+def _jpeg_fields(blob: bytes) -> list[tuple[str, int]]:
+    from arzip.bytes import container as bc
+    h, side, _, _ = _jpeg_layout(blob)
+    per_segment = ("jpeg segment bands", "jpeg segment stream_len", "jpeg segment stream_len+data")
+    out = [(f, 0) for f in JPEG_FIELDS if f not in per_segment and not f.startswith("jpeg side bytes part")]
+    out += [(f, i) for i in range(len(h.segments)) for f in per_segment]
+    if h.side_len <= bc.BLOCK_SIZE and len(side) >= _SMALL_PART.size:  # a part of one block
+        out += [("jpeg side bytes part method", 0), ("jpeg side bytes part segments", 0)]
+    return out
+
+
+def _set_jpeg_field(blob: bytes, field: str, i: int, value) -> bytes:
+    from arzip import container
+    from arzip.bytes import container as bc
+    h, side, streams, spans = _jpeg_layout(blob)
+    segments = list(h.segments)
+    if value is None:  # the field's value as it is, through the same path
+        if field in ("jpeg version", "jpeg kind"):
+            value = blob[spans[field][0]]
+        elif field == "jpeg segment count":
+            return _jpeg_archive(h, side, streams)
+        elif field in ("jpeg segment bands", "jpeg segment stream_len", "jpeg segment stream_len+data"):
+            value = segments[i][0 if field == "jpeg segment bands" else 1]
+        elif field in ("jpeg side bytes part method", "jpeg side bytes part segments"):
+            value = _SMALL_PART.unpack_from(side)[0 if field.endswith("method") else 1]
+        elif field in ("jpeg side field", "jpeg side marker segment", "jpeg side bytes"):
+            value = _jpeg_side(blob)
+        elif field == "jpeg byte model hash":
+            value = h.byte_model_sha
+        elif field == "jpeg side_coded_len+data":
+            value = h.side_coded_len
+        else:
+            value = getattr(h, field[5:])
+    if field in ("jpeg version", "jpeg kind"):
+        return _reseal(blob, h.size, spans[field], bytes([value]))
+    if field == "jpeg segment count":  # "no segments", "drop segment K", "duplicate segment K",
+        # "add an empty segment of B bands", "split segment K at band B[ and byte J]", or a count written alone
+        if isinstance(value, int):
+            return _reseal(blob, h.size, spans[field], container.varint(value))
+        if value == "no segments":
+            segments, streams = [], []
+        elif value.startswith("add"):
+            segments, streams = segments + [(int(value.split()[-2]), 0)], streams + [b""]
+        elif value.startswith("split"):  # "split segment K at band B[ and byte J]": the stream cut at
+            # byte J (else all of it in the first half)
+            words = value.split()
+            k, b = int(words[2]), int(words[5])
+            j = int(words[-1]) if "byte" in words else len(streams[k])
+            segments[k:k + 1] = [(b, j), (segments[k][0] - b, len(streams[k]) - j)]
+            streams[k:k + 1] = [streams[k][:j], streams[k][j:]]
+        else:
+            k = int(value.split()[-1])
+            keep = [j for j in range(len(segments)) if j != k] if value.startswith("drop") else \
+                list(range(k + 1)) + list(range(k, len(segments)))
+            segments, streams = [segments[j] for j in keep], [streams[j] for j in keep]
+        return _jpeg_archive(dataclasses.replace(h, segments=tuple(segments)), side, streams)
+    if field == "jpeg segment bands":
+        segments[i] = (value, segments[i][1])
+        return _jpeg_archive(dataclasses.replace(h, segments=tuple(segments)), side, streams)
+    if field in ("jpeg side_coded_len", "jpeg segment stream_len"):  # a boundary moved: the neighbour
+        # part's length compensated where it can be (else the lengths do not add up)
+        lengths = [h.side_coded_len] + [n for _, n in segments]
+        k = 0 if field == "jpeg side_coded_len" else i + 1
+        other = 1 if k == 0 else k - 1
+        if other < len(lengths) and lengths[other] + lengths[k] - value >= 0:
+            lengths[other] += lengths[k] - value
+        lengths[k] = value
+        h = dataclasses.replace(h, side_coded_len=lengths[0],
+                                segments=tuple((bands, n) for (bands, _), n in zip(segments, lengths[1:])))
+        return _jpeg_archive(h, side, streams)
+    if field == "jpeg side_coded_len+data":
+        return _jpeg_archive(dataclasses.replace(h, side_coded_len=value), _resized(side, value), streams)
+    if field == "jpeg segment stream_len+data":
+        segments[i] = (segments[i][0], value)
+        streams[i] = _resized(streams[i], value)
+        return _jpeg_archive(dataclasses.replace(h, segments=tuple(segments)), side, streams)
+    if field in ("jpeg side bytes part method", "jpeg side bytes part segments"):
+        method, count = _SMALL_PART.unpack_from(side)
+        method, count = (value, count) if field.endswith("method") else (method, value)
+        return _jpeg_archive(h, _SMALL_PART.pack(method, count) + side[_SMALL_PART.size:], streams)
+    if field in ("jpeg side field", "jpeg side marker segment", "jpeg side bytes"):  # value: the raw side
+        if value == _jpeg_side(blob):
+            return _jpeg_archive(h, side, streams)
+        stored = _SMALL_PART.pack(bc.METHOD_STORED, 0) + value
+        return _jpeg_archive(dataclasses.replace(h, side_len=len(value), side_coded_len=len(stored)), stored,
+                             streams)
+    if field == "jpeg byte model hash":
+        h = dataclasses.replace(h, byte_model_sha=value)
+    elif field in ("jpeg method", "jpeg level", "jpeg original_len", "jpeg original_crc", "jpeg side_len",
+                   "jpeg nll_bits"):
+        h = dataclasses.replace(h, **{field[5:]: value})
+    else:
+        raise KeyError(field)
+    return _jpeg_archive(h, side, streams)
+
+
+def _resized(data: bytes, n: int) -> bytes:
+    """data cut, or repeated, to n bytes (zeros where it is empty)."""
+    return (data * (n // max(1, len(data)) + 1))[:n] if data else bytes(n)
 
 
 def _pick(rng: np.random.Generator, seq):
@@ -559,6 +825,8 @@ def draw_value(blob: bytes, field: str, i: int, rng: np.random.Generator, heavy:
     heavy=False leaves out the wrappers of 1 MiB and over (seconds and a GiB to decode)."""
     from arzip.bytes import container as bc
     from arzip.image import container as ic
+    if _is_jpeg(blob):
+        return _draw_jpeg_value(blob, field, i, rng)
     if not _is_image(blob):
         head, records, crc = _byte_layout(blob)
         if field == "byte archive version":
@@ -684,6 +952,143 @@ def draw_value(blob: bytes, field: str, i: int, rng: np.random.Generator, heavy:
     else:
         raise KeyError(field)
     return v, f"part {i}: {v}" if part is not None and len(header.parts) > 1 else str(v)
+
+
+def _draw_jpeg_value(blob: bytes, field: str, i: int, rng: np.random.Generator):
+    """(value, label) for a JPEG archive's field (of segment i)."""
+    from arzip.bytes import container as bc
+    from arzip.jpeg import container as jc
+    h, side, _, _ = _jpeg_layout(blob)
+    segments = h.segments
+    huge = (1 << 32, 1 << 63, (1 << JPEG_VARINT_BITS) - 1)
+    if field == "jpeg version":
+        v = _int_value(rng, 8, (3, 4, 5, 6))
+    elif field == "jpeg kind":
+        v = _int_value(rng, 8, (1, 2, 4))
+    elif field == "jpeg method":
+        v = _int_value(rng, 8, (0, *jc.METHODS, max(jc.METHODS) + 1))
+    elif field == "jpeg level":  # informational
+        v = _int_value(rng, 8, range(0, 11))
+    elif field == "jpeg original_len":
+        n = h.original_len
+        v = _int_value(rng, JPEG_VARINT_BITS, (0, 1, n - 1, n + 1, 2 * n, 1 << 30, 1 << 40, *huge), n)
+    elif field == "jpeg original_crc":
+        v = _pick(rng, [0, 0xFFFFFFFF, h.original_crc ^ (1 << int(rng.integers(32))), int(rng.integers(0, 1 << 32))])
+        return v, f"{v:08x}"
+    elif field == "jpeg side_len":
+        n = h.side_len
+        v = _int_value(rng, JPEG_VARINT_BITS, (0, 1, 2, n - 1, n + 1, 2 * n, len(side), bc.BLOCK_SIZE,
+                                               bc.BLOCK_SIZE + 1, n + bc.BLOCK_SIZE, *huge), n)
+    elif field in ("jpeg side_coded_len", "jpeg segment stream_len"):
+        n = h.side_coded_len if field == "jpeg side_coded_len" else segments[i][1]
+        payload = len(blob) - h.size
+        v = _int_value(rng, JPEG_VARINT_BITS, (0, 1, 2, 3, n - 1, n + 1, n - 3, n + 3, payload, payload + 1, *huge), n)
+    elif field in ("jpeg side_coded_len+data", "jpeg segment stream_len+data"):
+        n = h.side_coded_len if field == "jpeg side_coded_len+data" else segments[i][1]
+        most = h.side_len + bc.CODED_SLACK + 1 if field == "jpeg side_coded_len+data" else 64 * n + 64
+        v = _pick(rng, [0, 1, 2, 3, 4, n - 1, n + 1, n // 2, 2 * n, most - 1, most, int(rng.integers(0, most + 1))])
+    elif field == "jpeg byte model hash":
+        return _bytes_value(rng, h.byte_model_sha, [_model_hash(m, jc.MODEL_HASH_BYTES) for m in _installed_models()])
+    elif field == "jpeg segment count":
+        n = len(segments)
+        r = rng.random()
+        if r < 0.25:  # the count alone, the header after it as it is
+            v = _int_value(rng, JPEG_VARINT_BITS, (0, 1, 2, jc.MAX_SEGMENTS, jc.MAX_SEGMENTS + 1), n)
+            return v, f"count {v} (written alone)"
+        k = int(rng.integers(n)) if n else 0
+        choices = ["no segments", f"add an empty segment of {_pick(rng, [0, 1])} bands"]
+        if n:
+            split = f"split segment {k} at band {int(rng.integers(0, segments[k][0] + 1))}"
+            choices += [f"drop segment {k}", f"duplicate segment {k}", split,
+                        f"{split} and byte {int(rng.integers(0, segments[k][1] + 1))}"]
+        v = _pick(rng, choices)
+        return v, v
+    elif field == "jpeg segment bands":
+        b = segments[i][0]
+        v = _int_value(rng, JPEG_VARINT_BITS, (0, 1, b - 1, b + 1, 2 * b, 1 << 16, *huge), b)
+    elif field == "jpeg nll_bits":  # informational
+        v = _pick(rng, [0.0, -0.0, math.nan, math.inf, -math.inf, -1.0, 1e308, 5e-324, float(rng.normal() * 1e4)])
+    elif field == "jpeg side bytes part method":
+        v = _int_value(rng, 8, (*bc.METHODS, bc.METHOD_END))
+    elif field == "jpeg side bytes part segments":
+        v = _int_value(rng, 16, (0, 1, 2, 3, 255), _SMALL_PART.unpack_from(side)[1])
+    elif field in ("jpeg side field", "jpeg side marker segment", "jpeg side bytes"):
+        return _side_value(_jpeg_side(blob), field, rng)
+    else:
+        raise KeyError(field)
+    v = max(0, v) if isinstance(v, int) else v  # (n - 1 of an empty stream: lengths are unsigned)
+    return v, f"segment {i}: {v}" if "segment " in field and len(segments) > 1 else str(v)
+
+
+_MARKER_NAMES = {0xC0: "SOF0", 0xC1: "SOF1", 0xC2: "SOF2", 0xC4: "DHT", 0xDA: "SOS", 0xDB: "DQT", 0xDD: "DRI",
+                 0xFE: "COM", **{0xE0 + k: f"APP{k}" for k in range(16)}}
+
+
+def _side_value(side: bytes, field: str, rng: np.random.Generator) -> tuple[bytes, str]:
+    """(new raw side, label): one of the side's own fields set to an edge value ("jpeg side
+    field"), a marker segment of a scan's header edited ("jpeg side marker segment": a byte set,
+    the segment dropped, doubled, cut, or another segment put before it; the header's length
+    field follows), or any bytes of it changed ("jpeg side bytes")."""
+    from arzip import container
+    slots, chunks = _side_slots(side)
+    if field == "jpeg side field":
+        start, end, what, name = _pick(rng, slots)
+        current = side[start] if what == "byte" else container.read_varint(side, start)[0]
+        if what == "byte":
+            v = _int_value(rng, 8, (0, 1, 2, 3, 4, 5, 8, 9, 10, 15, 16), current)
+            new = bytes([v])
+        else:
+            v = _int_value(rng, SIDE_VARINT_BITS, (0, 1, 2, 255, 256, 32767, 32768, len(side), len(side) + 1,
+                                                   1 << 32, 1 << 63), current)
+            new = container.varint(v)
+        return side[:start] + new + side[end:], f"{name}: {current} -> {v}"
+    segments = _marker_segments(side, chunks) if field == "jpeg side marker segment" else []
+    if segments:
+        k, marker, start, payload, end = _pick(rng, segments)
+        name = _MARKER_NAMES.get(marker, f"FF{marker:02X}")
+        r = int(rng.integers(0, 10))
+        if r <= 5:  # one byte (the first dozen, where the frame's and scan's parameters are, as often as the rest)
+            at = start + int(rng.integers(0, min(12, end - start))) if r <= 2 or end - start <= 12 \
+                else int(rng.integers(start, end))
+            v = _pick(rng, [0, 1, 2, 3, 4, 8, 15, 16, 17, 63, 64, 0x7F, 0x80, 0xFE, 0xFF, side[at] ^ 1,
+                            (side[at] + 1) & 0xFF, (side[at] - 1) & 0xFF, int(rng.integers(0, 256))])
+            new, label = side[:at] + bytes([v]) + side[at + 1:], f"{name} byte {at - start}: {side[at]} -> {v}"
+            return new, label
+        if r == 6:
+            edited, label = b"", "dropped"
+        elif r == 7:
+            edited, label = side[start:end] * 2, "doubled"
+        elif r == 8:
+            cut = int(rng.integers(start, end))
+            edited, label = side[start:cut], f"cut to {cut - start} B"
+        else:
+            extra, what = _pick(rng, [(b"\xff\xdd\x00\x04\x00\x00", "DRI 0"), (b"\xff\xdd\x00\x04\x00\x01", "DRI 1"),
+                                      (b"\xff\xdd\x00\x04\xff\xff", "DRI 65535"), (b"\xff\xd9", "EOI"),
+                                      (b"\xff\xd0", "RST0"), (b"\xff\xe1\x00\x02", "an empty APP1"),
+                                      (b"\xff\xdb\x00\x43\x00" + bytes(64), "a DQT of zeros"),
+                                      (b"\xff\xc4\x00\x13\x00" + b"\x00" * 15 + b"\x01\x00", "a DHT of one 16-bit code"),
+                                      (b"\xff\xc0\x00\x0b\x08\xff\xff\xff\xff\x01\x01\x11\x00", "an SOF0 of 65535x65535"),
+                                      (b"\xff\xda\x00\x08\x01\x01\x00\x00\x3f\x00", "an SOS")])
+            edited, label = extra + side[start:end], f"{what} put before it"
+        length_at, c_start, c_end = chunks[k]
+        chunk = side[c_start:start] + edited + side[end:c_end]
+        new = side[:length_at] + container.varint(len(chunk)) + chunk + side[c_end:]
+        return new, f"scan {k} header, {name} at {start - c_start}: {label}"
+    edited = bytearray(side)
+    n = len(side)
+    op = int(rng.integers(0, 5))
+    at = int(rng.integers(0, n))
+    if op == 0:
+        edited[at] ^= 1 << int(rng.integers(0, 8))
+    elif op == 1:
+        edited[at:at + 4] = rng.bytes(len(edited[at:at + 4]))
+    elif op == 2:
+        edited[at:at] = rng.bytes(int(rng.integers(1, 9)))
+    elif op == 3:
+        del edited[at:at + int(rng.integers(1, 9))]
+    else:
+        del edited[at:]
+    return bytes(edited), f"{('bit flip', 'overwrite', 'insert', 'delete', 'truncate')[op]} at {at} of {n} B"
 
 
 def field_mutation(blob: bytes, rng: np.random.Generator, field: str | None = None) -> tuple[str, str, bytes]:
@@ -894,7 +1299,7 @@ def cases(corpus: dict[str, bytes], n: int, seed: int, mutations: str):
     """The n cases of a run, in order: each (index, seed name, family, field, value, archive)."""
     names = list(corpus)
     seed_fields = {name: {f for f, _ in fields_of(blob)} for name, blob in corpus.items()}
-    all_fields = [f for f in (*IMAGE_FIELDS, *BYTES_FIELDS) if any(f in v for v in seed_fields.values())]
+    all_fields = [f for f in (*IMAGE_FIELDS, *BYTES_FIELDS, *JPEG_FIELDS) if any(f in v for v in seed_fields.values())]
     all_fields = sorted(set(all_fields), key=all_fields.index)
     rng = np.random.default_rng(seed)
     for i in range(n):
@@ -1007,7 +1412,7 @@ def summarise(rows: list[dict], corpus: dict[str, bytes], a, wall: float, restar
             "memory_limit_gib": a.memory_limit_gib, "slow_cpu_s": SLOW_CPU_S, "cpu_cap_s": a.cpu_cap,
             "failures": sum(len(v) for v in failures.values()), "worker_restarts": restarts,
             "by_family": dict(sorted(by_family.items(), key=lambda kv: FAMILIES.index(kv[0]))),
-            "by_field": dict(sorted(by_field.items(), key=lambda kv: (*IMAGE_FIELDS, *BYTES_FIELDS).index(kv[0]))),
+            "by_field": dict(sorted(by_field.items(), key=lambda kv: (*IMAGE_FIELDS, *BYTES_FIELDS, *JPEG_FIELDS).index(kv[0]))),
             "failure_groups": {k: {"cases": len(v), "example": v[0], "more": v[1:20]} for k, v in sorted(failures.items())},
             "worst_cpu_case": worst_cpu and _brief(worst_cpu),
             "worst_rss_growth_case": worst_rss and _brief(worst_rss),

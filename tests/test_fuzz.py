@@ -3,6 +3,8 @@ exactly (bench/fuzz.py runs the long version)."""
 from __future__ import annotations
 
 import importlib.util
+import io
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +16,7 @@ from skimage import data as skdata
 from arzip import api, container
 from arzip.formats import picture
 from arzip.image import container as image_container
+from arzip.jpeg import container as jpeg_container
 from arzip.errors import ArzipError
 
 # bench/fuzz.py's header-field mutations (it imports nothing beyond numpy and the standard
@@ -27,6 +30,29 @@ NOISE = np.random.default_rng(5).integers(0, 16, size=IMAGE.shape, dtype=np.uint
 PALETTE = np.array([[0, 0, 0], [90, 40, 20], [200, 180, 90], [255, 255, 255]], np.uint8)
 GRAPHIC = np.zeros((12, 16, 4), np.uint8)
 GRAPHIC[2:9, 3:12] = (250, 20, 20, 255)
+
+
+@lru_cache(maxsize=None)
+def jpeg_file(**options) -> bytes:
+    """A small JPEG (Pillow, quality 85) of a 64x48 crop of a photo."""
+    from PIL import Image
+    f = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(skdata.astronaut()[100:148, 180:244])).save(f, format="JPEG", quality=85,
+                                                                                   **options)
+    return f.getvalue()
+
+
+def jpeg_archive(data: bytes, level: int | None = None) -> bytes:
+    """The JPEG archive (kind 3) of data: checked to go the JPEG path (a file this small takes the
+    coefficient model's strong profile, method 2, at every level), its side through the byte
+    model at level 9 only."""
+    blob = api.compress(data, level=level)
+    summary = api.info(blob)
+    assert summary["kind"] == "jpeg" and summary["method"] == jpeg_container.METHODS[jpeg_container.METHOD_STRONG]
+    assert (summary["byte_model_sha256"] != "00000000") == (level == 9)
+    return blob
+
+
 SEEDS = {"rgb model": lambda: api.compress_image(IMAGE),  # quick mixing
          "rgb medium mixing": lambda: api.compress_image(IMAGE, level=6),
          "rgb mixing": lambda: api.compress_image(IMAGE, level=8),
@@ -40,7 +66,12 @@ SEEDS = {"rgb model": lambda: api.compress_image(IMAGE),  # quick mixing
                                                                        picture.PALETTE, 8, PALETTE)),
          "1-bit: bilevel part": lambda: api.compress_image(picture.new(  # a page: bilevel beats indices there
              (skdata.text() > 110).astype(np.uint8)[..., None], picture.GRAY, 1)),
-         "file as bytes": lambda: api.compress_bytes(b"arzip fuzzes its readers; " * 40)}
+         "file as bytes": lambda: api.compress_bytes(b"arzip fuzzes its readers; " * 40),
+         "jpeg: baseline": lambda: jpeg_archive(jpeg_file()),  # the side through lzma
+         "jpeg: progressive": lambda: jpeg_archive(jpeg_file(progressive=True)),
+         "jpeg: restart markers": lambda: jpeg_archive(jpeg_file(restart_marker_blocks=2)),
+         "jpeg: cut mid-scan": lambda: jpeg_archive(jpeg_file()[:len(jpeg_file()) * 2 // 3]),  # a hole / tail in side
+         "jpeg: level 9": lambda: jpeg_archive(jpeg_file(), level=9)}  # the side through the byte model
 
 
 class Seed(tuple):
@@ -95,9 +126,23 @@ def test_splices_and_cuts(seed, a, b, junk):
 @given(st.integers(0, 10 ** 6), st.integers(1, 255))
 def test_payload_edits_behind_valid_crcs_reach_the_decoders(seed, pos, xor):
     """The CRCs recomputed, damage gets past them to the decoders: still an error, never wrong
-    output (the sample checksum)."""
+    output (the sample checksum; for JPEG archives, whose side and segment streams carry no CRC
+    of their own, a byte of one of them changed behind the header's CRC: the file's checksum)."""
     blob, expected = seed
-    if container.kind_of(blob[:6]) != container.KIND_IMAGE:
+    kind = container.kind_of(blob[:6])
+    if kind == container.KIND_JPEG:
+        header = jpeg_container.unpack(blob)
+        parts, at = [], header.size
+        for n in (header.side_coded_len, *(n for _, n in header.segments)):
+            if n:
+                parts.append((at, n))
+            at += n
+        start, n = parts[pos % len(parts)]
+        data = bytearray(blob)
+        data[start + pos // len(parts) % n] ^= xor
+        check(bytes(data), expected)
+        return
+    if kind != container.KIND_IMAGE:
         return
     header, payloads = image_container.unpack(blob)
     k = pos % len(payloads)
@@ -111,7 +156,7 @@ def test_payload_edits_behind_valid_crcs_reach_the_decoders(seed, pos, xor):
 @given(st.data())
 def test_header_fields_changed_with_crcs_recomputed(seed, data):
     """One header field (of the image header, a part, a model, a byte-coded part's method and
-    segments, or a byte archive's block record) set to an edge value and the CRCs recomputed,
+    segments, a byte archive's block record, or a JPEG archive's header, segments and side) set to an edge value and the CRCs recomputed,
     so that the value reaches the decoders: an arzip error or exactly the original. A changed
     format byte or wrapper makes a valid archive of another file: that one may also be any file
     holding the original pixels."""

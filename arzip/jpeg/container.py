@@ -26,6 +26,7 @@ from ..errors import FormatError
 METHOD_DEFAULT, METHOD_STRONG = 1, 2   # the coefficient model's two profiles (arzip/jpeg/model.py)
 METHODS = {METHOD_DEFAULT: "coefficients, default profile", METHOD_STRONG: "coefficients, strong profile"}
 MODEL_HASH_BYTES = 4
+FIRST_VERSION = 5  # the format version kind 3 arrived in
 MAX_SEGMENTS = 64
 _NLL = struct.Struct("<d")
 
@@ -59,6 +60,8 @@ def unpack(blob: bytes) -> Header:
     version = version_of(blob[:PREFIX_SIZE])
     if kind_of(blob[:PREFIX_SIZE]) != KIND_JPEG:
         raise FormatError("not a JPEG archive")
+    if version < FIRST_VERSION:
+        raise FormatError(f"corrupted archive (a JPEG archive cannot be of format version {version})")
     r = Reader(blob, PREFIX_SIZE)
     method, level = r.byte(), r.byte()
     original_len = r.varint()
