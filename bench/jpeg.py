@@ -524,6 +524,20 @@ def markdown(res: dict) -> str:
         cells = [f"{_rate(t['coders'][c]['enc_MBps'])} / {_rate(t['coders'][c]['dec_MBps'])}" for c in names]
         L.append(f"| {s} | " + " | ".join(cells) + " |")
 
+    if arz:  # the coefficient path alone: a refused file's byte path is another path's speed
+        L += ["", "arzip's columns over the files each sent through the coefficient path (path `jpeg`):", "",
+              "| set | " + " | ".join(arz) + " |", "|---|" + "---:|" * len(arz)]
+        for s, _ in groups:
+            cells = []
+            for c in arz:
+                done = [f for f in res["files"] if (s == "all" or f["set"] == s) and ok(f, c)
+                        and f["coders"][c].get("path") == "jpeg"]
+                enc = sum(f["coders"][c]["enc_s"] for f in done)
+                dec = sum(f["coders"][c]["dec_s"] for f in done)
+                size = sum(f["bytes"] for f in done) / 1e6
+                cells.append(f"{_rate(size / enc if enc else None)} / {_rate(size / dec if dec else None)} ({len(done)})")
+            L.append(f"| {s} | " + " | ".join(cells) + " |")
+
     # Kinds
     if arz:
         L += ["", "## By kind: share sent through arzip's coefficient path", "",
