@@ -55,11 +55,12 @@ def layout_of(geometry: Geometry) -> Layout:
                   np.array(rows, dtype=np.int64), quant, bands, at)
 
 
-def segment_bands(lay: Layout, coefs: np.ndarray, threads: int) -> list[int]:
+def segment_bands(lay: Layout, coefs: np.ndarray) -> list[int]:
     """How many bands each segment codes: for a large image, two segments of about the same
     work (the model's time goes with the non-zero coefficients, which gather where the
-    picture is busy, so equal halves of the rows would leave one thread idle), else one."""
-    if lay.blocks < SPLIT_MIN_BLOCKS or lay.bands < 4 or threads < 2:
+    picture is busy, so equal halves of the rows would leave one thread idle), else one. The
+    thread count plays no part: an archive is the same on every machine."""
+    if lay.blocks < SPLIT_MIN_BLOCKS or lay.bands < 4:
         return [lay.bands]
     busy = np.count_nonzero(coefs, axis=1)
     work = np.zeros(lay.bands, dtype=np.int64)
@@ -79,7 +80,7 @@ def encode(geometry: Geometry, planes: list[np.ndarray], strong: bool) -> tuple[
     coefs = np.concatenate([p.reshape(-1, 64) for p in planes]).astype(np.int16, copy=False)
     counts = np.zeros(lay.blocks, dtype=np.int8)
     dc_residuals = np.zeros(lay.blocks, dtype=np.int32)
-    splits = segment_bands(lay, coefs, native.threads())
+    splits = segment_bands(lay, coefs)
 
     def one(first: int, bands: int) -> tuple[bytes, np.ndarray]:
         st, coder, nll = contexts.State(), arithmetic.encoder_state(), np.zeros(contexts.COST_KINDS)
