@@ -50,6 +50,24 @@ from .contexts import (R_EDGE_LAST_X, R_EDGE_ZERO_X, R_ZERO_X, R_EDGE_LAST_A, R_
 from .decisions import code_bit, dc_residual, edge_value, round_div, signed_class, interior_value
 
 
+@kernel(inline="always")
+def continuity(coefs, nb, cur, q, first, stride):
+    """The prediction of cur[first] (on the row-0 edge with stride 8, the column-0 edge with
+    stride 1) that makes the block's 1-D profile along `stride` meet neighbour block nb's at
+    their shared boundary: round((sum_k (-1)^k nb[first + k stride] q b_k - sum_{k>=1}
+    cur[first + k stride] q b_k) / (b_0 q[first])), dequantised, b the DCT basis at the
+    block's first sample."""
+    num = 0
+    for k in range(8):
+        at = first + k * stride
+        t = np.int64(coefs[nb, at]) * q[at] * BASIS[k]
+        num += -t if k & 1 else t
+    for k in range(1, 8):
+        at = first + k * stride
+        num -= cur[at] * q[at] * BASIS[k]
+    return round_div(num, BASIS[0] * q[first])
+
+
 def _kernel(decoding: bool, strong: bool):
     """The coding loop over bands b0..b1-1 of one segment (whose first band is `first`),
     compiled once each way. coefs: (blocks, 64) int16 of every component, component c's
@@ -203,33 +221,14 @@ def _kernel(decoding: bool, strong: bool):
                             if u > last:
                                 cur[i] = 0
                                 continue
-                            if j < 7:  # row 0, column u: from the block above
-                                u = i
-                                have = have_above
-                                num = 0
-                                if have:
-                                    for r in range(8):
-                                        t = np.int64(coefs[above, r * 8 + u]) * q[r * 8 + u] * BASIS[r]
-                                        num += -t if r & 1 else t
-                                for r in range(1, 8):
-                                    num -= cur[r * 8 + u] * q[r * 8 + u] * BASIS[r]
-                                cnt = 0
-                                for r in range(1, 8):
-                                    cnt += cur[r * 8 + u] != 0
-                            else:      # column 0, row r: from the block to the left
-                                r = i >> 3
-                                have = have_left
-                                num = 0
-                                if have:
-                                    for s in range(8):
-                                        t = np.int64(coefs[left, r * 8 + s]) * q[r * 8 + s] * BASIS[s]
-                                        num += -t if s & 1 else t
-                                for s in range(1, 8):
-                                    num -= cur[r * 8 + s] * q[r * 8 + s] * BASIS[s]
-                                cnt = 0
-                                for s in range(1, 8):
-                                    cnt += cur[r * 8 + s] != 0
-                            pred = round_div(num, BASIS[0] * q[i]) if have else 0
+                            if j < 7:  # row 0, column u: from the block above, down column u
+                                have, nb, stride = have_above, above, 8
+                            else:      # column 0, row r: from the block to the left, along row r
+                                have, nb, stride = have_left, left, 1
+                            pred = continuity(coefs, nb, cur, q, i, stride) if have else 0
+                            cnt = 0
+                            for r in range(1, 8):
+                                cnt += cur[i + r * stride] != 0
                             pc = signed_class(pred) + 1 if have else 0
                             ma = abs(np.int64(coefs[above, i])) if have_above else 0
                             ml = abs(np.int64(coefs[left, i])) if have_left else 0
@@ -265,24 +264,12 @@ def _kernel(decoding: bool, strong: bool):
                         total = 0
                         pa = 0
                         if have_above:
-                            num = 0
-                            for r in range(8):
-                                t = np.int64(coefs[above, r * 8]) * q[r * 8] * BASIS[r]
-                                num += -t if r & 1 else t
-                            for r in range(1, 8):
-                                num -= cur[r * 8] * q[r * 8] * BASIS[r]
-                            pa = round_div(num, BASIS[0] * q[0])
+                            pa = continuity(coefs, above, cur, q, 0, 8)
                             total += pa
                             preds += 1
                         pl = 0
                         if have_left:
-                            num = 0
-                            for s in range(8):
-                                t = np.int64(coefs[left, s]) * q[s] * BASIS[s]
-                                num += -t if s & 1 else t
-                            for s in range(1, 8):
-                                num -= cur[s] * q[s] * BASIS[s]
-                            pl = round_div(num, BASIS[0] * q[0])
+                            pl = continuity(coefs, left, cur, q, 0, 1)
                             total += pl
                             preds += 1
                         if preds == 2:
