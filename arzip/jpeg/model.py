@@ -51,6 +51,17 @@ from .decisions import code_bit, dc_residual, edge_value, round_div, signed_clas
 
 
 @kernel(inline="always")
+def last_nonzero(block, step):
+    """The position 1..7 of the last non-zero coefficient on an edge of block (step 1: row 0,
+    step 8: column 0), 0 when there is none."""
+    last = 0
+    for u in range(1, 8):
+        if block[u * step] != 0:
+            last = u
+    return last
+
+
+@kernel(inline="always")
 def continuity(coefs, nb, cur, q, first, stride):
     """The prediction of cur[first] (on the row-0 edge with stride 8, the column-0 edge with
     stride 1) that makes the block's 1-D profile along `stride` meet neighbour block nb's at
@@ -184,27 +195,14 @@ def _kernel(decoding: bool, strong: bool):
                                 side = j // 7
                                 step = 1 if side == 0 else 8
                                 if not decoding:
-                                    last = 0
-                                    for u in range(1, 8):
-                                        if cur[u * step] != 0:
-                                            last = u
+                                    last = last_nonzero(cur, step)
                                 inner_n = 0  # the interior's first row (or column), beside the edge
                                 for u in range(1, 8):
                                     inner_n += cur[8 + u if side == 0 else 1 + 8 * u] != 0
                                 nb = left if side == 0 else above
                                 had = have_left if side == 0 else have_above
-                                other = 0
-                                if had:
-                                    for u in range(1, 8):
-                                        if coefs[nb, u * step] != 0:
-                                            other = u
-                                    other += 1
-                                theirs = 0
-                                if cross >= 0:
-                                    for u in range(1, 8):
-                                        if coefs[cross, u * step] != 0:
-                                            theirs = u
-                                    theirs += 1
+                                other = last_nonzero(coefs[nb], step) + 1 if had else 0
+                                theirs = last_nonzero(coefs[cross], step) + 1 if cross >= 0 else 0
                                 node = 1
                                 for sh in range(2, -1, -1):
                                     base = (kind * 2 + side) * 8 + node
