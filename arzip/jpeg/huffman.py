@@ -33,15 +33,17 @@ LOWEST_BIT = np.zeros(64, np.int64)
 LOWEST_BIT[[((1 << i) * DEBRUIJN & (1 << 64) - 1) >> 58 for i in range(64)]] = np.arange(64)
 
 # where a decoder stops: done, out of data, a code the table lacks, no RSTn where due, a value out of range
-COMPLETE, TRUNCATED, BAD_CODE, BAD_RESTART, OUT_OF_RANGE = 0, 1, 2, 3, 4
+# (numpy integers, not Python ones: numba types a global int as a literal, and numba.pycc's typing
+# then refuses a variable that holds two of them, which kept these kernels out of the native module)
+COMPLETE, TRUNCATED, BAD_CODE, BAD_RESTART, OUT_OF_RANGE = (np.int64(v) for v in range(5))
 # decoder results: where the bytes after the padded end start, paddings met, EOB runs met, holes
 R_TAIL, R_PADS, R_RUNS, R_HOLES = 0, 1, 2, 3
 # a hole (raw bytes in place of MCUs): MCU where it starts, MCU where coding resumes (after the
 # RSTn that ends the hole, or the scan's MCU count), and its byte range (file positions; offsets
 # into the raw bytes for the encoder)
 H_CUT, H_RESUME, H_START, H_END = 0, 1, 2, 3
-# encoder outcomes
-DONE, NEED_ROOM, NO_CODE = 0, 1, 2
+# encoder outcomes (numpy integers, as the decoder's)
+DONE, NEED_ROOM, NO_CODE = (np.int64(v) for v in range(3))
 # encoder state: next MCU, bit accumulator, its bit count, bytes written, DC predictions (4),
 # paddings written, pending EOB run, buffered correction bits, EOB runs written, holes written,
 # whether a hole has just written the RSTn due before the next MCU
