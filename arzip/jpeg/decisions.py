@@ -18,7 +18,7 @@ from .contexts import (R_DC_X, R_EDGE_SIGN_X, R_EDGE_CLASS_X, R_CLASS_X, APM_RAT
                        W_MANTISSA)
 
 
-@kernel()
+@kernel(_nrt=False)
 def code_bit(bit, ctx, n, cells, weights, row, row2, apm, inputs, decoding, strong, buf, at, coder, nll, cat):
     """One decision from the n cells ctx[0:n], mixed by weight set `row` (and, in the strong
     profile, by `row2` too, their logits averaged), refined by APM row `row`; returns (the
@@ -61,7 +61,7 @@ def code_bit(bit, ctx, n, cells, weights, row, row2, apm, inputs, decoding, stro
     return bit, at
 
 
-@kernel()
+@kernel(_nrt=False)
 def _train(weights, row, inputs, n, err):
     """One learning step of weight set `row` over inputs 0..n-1 and the bias, at a rate that
     starts high and settles as the set is used (its count of updates in the last column)."""
@@ -73,7 +73,7 @@ def _train(weights, row, inputs, n, err):
     weights[row, INPUTS - 1] = max(-(1 << 22), min(1 << 22, weights[row, INPUTS - 1] + ((256 * err + 0x8000) >> 16)))
 
 
-@kernel()
+@kernel(_nrt=False)
 def code_direct(bit, k, cells, decoding, buf, at, coder, nll, cat):
     """One decision from cell k alone."""
     p = max(1, min(4095, counters.p12(cells, k)))
@@ -101,7 +101,7 @@ def round_div(num, den):
     return (2 * num + den) // (2 * den)
 
 
-@kernel()
+@kernel(_nrt=False)
 def interior_value(v, kind, k, i, wp, pm, nzl, inner, ma, xc, xv, coefs, above, left, have_above, have_left, cells, weights,
            apm, ctx, inputs, decoding, strong, buf, at, coder, nll):
     """A non-zero interior coefficient: its class, sign and mantissa; returns (value, end)."""
@@ -148,7 +148,7 @@ def interior_value(v, kind, k, i, wp, pm, nzl, inner, ma, xc, xv, coefs, above, 
     return (-mag if neg else mag), at
 
 
-@kernel()
+@kernel(_nrt=False)
 def edge_value(v, kind, j, i, pc, pm, cnt, pred, along, along_v, exc, xv, cells, weights, apm, ctx, inputs, decoding, strong, buf, at, coder, nll):
     """A non-zero edge coefficient: its sign first (under the prediction's sign and size), then
     its class and mantissa under whether the sign agreed with the prediction and, bit by bit,
@@ -198,7 +198,7 @@ def edge_value(v, kind, j, i, pc, pm, cnt, pred, along, along_v, exc, xv, cells,
     return (-mag if neg else mag), at
 
 
-@kernel()
+@kernel(_nrt=False)
 def dc_residual(r, kind, spread, n, theirs, have_theirs, cells, weights, apm, ctx, inputs, decoding, strong, buf, at, coder, nll):
     """DC's residual from its prediction: its class from 0 (zero) up, sign and mantissa, beside
     the co-located block's of the component before (theirs, where have_theirs)."""
