@@ -203,9 +203,10 @@ def compress_jpeg(data: bytes, level: int | None = None) -> bytes:
     it is returned; UnsupportedInput where the file cannot go that way (arithmetic-coded,
     12-bit, lossless, damaged beyond what its side data holds, over the pixel limit)."""
     from .jpeg import archive as jpeg_archive
-    name = registry.bytes_model()
+    name, prior = registry.bytes_model(), registry.jpeg_prior()
     return jpeg_archive.compress(data, registry.default_level() if level is None else level,
-                                 lambda: registry.load_bytes(name), registry.hash_prefix(name, 4), _max_pixels).blob
+                                 lambda: registry.load_bytes(name), registry.hash_prefix(name, 4),
+                                 registry.load_jpeg_prior(prior), registry.hash_prefix(prior, 8), _max_pixels).blob
 
 
 def decompress_jpeg(blob: bytes) -> bytes:
@@ -215,6 +216,7 @@ def decompress_jpeg(blob: bytes) -> bytes:
     header = jpeg_container.unpack(blob)
     _check_output(header.original_len)
     return jpeg_archive.decompress(blob, lambda: registry.load_bytes(registry.installed(None, header.byte_model_sha)),
+                                   lambda: registry.load_jpeg_prior(registry.installed(None, header.prior_sha)),
                                    _max_pixels)
 
 
@@ -376,9 +378,11 @@ def _jpeg_info(blob: bytes) -> dict:
     head = jpeg_archive.info(blob)
     n = head["original_bytes"]
     installed = registry.find_by_hash_prefix(bytes.fromhex(head["byte_model_sha256"]))
+    prior = bytes.fromhex(head["prior_sha256"])
+    prior_name = (registry.find_by_hash_prefix(prior) or "not installed") if any(prior) else "none (fresh tables)"
     return {"kind": "jpeg", "format_version": container.version_of(blob[:container.PREFIX_SIZE]),
             "written_by": "arzip 0.3.0", "contract": rewrite.BYTES_EXACT, **head,
-            "byte_model": installed or "none", "compressed_bytes": len(blob),
+            "byte_model": installed or "none", "prior": prior_name, "compressed_bytes": len(blob),
             "bits_per_byte": 8 * len(blob) / n if n else 0.0, "saved_percent": 100 * (1 - len(blob) / n) if n else 0.0}
 
 

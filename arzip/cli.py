@@ -364,6 +364,7 @@ def _info_text(file: Path, summary: dict) -> str:
     if summary["kind"] == "jpeg":
         return (f"{file}: arz JPEG, {summary['original_bytes']} bytes\n{contract}\n"
                 f"  method     {summary['method']} (level {summary['level']}), {summary['segments']} segment(s)\n"
+                f"  prior      {summary['prior']} (sha256 {summary['prior_sha256']}...)\n"
                 f"  parts      coefficients {summary['coefficient_bytes']} bytes, the rest of the file "
                 f"{summary['side_bytes']} bytes (from {summary['side_raw_bytes']})\n"
                 f"  size       {summary['compressed_bytes']} bytes, {summary['saved_percent']:.2f} % saved\n"

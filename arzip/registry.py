@@ -17,6 +17,7 @@ from .errors import FormatError, ModelError
 
 if TYPE_CHECKING:  # the image models need torch, which the byte path never loads
     from .image.exact import ExactImageModel
+    from .jpeg.contexts import State
 
 
 def models_dir() -> Path:
@@ -136,6 +137,25 @@ def bytes_model() -> str:
     return manifest()["bytes_model"]
 
 
+def jpeg_prior() -> str:
+    """The prior the JPEG path's coefficient model starts its tables from."""
+    name = manifest().get("jpeg_prior")
+    if name is None:
+        raise ModelError("no JPEG prior installed")
+    return name
+
+
+@functools.lru_cache(maxsize=2)
+def load_jpeg_prior(name: str) -> "State":
+    """The named shipped JPEG prior, its file hash verified (arzip/jpeg/prior.py)."""
+    from .jpeg import prior
+    path = _verified_file(name, "jpeg")
+    try:
+        return prior.load(path)
+    except (ValueError, KeyError) as e:
+        raise ModelError(f"{path}: {e}") from None
+
+
 @functools.lru_cache(maxsize=2)
 def load_bytes(name: str) -> NetTables:
     """The named shipped byte model, its file hash verified, as the mixer's integer tables."""
@@ -150,7 +170,8 @@ def install(model_file: Path, name: str, directory: Path, levels: list[int] = li
             kind: str = "image") -> None:
     """Copy an exported model into a models folder, record its hash in the manifest and make it
     serve the given compression levels, or (kind "bytes") the byte path, or (kind "gray") the
-    gray planes (used when shipping a newly trained model)."""
+    gray planes, or (kind "jpeg") the JPEG path's prior (used when shipping a newly trained
+    model)."""
     directory.mkdir(parents=True, exist_ok=True)
     target = directory / f"{name}.safetensors"
     data = Path(model_file).read_bytes()
@@ -158,10 +179,12 @@ def install(model_file: Path, name: str, directory: Path, levels: list[int] = li
     path = directory / "manifest.json"
     doc = json.loads(path.read_text()) if path.exists() else {"default_level": 5, "levels": {},
                                                              "models": {}}
-    doc["models"][name] = {"file": target.name, "kind": "bytes" if kind == "bytes" else "image",
+    doc["models"][name] = {"file": target.name, "kind": kind if kind in ("bytes", "jpeg") else "image",
                            "sha256": hashlib.sha256(data).hexdigest()}
     if kind == "bytes":
         doc["bytes_model"] = name
+    elif kind == "jpeg":
+        doc["jpeg_prior"] = name
     elif kind == "gray":
         doc["gray_model"] = name
     else:
@@ -171,3 +194,4 @@ def install(model_file: Path, name: str, directory: Path, levels: list[int] = li
     manifest.cache_clear()
     load.cache_clear()
     load_bytes.cache_clear()
+    load_jpeg_prior.cache_clear()

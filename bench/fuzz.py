@@ -121,7 +121,7 @@ def seeds() -> dict[str, bytes]:
         assert kind in (1, 2, 3), name
         summary = arzip.info(blob)  # each seed holds the coding its name says
         if kind == container.KIND_JPEG:
-            assert summary["kind"] == "jpeg" and "strong" in summary["method"] and \
+            assert summary["kind"] == "jpeg" and ("strong" in summary["method"]) == (name == "jpeg-level9") and \
                 (summary["byte_model_sha256"] != "00000000") == (name == "jpeg-level9"), name
         else:
             assert ([p["method"] for p in summary["parts"]] == PARTS[name] if name in PARTS else
@@ -149,8 +149,8 @@ def jpeg_files() -> dict[str, bytes]:
 
 def jpeg_seeds() -> dict[str, bytes]:
     """JPEG archives (kind 3) of jpeg_files(), at the default level (the side through the
-    classical coders) and at level 9 (the side through the byte model). Files this small take
-    the coefficient model's strong profile at every level."""
+    classical coders and the coefficient model's default profile) and at level 9 (the side
+    through the byte model, the strong profile)."""
     import arzip
     files = jpeg_files()
     out = {f"jpeg-{name}": arzip.compress(data) for name, data in files.items()}
@@ -464,7 +464,7 @@ def _set_bytes_field(blob: bytes, field: str, i: int, value) -> bytes:
 
 JPEG_FIELDS = ("jpeg version", "jpeg kind", "jpeg method", "jpeg level", "jpeg original_len", "jpeg original_crc",
                "jpeg side_len", "jpeg side_coded_len", "jpeg side_coded_len+data", "jpeg byte model hash",
-               "jpeg segment count", "jpeg segment bands", "jpeg segment stream_len", "jpeg segment stream_len+data",
+               "jpeg prior hash", "jpeg segment count", "jpeg segment bands", "jpeg segment stream_len", "jpeg segment stream_len+data",
                "jpeg nll_bits", "jpeg side bytes part method", "jpeg side bytes part segments", "jpeg side field",
                "jpeg side marker segment", "jpeg side bytes")
 # "jpeg side_coded_len" moves the boundary between the side and segment 0 (segment 0's length
@@ -491,9 +491,10 @@ def _jpeg_layout(blob: bytes):
     r = container.Reader(blob, 6)
     spans = {"jpeg version": (4, 5), "jpeg kind": (5, 6), "jpeg method": (6, 7), "jpeg level": (7, 8)}
     r.take(2)
-    for name in ("jpeg original_len", "crc", "jpeg side_len", "jpeg side_coded_len", "sha", "jpeg segment count"):
+    for name in ("jpeg original_len", "crc", "jpeg side_len", "jpeg side_coded_len", "sha", "prior",
+                 "jpeg segment count"):
         at = r.pos
-        r.take(4) if name in ("crc", "sha") else r.varint()
+        r.take(8) if name == "prior" else r.take(4) if name in ("crc", "sha") else r.varint()
         spans[name] = (at, r.pos)
     for i in range(len(h.segments)):
         for name in ("jpeg segment bands", "jpeg segment stream_len"):
@@ -608,6 +609,8 @@ def _set_jpeg_field(blob: bytes, field: str, i: int, value) -> bytes:
             value = _jpeg_side(blob)
         elif field == "jpeg byte model hash":
             value = h.byte_model_sha
+        elif field == "jpeg prior hash":
+            value = h.prior_sha
         elif field == "jpeg side_coded_len+data":
             value = h.side_coded_len
         else:
@@ -667,6 +670,8 @@ def _set_jpeg_field(blob: bytes, field: str, i: int, value) -> bytes:
                              streams)
     if field == "jpeg byte model hash":
         h = dataclasses.replace(h, byte_model_sha=value)
+    elif field == "jpeg prior hash":
+        h = dataclasses.replace(h, prior_sha=value)
     elif field in ("jpeg method", "jpeg level", "jpeg original_len", "jpeg original_crc", "jpeg side_len",
                    "jpeg nll_bits"):
         h = dataclasses.replace(h, **{field[5:]: value})
@@ -989,6 +994,9 @@ def _draw_jpeg_value(blob: bytes, field: str, i: int, rng: np.random.Generator):
         v = _pick(rng, [0, 1, 2, 3, 4, n - 1, n + 1, n // 2, 2 * n, most - 1, most, int(rng.integers(0, most + 1))])
     elif field == "jpeg byte model hash":
         return _bytes_value(rng, h.byte_model_sha, [_model_hash(m, jc.MODEL_HASH_BYTES) for m in _installed_models()])
+    elif field == "jpeg prior hash":
+        return _bytes_value(rng, h.prior_sha, [_model_hash(m, jc.PRIOR_HASH_BYTES) for m in _installed_models()]
+                            + [jc.NO_PRIOR])
     elif field == "jpeg segment count":
         n = len(segments)
         r = rng.random()

@@ -12,7 +12,8 @@ two crops of one photo never land in different halves); the groups, in the order
 file name, alternate between the "tune" split (even positions: for tuning the model) and the
 "bench" split (odd positions: for reporting). Within a split, n files are wanted and photo i of
 them is the sorted list's entry floor(i * len / n) (every k-th, k = len / n, over the whole list);
-file i gets setting
+the "train" split is every photo of the tune half that the tune files do not use (what the
+coefficient model's prior learns from: arzip/jpeg/train.py), and file i gets setting
 i mod len(SETTINGS) (each setting twice by default). Pillow (libjpeg-turbo) encodes each at the
 setting's quality 50-98, subsampling 4:4:4 / 4:2:2 / 4:2:0, baseline with standard or optimized
 Huffman tables, progressive, grayscale (the photo converted to L), restart intervals (Pillow's
@@ -21,7 +22,7 @@ they do not), sizes that are not a multiple of the MCU, RGB without the YCbCr tr
 ICC profile plus comment segments. The same Pillow and libjpeg-turbo write the same bytes; the
 manifest gives every file's sha256, and the versions, so a difference can be seen.
 
-    python bench/jpeg_corpus.py [--split bench|tune|both] [--out bench/.cache/jpeg-made]
+    python bench/jpeg_corpus.py [--split bench|tune|train|both] [--out bench/.cache/jpeg-made]
                                 [--per-setting 2] [--train ../shared/data/train]
 
 writes OUT/SPLIT/*.jpg and OUT/SPLIT/MANIFEST.csv (file, split, source photo, settings, bytes,
@@ -45,7 +46,7 @@ from PIL import Image, ImageFile, features
 HERE = Path(__file__).resolve().parent
 DEFAULT_TRAIN = HERE.parents[1] / "shared" / "data" / "train"
 DEFAULT_OUT = HERE / ".cache" / "jpeg-made"
-SPLITS = ("tune", "bench")
+SPLITS = ("tune", "bench", "train")
 
 
 @dataclass(frozen=True)
@@ -145,7 +146,7 @@ def split_photos(train: Path) -> dict[str, list[Path]]:
         first.setdefault(_source_key(p.name, sources), p.name)
     order = sorted(first, key=first.get)
     which = {key: SPLITS[i % 2] for i, key in enumerate(order)}
-    out: dict[str, list[Path]] = {s: [] for s in SPLITS}
+    out: dict[str, list[Path]] = {s: [] for s in SPLITS[:2]}
     for p in files:
         out[which[_source_key(p.name, sources)]].append(p)
     return out
@@ -201,11 +202,13 @@ def make(split: str, out: Path = DEFAULT_OUT, train: Path = DEFAULT_TRAIN, per_s
     if not rst:
         print(f"restart intervals: this Pillow ({Image.__version__}) does not write a DRI for "
               "restart_marker_rows; the restart settings are skipped", file=log)
-    photos = split_photos(train)[split]
     want = per_setting * len(settings)
+    photos = split_photos(train)["tune" if split == "train" else split]
     if len(photos) < want:
         raise SystemExit(f"{train}: {len(photos)} RGB photos in the {split} split, {want} wanted")
     picked = [photos[i * len(photos) // want] for i in range(want)]  # evenly, over the whole list
+    if split == "train":  # the tune half's other photos, every one
+        picked = [p for p in photos if p not in set(picked)]
     folder = folder or out / split
     folder.mkdir(parents=True, exist_ok=True)
     for old in folder.glob("*.jpg"):  # a file of an older setting list must not linger
@@ -232,7 +235,7 @@ def make(split: str, out: Path = DEFAULT_OUT, train: Path = DEFAULT_TRAIN, per_s
         wr.writerows(rows)
     total = sum(r["bytes"] for r in rows)
     print(f"{split}: {len(rows)} files, {total:,} bytes, {len(settings)} settings x {per_setting}, "
-          f"{want} of its {len(photos)} photos -> {folder}", file=log)
+          f"{len(picked)} of its {len(photos)} photos -> {folder}", file=log)
     return folder
 
 
@@ -245,7 +248,7 @@ def main() -> None:
     ap.add_argument("--list", action="store_true", help="only print which photos are in which split")
     args = ap.parse_args()
     halves = split_photos(args.train)
-    for s in SPLITS:
+    for s in SPLITS[:2]:
         names = [p.name for p in halves[s]]
         use = "model tuning" if s == "tune" else "bench reports"
         print(f"{s} split ({use}): {len(names)} photos: {', '.join(names)}")
@@ -253,7 +256,7 @@ def main() -> None:
         return
     print(f"encoder: {encoder_name()}; restart intervals: "
           f"{'written (DRI checked)' if restart_supported() else 'NOT available in this Pillow, skipped'}")
-    for s in (SPLITS if args.split == "both" else [args.split]):
+    for s in (SPLITS[:2] if args.split == "both" else [args.split]):
         make(s, args.out, args.train, args.per_setting)
 
 

@@ -43,12 +43,13 @@ def jpeg_file(**options) -> bytes:
 
 
 def jpeg_archive(data: bytes, level: int | None = None) -> bytes:
-    """The JPEG archive (kind 3) of data: checked to go the JPEG path (a file this small takes the
-    coefficient model's strong profile, method 2, at every level), its side through the byte
-    model at level 9 only."""
+    """The JPEG archive (kind 3) of data: checked to go the JPEG path (the coefficient model's
+    strong profile, method 2, at level 9, else the default one), its side through the byte model
+    at level 9 only."""
     blob = api.compress(data, level=level)
     summary = api.info(blob)
-    assert summary["kind"] == "jpeg" and summary["method"] == jpeg_container.METHODS[jpeg_container.METHOD_STRONG]
+    method = jpeg_container.METHOD_STRONG if level == 9 else jpeg_container.METHOD_DEFAULT
+    assert summary["kind"] == "jpeg" and summary["method"] == jpeg_container.METHODS[method]
     assert (summary["byte_model_sha256"] != "00000000") == (level == 9)
     return blob
 

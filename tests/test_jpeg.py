@@ -10,9 +10,9 @@ import pytest
 from PIL import Image
 
 import arzip
-from arzip import api, container
+from arzip import api, container, registry
 from arzip.errors import ArzipError, FormatError
-from arzip.jpeg import archive as jpeg_archive, codec, contexts
+from arzip.jpeg import codec, contexts, prior, train, transcode
 from arzip.jpeg.transcode import ComponentGeometry, Geometry
 
 from .conftest import arzip as run_arzip, assert_one_line_error
@@ -50,13 +50,53 @@ def test_gray_and_cmyk_jpegs(crop):
         assert arzip.decompress(blob) == data
 
 
-def test_large_images_take_the_default_profile_below_level_9(crop, monkeypatch):
+def test_levels_below_9_take_the_default_profile_and_level_9_the_strong_one(crop):
     data = jpeg(crop, quality=90)
-    assert "strong" in api.info(arzip.compress(data))["method"]  # a small image: the strong profile anyway
-    monkeypatch.setattr(jpeg_archive, "STRONG_BELOW_BLOCKS", 0)
     default, strong = arzip.compress(data), arzip.compress(data, level=9)
     assert "default" in api.info(default)["method"] and "strong" in api.info(strong)["method"]
     assert arzip.decompress(default) == data and arzip.decompress(strong) == data
+
+
+def test_archives_name_the_shipped_prior_and_a_missing_one_is_a_clear_error(crop, monkeypatch):
+    data = jpeg(crop, quality=90)
+    blob = arzip.compress(data)
+    summary = api.info(blob)
+    assert summary["prior"] == registry.jpeg_prior()
+    assert bytes.fromhex(summary["prior_sha256"]) == registry.hash_prefix(registry.jpeg_prior(), 8)
+    monkeypatch.setattr(registry, "find_by_hash_prefix", lambda prefix: None)
+    with pytest.raises(FormatError, match=summary["prior_sha256"]):
+        arzip.decompress(blob)
+
+
+def test_the_prior_saves_fewer_bytes_than_fresh_tables_and_decodes_only_with_itself(crop):
+    parts = transcode.take_apart(jpeg(crop, quality=90), 1 << 30)
+    shipped = registry.load_jpeg_prior(registry.jpeg_prior())
+    fresh, _ = codec.encode(parts.geometry, parts.planes, False, None, codec.SPLIT_MIN_BLOCKS)
+    primed, _ = codec.encode(parts.geometry, parts.planes, False, shipped, codec.SPLIT_MIN_BLOCKS)
+    assert sum(len(s) for _, s in primed) < 0.97 * sum(len(s) for _, s in fresh)
+    for a, b in zip(parts.planes, codec.decode(parts.geometry, primed, False, shipped)):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises((ValueError, FormatError, AssertionError)):  # fresh tables read the stream as something else
+        for a, b in zip(parts.planes, codec.decode(parts.geometry, primed, False, None)):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_training_a_prior_caps_its_counts_and_writes_the_same_file_twice(tmp_path, crop):
+    files = []
+    for i, q in enumerate((60, 85, 95)):
+        files.append(tmp_path / f"{i}.jpg")
+        files[-1].write_bytes(jpeg(crop[:, 32 * i:], quality=q))
+    state = train.train(files)
+    assert (state.cells & 1023).max() == train.COUNT_CAP
+    assert state.weights[:, contexts.INPUTS].max() <= train.USES_CAP
+    for name in ("a", "b"):
+        prior.save(state, tmp_path / f"{name}.safetensors", {"training_files": len(files)})
+    assert (tmp_path / "a.safetensors").read_bytes() == (tmp_path / "b.safetensors").read_bytes()
+    back = prior.load(tmp_path / "a.safetensors")
+    assert all(np.array_equal(getattr(back, k), getattr(state, k)) for k in ("cells", "weights", "apm"))
+    (tmp_path / "c.safetensors").write_bytes(b"not a prior")
+    with pytest.raises(Exception):
+        prior.load(tmp_path / "c.safetensors")
 
 
 def test_info_reports_the_parts_and_the_models_nll(crop):
@@ -123,21 +163,21 @@ def _random_planes(seed: int, blocks_y: int = 6, blocks_x: int = 5) -> tuple[Geo
 @pytest.mark.parametrize("strong", [False, True])
 def test_the_coefficient_model_decodes_what_it_encodes(strong):
     geometry, planes = _random_planes(1)
-    segments, costs = codec.encode(geometry, planes, strong)
+    segments, costs = codec.encode(geometry, planes, strong, None, codec.SPLIT_MIN_BLOCKS)
     assert costs.shape == (contexts.COST_KINDS,) and costs.sum() > 0
-    back = codec.decode(geometry, segments, strong)
+    back = codec.decode(geometry, segments, strong, None)
     for a, b in zip(planes, back):
         np.testing.assert_array_equal(a, b)
 
 
 def test_large_images_are_coded_in_two_segments_that_decode_the_same():
     geometry, planes = _random_planes(2, blocks_y=70, blocks_x=60)  # 25,200 blocks, 70 bands
-    segments, _ = codec.encode(geometry, planes, False)
+    segments, _ = codec.encode(geometry, planes, False, None, codec.SPLIT_MIN_BLOCKS_STRONG)
     assert len(segments) == 2 and sum(bands for bands, _ in segments) == 70
-    for a, b in zip(planes, codec.decode(geometry, segments, False)):
+    for a, b in zip(planes, codec.decode(geometry, segments, False, None)):
         np.testing.assert_array_equal(a, b)
     with pytest.raises(FormatError):
-        codec.decode(geometry, [(segments[0][0], segments[0][1])], False)  # bands missing
+        codec.decode(geometry, [(segments[0][0], segments[0][1])], False, None)  # bands missing
 
 
 def test_command_line_compress_and_decompress_a_jpeg(tmp_path, crop):

@@ -18,14 +18,10 @@ from ..bytes import archive as byte_archive
 from ..bytes.mixer import NetTables
 from ..errors import FormatError
 from . import codec, container, transcode
+from .contexts import State
 from .transcode import NotCoefficients
 
 STRONG_LEVEL = 9  # levels from here on use the strong profile and the byte model for the side
-# below the strong level, images of at most this many blocks (a 2.8-megapixel 4:2:0 photo) take the
-# strong profile too: it saves most on small images (tables learn faster with its APM and second
-# mixer: 1.7 % of the coefficients' bytes on 512x512 photos, 0.05 % on 12-megapixel ones), whose
-# time is small anyway
-STRONG_BELOW_BLOCKS = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -36,24 +32,27 @@ class Summary:
     side_bytes: int
 
 
-def compress(data: bytes, level: int, net_for: Callable[[], NetTables], model_sha: bytes, max_pixels: int) -> Summary:
+def compress(data: bytes, level: int, net_for: Callable[[], NetTables], model_sha: bytes, prior: State | None,
+             prior_sha: bytes, max_pixels: int) -> Summary:
     """The JPEG archive of data, verified; NotCoefficients when the file cannot go this way.
+    The coefficient model's tables start from prior (named by prior_sha; None: fresh).
     Below STRONG_LEVEL the side (headers, EXIF: a few kB) goes through the classical coders
     only: the byte model would spend a tenth of the file's time on a hundredth of its bytes."""
     parts = transcode.take_apart(data, max_pixels)
-    blocks = sum(c.blocks_y * c.blocks_x for c in parts.geometry.components)
-    strong = level >= STRONG_LEVEL or blocks <= STRONG_BELOW_BLOCKS
-    segments, costs = codec.encode(parts.geometry, parts.planes, strong)
+    strong = level >= STRONG_LEVEL
+    segments, costs = codec.encode(parts.geometry, parts.planes, strong, prior,
+                                   codec.SPLIT_MIN_BLOCKS_STRONG if strong else codec.SPLIT_MIN_BLOCKS)
     byte_model = level >= STRONG_LEVEL
     side, _, used_model = byte_archive.encode_part(parts.side, net_for() if byte_model else None, model=byte_model)
     header = container.Header(0, container.METHOD_STRONG if strong else container.METHOD_DEFAULT, level, len(data), zlib.crc32(data),
                               len(parts.side), len(side),
                               model_sha[:container.MODEL_HASH_BYTES] if used_model else
                               bytes(container.MODEL_HASH_BYTES),
+                              prior_sha[:container.PRIOR_HASH_BYTES] if prior is not None else container.NO_PRIOR,
                               tuple((bands, len(stream)) for bands, stream in segments), float(costs.sum()), 0)
     blob = b"".join([container.pack(header), side] + [stream for _, stream in segments])
     try:
-        same = decompress(blob, net_for, max_pixels) == data
+        same = decompress(blob, net_for, lambda: prior, max_pixels) == data
     except FormatError as e:
         raise NotCoefficients(f"the JPEG archive does not decode ({e})") from None
     if not same:
@@ -61,8 +60,9 @@ def compress(data: bytes, level: int, net_for: Callable[[], NetTables], model_sh
     return Summary(blob, float(costs.sum()), len(side))
 
 
-def decompress(blob: bytes, net_for: Callable[[], NetTables], max_pixels: int) -> bytes:
-    """The file of a JPEG archive, its CRC-32 checked; FormatError on anything damaged."""
+def decompress(blob: bytes, net_for: Callable[[], NetTables], prior_for: Callable[[], State], max_pixels: int) -> bytes:
+    """The file of a JPEG archive, its CRC-32 checked; FormatError on anything damaged.
+    prior_for gives the prior the archive names (called only where it names one)."""
     h = container.unpack(blob)
     at = h.size
     side = byte_archive.decode_part(blob[at:at + h.side_coded_len], h.side_len, net_for, h.version)
@@ -77,7 +77,8 @@ def decompress(blob: bytes, net_for: Callable[[], NetTables], max_pixels: int) -
     limits.check_justified(sum(n for _, n in h.segments), codec.LEAST_DECISIONS_PER_BLOCK * blocks,
                            limits.MIN_BITS_BINARY, "JPEG coefficients")
     try:
-        planes = codec.decode(geometry, segments, h.method == container.METHOD_STRONG)
+        prior = None if h.prior_sha == container.NO_PRIOR else prior_for()
+        planes = codec.decode(geometry, segments, h.method == container.METHOD_STRONG, prior)
     except ValueError as e:
         raise FormatError(f"corrupted archive (JPEG coefficients: {e})") from None
     data = transcode.put_together(side, planes)
@@ -94,4 +95,4 @@ def info(blob: bytes) -> dict:
             "side_bytes": h.side_coded_len, "side_raw_bytes": h.side_len, "coefficient_bytes": payload,
             "segments": len(h.segments), "nll_bits": h.nll_bits,
             "payload_over_nll_percent": 100 * (8 * payload / h.nll_bits - 1) if h.nll_bits > 0 else 0.0,
-            "byte_model_sha256": h.byte_model_sha.hex()}
+            "byte_model_sha256": h.byte_model_sha.hex(), "prior_sha256": h.prior_sha.hex()}

@@ -21,7 +21,12 @@ from ..mixing import arithmetic
 from . import contexts, model
 from .transcode import Geometry
 
-SPLIT_MIN_BLOCKS = 1 << 14    # images of fewer blocks are one segment (a 1-megapixel 4:2:0 photo has 23 k)
+# images of fewer blocks are one segment: at the default profile from 4,096 blocks (a 512x512
+# 4:2:0 photo has 6,144), where the prior (prior.py) makes the cut cost about half a point of
+# the coefficients' bytes and both cores halve the time; at the strong profile, whose purpose is
+# the smallest file, from 16,384 (a 1-megapixel 4:2:0 photo has 23 k)
+SPLIT_MIN_BLOCKS = 1 << 12
+SPLIT_MIN_BLOCKS_STRONG = 1 << 14
 WORST_BYTES_PER_BLOCK = 3200  # at most about 2,060 decisions of at most 12 bits
 LEAST_DECISIONS_PER_BLOCK = 13  # every block: 6 for its count, 3 for each edge's last non-zero, 1 for DC
 
@@ -55,35 +60,53 @@ def layout_of(geometry: Geometry) -> Layout:
                   np.array(rows, dtype=np.int64), quant, bands, at)
 
 
-def segment_bands(lay: Layout, coefs: np.ndarray) -> list[int]:
+def joined(planes: list[np.ndarray]) -> np.ndarray:
+    """The planes as one (blocks, 64) int16 array: the array they are views of where they lie
+    one after another in it (as transcode.take_apart makes them), else a copy."""
+    base = planes[0].base
+    if (isinstance(base, np.ndarray) and base.dtype == np.int16 and base.ndim == 2 and base.flags.c_contiguous
+            and sum(p.size for p in planes) == base.size and all(p.base is base and p.flags.c_contiguous for p in planes)):
+        at = base.ctypes.data
+        for p in planes:
+            if p.ctypes.data != at:
+                break
+            at += p.nbytes
+        else:
+            return base
+    return np.concatenate([p.reshape(-1, 64) for p in planes]).astype(np.int16, copy=False)
+
+
+def segment_bands(lay: Layout, coefs: np.ndarray, split_min_blocks: int) -> list[int]:
     """How many bands each segment codes: for a large image, two segments of about the same
     work (the model's time goes with the non-zero coefficients, which gather where the
     picture is busy, so equal halves of the rows would leave one thread idle), else one. The
     thread count plays no part: an archive is the same on every machine."""
-    if lay.blocks < SPLIT_MIN_BLOCKS or lay.bands < 4:
+    if lay.blocks < split_min_blocks or lay.bands < 4:
         return [lay.bands]
-    busy = np.count_nonzero(coefs, axis=1)
     work = np.zeros(lay.bands, dtype=np.int64)
     for off, w, r in zip(lay.offset, lay.width, lay.rows):
         n = lay.bands * r * w
-        work += busy[off:off + n].reshape(lay.bands, r * w).sum(axis=1) + r * w  # every block costs something
+        work += np.count_nonzero(coefs[off:off + n].reshape(lay.bands, -1), axis=1) + r * w  # every block costs something
     before = np.cumsum(work)
     cut = int(np.clip(np.searchsorted(before, before[-1] / 2), 1, lay.bands - 1))
     return [cut, lay.bands - cut]
 
 
-def encode(geometry: Geometry, planes: list[np.ndarray], strong: bool) -> tuple[list[tuple[int, bytes]], np.ndarray]:
+def encode(geometry: Geometry, planes: list[np.ndarray], strong: bool, prior: contexts.State | None,
+           split_min_blocks: int) -> tuple[list[tuple[int, bytes]], np.ndarray]:
     """([(bands, stream)] per segment, the model's NLL in bits per kind of decision,
-    contexts.COST_NAMES) of the planes, with the default or the strong profile of the model."""
+    contexts.COST_NAMES) of the planes, with the default or the strong profile of the model,
+    each segment's tables starting from prior's (fresh where None); an image of at least
+    split_min_blocks blocks is cut in two segments."""
     encode_bands = model.KERNELS[False, strong]
     lay = layout_of(geometry)
-    coefs = np.concatenate([p.reshape(-1, 64) for p in planes]).astype(np.int16, copy=False)
+    coefs = joined(planes)
     counts = np.zeros(lay.blocks, dtype=np.int8)
     dc_residuals = np.zeros(lay.blocks, dtype=np.int32)
-    splits = segment_bands(lay, coefs)
+    splits = segment_bands(lay, coefs, split_min_blocks)
 
     def one(first: int, bands: int) -> tuple[bytes, np.ndarray]:
-        st, coder, nll = contexts.State(), arithmetic.encoder_state(), np.zeros(contexts.COST_KINDS)
+        st, coder, nll = contexts.State(prior), arithmetic.encoder_state(), np.zeros(contexts.COST_KINDS)
         band_blocks = int(sum(lay.width * lay.rows))
         buf = np.empty(band_blocks * WORST_BYTES_PER_BLOCK + 8, dtype=np.uint8)
         pieces = []
@@ -100,9 +123,10 @@ def encode(geometry: Geometry, planes: list[np.ndarray], strong: bool) -> tuple[
     return [(bands, stream) for bands, (stream, _) in zip(splits, done)], sum(n for _, n in done)
 
 
-def decode(geometry: Geometry, segments: list[tuple[int, bytes]], strong: bool) -> list[np.ndarray]:
-    """The planes of encode's segments; FormatError where they do not cover the bands or a
-    stream ends before its bands do."""
+def decode(geometry: Geometry, segments: list[tuple[int, bytes]], strong: bool,
+           prior: contexts.State | None = None) -> list[np.ndarray]:
+    """The planes of encode's segments (with the same prior); FormatError where they do not
+    cover the bands or a stream ends before its bands do."""
     decode_bands = model.KERNELS[True, strong]
     lay = layout_of(geometry)
     if sum(bands for bands, _ in segments) != lay.bands or any(bands <= 0 for bands, _ in segments):
@@ -112,7 +136,7 @@ def decode(geometry: Geometry, segments: list[tuple[int, bytes]], strong: bool) 
     dc_residuals = np.zeros(lay.blocks, dtype=np.int32)
 
     def one(first: int, bands: int, stream: bytes) -> None:
-        st = contexts.State()
+        st = contexts.State(prior)
         data = np.frombuffer(stream, dtype=np.uint8).copy()
         coder = arithmetic.decoder_state(data)
         for b in range(first, first + bands):
@@ -131,6 +155,22 @@ def decode(geometry: Geometry, segments: list[tuple[int, bytes]], strong: bool) 
         planes.append(coefs[at:at + n].reshape(comp.blocks_y, comp.blocks_x, 64))
         at += n
     return planes
+
+
+def learn(geometry: Geometry, planes: list[np.ndarray], strong: bool, st: contexts.State) -> float:
+    """Run the encoder over the planes as one segment, adapting st's tables in place (the
+    output is dropped); returns the NLL in bits. How a prior is trained (arzip/jpeg/train.py)."""
+    encode_bands = model.KERNELS[False, strong]
+    lay = layout_of(geometry)
+    coefs = joined(planes)
+    counts = np.zeros(lay.blocks, dtype=np.int8)
+    dc_residuals = np.zeros(lay.blocks, dtype=np.int32)
+    coder, nll = arithmetic.encoder_state(), np.zeros(contexts.COST_KINDS)
+    buf = np.empty(int(sum(lay.width * lay.rows)) * WORST_BYTES_PER_BLOCK + 8, dtype=np.uint8)
+    for b in range(lay.bands):
+        encode_bands(coefs, lay.offset, lay.width, lay.rows, lay.quant, counts, dc_residuals, b, b + 1, 0,
+                     st.cells, st.weights, st.apm, buf, 0, coder, nll)
+    return float(nll.sum())
 
 
 def _side_by_side(work, items: list[tuple]) -> list:

@@ -3,7 +3,7 @@ first six bytes are every archive's (arzip/container.py), kind 3.
 
     prefix   magic 4 | version 1 | kind 1 (= 3)
     header   method 1 | level 1 | original_len varint | original_crc32 4 | side_len varint |
-             side_coded_len varint | byte_model_sha256 4 | segments varint |
+             side_coded_len varint | byte_model_sha256 4 | prior_sha256 8 | segments varint |
              per segment: bands varint | stream_len varint | nll_bits 8 (f64) | header_crc32 4
     payload  side (a byte-coded part: arzip/bytes/archive.encode_part) | the segments' streams
 
@@ -11,8 +11,10 @@ method names the coefficient model (arzip/jpeg/model.py): a change to its bits i
 the old one still decoded. level is what the writer was asked for (informational). side is what
 arzip.jpeg.transcode needs beside the coefficients to rebuild the file (headers, scan layout,
 anything not coefficients), coded by the byte path's rules, the byte model named by the first 4
-bytes of its SHA-256 (zeros where no block of it is model-coded). original_crc32 checks the
-rebuilt file; the header's own CRC-32 guards the lengths before anything is allocated.
+bytes of its SHA-256 (zeros where no block of it is model-coded). prior_sha256 names the
+trained starting state of the coefficient model's tables (arzip/jpeg/prior.py) by the first 8
+bytes of its file's SHA-256 (zeros: fresh tables). original_crc32 checks the rebuilt file; the
+header's own CRC-32 guards the lengths before anything is allocated.
 """
 from __future__ import annotations
 
@@ -26,6 +28,8 @@ from ..errors import FormatError
 METHOD_DEFAULT, METHOD_STRONG = 1, 2   # the coefficient model's two profiles (arzip/jpeg/model.py)
 METHODS = {METHOD_DEFAULT: "coefficients, default profile", METHOD_STRONG: "coefficients, strong profile"}
 MODEL_HASH_BYTES = 4
+PRIOR_HASH_BYTES = 8
+NO_PRIOR = bytes(PRIOR_HASH_BYTES)
 FIRST_VERSION = 5  # the format version kind 3 arrived in
 MAX_SEGMENTS = 64
 _NLL = struct.Struct("<d")
@@ -41,6 +45,7 @@ class Header:
     side_len: int
     side_coded_len: int
     byte_model_sha: bytes
+    prior_sha: bytes                        # NO_PRIOR: the tables start fresh
     segments: tuple[tuple[int, int], ...]   # (bands, stream length) each
     nll_bits: float
     size: int                               # bytes up to the payload
@@ -49,7 +54,7 @@ class Header:
 def pack(h: Header) -> bytes:
     """The prefix and header of h (h.version and h.size are ignored)."""
     record = bytes([h.method, h.level]) + varint(h.original_len) + CRC.pack(h.original_crc) + varint(h.side_len) \
-        + varint(h.side_coded_len) + h.byte_model_sha + varint(len(h.segments)) \
+        + varint(h.side_coded_len) + h.byte_model_sha + h.prior_sha + varint(len(h.segments)) \
         + b"".join(varint(bands) + varint(n) for bands, n in h.segments) + _NLL.pack(h.nll_bits)
     head = prefix(KIND_JPEG) + record
     return head + CRC.pack(zlib.crc32(head))
@@ -68,6 +73,7 @@ def unpack(blob: bytes) -> Header:
     original_crc = r.unpack(CRC)[0]
     side_len, side_coded_len = r.varint(), r.varint()
     sha = r.take(MODEL_HASH_BYTES)
+    prior_sha = r.take(PRIOR_HASH_BYTES)
     count = r.varint()
     if count > MAX_SEGMENTS:
         raise FormatError("corrupted archive (JPEG segment count)")
@@ -80,5 +86,5 @@ def unpack(blob: bytes) -> Header:
     size = r.pos
     if size + side_coded_len + sum(n for _, n in segments) != len(blob):
         raise FormatError("corrupted archive (JPEG payload lengths)")
-    return Header(version, method, level, original_len, original_crc, side_len, side_coded_len, sha, segments, nll,
-                  size)
+    return Header(version, method, level, original_len, original_crc, side_len, side_coded_len, sha, prior_sha,
+                  segments, nll, size)

@@ -94,9 +94,13 @@ COST = -np.log2(np.maximum(np.arange(4096), 1) / 4096.0)
 
 
 class State:
-    """One segment's adaptive tables, fresh."""
+    """One segment's adaptive tables: fresh, or a copy of a prior's (a trained starting state,
+    arzip/jpeg/prior.py), which a segment then adapts as a fresh one would."""
 
-    def __init__(self) -> None:
+    def __init__(self, prior: "State | None" = None) -> None:
+        if prior is not None:
+            self.cells, self.weights, self.apm = prior.cells.copy(), prior.weights.copy(), prior.apm.copy()
+            return
         self.cells = np.zeros(CELLS, dtype=np.uint32)
         self.weights = np.full((WEIGHT_SETS, INPUTS + 1), (1 << MIX_SHIFT) // WEIGHT_INIT_DIV, dtype=np.int64)
         self.weights[:, INPUTS - 1:] = 0  # the bias, and the set's count of updates

@@ -5,7 +5,8 @@ take_apart decodes every scan's Huffman-coded data into per-component planes of 
 keeps all header bytes verbatim, and records the few choices an encoder makes beyond the
 coefficients (padding bits, where EOB runs end, where the file stops being what re-encoding
 gives: a truncated or damaged scan keeps the bytes from there on raw). It then rebuilds the file
-from its own result and refuses (NotCoefficients) unless every byte comes back.
+from its own result and refuses (NotCoefficients) unless every byte comes back. Longer than
+400 lines: the side's format, specified below, is read and written here and nowhere else.
 
 Side format, version 1 (integers are unsigned LEB128 varints, arzip.container.varint):
 
@@ -128,7 +129,11 @@ def take_apart(data: bytes, max_pixels: int) -> Parts:
         raise NotCoefficients(str(e)) from None
     if geometry.width * geometry.height > max_pixels:
         raise NotCoefficients(f"JPEG of {geometry.width}x{geometry.height} pixels is over the limit of {max_pixels}")
-    planes = [np.zeros((c.blocks_y, c.blocks_x, 64), np.int16) for c in geometry.components]
+    # views of one array in component order: the coefficient model codes them as one, uncopied
+    sizes = [c.blocks_y * c.blocks_x for c in geometry.components]
+    whole = np.zeros((sum(sizes), 64), np.int16)
+    planes = [whole[a - n:a].reshape(c.blocks_y, c.blocks_x, 64)
+              for c, n, a in zip(geometry.components, sizes, np.cumsum(sizes))]
     array = np.frombuffer(data, np.uint8)
     frame = layout.headers.frame
     records = []
