@@ -9,11 +9,13 @@ NotCoefficients and goes the byte path instead.
 """
 from __future__ import annotations
 
+import contextlib
 import zlib
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from .. import limits
+from .. import limits, native
 from ..bytes import archive as byte_archive
 from ..bytes.mixer import NetTables
 from ..errors import FormatError
@@ -40,10 +42,19 @@ def compress(data: bytes, level: int, net_for: Callable[[], NetTables], model_sh
     only: the byte model would spend a tenth of the file's time on a hundredth of its bytes."""
     parts = transcode.take_apart(data, max_pixels)
     strong = level >= STRONG_LEVEL
-    segments, costs = codec.encode(parts.geometry, parts.planes, strong, prior,
-                                   codec.SPLIT_MIN_BLOCKS_STRONG if strong else codec.SPLIT_MIN_BLOCKS)
     byte_model = level >= STRONG_LEVEL
-    side, _, used_model = byte_archive.encode_part(parts.side, net_for() if byte_model else None, model=byte_model)
+
+    def code_side() -> tuple[bytes, float, bool]:
+        return byte_archive.encode_part(parts.side, net_for() if byte_model else None, model=byte_model)
+
+    # the side is coded beside the coefficients: its coders (lzma, bz2, zlib, the byte model)
+    # release the interpreter lock, and a file with a large side (a thumbnail, data after EOI)
+    # would otherwise leave one core idle for a tenth of the time
+    with ThreadPoolExecutor(1) if native.threads() > 1 else contextlib.nullcontext() as pool:
+        side_job = pool.submit(code_side) if pool is not None else None
+        segments, costs = codec.encode(parts.geometry, parts.planes, strong, prior,
+                                       codec.SPLIT_MIN_BLOCKS_STRONG if strong else codec.SPLIT_MIN_BLOCKS)
+        side, _, used_model = side_job.result() if side_job is not None else code_side()
     header = container.Header(0, container.METHOD_STRONG if strong else container.METHOD_DEFAULT, level, len(data), zlib.crc32(data),
                               len(parts.side), len(side),
                               model_sha[:container.MODEL_HASH_BYTES] if used_model else
