@@ -15,7 +15,7 @@ version gets a new folder of archives, and the old folders stay, decoded by ever
                                                   # same bytes?
 
 Inputs are scikit-image photos and synthetic data only (no ../shared), so anyone can see
-what went in.
+what went in; JPEG inputs are kept in inputs/ as Pillow first wrote them.
 """
 from __future__ import annotations
 
@@ -100,6 +100,22 @@ def _chart(h: int, w: int) -> np.ndarray:
     return img
 
 
+INPUTS = HERE / "inputs"  # input files kept as they were made (a JPEG encoder's bytes change between versions)
+
+
+def _kept(name: str, make) -> bytes:
+    """The input file tests/golden/inputs/NAME, made by make() the first time."""
+    path = INPUTS / name
+    if not path.exists():
+        INPUTS.mkdir(exist_ok=True)
+        path.write_bytes(make())
+    return path.read_bytes()
+
+
+def _jpeg(pixels: np.ndarray, **options) -> bytes:
+    return _pillow(Image.fromarray(pixels), "JPEG", **options)
+
+
 def inputs() -> dict[str, tuple[str, bytes, dict]]:
     """name -> (how it is compressed: "file" or "bytes", the input, compress() keywords)."""
     astronaut, camera = _skimage("astronaut"), _skimage("camera")
@@ -126,7 +142,18 @@ def inputs() -> dict[str, tuple[str, bytes, dict]]:
     info.add_itxt("Comment", "κάτι", lang="el")
     # text.txt.arz holds arzip 0.1's __init__.py three times; a text that never changes for new ones
     text = "".join(f"{i}: {arzip.__doc__}" for i in range(3)).encode()
-    return {
+    photo = np.ascontiguousarray(astronaut[40:136, 150:278])  # 128x96
+    jpegs = {  # kind 3: the coefficient model's profiles, one and two segments, each kind of scan
+        "jpeg-baseline-420.jpg": lambda: _jpeg(photo, quality=85),
+        "jpeg-progressive-444.jpg": lambda: _jpeg(photo, quality=80, subsampling=0, progressive=True),
+        "jpeg-gray-restarts.jpg": lambda: _jpeg(np.ascontiguousarray(camera[200:296, 200:328]), quality=90,
+                                                restart_marker_blocks=3),
+        "jpeg-truncated.jpg": lambda: _jpeg(photo, quality=85, optimize=True)[:2500],
+        "jpeg-two-segments.jpg": lambda: _jpeg(astronaut, quality=40),  # 6,144 blocks
+        "jpeg-level9.jpg": lambda: _jpeg(photo, quality=92, subsampling=1),
+    }
+    kept = {name: ("file", _kept(name, make), {"level": 9} if "level9" in name else {}) for name, make in jpegs.items()}
+    return {**kept,
         "rgb-level5.png": ("file", _png(Image.fromarray(rgb)), NETWORK_ALONE),
         "rgb-level1.png": ("file", _png(Image.fromarray(rgb)), {"level": 1}),
         "rgb-level9.png": ("file", _png(Image.fromarray(rgb)), {"level": 9}),
@@ -255,11 +282,15 @@ def main() -> None:
             entry["samples"] = f"{samples.dtype.name} {list(samples.shape)}"
             entry["samples_sha256"] = sha256(np.ascontiguousarray(samples).tobytes())
             entry["parts"] = [f"{p['plane']}: {p['method']} {p['model']}" for p in summary["parts"]]
+        elif summary["kind"] == "jpeg":
+            entry["method"] = summary["method"]
+            entry["segments"] = summary["segments"]
+            entry["prior"] = summary["prior"]
         else:
             entry["methods"] = summary["methods"]
         archive.write_bytes(blob)
         manifest[key] = entry
-        print(f"{archive.name}: {len(blob)} bytes, {entry.get('parts') or entry.get('methods')}", file=sys.stderr)
+        print(f"{archive.name}: {len(blob)} bytes, {entry.get('parts') or entry.get('methods') or entry.get('method')}", file=sys.stderr)
     MANIFEST.write_text(json.dumps(manifest, indent=1, ensure_ascii=False) + "\n")
 
 
