@@ -21,6 +21,10 @@ os.environ["ARZIP_NATIVE"] = "jit"
 
 # the shared data folder sits beside the checkout (../shared/data); tests pass without it
 KODAK = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "kodak"
+# Tests that code JPEG files share one pytest-xdist worker (README's command: --dist loadgroup):
+# the JPEG path's kernels take about 85 s to compile from a cold cache (a fresh CI venv), and
+# two workers would each compile them.
+JPEG = pytest.mark.xdist_group("jpeg")
 
 
 def skimage_photo(name: str) -> np.ndarray:

@@ -19,6 +19,8 @@ from arzip.image import container as image_container
 from arzip.jpeg import container as jpeg_container
 from arzip.errors import ArzipError
 
+from .conftest import JPEG
+
 # bench/fuzz.py's header-field mutations (it imports nothing beyond numpy and the standard
 # library at load time, and runs nothing)
 _SPEC = importlib.util.spec_from_file_location("arzip_bench_fuzz", Path(__file__).resolve().parents[1] / "bench" / "fuzz.py")
@@ -85,7 +87,10 @@ class Seed(tuple):
         p.text(repr(self))
 
 
-@pytest.fixture(scope="module", params=list(SEEDS))
+# the JPEG seeds run on the worker that runs the JPEG tests (--dist loadgroup), which compiles the
+# JPEG path's kernels once (tests/conftest.py)
+@pytest.fixture(scope="module", params=[pytest.param(name, marks=JPEG) if name.startswith("jpeg") else name
+                                        for name in SEEDS])
 def seed(request) -> tuple[bytes, bytes]:
     blob = SEEDS[request.param]()
     out = Seed((blob, api.decompress(blob)))

@@ -15,6 +15,8 @@ import arzip
 from arzip import container
 from arzip.formats import picture
 
+from .conftest import JPEG
+
 GOLDEN = Path(__file__).resolve().parent / "golden"
 MANIFEST = json.loads((GOLDEN / "manifest.json").read_text())
 
@@ -24,6 +26,7 @@ def test_every_golden_archive_is_listed():
         sorted(f"{name}.arz" for name in MANIFEST)
 
 
+@JPEG  # it codes the JPEG inputs too
 def test_this_arzip_writes_the_golden_archives_of_its_version():
     """Re-encoding every input of the current version's folder gives its archive byte for byte:
     a change that alters coded bits fails here, and needs a new format version."""
@@ -40,7 +43,8 @@ def test_every_readable_version_has_golden_archives():
         assert (GOLDEN / f"{name}.arz").read_bytes()[4] == entry["format_version"]
 
 
-@pytest.mark.parametrize("name", sorted(MANIFEST))
+@pytest.mark.parametrize("name", [pytest.param(name, marks=JPEG) if "/jpeg-" in name else name
+                                  for name in sorted(MANIFEST)])
 def test_golden_archive_decodes_to_its_recorded_hash(name):
     entry = MANIFEST[name]
     blob = (GOLDEN / f"{name}.arz").read_bytes()

@@ -15,7 +15,9 @@ from arzip.errors import ArzipError, FormatError
 from arzip.jpeg import codec, contexts, prior, train, transcode
 from arzip.jpeg.transcode import ComponentGeometry, Geometry
 
-from .conftest import arzip as run_arzip, assert_one_line_error
+from .conftest import JPEG, arzip as run_arzip, assert_one_line_error
+
+pytestmark = JPEG  # one worker compiles the JPEG kernels (tests/conftest.py)
 
 
 def jpeg(pixels: np.ndarray, **options) -> bytes:

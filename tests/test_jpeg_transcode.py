@@ -16,7 +16,9 @@ from arzip.errors import FormatError, UnsupportedInput
 from arzip.jpeg import huffman, huffman_progressive, markers, transcode
 from arzip.jpeg.transcode import NotCoefficients, Parts, geometry_of, put_together, take_apart
 
-from .conftest import skimage_photo
+from .conftest import JPEG, skimage_photo
+
+pytestmark = JPEG  # one worker compiles the JPEG kernels (tests/conftest.py)
 
 LEPTON = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "jpeg"
 MAX_PIXELS = 1 << 26

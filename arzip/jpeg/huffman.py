@@ -268,19 +268,12 @@ def decode_sequential(data, start, end, layout, mcus_x, mcus_y, restart_interval
 
 @kernel(inline="always")
 def put(out, o, acc, nbits, bits, size):
-    """Append `size` bits (at most 32) to the accumulator (fewer than 32 held), writing 4 bytes
-    once it holds 32 or more, with a 00 stuffed after every FF."""
+    """Append `size` bits (at most 32) to the accumulator (fewer than 32 held), writing its whole
+    bytes once it holds 32 or more, with a 00 stuffed after every FF."""
     acc = (acc << size) | bits
     nbits += size
     if nbits >= 32:
-        for _ in range(4):
-            nbits -= 8
-            b = (acc >> nbits) & 0xFF
-            out[o] = b
-            o += 1
-            if b == 0xFF:
-                out[o] = 0
-                o += 1
+        o, nbits = put_whole(out, o, acc, nbits)
     return o, acc, nbits
 
 
