@@ -1,6 +1,14 @@
 """How one decision of the coefficient model is coded, and the decisions that make up a value:
 its magnitude class, sign and mantissa bits (arzip/jpeg/model.py decides which, in which
 contexts). Every step is integer arithmetic, so the decoder repeats the encoder's exactly.
+
+Why the flags: every function here allocates nothing, so numba compiles them without its
+reference counting (`_nrt=False`; a call no longer increments and decrements each array
+argument's count atomically: 13 % of a camera photo's time). The three per-decision steps
+(code_bit, code_direct, the mixer's _train) are inlined where they are called: a call passed
+some sixty words of array descriptors, and inlined they code a photo's coefficients 45 % faster,
+for 40 % more compile time (models/EXPERIMENTS.md J22, J27). The value coders stay functions of
+their own, which keeps compiling the block walk to about 30 s a profile and direction.
 """
 from __future__ import annotations
 
@@ -18,7 +26,7 @@ from .contexts import (R_DC_X, R_EDGE_SIGN_X, R_EDGE_CLASS_X, R_CLASS_X, APM_RAT
                        W_MANTISSA)
 
 
-@kernel(_nrt=False)
+@kernel(_nrt=False, inline="always")
 def code_bit(bit, ctx, n, cells, weights, row, row2, apm, inputs, decoding, strong, buf, at, coder, nll, cat):
     """One decision from the n cells ctx[0:n], mixed by weight set `row` (and, in the strong
     profile, by `row2` too, their logits averaged), refined by APM row `row`; returns (the
@@ -61,7 +69,7 @@ def code_bit(bit, ctx, n, cells, weights, row, row2, apm, inputs, decoding, stro
     return bit, at
 
 
-@kernel(_nrt=False)
+@kernel(_nrt=False, inline="always")
 def _train(weights, row, inputs, n, err):
     """One learning step of weight set `row` over inputs 0..n-1 and the bias, at a rate that
     starts high and settles as the set is used (its count of updates in the last column)."""
@@ -73,7 +81,7 @@ def _train(weights, row, inputs, n, err):
     weights[row, INPUTS - 1] = max(-(1 << 22), min(1 << 22, weights[row, INPUTS - 1] + ((256 * err + 0x8000) >> 16)))
 
 
-@kernel(_nrt=False)
+@kernel(_nrt=False, inline="always")
 def code_direct(bit, k, cells, decoding, buf, at, coder, nll, cat):
     """One decision from cell k alone."""
     p = max(1, min(4095, counters.p12(cells, k)))
