@@ -92,34 +92,41 @@ def segment_bands(lay: Layout, coefs: np.ndarray, split_min_blocks: int) -> list
     return [cut, lay.bands - cut]
 
 
+def _encoder(geometry: Geometry, planes: list[np.ndarray], strong: bool):
+    """(the layout, the planes as one array, one_segment): one_segment(first, bands, st) codes
+    bands first.. on st's tables, which it adapts, into (stream, NLL per kind of decision)."""
+    encode_bands = model.KERNELS[False, strong]
+    lay = layout_of(geometry)
+    coefs = joined(planes)
+    counts = np.zeros(lay.blocks, dtype=np.int8)
+    dc_residuals = np.zeros(lay.blocks, dtype=np.int32)
+
+    def one_segment(first: int, bands: int, st: contexts.State) -> tuple[bytes, np.ndarray]:
+        coder, nll = arithmetic.encoder_state(), np.zeros(contexts.COST_KINDS)
+        buf = np.empty(int(sum(lay.width * lay.rows)) * WORST_BYTES_PER_BLOCK + 8, dtype=np.uint8)
+        pieces = []
+        for b in range(first, first + bands):
+            end = encode_bands(coefs, lay.offset, lay.width, lay.rows, lay.quant, counts, dc_residuals, b, b + 1, first,
+                               st.cells, st.weights, st.apm, buf, 0, coder, nll)
+            pieces.append(buf[:end].tobytes())
+        end = arithmetic.flush(coder, buf, 0)
+        pieces.append(buf[:end].tobytes())
+        return b"".join(pieces), nll
+
+    return lay, coefs, one_segment
+
+
 def encode(geometry: Geometry, planes: list[np.ndarray], strong: bool, prior: contexts.State | None,
            split_min_blocks: int) -> tuple[list[tuple[int, bytes]], np.ndarray]:
     """([(bands, stream)] per segment, the model's NLL in bits per kind of decision,
     contexts.COST_NAMES) of the planes, with the default or the strong profile of the model,
     each segment's tables starting from prior's (fresh where None); an image of at least
     split_min_blocks blocks is cut in two segments."""
-    encode_bands = model.KERNELS[False, strong]
-    lay = layout_of(geometry)
-    coefs = joined(planes)
-    counts = np.zeros(lay.blocks, dtype=np.int8)
-    dc_residuals = np.zeros(lay.blocks, dtype=np.int32)
+    lay, coefs, one_segment = _encoder(geometry, planes, strong)
     splits = segment_bands(lay, coefs, split_min_blocks)
-
-    def one(first: int, bands: int) -> tuple[bytes, np.ndarray]:
-        st, coder, nll = contexts.State(prior), arithmetic.encoder_state(), np.zeros(contexts.COST_KINDS)
-        band_blocks = int(sum(lay.width * lay.rows))
-        buf = np.empty(band_blocks * WORST_BYTES_PER_BLOCK + 8, dtype=np.uint8)
-        pieces = []
-        for b in range(first, first + bands):
-            end = encode_bands(coefs, lay.offset, lay.width, lay.rows, lay.quant, counts, dc_residuals, b, b + 1, first,
-                                      st.cells, st.weights, st.apm, buf, 0, coder, nll)
-            pieces.append(buf[:end].tobytes())
-        end = arithmetic.flush(coder, buf, 0)
-        pieces.append(buf[:end].tobytes())
-        return b"".join(pieces), nll
-
     firsts = [sum(splits[:i]) for i in range(len(splits))]
-    done = _side_by_side(one, list(zip(firsts, splits)))
+    done = _side_by_side(lambda first, bands: one_segment(first, bands, contexts.State(prior)),
+                         list(zip(firsts, splits)))
     return [(bands, stream) for bands, (stream, _) in zip(splits, done)], sum(n for _, n in done)
 
 
@@ -158,19 +165,10 @@ def decode(geometry: Geometry, segments: list[tuple[int, bytes]], strong: bool,
 
 
 def learn(geometry: Geometry, planes: list[np.ndarray], strong: bool, st: contexts.State) -> float:
-    """Run the encoder over the planes as one segment, adapting st's tables in place (the
-    output is dropped); returns the NLL in bits. How a prior is trained (arzip/jpeg/train.py)."""
-    encode_bands = model.KERNELS[False, strong]
-    lay = layout_of(geometry)
-    coefs = joined(planes)
-    counts = np.zeros(lay.blocks, dtype=np.int8)
-    dc_residuals = np.zeros(lay.blocks, dtype=np.int32)
-    coder, nll = arithmetic.encoder_state(), np.zeros(contexts.COST_KINDS)
-    buf = np.empty(int(sum(lay.width * lay.rows)) * WORST_BYTES_PER_BLOCK + 8, dtype=np.uint8)
-    for b in range(lay.bands):
-        encode_bands(coefs, lay.offset, lay.width, lay.rows, lay.quant, counts, dc_residuals, b, b + 1, 0,
-                     st.cells, st.weights, st.apm, buf, 0, coder, nll)
-    return float(nll.sum())
+    """Code the planes as one segment on st's tables, adapting them in place (the stream is
+    dropped); returns the NLL in bits. How a prior is trained (arzip/jpeg/train.py)."""
+    lay, _, one_segment = _encoder(geometry, planes, strong)
+    return float(one_segment(0, lay.bands, st)[1].sum())
 
 
 def _side_by_side(work, items: list[tuple]) -> list:
