@@ -792,21 +792,33 @@ def _model_hash(name: str, n: int) -> bytes:
     return registry.hash_prefix(name, n)
 
 
+EDITS = ("bit flip", "overwrite", "insert", "delete", "truncate")
+
+
+def _edit(rng: np.random.Generator, data: bytes, kinds: int) -> tuple[bytes, int, int]:
+    """(data with one edit, which edit: an index of EDITS below `kinds`, where): a bit flipped,
+    up to 4 bytes overwritten, 1-8 random bytes inserted, 1-8 deleted, or the rest cut off."""
+    edited = bytearray(data)
+    op = int(rng.integers(0, kinds))
+    at = int(rng.integers(0, len(data)))
+    if op == 0:
+        edited[at] ^= 1 << int(rng.integers(0, 8))
+    elif op == 1:
+        edited[at:at + 4] = rng.bytes(len(edited[at:at + 4]))
+    elif op == 2:
+        edited[at:at] = rng.bytes(int(rng.integers(1, 9)))
+    elif op == 3:
+        del edited[at:at + int(rng.integers(1, 9))]
+    else:
+        del edited[at:]
+    return bytes(edited), op, at
+
+
 def _wrapper_value(rng: np.random.Generator, w: bytes, heavy: bool = True) -> tuple[bytes, str]:
     r = int(rng.integers(0, 8 if heavy else 7))
     if r == 0 and w:
-        edited = bytearray(w)
-        op = int(rng.integers(0, 4))
-        i = int(rng.integers(0, len(w)))
-        if op == 0:
-            edited[i] ^= 1 << int(rng.integers(0, 8))
-        elif op == 1:
-            edited[i:i + 4] = rng.bytes(len(edited[i:i + 4]))
-        elif op == 2:
-            edited[i:i] = rng.bytes(int(rng.integers(1, 9)))
-        else:
-            del edited[i:i + int(rng.integers(1, 9))]
-        return bytes(edited), f"edited ({('bit flip', 'overwrite', 'insert', 'delete')[op]} at {i})"
+        edited, op, i = _edit(rng, w, 4)
+        return edited, f"edited ({EDITS[op]} at {i})"
     if r <= 1:
         k = int(rng.integers(0, max(1, len(w))))
         return w[:k], f"truncated to {k} B"
@@ -1082,21 +1094,8 @@ def _side_value(side: bytes, field: str, rng: np.random.Generator) -> tuple[byte
         chunk = side[c_start:start] + edited + side[end:c_end]
         new = side[:length_at] + container.varint(len(chunk)) + chunk + side[c_end:]
         return new, f"scan {k} header, {name} at {start - c_start}: {label}"
-    edited = bytearray(side)
-    n = len(side)
-    op = int(rng.integers(0, 5))
-    at = int(rng.integers(0, n))
-    if op == 0:
-        edited[at] ^= 1 << int(rng.integers(0, 8))
-    elif op == 1:
-        edited[at:at + 4] = rng.bytes(len(edited[at:at + 4]))
-    elif op == 2:
-        edited[at:at] = rng.bytes(int(rng.integers(1, 9)))
-    elif op == 3:
-        del edited[at:at + int(rng.integers(1, 9))]
-    else:
-        del edited[at:]
-    return bytes(edited), f"{('bit flip', 'overwrite', 'insert', 'delete', 'truncate')[op]} at {at} of {n} B"
+    edited, op, at = _edit(rng, side, 5)
+    return edited, f"{EDITS[op]} at {at} of {len(side)} B"
 
 
 def field_mutation(blob: bytes, rng: np.random.Generator, field: str | None = None) -> tuple[str, str, bytes]:
