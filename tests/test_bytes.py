@@ -261,3 +261,24 @@ def test_train_export_and_code(tmp_path):
     payload, nll, segments = byte_codec.encode_block(net, data)
     assert byte_codec.decode_block(net, payload, len(data), segments, sized=True) == data
     assert abs(8 * len(payload) - nll) < 0.01 * nll + 64  # rate = NLL
+
+
+def test_noise_skips_the_model_but_keeps_lzma(monkeypatch):
+    """A random-looking block is not handed to the byte model (seconds per megabyte to lose its
+    header), yet a repeat inside it still reaches lzma; text still goes to the model."""
+    rng = np.random.default_rng(7)
+    noise = rng.bytes(1 << 16)
+    text = (b"the model still codes text " * 4000)[:1 << 16]
+    assert byte_archive.looks_random(noise) and byte_archive.looks_random(noise * 4)
+    assert not byte_archive.looks_random(text) and not byte_archive.looks_random(noise[:1000])
+    net = registry.load_bytes(registry.bytes_model())
+    real_encode = byte_codec.encode_block
+    called = []
+    monkeypatch.setattr(byte_codec, "encode_block", lambda *a, **k: called.append(1) or real_encode(*a, **k))
+    record, _ = byte_archive.code_block(net, noise)
+    assert record.method == byte_container.METHOD_STORED and not called
+    record, _ = byte_archive.code_block(net, noise * 4)
+    assert record.method == byte_container.METHOD_LZMA and len(record.coded) < len(noise) * 1.1 and not called
+    assert byte_archive.decode_block(net, record, 4) == noise * 4
+    byte_archive.code_block(net, text)
+    assert called

@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
+import numpy as np
+
 from .. import limits
 from ..errors import FormatError
 from . import codec, container as bc
@@ -24,6 +26,9 @@ from .mixer import NetTables
 
 # xz -9e, with the dictionary cut to the block size (a larger one cannot help, and costs memory)
 _LZMA_FILTERS = [{"id": lzma.FILTER_LZMA2, "preset": 9 | lzma.PRESET_EXTREME, "dict_size": bc.BLOCK_SIZE}]
+# for a block that looks random: lzma's fastest search, which still finds a repeat anywhere in the
+# block (the one structure noise can hide), at half the time; the same decoder reads it
+_LZMA_QUICK_FILTERS = [{"id": lzma.FILTER_LZMA2, "preset": 1, "dict_size": bc.BLOCK_SIZE}]
 
 
 def _deflate(block: bytes) -> bytes:
@@ -33,7 +38,12 @@ def _deflate(block: bytes) -> bytes:
     return min(zlib.compress(block, 9), filtered.compress(block) + filtered.flush(), key=len)
 
 
-def _classical(block: bytes) -> dict[int, bytes]:
+def _classical(block: bytes, noise: bool = False) -> dict[int, bytes]:
+    """The classical candidates for a block; for noise (looks_random) lzma's quick search alone,
+    beside storing it."""
+    if noise:
+        return {bc.METHOD_LZMA: lzma.compress(block, format=lzma.FORMAT_RAW, filters=_LZMA_QUICK_FILTERS),
+                bc.METHOD_STORED: block}
     return {bc.METHOD_LZMA: lzma.compress(block, format=lzma.FORMAT_RAW, filters=_LZMA_FILTERS),
             bc.METHOD_ZLIB: _deflate(block),
             bc.METHOD_BZ2: bz2.compress(block, 9),
@@ -75,12 +85,35 @@ def decode_block(net: NetTables, block: bc.Block, version: int) -> bytes:
         raise FormatError(f"corrupted archive ({bc.METHODS[block.method]} block: {e})") from None
 
 
+# a block whose bytes are this close to uniform and which zlib's fastest level cannot shrink is
+# noise to every coder here (arithmetic-coded JPEG data, encrypted or already compressed bytes):
+# the byte model would spend seconds per megabyte to lose its header (models/EXPERIMENTS.md J29)
+RANDOM_ENTROPY = 7.99       # bits per byte, order 0
+RANDOM_DEFLATE_RATIO = 0.999
+
+
+def looks_random(block: bytes) -> bool:
+    """Whether block is noise to every coder here: its order-0 entropy at least RANDOM_ENTROPY
+    bits per byte and zlib level 1 saving under 0.1 %. A few milliseconds a megabyte; blocks
+    under 16 kB never qualify (their byte counts cannot reach that entropy)."""
+    if len(block) < 1 << 14:
+        return False
+    counts = np.bincount(np.frombuffer(block, dtype=np.uint8), minlength=256)
+    seen = counts[counts > 0] / len(block)
+    if -(seen * np.log2(seen)).sum() < RANDOM_ENTROPY:
+        return False
+    return len(zlib.compress(block, 1)) >= RANDOM_DEFLATE_RATIO * len(block)
+
+
 def code_block(net: NetTables, block: bytes, model_cost: int = 0, model: bool = True) -> tuple[bc.Block, float]:
     """One block coded by the model or, when smaller (by model_cost bytes: what naming the model
     costs elsewhere), a classical coder; and the model's NLL (0 without the model: model=False
-    tries the classical coders alone)."""
+    tries the classical coders alone; a block that looks_random tries lzma's quick search and
+    storing)."""
+    noise = looks_random(block)
+    model = model and not noise
     coded, nll, segments = codec.encode_block(net, block) if model else (b"", 0.0, 0)
-    candidates = {bc.METHOD_MODEL: coded, **_classical(block)} if model else _classical(block)
+    candidates = {bc.METHOD_MODEL: coded, **_classical(block)} if model else _classical(block, noise)
     method = min(candidates, key=lambda m: (len(candidates[m]) + (model_cost if m == bc.METHOD_MODEL else 0), m))
     return bc.Block(method, len(block), segments if method == bc.METHOD_MODEL else 0, candidates[method]), nll
 
