@@ -195,3 +195,11 @@ def test_command_line_compress_and_decompress_a_jpeg(tmp_path, crop):
     r = run_arzip("info", tmp_path / "photo.jpg.arz")
     assert "arz JPEG" in r.stdout
     assert_one_line_error(run_arzip("decompress", "--to", "png", "-f", tmp_path / "photo.jpg.arz"), "--to")
+
+
+def test_the_jpeg_tests_share_one_worker(request):
+    """Under README's `--dist loadgroup` the JPEG tests run on one worker, which compiles the
+    JPEG path once; pytest-xdist marks that by the group's name at the end of the test's id
+    (pytest 9.2 dropped it, and the suite compiled the JPEG path on both workers)."""
+    if request.config.getvalue("loadgroup"):
+        assert request.node.nodeid.endswith("@jpeg")
