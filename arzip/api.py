@@ -178,11 +178,11 @@ def decompress_pil(blob: bytes):
     return picture.to_pil(decompress_picture(blob))
 
 
-def compress_bytes(data: bytes) -> bytes:
-    """Any bytes -> .arz archive bytes (the byte path: byte model, or a classical coder per
-    block where that is smaller)."""
+def compress_bytes(data: bytes, level: int | None = None) -> bytes:
+    """Any bytes -> .arz archive bytes (the byte path: the context-mixing coder, or a classical
+    coder per block where that is smaller; level 9 codes large blocks on one core, smaller)."""
     out = io.BytesIO()
-    _compress_bytes_stream(io.BytesIO(data), out)
+    _compress_bytes_stream(io.BytesIO(data), out, level)
     return out.getvalue()
 
 
@@ -229,7 +229,7 @@ def compress(data: bytes, level: int | None = None, as_: str = "auto", suffix: s
     if as_ == "jpeg" or (as_ == "auto" and is_jpeg(data)):
         return _compress_jpeg_or_bytes(data, as_, level)
     pic = _picture_from_file(data, as_, suffix=suffix)
-    return _compress_picture(pic, data, as_, level=level) if pic else compress_bytes(data)
+    return _compress_picture(pic, data, as_, level=level) if pic else compress_bytes(data, level)
 
 
 def _compress_jpeg_or_bytes(data: bytes, as_: str, level: int | None) -> bytes:
@@ -240,7 +240,7 @@ def _compress_jpeg_or_bytes(data: bytes, as_: str, level: int | None) -> bytes:
     except UnsupportedInput:
         if as_ == "jpeg":
             raise
-        return compress_bytes(data)
+        return compress_bytes(data, level)
 
 
 def _compress_picture(pic: picture.Picture, data: bytes, as_: str, **how) -> bytes:
@@ -251,7 +251,7 @@ def _compress_picture(pic: picture.Picture, data: bytes, as_: str, **how) -> byt
     except UnsupportedInput:
         if as_ == "image":
             raise
-        return compress_bytes(data)
+        return compress_bytes(data, how.get("level"))
 
 
 PATHS = ("auto", "bytes", "image", "jpeg")
@@ -294,10 +294,11 @@ def _byte_net(head: byte_container.Head) -> NetTables:
     return registry.load_bytes(registry.installed(head.model_name, head.model_sha))
 
 
-def _compress_bytes_stream(src: BinaryIO, dst: BinaryIO) -> byte_archive.Summary:
+def _compress_bytes_stream(src: BinaryIO, dst: BinaryIO, level: int | None = None) -> byte_archive.Summary:
     name = registry.bytes_model()
     return byte_archive.compress_stream(src, dst, registry.load_bytes(name),
-                                        registry.hash_prefix(name, byte_container.COMPACT_MODEL_HASH_BYTES))
+                                        registry.hash_prefix(name, byte_container.COMPACT_MODEL_HASH_BYTES),
+                                        byte_archive.DEFAULT_LEVEL if level is None else level)
 
 
 def info(blob: bytes) -> dict:
@@ -471,7 +472,7 @@ def compress_file(source: str | Path, target: str | Path | None = None, force: b
                 return report
             src, head = io.BytesIO(data), b""
         with files.open_output(target, force, keep) as dst:
-            summary = _compress_bytes_stream(files.Prefixed(head, src), dst)
+            summary = _compress_bytes_stream(files.Prefixed(head, src), dst, level)
     if verify:
         _verified(target, lambda: _same_bytes(target, source))
     if remove_source:

@@ -30,7 +30,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import api, registry
-from .bytes import codec as byte_codec, mixer
+from .bytes import archive as byte_archive, cm, codec as byte_codec, mixer
+from .bytes import container as byte_container
 from .bytes.container import BLOCK_SIZE
 from .coder import bit_costs
 from .container import KIND_IMAGE, MAGIC, PREFIX_SIZE, kind_of
@@ -90,7 +91,10 @@ def explain_archive(pic: Picture, blob: bytes) -> Explanation:
     header = image_container.read_header(blob, api.DEFAULT_MAX_PIXELS)
     factor = planes.widening(pic, header.parts)  # a 16-bit image coded as the 8-bit one it widens
     s, maps, coders = (pic.samples // factor).astype(np.uint8) if factor else pic.samples, [], []
+    at = header.size  # where the part's payload starts
     for part in header.parts:
+        at += part.payload_len
+        first_byte = blob[at - part.payload_len] if part.payload_len else -1
         plane = image_container.PLANES[part.plane]
         if part.method in image_container.NETWORK_METHODS:
             name = registry.installed(*header.models[part.model])
@@ -135,7 +139,7 @@ def explain_archive(pic: Picture, blob: bytes) -> Explanation:
         stream = serialise.serialise(np.ascontiguousarray(samples), depth, ct, part.transform)
         net = registry.installed(*header.models[part.model]) if part.model != image_container.NO_MODEL else \
             registry.bytes_model()  # a part that names no model was stored classically, yet costed by the model
-        costs = _byte_costs(stream, net, sized=header.version >= 4)
+        costs = _byte_costs(stream, net, header.version, first_byte)
         maps.append(_sample_costs(costs, samples.shape, depth, part.transform))
         rows = {serialise.PNG: "PNG-filtered rows", serialise.MED: "MED residuals"}[part.transform]
         coders.append(f"{'every sample' if plane == 'samples' else plane} by the byte model {net} on {rows}" +
@@ -158,14 +162,23 @@ def _network_bits(image: np.ndarray, name: str, part: image_container.Part) -> n
     return np.concatenate([codec.bits_map(model, stripe, part.layout, part.scale_offsets) for stripe in stripes])
 
 
-def _byte_costs(stream: bytes, name: str, sized: bool) -> np.ndarray:
-    """(len(stream),) bits the byte model spends on each byte: the model run of
-    arzip.bytes.codec.encode_block (blocks, segments; tables sized to the block from format
-    version 4 on), so the sum is the part's NLL. The mixer codes step t of a block as byte t
-    of every segment still running, bit 7 first (arzip.bytes.mixer)."""
+def _byte_costs(stream: bytes, name: str, version: int, first_byte: int) -> np.ndarray:
+    """(len(stream),) bits the byte path's model spends on each byte, as the writer of format
+    `version` ran it, so the sum is the part's NLL: from version 6 the context-mixing coder
+    (arzip.bytes.cm, as the default level cuts a block) unless the part is one block of the
+    first byte model (its first byte, the block's method, says so); before, the model run of
+    arzip.bytes.codec.encode_block (blocks, segments; tables sized to the block from version 4
+    on), which codes step t of a block as byte t of every segment still running, bit 7 first
+    (arzip.bytes.mixer)."""
     net = registry.load_bytes(name)
     out = np.empty(len(stream), dtype=np.float64)
+    first_model = len(stream) <= BLOCK_SIZE and first_byte == byte_container.METHOD_MODEL
     for b0 in range(0, len(stream), BLOCK_SIZE):
+        if version >= 6 and not first_model:
+            block = stream[b0:b0 + BLOCK_SIZE]
+            out[b0:b0 + len(block)] = cm.byte_costs(net, block, cm.segments_for(len(block), byte_archive.DEFAULT_LEVEL))
+            continue
+        sized = version >= 4
         block = np.frombuffer(stream, dtype=np.uint8, count=min(BLOCK_SIZE, len(stream) - b0), offset=b0)
         state = mixer.MixerState(len(block), byte_codec.segments_for(len(block)), net, sized)
         segments, starts = state.segments, b0 + state.seg_start

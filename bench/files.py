@@ -10,11 +10,12 @@ arzip's byte path (`arzip.bytes.archive.compress_stream`, what `arzip.compress_b
 also reports the model's NLL; in this process, after a warm-up so model loading and JIT
 compilation are not counted) and by gzip -9, bzip2 -9, xz -9e, zstd -19 and brotli -11
 (their Python bindings, same settings as the command-line tools). Every arzip decode is
-compared with the original and the run aborts if any differs. Rates are bits per byte
+compared with the original and the run aborts if any differs. arzip runs at its default level
+and at -9 (one segment per block where the default cuts a block of 2 MiB or more in two). Rates are bits per byte
 (8 * compressed / original); a group's total is total compressed bits over total bytes.
 
     python bench/files.py [DATA_DIR] [--groups canterbury,canterbury_large,enwik8_partial]
-                          [--out bench/results] [--name files] [--threads N]
+                          [--out bench/results] [--name files] [--threads N (default 2)]
 
 writes OUT/NAME.md and OUT/NAME.json.
 """
@@ -38,7 +39,7 @@ import zstandard
 
 import arzip
 from arzip import registry
-from arzip.bytes import archive as byte_archive, container as byte_container
+from arzip.bytes import archive as byte_archive, cm, container as byte_container
 
 REFERENCES = {
     "gzip-9": lambda d: gzip.compress(d, 9, mtime=0),
@@ -48,24 +49,38 @@ REFERENCES = {
     "brotli-11": lambda d: brotli.compress(d, quality=11),
 }
 DEFAULT_GROUPS = ["canterbury", "canterbury_large", "enwik8_partial"]
+CODECS = ["arzip", "arzip-9", *REFERENCES]
 
 
-def measure(path: Path) -> dict:
-    data = path.read_bytes()
+def _arzip(path: Path, data: bytes, level: int) -> tuple[int, float, float, byte_archive.Summary]:
+    """(archive bytes, compress s, decompress s, summary) of the byte path at `level`."""
     name = registry.bytes_model()
     out = io.BytesIO()
     t0 = time.perf_counter()
     summary = byte_archive.compress_stream(io.BytesIO(data), out, registry.load_bytes(name),
-                                           registry.hash_prefix(name, byte_container.COMPACT_MODEL_HASH_BYTES))
+                                           registry.hash_prefix(name, byte_container.COMPACT_MODEL_HASH_BYTES), level)
     t1 = time.perf_counter()
     blob = out.getvalue()
     back = arzip.decompress_bytes(blob)
     t2 = time.perf_counter()
     if back != data:
         sys.exit(f"{path}: decoded bytes differ from the original")
+    return len(blob), t1 - t0, t2 - t1, summary
+
+
+def measure(path: Path) -> dict:
+    """arzip at the default level and at -9 (which differ only where a block is cut in two
+    segments, from cm.SPLIT_MIN bytes: elsewhere -9's columns repeat the default's), and the
+    references."""
+    data = path.read_bytes()
+    size, encode_s, decode_s, summary = _arzip(path, data, byte_archive.DEFAULT_LEVEL)
     methods = {m: summary.methods.count(m) for m in sorted(set(summary.methods))}
-    row = {"file": path.name, "bytes": len(data), "arzip": len(blob), "encode_s": t1 - t0, "decode_s": t2 - t1,
+    row = {"file": path.name, "bytes": len(data), "arzip": size, "encode_s": encode_s, "decode_s": decode_s,
            "nll_bits": summary.nll_bits, "methods": methods}
+    if len(data) >= cm.SPLIT_MIN:
+        row["arzip-9"], row["encode9_s"], row["decode9_s"], _ = _arzip(path, data, 9)
+    else:
+        row["arzip-9"], row["encode9_s"], row["decode9_s"] = size, encode_s, decode_s
     for name, fn in REFERENCES.items():
         row[name] = len(fn(data))
     return row
@@ -77,27 +92,30 @@ def bpb(compressed: int, n: int) -> float:
 
 def group_totals(rows: list[dict]) -> dict:
     n = sum(r["bytes"] for r in rows)
-    out = {"bytes": n, "encode_s": sum(r["encode_s"] for r in rows), "decode_s": sum(r["decode_s"] for r in rows),
-           "nll_bpb": sum(r["nll_bits"] for r in rows) / n}
-    for codec in ["arzip", *REFERENCES]:
+    out = {"bytes": n, "nll_bpb": sum(r["nll_bits"] for r in rows) / n}
+    for key in ("encode_s", "decode_s", "encode9_s", "decode9_s"):
+        out[key] = sum(r[key] for r in rows)
+    for codec in CODECS:
         out[codec] = bpb(sum(r[codec] for r in rows), n)
     return out
 
 
 def markdown(results: dict) -> str:
-    codecs = ["arzip", *REFERENCES]
+    codecs = CODECS
     lines = ["# Files: arzip byte path vs classical compressors", "",
              f"{results['date']}, {results['machine']}, {results['threads']} thread(s), arzip "
              f"{results['arzip_version']}, byte model `{results['model']}`. Bits per byte "
              "(8 x compressed / original); totals are total bits over total bytes. "
              "Made by `python bench/files.py`.", "",
              "## Totals", "",
-             "| group | bytes | " + " | ".join(codecs) + " | arzip model NLL | arzip KB/s compress / decompress |",
-             "|---|---|" + "---|" * len(codecs) + "---|---|"]
+             "| group | bytes | " + " | ".join(codecs) + " | arzip model NLL | arzip kB/s compress / decompress"
+             " | arzip-9 kB/s |",
+             "|---|---|" + "---|" * len(codecs) + "---|---|---|"]
     for group, t in results["totals"].items():
         lines.append(f"| {group} | {t['bytes']:,} | " + " | ".join(f"{t[c]:.3f}" for c in codecs)
                      + f" | {t['nll_bpb']:.3f} | {t['bytes'] / 1e3 / t['encode_s']:.0f} / "
-                     f"{t['bytes'] / 1e3 / t['decode_s']:.0f} |")
+                     f"{t['bytes'] / 1e3 / t['decode_s']:.0f} | {t['bytes'] / 1e3 / t['encode9_s']:.0f} / "
+                     f"{t['bytes'] / 1e3 / t['decode9_s']:.0f} |")
     lines += ["", "## Every file", "",
               "| group | file | bytes | " + " | ".join(codecs) + " | vs best of xz, zstd | blocks | "
               "compress s | decompress s |",
@@ -119,7 +137,7 @@ def main() -> None:
     ap.add_argument("--groups", default=",".join(DEFAULT_GROUPS))
     ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "results"))
     ap.add_argument("--name", default="files")
-    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=2, help="arzip's threads (default 2: both cores)")
     args = ap.parse_args()
     arzip.set_threads(args.threads)
     arzip.decompress_bytes(arzip.compress_bytes(b"warm-up: load the model, compile the kernels " * 50))

@@ -21,7 +21,7 @@ import numpy as np
 
 from .. import limits
 from ..errors import FormatError
-from . import codec, container as bc
+from . import cm, codec, container as bc
 from .mixer import NetTables
 
 # xz -9e, with the dictionary cut to the block size (a larger one cannot help, and costs memory)
@@ -70,6 +70,15 @@ def decode_block(net: NetTables, block: bc.Block, version: int) -> bytes:
             return codec.decode_block(net, block.coded, block.raw_len, block.segments, sized=version >= 4)
         except (ValueError, RuntimeError, AssertionError) as e:
             raise FormatError(f"corrupted archive (block does not decode: {e})") from None
+    if block.method == bc.METHOD_CM:
+        # a cm block has one or two segments and its payload holds 8 decisions per byte
+        if block.segments not in (1, 2) or block.segments > block.raw_len:
+            raise FormatError(f"corrupted archive (a block of {block.raw_len} bytes in {block.segments} segments)")
+        limits.check_justified(len(block.coded), 8 * block.raw_len, limits.MIN_BITS_BINARY, "cm block")
+        try:
+            return cm.decode_block(net, block.coded, block.raw_len, block.segments)
+        except (ValueError, RuntimeError, AssertionError) as e:
+            raise FormatError(f"corrupted archive (block does not decode: {e})") from None
     if block.method == bc.METHOD_STORED:
         if len(block.coded) != block.raw_len:
             raise FormatError("corrupted archive (stored block has the wrong size)")
@@ -84,6 +93,11 @@ def decode_block(net: NetTables, block: bc.Block, version: int) -> bytes:
     except (lzma.LZMAError, zlib.error, OSError, EOFError, ValueError) as e:
         raise FormatError(f"corrupted archive ({bc.METHODS[block.method]} block: {e})") from None
 
+
+DEFAULT_LEVEL = 5  # the byte path's levels differ only in how a block is cut (cm.segments_for)
+# blocks up to this size also try the first byte model ("model" blocks): on a few hundred bytes
+# of tables (a JPEG's side) it can beat the context-mixing coder by a sixth, at little time
+SMALL_BLOCK = 1 << 14
 
 # a block whose bytes are this close to uniform and which zlib's fastest level cannot shrink is
 # noise to every coder here (arithmetic-coded JPEG data, encrypted or already compressed bytes):
@@ -105,17 +119,28 @@ def looks_random(block: bytes) -> bool:
     return len(zlib.compress(block, 1)) >= RANDOM_DEFLATE_RATIO * len(block)
 
 
-def code_block(net: NetTables, block: bytes, model_cost: int = 0, model: bool = True) -> tuple[bc.Block, float]:
-    """One block coded by the model or, when smaller (by model_cost bytes: what naming the model
-    costs elsewhere), a classical coder; and the model's NLL (0 without the model: model=False
-    tries the classical coders alone; a block that looks_random tries lzma's quick search and
-    storing)."""
+def code_block(net: NetTables, block: bytes, model_cost: int = 0, model: bool = True,
+               level: int = DEFAULT_LEVEL) -> tuple[bc.Block, float]:
+    """One block coded by the context-mixing coder (arzip/bytes/cm; small blocks also by the
+    first byte model) or, when smaller (by model_cost bytes: what naming the model costs
+    elsewhere), a classical coder; and the chosen model's NLL (the cm coder's where a classical
+    coder won; 0 without a model: model=False tries the classical coders alone, a block that
+    looks_random lzma's quick search and storing). The level decides the segments
+    (cm.segments_for)."""
     noise = looks_random(block)
     model = model and not noise
-    coded, nll, segments = codec.encode_block(net, block) if model else (b"", 0.0, 0)
-    candidates = {bc.METHOD_MODEL: coded, **_classical(block)} if model else _classical(block, noise)
-    method = min(candidates, key=lambda m: (len(candidates[m]) + (model_cost if m == bc.METHOD_MODEL else 0), m))
-    return bc.Block(method, len(block), segments if method == bc.METHOD_MODEL else 0, candidates[method]), nll
+    if not model:
+        candidates = _classical(block, noise)
+        method = min(candidates, key=lambda m: (len(candidates[m]), m))
+        return bc.Block(method, len(block), 0, candidates[method]), 0.0
+    segments = {bc.METHOD_CM: cm.segments_for(len(block), level)}
+    coded, nll = cm.encode_block(net, block, segments[bc.METHOD_CM])
+    candidates, nlls = {bc.METHOD_CM: coded}, {bc.METHOD_CM: nll}
+    if len(block) <= SMALL_BLOCK:
+        candidates[bc.METHOD_MODEL], nlls[bc.METHOD_MODEL], segments[bc.METHOD_MODEL] = codec.encode_block(net, block)
+    candidates.update(_classical(block))
+    method = min(candidates, key=lambda m: (len(candidates[m]) + (model_cost if m in bc.SEGMENTED else 0), m))
+    return bc.Block(method, len(block), segments.get(method, 0), candidates[method]), nlls.get(method, nll)
 
 
 _SMALL_PART = struct.Struct("<BH")  # method, segments
@@ -129,13 +154,13 @@ def encode_part(data: bytes, net: NetTables, model_cost: int = 0, model: bool = 
     model=False: the classical coders alone."""
     if len(data) <= bc.BLOCK_SIZE:
         record, nll = code_block(net, data, model_cost, model)
-        return _SMALL_PART.pack(record.method, record.segments) + record.coded, nll, record.method == bc.METHOD_MODEL
+        return _SMALL_PART.pack(record.method, record.segments) + record.coded, nll, record.method in bc.SEGMENTED
     out, nll, used_model = io.BytesIO(), 0.0, False
     for i in range(0, len(data), bc.BLOCK_SIZE):
         record, block_nll = code_block(net, data[i:i + bc.BLOCK_SIZE], model_cost, model)
         bc.write_block(out, record)
         nll += block_nll
-        used_model |= record.method == bc.METHOD_MODEL
+        used_model |= record.method in bc.SEGMENTED
     return out.getvalue(), nll, used_model
 
 
@@ -155,13 +180,13 @@ def decode_part(payload: bytes, raw_len: int, net_for: Callable[[], NetTables], 
         if method not in bc.METHODS:
             raise FormatError(f"corrupted archive (unknown block method {method})")
         block = bc.Block(method, raw_len, segments, payload[_SMALL_PART.size:])
-        return decode_block(net_for() if method == bc.METHOD_MODEL else None, block, version)
+        return decode_block(net_for() if method in bc.SEGMENTED else None, block, version)
     src, parts, total = io.BytesIO(payload), [], 0
     while total < raw_len:
         record = bc.read_record(src)
         if isinstance(record, bc.End) or record.raw_len > raw_len - total:
             raise FormatError("corrupted archive (byte-coded part)")
-        parts.append(decode_block(net_for() if record.method == bc.METHOD_MODEL else None, record, version))
+        parts.append(decode_block(net_for() if record.method in bc.SEGMENTED else None, record, version))
         total += record.raw_len
     if src.read(1):
         raise FormatError("corrupted archive (trailing bytes in a byte-coded part)")
@@ -177,7 +202,8 @@ class Summary:
     methods: tuple[str, ...] = ()
 
 
-def compress_stream(src: BinaryIO, dst: BinaryIO, net: NetTables, model_sha: bytes) -> Summary:
+def compress_stream(src: BinaryIO, dst: BinaryIO, net: NetTables, model_sha: bytes,
+                    level: int = DEFAULT_LEVEL) -> Summary:
     """Read src to its end, write the archive (format version 4) to dst."""
     summary = Summary()
     summary.archive_bytes = bc.write_header(dst, model_sha)
@@ -188,7 +214,7 @@ def compress_stream(src: BinaryIO, dst: BinaryIO, net: NetTables, model_sha: byt
         if not block:
             break
         crc = zlib.crc32(block, crc)
-        record, nll = code_block(net, block)
+        record, nll = code_block(net, block, level=level)
         summary.archive_bytes += bc.write_compact_block(dst, record)
         summary.raw_bytes += len(block)
         summary.nll_bits += nll
@@ -241,7 +267,7 @@ def decompress_stream(src: BinaryIO, dst: BinaryIO, net_for: Callable[[bc.Head],
     for record in _records(src, head.version):
         if isinstance(record, bc.End):
             break
-        if record.method == bc.METHOD_MODEL and net is None:
+        if record.method in bc.SEGMENTED and net is None:
             net = net_for(head)
         data = decode_block(net, record, head.version)
         check.update(data)

@@ -11,7 +11,7 @@ reader after the last block, guards everything (a damaged header or block decode
 that fail it).
 
     header  magic 4 | version 1 (= 4) | kind 1 (= 2) | model_sha256 4
-    block   method 1 | raw_len varint | coded_len varint | [segments varint: model blocks] | coded
+    block   method 1 | raw_len varint | coded_len varint | [segments varint: model and cm blocks] | coded
     end     0xFF 1 | crc32 of the original 4
 
 Version 3 (read; its block records are still how an image part of several blocks is laid out)
@@ -32,9 +32,10 @@ from ..container import (BYTES_MODEL_HASH_BYTES, CRC, KIND_BYTES, PREFIX_SIZE, c
                          varint, version_of)
 from ..errors import FormatError
 
-METHOD_MODEL, METHOD_STORED, METHOD_LZMA, METHOD_ZLIB, METHOD_BZ2 = 0, 1, 2, 3, 4
+METHOD_MODEL, METHOD_STORED, METHOD_LZMA, METHOD_ZLIB, METHOD_BZ2, METHOD_CM = 0, 1, 2, 3, 4, 5
 METHODS = {METHOD_MODEL: "model", METHOD_STORED: "stored", METHOD_LZMA: "lzma", METHOD_ZLIB: "zlib",
-           METHOD_BZ2: "bz2"}
+           METHOD_BZ2: "bz2", METHOD_CM: "cm"}
+SEGMENTED = (METHOD_MODEL, METHOD_CM)  # the methods whose records carry a segment count
 METHOD_END = 0xFF
 BLOCK_SIZE = 1 << 23           # bytes of input per block (8 MiB)
 CODED_SLACK = 1 << 16          # a coded block may exceed its raw length by this much at most
@@ -103,7 +104,7 @@ def read_header(f: BinaryIO) -> Head:
 def write_compact_block(f: BinaryIO, block: Block) -> int:
     """A version-4 block record."""
     record = bytes([block.method]) + varint(block.raw_len) + varint(len(block.coded))
-    if block.method == METHOD_MODEL:
+    if block.method in SEGMENTED:
         record += varint(block.segments)
     f.write(record)
     f.write(block.coded)
@@ -123,7 +124,7 @@ def read_compact_record(f: BinaryIO) -> Block | End:
     if method not in METHODS:
         raise FormatError(f"corrupted archive (unknown block method {method})")
     raw_len, coded_len = _read_varint(f), _read_varint(f)
-    segments = _read_varint(f) if method == METHOD_MODEL else 0
+    segments = _read_varint(f) if method in SEGMENTED else 0
     _check_lengths(raw_len, coded_len)
     return Block(method, raw_len, segments, _read(f, coded_len, "block"))
 

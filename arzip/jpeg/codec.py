@@ -10,7 +10,6 @@ without changing the format.
 """
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -125,7 +124,7 @@ def encode(geometry: Geometry, planes: list[np.ndarray], strong: bool, prior: co
     lay, coefs, one_segment = _encoder(geometry, planes, strong)
     splits = segment_bands(lay, coefs, split_min_blocks)
     firsts = [sum(splits[:i]) for i in range(len(splits))]
-    done = _side_by_side(lambda first, bands: one_segment(first, bands, contexts.State(prior)),
+    done = native.side_by_side(lambda first, bands: one_segment(first, bands, contexts.State(prior)),
                          list(zip(firsts, splits)))
     return [(bands, stream) for bands, (stream, _) in zip(splits, done)], sum(n for _, n in done)
 
@@ -155,7 +154,7 @@ def decode(geometry: Geometry, segments: list[tuple[int, bytes]], strong: bool,
     for bands, _ in segments:
         firsts.append(at)
         at += bands
-    _side_by_side(one, [(f, bands, stream) for f, (bands, stream) in zip(firsts, segments)])
+    native.side_by_side(one, [(f, bands, stream) for f, (bands, stream) in zip(firsts, segments)])
     planes, at = [], 0
     for comp in geometry.components:
         n = comp.blocks_y * comp.blocks_x
@@ -169,18 +168,3 @@ def learn(geometry: Geometry, planes: list[np.ndarray], strong: bool, st: contex
     dropped); returns the NLL in bits. How a prior is trained (arzip/jpeg/train.py)."""
     lay, _, one_segment = _encoder(geometry, planes, strong)
     return float(one_segment(0, lay.bands, st)[1].sum())
-
-
-def _side_by_side(work, items: list[tuple]) -> list:
-    """work(*item) for each item, on up to arzip's thread count of threads (the kernels release
-    the interpreter lock; each segment is independent, so the result is the same either way)."""
-    workers = min(native.threads(), len(items))
-    if workers <= 1:
-        return [work(*item) for item in items]
-
-    def one_thread(item: tuple):
-        native.set_threads(1, this_thread_only=True)
-        return work(*item)
-
-    with ThreadPoolExecutor(workers) as pool:
-        return list(pool.map(one_thread, items))

@@ -241,6 +241,23 @@ def threads() -> int:
     return getattr(_this_thread, "n", _threads)
 
 
+def side_by_side(work: Callable[..., Any], items: list[tuple]) -> list:
+    """work(*item) for each item, on up to this thread's thread count of threads, each thread's
+    own count set to 1 (the kernels release the interpreter lock; coders hand it independent
+    segments, so the result is the same either way)."""
+    from concurrent.futures import ThreadPoolExecutor
+    workers = min(threads(), len(items))
+    if workers <= 1:
+        return [work(*item) for item in items]
+
+    def one_thread(item: tuple):
+        set_threads(1, this_thread_only=True)
+        return work(*item)
+
+    with ThreadPoolExecutor(workers) as pool:
+        return list(pool.map(one_thread, items))
+
+
 def set_threads(n: int, this_thread_only: bool = False) -> None:
     """Set the thread count for the process, or (this_thread_only) for the calling thread."""
     global _threads

@@ -209,6 +209,9 @@ def inputs() -> dict[str, tuple[str, bytes, dict]]:
         "empty.bin": ("bytes", b"", {}),
         "random.bin": ("bytes", rng.integers(0, 256, 3000, dtype=np.uint8).tobytes(), {}),
         "zeros.bin": ("bytes", bytes(20000), {}),
+        # 2.1 MB of records: a cm block in two segments (arzip/bytes/cm: from 2 MiB)
+        "records-two-segments.csv": ("bytes", "".join(f"{i:07d},{i * 7919 % 1000:03d},{'abcd'[i % 4]}\n"
+                                                      for i in range(150_000)).encode(), {}),
         "repeats.bin": ("bytes", rng.integers(0, 256, 1000, dtype=np.uint8).tobytes() * 20, {}),
         "photo-as-bytes.png": ("bytes", _png(Image.fromarray(rgb)), {}),
         "rgb-trailing-kept.png": ("file", _png(Image.fromarray(rgb)) + b"PK\x05\x06" + bytes(18), {}),

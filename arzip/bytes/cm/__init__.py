@@ -1,0 +1,98 @@
+"""The context-mixing byte coder (block method "cm", arzip/bytes/container.py): a block of
+bytes in one or two segments coded side by side, each through the compiled coder of engine.py
+from fresh tables.
+
+Why this shape: the first byte model ("model" blocks, arzip/bytes/mixer.py) coded 16-64
+segments in lock step so that one Python call per bit served them all; it paid for that in
+rate (each segment sees only its own past) and still made a call per bit. Here one compiled
+call codes 64 kB, so a segment can be as long as the block, and the model can grow the
+contexts that structured files need (records, columns, sparse and indirect contexts) without
+a per-call cost. Two segments, one per core, cost text about 6 % (each learns alone), so only
+blocks of at least SPLIT_MIN bytes are cut, and never at level 9.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ... import native
+from ...mixing import arithmetic
+from ...container import decode_varint, varint
+from ..mixer import NetTables
+from . import engine
+
+SPLIT_MIN = 1 << 21     # blocks from 2 MiB on are coded as two segments, one per core
+STRONG_LEVEL = 9        # from this level on, one segment whatever the size
+
+
+def segments_for(n: int, level: int) -> int:
+    """How many segments a block of n bytes is coded in at `level` (recorded in the archive)."""
+    return 2 if n >= SPLIT_MIN and level < STRONG_LEVEL else 1
+
+
+def _bounds(n: int, segments: int) -> list[tuple[int, int]]:
+    return [(k * n // segments, (k + 1) * n // segments) for k in range(segments)]
+
+
+def _encode_segment(data: np.ndarray, net: NetTables, costs: np.ndarray | None = None) -> tuple[bytes, float]:
+    """(stream, NLL in bits); costs: where each byte's cost goes, else only their sum."""
+    tables = engine.Tables(len(data), net)
+    coder, nll = arithmetic.encoder_state(), np.zeros(1) if costs is None else costs
+    buf = np.empty(min(len(data), engine.CHUNK) * engine.WORST_BYTES_PER_BYTE + 8, dtype=np.uint8)
+    pieces = []
+    for i0 in range(0, len(data), engine.CHUNK):
+        end = engine.code(data, i0, min(len(data), i0 + engine.CHUNK), False, *tables.arguments(), buf, 0, coder, nll)
+        pieces.append(buf[:end].tobytes())
+    end = arithmetic.flush(coder, buf, 0)
+    pieces.append(buf[:end].tobytes())
+    return b"".join(pieces), float(nll.sum())
+
+
+def encode_block(net: NetTables, block: bytes, segments: int) -> tuple[bytes, float]:
+    """(payload, the model's NLL in bits): the lengths of the segments' streams but the last
+    (varints), then the streams."""
+    data = np.frombuffer(block, dtype=np.uint8).copy()  # writable: the kernel has one signature for both directions
+    done = native.side_by_side(lambda a, b: _encode_segment(data[a:b], net), _bounds(len(data), segments))
+    streams = [stream for stream, _ in done]
+    return b"".join(varint(len(s)) for s in streams[:-1]) + b"".join(streams), sum(nll for _, nll in done)
+
+
+def byte_costs(net: NetTables, block: bytes, segments: int) -> np.ndarray:
+    """(len(block),) bits the coder spends on each byte of the block in `segments` segments
+    (arzip explain's maps; their sum is the block's NLL)."""
+    data = np.frombuffer(block, dtype=np.uint8).copy()
+    costs = np.zeros(len(data))
+    for a, b in _bounds(len(data), segments):
+        _encode_segment(data[a:b], net, costs[a:b])
+    return costs
+
+
+def _decode_segment(stream: bytes, out: np.ndarray, net: NetTables) -> None:
+    tables = engine.Tables(len(out), net)
+    src = np.frombuffer(stream, dtype=np.uint8).copy()  # writable: one kernel signature both ways
+    coder = arithmetic.decoder_state(src)
+    for i0 in range(0, len(out), engine.CHUNK):
+        engine.code(out, i0, min(len(out), i0 + engine.CHUNK), True, *tables.arguments(), src, 0, coder, np.zeros(1))
+        arithmetic.check_within(coder, src)
+
+
+def decode_block(net: NetTables, payload: bytes, n: int, segments: int) -> bytes:
+    """The n bytes of encode_block's payload; ValueError where it is not one."""
+    at, lengths = 0, []
+    for _ in range(segments - 1):
+        def next_byte() -> int:
+            nonlocal at
+            if at >= len(payload):
+                raise ValueError("the segment lengths run past the block")
+            at += 1
+            return payload[at - 1]
+        lengths.append(decode_varint(next_byte, max_shift=35))
+    lengths.append(len(payload) - at - sum(lengths))
+    if lengths[-1] < 0:
+        raise ValueError("the segment lengths exceed the block")
+    out = np.zeros(n, dtype=np.uint8)
+    items, pos = [], at
+    for (a, b), length in zip(_bounds(n, segments), lengths):
+        items.append((payload[pos:pos + length], a, b))
+        pos += length
+    native.side_by_side(lambda stream, a, b: _decode_segment(stream, out[a:b], net), items)
+    return out.tobytes()

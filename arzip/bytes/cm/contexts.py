@@ -1,0 +1,82 @@
+"""The hashed contexts of the context-mixing byte coder: what each byte is predicted from, as one
+32-bit hash per context model, computed once per byte from the bytes before it (the engine
+keys a line of 16 cells per nibble by each, arzip/bytes/cm/engine.py).
+
+Context models (paq8's families, chosen and keyed here):
+- orders 0-4 and 6, 8: the last n bytes;
+- words: the current word (letters, case-folded, and bytes >= 128) alone and with the previous;
+- sparse: the byte two back, bytes two and three back, bytes three and four back;
+- records (arzip/bytes/cm/records.py): the byte one record back with the column, with the last
+  byte, with the byte two records back, and with its left neighbour and the last byte (2-D
+  contexts for bitmaps and tables);
+- a text column: the position in the line with the last byte;
+- indirect: the bytes that followed the last occurrences of the last byte, and of the last two.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ...mixing.hashing import M32, h32
+from ...native import kernel
+
+CONTEXTS = 19
+# the history registers, kept between calls in one int64 array
+C4, C8, WORD, WORD_BEFORE, LINE_START = range(5)
+REGISTERS = 5
+
+
+def fresh() -> tuple[np.ndarray, np.ndarray]:
+    """(the registers, the indirect table: the bytes that followed each byte and byte pair)."""
+    return np.zeros(REGISTERS, dtype=np.int64), np.zeros(65536, dtype=np.int64)
+
+
+@kernel(inline="always")
+def compute(ctx, data, i, regs, record_length, follow):
+    """ctx[0:CONTEXTS] for byte i of data."""
+    c4, c8, word = regs[C4], regs[C8], regs[WORD]
+    c1 = c4 & 0xFF
+    c2 = (c4 >> 8) & 0xFF
+    rl = record_length
+    above = np.int64(data[i - rl]) if rl > 0 and i >= rl else 0
+    above2 = np.int64(data[i - 2 * rl]) if rl > 0 and i >= 2 * rl else 0
+    above_left = np.int64(data[i - rl - 1]) if rl > 0 and i > rl else 0
+    col = i % rl if rl > 0 else 0
+    text_col = min(i - regs[LINE_START], 255)
+    ctx[0] = 0
+    ctx[1] = h32(c1 + 0x100)
+    ctx[2] = h32((c4 & 0xFFFF) + 0x20000)
+    ctx[3] = h32((c4 & 0xFFFFFF) + 0x3000000)
+    ctx[4] = h32(c4 ^ 0x4000000)
+    ctx[5] = h32(h32(c4) + (c8 & 0xFF) + 0x500)
+    ctx[6] = h32(h32(c4) + (c8 & 0xFFFF) + 0x60000)
+    ctx[7] = h32(word + 0x7000)
+    ctx[8] = h32(h32(word) + regs[WORD_BEFORE] + 0x8000)
+    ctx[9] = h32(c2 + 0x9000)
+    ctx[10] = h32((c4 & 0xFFFF00) + 0xA)
+    ctx[11] = h32((c4 & 0xFFFF0000) + 0xB)
+    ctx[12] = h32(((above << 16) | col) + 0xC000000 + (rl << 32))
+    ctx[13] = h32(((above << 8) | c1) + 0xD000000)
+    ctx[14] = h32(((above << 8) | above2) + 0xE000000 + (rl << 32))
+    ctx[15] = h32((text_col << 8) + c1 + 0xF000000)
+    ctx[16] = h32(follow[c1] + 0x10000000 + (c1 << 16))
+    ctx[17] = h32(follow[c4 & 0xFFFF] + 0x11000000 + ((c4 & 0xFFFF) << 16))
+    ctx[18] = h32(((above_left << 16) | (above << 8) | c1) + 0x12000000)
+    return above
+
+
+@kernel(inline="always")
+def after(c, i, regs, follow):
+    """Advance the registers and the indirect table past byte c at position i."""
+    c4 = regs[C4]
+    c1 = c4 & 0xFF
+    follow[c1] = ((follow[c1] << 8) | c) & 0xFFFF
+    follow[c4 & 0xFFFF] = c
+    regs[C8] = ((regs[C8] << 8) | (c4 >> 24)) & M32
+    regs[C4] = ((c4 << 8) | c) & M32
+    if (65 <= c <= 90) or (97 <= c <= 122) or c >= 128:
+        regs[WORD] = h32(regs[WORD] + (c | 32) + 1)
+    elif regs[WORD] != 0:
+        regs[WORD_BEFORE] = regs[WORD]
+        regs[WORD] = 0
+    if c == 10:
+        regs[LINE_START] = i + 1

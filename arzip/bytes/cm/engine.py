@@ -1,0 +1,144 @@
+"""One segment of bytes through the context-mixing coder, bit by bit, in one compiled loop for
+both directions (the encoder reads each bit from data, the decoder writes it there).
+
+Per byte: the hashed contexts (contexts.py, records.py), the match model's expected byte
+(match.py), and the byte network's hidden layer (arzip.bytes.exact's integer network, the
+same one the older "model" blocks use). Per bit, the mixer's inputs are the stretched
+probability of each context's cell (a line of 16 adaptive cells per context and nibble in one
+hashed table), the match model's confidence signed by its expected bit, the network's logit and
+a bias; WEIGHT_SETS weight vectors, each chosen by its own context, are applied and their dot
+products averaged; three APMs refine the result; the binary arithmetic coder codes the bit with
+it; then every cell, weight vector and APM learns the bit. All integer arithmetic: the decoder
+repeats the encoder's steps exactly.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ...mixing import arithmetic, counters
+from ...mixing.hashing import h32
+from ...mixing.logistic import STRETCH, apm_init, apm_learn, apm_refine, squash
+from ...native import kernel
+from ..mixer import NetTables, _activations
+from . import contexts, match, records
+from .contexts import CONTEXTS
+
+IN_MATCH, IN_NET, IN_BIAS = CONTEXTS, CONTEXTS + 1, CONTEXTS + 2
+INPUTS = CONTEXTS + 3
+# the weight sets, each chosen by: the partial byte; the match (its length, expected bit, bit
+# position); the last byte; the byte one record back (else the byte before the last); the last
+# two bytes and the partial byte, hashed
+WEIGHT_SETS = (256, 512, 256, 256, 2048)
+SET_BASE = np.concatenate([[0], np.cumsum(WEIGHT_SETS)]).astype(np.int64)
+MIX_SHIFT = 16
+MIX_LR = 14
+COUNT_LIMIT = 255
+APM_RATE = 7
+LINE_BITS_MAX = 21     # at most 2^21 lines of 64 bytes (128 MiB) of context cells a segment
+CHUNK = 1 << 16        # bytes coded per call: bounds the encoder's buffer, lets the decoder
+WORST_BYTES_PER_BYTE = 13  # check its stream as it goes; 8 bits of at most 12 bits each, rounded up
+
+
+class Tables:
+    """Everything one segment of n bytes learns and tracks, sized to n."""
+
+    def __init__(self, n: int, net: NetTables) -> None:
+        bits = min(LINE_BITS_MAX, max(12, (max(n, 1) * 6).bit_length()))
+        self.slots, self.bits = counters.line_table(16 << bits), np.int64(bits)
+        self.match_table, match_bits, self.match_confidence, self.match_state = match.fresh(n)
+        self.match_bits = np.int64(match_bits)
+        self.weights = np.full((int(SET_BASE[-1]), INPUTS), (1 << MIX_SHIFT) // 8, dtype=np.int64)
+        self.weights[:, IN_BIAS] = 0
+        self.apms = (apm_init(256), apm_init(65536), apm_init(65536))
+        self.registers, self.follow = contexts.fresh()
+        self.last_seen, self.record = records.fresh()
+        self.net = (net.first, net.first_bias, net.act_shift, net.out_w, net.out_b, net.out_shift)
+
+    def arguments(self) -> tuple:
+        """The kernel's table arguments, in its order."""
+        return (self.slots, self.bits, self.match_table, self.match_bits, self.match_confidence, self.match_state,
+                self.weights, *self.apms, self.registers, self.follow, self.last_seen, self.record, *self.net)
+
+
+@kernel()
+def code(data, i0, i1, decoding, slots, bits, mtab, mbits, msm, mstate, weights, apm1, apm2, apm3, regs, follow,
+         last_seen, record, first, first_bias, act_shift, out_w, out_b, out_shift, buf, at, coder, costs):
+    """Code bytes i0..i1-1 of data (decoding: decode them into data) on the segment's tables;
+    returns the new end of buf (the encoder's output, the decoder's input). The encoder adds
+    each byte's cost in bits to costs[i], or to costs[0] where costs has one element."""
+    last_cost = costs.shape[0] - 1
+    ctx = np.zeros(CONTEXTS, dtype=np.int64)
+    line = np.zeros(CONTEXTS, dtype=np.int64)
+    inputs = np.zeros(INPUTS, dtype=np.int64)
+    rows = np.zeros(len(WEIGHT_SETS), dtype=np.int64)
+    hidden = np.zeros((1, first_bias.shape[0]), dtype=np.int64)
+    for i in range(i0, i1):
+        _activations(0, i, data, 0, first, first_bias, act_shift, hidden)
+        c4 = regs[contexts.C4]
+        c1 = c4 & 0xFF
+        above = contexts.compute(ctx, data, i, regs, record[records.LENGTH], follow)
+        want = match.expected(data, i, mstate)
+        length = mstate[match.LENGTH]
+        c0 = 1
+        for j in range(8):
+            if j == 0 or j == 4:
+                for k in range(CONTEXTS):
+                    line[k] = counters.line(slots, 0, bits, h32(ctx[k] + c0 * 0x9E3779B1 + k))
+            node = c0 if j < 4 else ((1 << (j - 4)) | (c0 & ((1 << (j - 4)) - 1)))  # 1..15 in the nibble's line
+            for k in range(CONTEXTS):
+                inputs[k] = STRETCH[counters.p12(slots, line[k] + node)]
+            mctx = 0
+            expected_bit = 0
+            strength = 0
+            if want >= 0 and ((want | 256) >> (8 - j)) == c0:
+                expected_bit = (want >> (7 - j)) & 1
+                mctx = min(length, 31) * 2 + expected_bit
+                inputs[IN_MATCH] = STRETCH[msm[mctx] >> 4]
+                strength = 1 + min(15, length)
+            else:
+                inputs[IN_MATCH] = 0
+            acc = out_b[c0]
+            for k in range(hidden.shape[1]):
+                acc += out_w[c0, k] * hidden[0, k]
+            inputs[IN_NET] = max(-2047, min(2047, acc >> out_shift[c0]))
+            inputs[IN_BIAS] = 256
+            rows[0] = c0
+            rows[1] = SET_BASE[1] + (strength * 2 + expected_bit) * 8 + j
+            rows[2] = SET_BASE[2] + c1
+            rows[3] = SET_BASE[3] + (above if record[records.LENGTH] > 0 else (c4 >> 8) & 0xFF)
+            rows[4] = SET_BASE[4] + (h32((c4 & 0xFFFF) * 256 + c0) >> 21)
+            dot = 0
+            for s in range(len(WEIGHT_SETS)):
+                for k in range(INPUTS):
+                    dot += weights[rows[s], k] * inputs[k]
+            pm = max(1, min(4095, squash(max(-2047, min(2047, (dot // len(WEIGHT_SETS)) >> MIX_SHIFT)))))
+            a1, k1 = apm_refine(apm1, c0, pm)
+            a2, k2 = apm_refine(apm2, c0 | (c1 << 8), pm)
+            a3, k3 = apm_refine(apm3, h32((c4 & 0xFFFF) * 256 + c0 + 0x1234) >> 16, pm)
+            p = max(1, min(4095, (2 * pm + a1 + 2 * a2 + 3 * a3 + 4) >> 3))
+            if decoding:
+                bit = arithmetic.decode_bit(coder, buf, p)
+            else:
+                bit = (np.int64(data[i]) >> (7 - j)) & 1
+                at = arithmetic.encode_bit(coder, bit, p, buf, at)
+                costs[min(i, last_cost)] += -np.log2(p / 4096.0) if bit else -np.log2(1.0 - p / 4096.0)
+            for k in range(CONTEXTS):
+                counters.adapt(slots, line[k] + node, bit, COUNT_LIMIT)
+            if strength > 0:
+                msm[mctx] += (65535 * bit - msm[mctx]) >> 6
+            err = ((bit << 12) - pm) * MIX_LR
+            for s in range(len(WEIGHT_SETS)):
+                for k in range(INPUTS):
+                    weights[rows[s], k] = max(-(1 << 24), min(1 << 24, weights[rows[s], k]
+                                                              + ((inputs[k] * err + 0x8000) >> 16)))
+            apm_learn(apm1, k1, bit, APM_RATE)
+            apm_learn(apm2, k2, bit, APM_RATE)
+            apm_learn(apm3, k3, bit, APM_RATE)
+            c0 = 2 * c0 + bit
+        c = c0 & 0xFF
+        if decoding:
+            data[i] = c
+        contexts.after(c, i, regs, follow)
+        records.observe(i, c, last_seen, record)
+        match.after(c, want, i, data, regs[contexts.C4], regs[contexts.C8], mtab, mbits, mstate)
+    return at
