@@ -8,6 +8,7 @@ never-expand guarantee: a block costs at most its raw length plus its 15-byte re
 from __future__ import annotations
 
 import bz2
+import contextlib
 import hashlib
 import io
 import lzma
@@ -19,7 +20,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from .. import limits
+from .. import limits, native
 from ..errors import FormatError
 from . import cm, codec, container as bc
 from .mixer import NetTables
@@ -134,11 +135,19 @@ def code_block(net: NetTables, block: bytes, model_cost: int = 0, model: bool = 
         method = min(candidates, key=lambda m: (len(candidates[m]), m))
         return bc.Block(method, len(block), 0, candidates[method]), 0.0
     segments = {bc.METHOD_CM: cm.segments_for(len(block), level)}
-    coded, nll = cm.encode_block(net, block, segments[bc.METHOD_CM])
-    candidates, nlls = {bc.METHOD_CM: coded}, {bc.METHOD_CM: nll}
-    if len(block) <= SMALL_BLOCK:
-        candidates[bc.METHOD_MODEL], nlls[bc.METHOD_MODEL], segments[bc.METHOD_MODEL] = codec.encode_block(net, block)
-    candidates.update(_classical(block))
+    # a block in one segment leaves a core free: the classical coders run on it meanwhile (they
+    # and the kernels release the interpreter lock)
+    beside = segments[bc.METHOD_CM] == 1 and native.threads() > 1 and len(block) > SMALL_BLOCK
+    if beside:
+        from concurrent.futures import ThreadPoolExecutor  # here: small files need not import it
+    with ThreadPoolExecutor(1) if beside else contextlib.nullcontext() as pool:
+        classical = pool.submit(_classical, block) if pool else None
+        coded, nll = cm.encode_block(net, block, segments[bc.METHOD_CM])
+        candidates, nlls = {bc.METHOD_CM: coded}, {bc.METHOD_CM: nll}
+        if len(block) <= SMALL_BLOCK:
+            candidates[bc.METHOD_MODEL], nlls[bc.METHOD_MODEL], segments[bc.METHOD_MODEL] = \
+                codec.encode_block(net, block)
+        candidates.update(classical.result() if classical else _classical(block))
     method = min(candidates, key=lambda m: (len(candidates[m]) + (model_cost if m in bc.SEGMENTED else 0), m))
     return bc.Block(method, len(block), segments.get(method, 0), candidates[method]), nlls.get(method, nll)
 
