@@ -5,7 +5,8 @@ text and never worse than xz on anything else; this measures both, and the speed
 files so results can be compared between model versions.
 
 How: every file in each group folder (default: the Canterbury corpus, the two large Canterbury
-files and the enwik8 prefix under ../shared/data/files) is compressed and decompressed by
+files and the enwik8 prefix under ../shared/data/files, and `kinds`: the kinds of file people
+keep, made by bench/file_kinds.py) is compressed and decompressed by
 arzip's byte path (`arzip.bytes.archive.compress_stream`, what `arzip.compress_bytes` runs, which
 also reports the model's NLL; in this process, after a warm-up so model loading and JIT
 compilation are not counted) and by gzip -9, bzip2 -9, xz -9e, zstd -19 and brotli -11
@@ -14,7 +15,7 @@ compared with the original and the run aborts if any differs. arzip runs at its 
 and at -9 (one segment per block where the default cuts a block of 2 MiB or more in two). Rates are bits per byte
 (8 * compressed / original); a group's total is total compressed bits over total bytes.
 
-    python bench/files.py [DATA_DIR] [--groups canterbury,canterbury_large,enwik8_partial]
+    python bench/files.py [DATA_DIR] [--groups canterbury,canterbury_large,enwik8_partial,kinds]
                           [--out bench/results] [--name files] [--threads N (default 2)]
 
 writes OUT/NAME.md and OUT/NAME.json.
@@ -37,6 +38,8 @@ from pathlib import Path
 import brotli
 import zstandard
 
+import file_kinds
+
 import arzip
 from arzip import registry
 from arzip.bytes import archive as byte_archive, cm, container as byte_container
@@ -48,7 +51,8 @@ REFERENCES = {
     "zstd-19": lambda d: zstandard.ZstdCompressor(level=19).compress(d),
     "brotli-11": lambda d: brotli.compress(d, quality=11),
 }
-DEFAULT_GROUPS = ["canterbury", "canterbury_large", "enwik8_partial"]
+DEFAULT_GROUPS = ["canterbury", "canterbury_large", "enwik8_partial", "kinds"]
+KINDS = "kinds"  # bench/file_kinds.py's files (made into bench/.cache/file-kinds when missing)
 CODECS = ["arzip", "arzip-9", *REFERENCES]
 
 
@@ -116,6 +120,8 @@ def markdown(results: dict) -> str:
                      + f" | {t['nll_bpb']:.3f} | {t['bytes'] / 1e3 / t['encode_s']:.0f} / "
                      f"{t['bytes'] / 1e3 / t['decode_s']:.0f} | {t['bytes'] / 1e3 / t['encode9_s']:.0f} / "
                      f"{t['bytes'] / 1e3 / t['decode9_s']:.0f} |")
+    above = [f"{g}/{r['file']}" for g, rows in results["files"].items() for r in rows if r["arzip"] >= r["xz-9e"]]
+    lines += ["", f"Files where arzip (default) is not below xz -9e: {', '.join(above) if above else 'none'}."]
     lines += ["", "## Every file", "",
               "| group | file | bytes | " + " | ".join(codecs) + " | vs best of xz, zstd | blocks | "
               "compress s | decompress s |",
@@ -143,7 +149,10 @@ def main() -> None:
     arzip.decompress_bytes(arzip.compress_bytes(b"warm-up: load the model, compile the kernels " * 50))
     files, totals = {}, {}
     for group in args.groups.split(","):
-        paths = sorted(p for p in (Path(args.data) / group).iterdir() if p.is_file())
+        folder = Path(args.data) / group
+        if group == KINDS:
+            folder = file_kinds.DEFAULT_OUT if (file_kinds.DEFAULT_OUT / "MANIFEST.json").is_file() else file_kinds.make()
+        paths = sorted(p for p in folder.iterdir() if p.is_file() and p.name != "MANIFEST.json")
         files[group] = []
         for p in paths:
             row = measure(p)
