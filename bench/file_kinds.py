@@ -10,9 +10,10 @@ package versions can change a file, and the manifest then says so):
 - `eeg.dat`, `membrane.dat`: matplotlib's sample raw recordings (16-bit EEG samples, float
   samples of a membrane potential);
 - `mri.ima`: matplotlib's sample MRI slice (s1045.ima.gz decompressed: raw 16-bit samples);
-- `stdlib.sqlite`: a SQLite database of the Python standard library's modules (path, size,
-  lines, first docstring line, SHA-1), with an index;
-- `stdlib.json`: the same records as JSON (one object per module, indented);
+- `modules.sqlite`: a SQLite database of numpy's Python modules (path, size, lines, first
+  docstring line, SHA-1), with an index (numpy, not the standard library, whose text the byte
+  network was trained on);
+- `modules.json`: the same records as JSON (one object per module, indented);
 - `access.log`: 1 MB of web-server access lines in the combined log format, drawn from a
   seeded generator (addresses, paths, agents and sizes from small fixed vocabularies);
 - `numba-src.tar`: the first MiB of an uncompressed tar of numba's Python sources (name order,
@@ -34,7 +35,6 @@ import importlib.metadata
 import io
 import json
 import sqlite3
-import sysconfig
 import tarfile
 import tempfile
 from collections.abc import Callable
@@ -52,14 +52,12 @@ def _sample(name: str) -> bytes:
     return (Path(matplotlib.get_data_path()) / "sample_data" / name).read_bytes()
 
 
-def _stdlib_records() -> list[dict]:
-    """One record per module of the standard library (its .py files), in path order."""
-    root = Path(sysconfig.get_paths()["stdlib"])
+def _module_records() -> list[dict]:
+    """One record per Python module of the installed numpy, in path order."""
+    root = Path(np.__file__).parent
     records = []
     for path in sorted(root.rglob("*.py")):
         rel = path.relative_to(root).as_posix()
-        if "site-packages" in rel or "test" in rel.split("/")[0]:
-            continue
         text = path.read_bytes()
         lines = text.decode("utf-8", "replace").splitlines()
         doc = next((ln.strip().strip('"').strip("'") for ln in lines if ln.strip().startswith(('"""', "'''"))), "")
@@ -70,7 +68,7 @@ def _stdlib_records() -> list[dict]:
 
 def _sqlite(records: list[dict]) -> bytes:
     with tempfile.TemporaryDirectory() as tmp:
-        db = Path(tmp) / "stdlib.sqlite"
+        db = Path(tmp) / "modules.sqlite"
         con = sqlite3.connect(db)
         con.execute("CREATE TABLE module (id INTEGER PRIMARY KEY, path TEXT, bytes INTEGER, lines INTEGER, "
                     "doc TEXT, sha1 TEXT)")
@@ -156,14 +154,15 @@ def _pdf() -> bytes:
 
 
 def recipes() -> dict[str, tuple[str, Callable[[], bytes]]]:
-    records = _stdlib_records()
+    records = _module_records()
     return {
         "stocks.csv": ("matplotlib sample_data/Stocks.csv", lambda: _sample("Stocks.csv")),
         "eeg.dat": ("matplotlib sample_data/eeg.dat", lambda: _sample("eeg.dat")),
         "membrane.dat": ("matplotlib sample_data/membrane.dat", lambda: _sample("membrane.dat")),
         "mri.ima": ("matplotlib sample_data/s1045.ima.gz, decompressed", lambda: gzip.decompress(_sample("s1045.ima.gz"))),
-        "stdlib.sqlite": (f"sqlite {sqlite3.sqlite_version}: the standard library's modules", lambda: _sqlite(records)),
-        "stdlib.json": ("the standard library's modules as JSON", lambda: json.dumps(records, indent=1).encode()),
+        "modules.sqlite": (f"sqlite {sqlite3.sqlite_version}: numpy {np.__version__}'s modules",
+                           lambda: _sqlite(records)),
+        "modules.json": (f"numpy {np.__version__}'s modules as JSON", lambda: json.dumps(records, indent=1).encode()),
         "access.log": ("seeded generator (2026), combined log format", lambda: _access_log(MIB)),
         "numba-src.tar": (f"numba {importlib.metadata.version('numba')} sources, tar, first MiB",
                           lambda: _tar_of("numba", MIB)),

@@ -1,0 +1,89 @@
+"""The byte path's development set, and the context-mixing coder's rate on it: where byte-model
+changes are tuned (models/EXPERIMENTS.md, B1-B11 and C-numbers), never on the benchmark
+(../shared/data/files, bench/file_kinds.py).
+
+The set is B1's: the last 300 kB of the pretraining corpus's doc.txt and man.txt (built as
+arzip/bytes/corpus.py builds them, from this machine's /usr/share/doc and /usr/share/man),
+300 kB of click's Python sources (not in the corpus), the first 500 kB of the Python
+interpreter's machine code (libpython where the executable is a launcher) and the xz binary. Each is coded by arzip.bytes.cm as one segment (encode only: the decoder
+runs the same kernel), and the rate is reported per file and in total.
+
+    python bench/bytes_dev.py [--out bench/.cache/bytes-dev] [--tree PATH]
+
+--tree codes with the arzip of another checkout (a `git worktree` of a base commit), so that
+two versions can be compared on the same files, alternating runs for timings.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import shutil
+import sys
+import sysconfig
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+DEFAULT_OUT = HERE / ".cache" / "bytes-dev"
+KB = 1000
+
+
+def _python_binary() -> Path:
+    """The interpreter's machine code: its shared library where the executable is a launcher."""
+    lib = Path(sysconfig.get_config_var("LIBDIR") or "") / (sysconfig.get_config_var("LDLIBRARY") or "")
+    exe = Path(sys.executable).resolve()
+    return lib if lib.is_file() and lib.stat().st_size > exe.stat().st_size else exe
+
+
+def make(out: Path) -> list[Path]:
+    """Write the development files into `out` (kept once made: the corpus build reads a few
+    thousand files)."""
+    names = ["doc-tail.txt", "man-tail.txt", "click-src.py", "python-head.bin", "xz.bin"]
+    if all((out / n).is_file() for n in names):
+        return [out / n for n in names]
+    from arzip.bytes import corpus
+    out.mkdir(parents=True, exist_ok=True)
+    doc = corpus._tree(Path("/usr/share/doc"), None, gz=True)
+    man = b"".join(corpus._tree(Path(f"/usr/share/man/{s}"), None, gz=True) for s in ("man1", "man5", "man8"))
+    click_root = Path(importlib.util.find_spec("click").origin).parent
+    click = b"\n".join(p.read_bytes() for p in sorted(click_root.rglob("*.py")))
+    xz = shutil.which("xz")
+    files = {"doc-tail.txt": doc[-300 * KB:], "man-tail.txt": man[-300 * KB:], "click-src.py": click[:300 * KB],
+             "python-head.bin": _python_binary().read_bytes()[:500 * KB],
+             "xz.bin": Path(xz).read_bytes() if xz else b""}
+    for name, data in files.items():
+        (out / name).write_bytes(data)
+    return [out / n for n in names]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    ap.add_argument("--tree", type=Path, help="the checkout whose arzip codes the files")
+    args = ap.parse_args()
+    if args.tree:
+        sys.path.insert(0, str(args.tree.resolve()))
+    files = make(args.out)
+    from arzip import registry
+    from arzip.bytes import cm
+    print(f"arzip from {Path(cm.__file__).resolve().parents[2]}", file=sys.stderr)
+    net = registry.load_bytes(registry.bytes_model())
+    cm.encode_block(net, b"warm-up: compile the kernel " * 20, 1)
+    total_bits = total_bytes = 0
+    for path in files:
+        data = path.read_bytes()
+        if not data:
+            continue
+        t = time.perf_counter()
+        payload, nll = cm.encode_block(net, data, 1)
+        seconds = time.perf_counter() - t
+        total_bits += 8 * len(payload)
+        total_bytes += len(data)
+        print(f"{path.name:16s} {len(data):9,} B  {8 * len(payload) / len(data):.4f} bpb  "
+              f"(NLL {nll / len(data):.4f})  {len(data) / 1e3 / seconds:.0f} kB/s")
+    print(f"dev total {total_bits / total_bytes:.4f} bpb over {total_bytes:,} bytes")
+
+
+if __name__ == "__main__":
+    main()
