@@ -19,8 +19,8 @@ from ...mixing import arithmetic, counters
 from ...mixing.hashing import h32
 from ...mixing.logistic import STRETCH, apm_init, apm_learn, apm_refine, squash
 from ...native import kernel
-from ..mixer import NetTables, _activations
-from . import contexts, match, records
+from ..mixer import NetTables
+from . import contexts, match, network, records
 from .contexts import CONTEXTS
 
 IN_MATCH, IN_NET, IN_BIAS = CONTEXTS, CONTEXTS + 1, CONTEXTS + 2
@@ -34,6 +34,7 @@ MIX_SHIFT = 16
 MIX_LR = 14
 COUNT_LIMIT = 255
 APM_RATE = 7
+COST = -np.log2(np.maximum(np.arange(4096), 1) / 4096.0)  # bits of a 12-bit probability's outcome
 LINE_BITS_MAX = 21     # at most 2^21 lines of 64 bytes (128 MiB) of context cells a segment
 CHUNK = 1 << 16        # bytes coded per call: bounds the encoder's buffer, lets the decoder
 WORST_BYTES_PER_BYTE = 13  # check its stream as it goes; 8 bits of at most 12 bits each, rounded up
@@ -71,9 +72,10 @@ def code(data, i0, i1, decoding, slots, bits, mtab, mbits, msm, mstate, weights,
     line = np.zeros(CONTEXTS, dtype=np.int64)
     inputs = np.zeros(INPUTS, dtype=np.int64)
     rows = np.zeros(len(WEIGHT_SETS), dtype=np.int64)
-    hidden = np.zeros((1, first_bias.shape[0]), dtype=np.int64)
+    hidden = np.zeros(first_bias.shape[0], dtype=np.int32)
+    sums = np.zeros(first_bias.shape[0], dtype=np.int64)
     for i in range(i0, i1):
-        _activations(0, i, data, 0, first, first_bias, act_shift, hidden)
+        network.hidden_layer(i, data, first, first_bias, act_shift, sums, hidden)
         c4 = regs[contexts.C4]
         c1 = c4 & 0xFF
         above = contexts.compute(ctx, data, i, regs, record[records.LENGTH], follow)
@@ -97,10 +99,7 @@ def code(data, i0, i1, decoding, slots, bits, mtab, mbits, msm, mstate, weights,
                 strength = 1 + min(15, length)
             else:
                 inputs[IN_MATCH] = 0
-            acc = out_b[c0]
-            for k in range(hidden.shape[1]):
-                acc += out_w[c0, k] * hidden[0, k]
-            inputs[IN_NET] = max(-2047, min(2047, acc >> out_shift[c0]))
+            inputs[IN_NET] = network.logit(c0, out_w, out_b, out_shift, hidden)
             inputs[IN_BIAS] = 256
             rows[0] = c0
             rows[1] = SET_BASE[1] + (strength * 2 + expected_bit) * 8 + j
@@ -121,7 +120,7 @@ def code(data, i0, i1, decoding, slots, bits, mtab, mbits, msm, mstate, weights,
             else:
                 bit = (np.int64(data[i]) >> (7 - j)) & 1
                 at = arithmetic.encode_bit(coder, bit, p, buf, at)
-                costs[min(i, last_cost)] += -np.log2(p / 4096.0) if bit else -np.log2(1.0 - p / 4096.0)
+                costs[min(i, last_cost)] += COST[p] if bit else COST[4096 - p]
             for k in range(CONTEXTS):
                 counters.adapt(slots, line[k] + node, bit, COUNT_LIMIT)
             if strength > 0:
