@@ -20,7 +20,8 @@ import numpy as np
 from safetensors import safe_open
 from safetensors.numpy import load_file, save_file
 
-from .mixer import HIDDEN_MAX, NetTables
+from .mixer import NetTables
+from .network import HIDDEN_MAX
 
 NODES = 256          # node 0 is unused; nodes 1..255 are the tree's decisions
 EMBED_MAX = 1023     # integer embeddings lie in [-1023, 1023] (int8 cost 0.7 % on validation)

@@ -12,7 +12,7 @@ import torch
 
 from ..training import Log, log_to_logger, quantize_linear
 from .exact import EMBED_MAX, STRETCH_FRAC, ExactByteNet
-from .mixer import HIDDEN_MAX
+from .network import HIDDEN_MAX
 from .model import ByteNet, nll_bits
 from .train import ByteSampler, evaluate
 

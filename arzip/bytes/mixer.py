@@ -35,6 +35,7 @@ from ..mixing import counters, mixer
 from ..mixing.hashing import M32, h32
 from ..mixing.logistic import STRETCH, apm_init, apm_learn, apm_refine, squash
 from ..mixing.mixer import MIX_SHIFT
+from . import network
 
 # The context models, in input order: the hash each is keyed by (see _byte_contexts) and the
 # log2 of its number of lines (16 slots each, 64 bytes). Small contexts get small tables; the
@@ -181,11 +182,7 @@ def predict(st, t, j, active):
             bit = (mbyte[s] >> (7 - j)) & 1
             mctx[s] = min(mlen[s], 31) * 2 + bit
             inp[s, IN_MATCH] = stretch[msm[mctx[s]] >> 4]
-        acc = out_b[c0]
-        for k in range(hidden.shape[1]):
-            acc += out_w[c0, k] * hidden[s, k]
-        z = acc >> out_shift[c0]
-        inp[s, IN_NET] = max(-2047, min(2047, z))
+        inp[s, IN_NET] = network.logit(c0, out_w, out_b, out_shift, hidden[s])
         inp[s, IN_BIAS] = 256
         c4 = c4a[s]
         mset[s, 0] = c0
@@ -208,9 +205,6 @@ def predict(st, t, j, active):
         pfloat[s] = pout[s] / 4096.0  # exact: a 12-bit integer over a power of two
 
 
-HIDDEN_MAX = 4095  # the byte network's hidden activations are integers in [0, HIDDEN_MAX]
-
-
 @kernel()
 def _match_bucket(length, ctx):
     """0: no prediction for this bit; 1..7: the match's length, in rough steps."""
@@ -223,24 +217,10 @@ def _match_bucket(length, ctx):
 
 @kernel()
 def _activations(s, t, data, start, first, first_bias, act_shift, hidden):
-    """The network's hidden layer for byte t of segment s, from the bytes before it (0 before
-    the segment's start)."""
-    width = first.shape[0]
-    acc = first_bias.copy()
-    for k in range(width):
-        pos = t - width + k
-        b = data[start + pos] if pos >= 0 else 0
-        row = first[k, b]
-        for i in range(acc.shape[0]):
-            acc[i] += row[i]
-    for i in range(acc.shape[0]):
-        a = acc[i]
-        if a <= 0:
-            hidden[s, i] = 0
-        else:
-            sh = act_shift[i]
-            a = a >> sh if sh >= 0 else a << (-sh)
-            hidden[s, i] = min(a, HIDDEN_MAX)
+    """The network's hidden layer for byte t of segment s (arzip/bytes/network.py), from the
+    bytes before it (0 before the segment's start)."""
+    network.hidden_layer(t, data[start:], first, first_bias, act_shift, np.empty(first_bias.shape[0], np.int64),
+                         hidden[s])
 
 
 @kernel()

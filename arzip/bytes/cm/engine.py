@@ -19,8 +19,9 @@ from ...mixing import arithmetic, counters
 from ...mixing.hashing import h32
 from ...mixing.logistic import STRETCH, apm_init, apm_learn, apm_refine, squash
 from ...native import kernel
+from .. import network
 from ..mixer import NetTables
-from . import contexts, match, network, records
+from . import contexts, match, records
 from .contexts import CONTEXTS
 
 IN_MATCH, IN_NET, IN_BIAS = CONTEXTS, CONTEXTS + 1, CONTEXTS + 2

@@ -1,18 +1,20 @@
-"""The byte network as one input of the context-mixing coder: its hidden layer once a byte
-(the previous CONTEXT bytes' rows of the first layer summed, relu, shifted, clipped) and its
-logit for each bit-tree node, the same integers as arzip/bytes/mixer.py's `_activations` and
-output layer compute for the first model (arzip/bytes/exact.py defines them).
+"""The byte network's integer steps, shared by both byte models (arzip/bytes/cm and the first
+model, arzip/bytes/mixer.py): its hidden layer once a byte (the previous CONTEXT bytes' rows
+of the first layer summed, relu, shifted, clipped to [0, HIDDEN_MAX]) and its logit for each
+bit-tree node (arzip/bytes/exact.py defines the integers).
 
-Why a copy of those steps: here the hidden layer lives in int32 (its values are at most
-HIDDEN_MAX) and the sums in a buffer kept between bytes, so the output layer's 384 products a
-bit vectorise as 32-bit multiplies; the network was 38 % of the coder's time.
+Why the buffers: the caller keeps the sums' buffer between bytes (no allocation a byte), and
+the cm coder keeps the hidden layer in int32, so the output layer's 384 products a bit
+vectorise as 32-bit multiplies; the network had been 38 % of the coder's time
+(models/EXPERIMENTS.md C10, C11).
 """
 from __future__ import annotations
 
 import numpy as np
 
-from ...native import kernel
-from ..mixer import HIDDEN_MAX
+from ..native import kernel
+
+HIDDEN_MAX = 4095  # the byte network's hidden activations are integers in [0, HIDDEN_MAX]
 
 
 @kernel(inline="always")
