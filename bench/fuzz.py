@@ -8,8 +8,8 @@ fields rewritten with the CRCs recomputed.
 The seeds are small archives of every kind arzip writes: images through the RGB and gray
 models, RGBA (model + alpha through the full-depth model or the byte path), palette, 4-bit and
 1-bit images through the index and bilevel models, 16-bit images through the full-depth model,
-the byte path and (widened 8-bit) the RGB model, files coded as bytes (model, lzma and
-stored blocks), and JPEG files through their coefficients (baseline, progressive, with restart
+the byte path and (widened 8-bit) the RGB model, files coded as bytes (the first model's,
+cm blocks in one and two segments, lzma and stored blocks), and JPEG files through their coefficients (baseline, progressive, with restart
 markers, cut mid-scan; the side through lzma, or at level 9 the byte model). Each case applies
 one random mutation from one family and decodes the result with arzip.decompress in a worker
 process. The families: bit flips, overwritten bytes, truncation, deletion, insertion of junk,
@@ -78,6 +78,23 @@ def _zen(n: int) -> bytes:
     return (text * (n // len(text) + 1))[:n]
 
 
+def _numbered(n: int) -> bytes:
+    """n numbered lines with their squares: text that cm codes smaller than lzma, in one segment
+    or two."""
+    return b"".join(f"line {i}: arzip fuzzes its readers; {i * i}\n".encode() for i in range(n))
+
+
+def _two_segments(data: bytes) -> bytes:
+    """data's byte archive with its block cut in two cm segments, as a 2 MiB block would be."""
+    import arzip
+    from arzip.bytes import cm
+    saved, cm.SPLIT_MIN = cm.SPLIT_MIN, len(data)
+    try:
+        return arzip.compress_bytes(data)
+    finally:
+        cm.SPLIT_MIN = saved
+
+
 def seeds() -> dict[str, bytes]:
     from skimage import data as skdata
 
@@ -111,8 +128,10 @@ def seeds() -> dict[str, bytes]:
         "16bit-rgb-full-depth": arzip.compress_image((photo.astype(np.uint16) * 16 + rng.integers(0, 16, photo.shape))
                                                      .astype(np.uint16)),
         "16bit-widened-model": arzip.compress_image(photo.astype(np.uint16) * 257),
-        "bytes-model": arzip.compress_bytes(text),
-        "bytes-lzma": arzip.compress_bytes(rng.integers(0, 256, 500, dtype=np.uint8).tobytes() * 100),
+        "bytes-model": arzip.compress_bytes(text[:2000]),  # 2,000 bytes: the first model wins over cm
+        "bytes-cm": arzip.compress_bytes(_numbered(700)),  # above 16 KiB: the cm coder alone
+        "bytes-cm-two-segments": _two_segments(_numbered(700)),
+        "bytes-lzma": arzip.compress_bytes(rng.integers(0, 256, 3000, dtype=np.uint8).tobytes() * 8),  # cm loses here
         "bytes-stored": arzip.compress_bytes(bytes(rng.integers(0, 256, 500, dtype=np.uint8))),
         **jpeg_seeds(),
     }
@@ -126,6 +145,8 @@ def seeds() -> dict[str, bytes]:
         else:
             assert ([p["method"] for p in summary["parts"]] == PARTS[name] if name in PARTS else
                     summary["methods"] == {name.split("-")[1]: 1}), name
+            if name.startswith("bytes-cm"):
+                assert _byte_layout(blob)[1][0][3] == (2 if "two" in name else 1), name
         assert all(set_field(blob, f, i, None) == blob for f, i in fields_of(blob)), name  # the field
         # serialisers rebuild the seed byte for byte (they follow the container code's layout)
     return out
@@ -310,7 +331,7 @@ def _byte_archive(head: bytes, records: list[list], crc: bytes) -> bytes:
     out = bytearray(head)
     for method, raw_len, coded_len, segments, coded in records:
         out += bytes([method]) + container.varint(raw_len) + container.varint(coded_len)
-        if method == bc.METHOD_MODEL:
+        if method in bc.SEGMENTED:
             out += container.varint(segments)
         out += coded
     return bytes(out) + bytes([bc.METHOD_END]) + crc
@@ -327,7 +348,7 @@ def fields_of(blob: bytes) -> list[tuple[str, int]]:
         out = [(f, 0) for f in BYTES_FIELDS if not f.startswith("block ")] + [("block count", 0)]
         for i, (method, *_rest) in enumerate(records):
             out += [(f, i) for f in BYTES_FIELDS if f.startswith("block ") and f != "block count"
-                    and (f != "block segments" or method == bc.METHOD_MODEL)]
+                    and (f != "block segments" or method in bc.SEGMENTED)]
         return out
     header, payloads, _ = _image_layout(blob)
     out = [(f, 0) for f in IMAGE_FIELDS if not f.startswith(("model ", "part ", "bytes part "))]
@@ -443,8 +464,8 @@ def _set_bytes_field(blob: bytes, field: str, i: int, value) -> bytes:
         return _byte_archive(head, records, crc)
     record = records[i]
     if field == "block method":
-        if value == bc.METHOD_MODEL and record[0] != bc.METHOD_MODEL:
-            record[3] = 1  # a model block has a segment count
+        if value in bc.SEGMENTED and record[0] not in bc.SEGMENTED:
+            record[3] = 1  # a model or cm block has a segment count
         record[0] = value
     elif field == "block raw_len":
         record[1] = value

@@ -15,6 +15,7 @@ from skimage import data as skdata
 
 from arzip import api, container
 from arzip.formats import picture
+from arzip.bytes import cm as byte_cm, container as byte_container
 from arzip.image import container as image_container
 from arzip.jpeg import container as jpeg_container
 from arzip.errors import ArzipError
@@ -44,6 +45,21 @@ def jpeg_file(**options) -> bytes:
     return f.getvalue()
 
 
+def cm_archive(segments: int) -> bytes:
+    """A byte archive of one cm block (above the first model's 16 KiB) in `segments` segments
+    (two: the block cut as a 2 MiB one would be)."""
+    data = b"".join(f"line {i}: arzip fuzzes its readers; {i * i}\n".encode() for i in range(700))
+    saved = byte_cm.SPLIT_MIN
+    byte_cm.SPLIT_MIN = len(data) if segments == 2 else saved
+    try:
+        blob = api.compress_bytes(data)
+    finally:
+        byte_cm.SPLIT_MIN = saved
+    block = byte_container.read_compact_record(io.BytesIO(blob[10:]))
+    assert block.method == byte_container.METHOD_CM and block.segments == segments
+    return blob
+
+
 def jpeg_archive(data: bytes, level: int | None = None) -> bytes:
     """The JPEG archive (kind 3) of data: checked to go the JPEG path (the coefficient model's
     strong profile, method 2, at level 9, else the default one), its side through the byte model
@@ -69,7 +85,9 @@ SEEDS = {"rgb model": lambda: api.compress_image(IMAGE),  # quick mixing
                                                                        picture.PALETTE, 8, PALETTE)),
          "1-bit: bilevel part": lambda: api.compress_image(picture.new(  # a page: bilevel beats indices there
              (skdata.text() > 110).astype(np.uint8)[..., None], picture.GRAY, 1)),
-         "file as bytes": lambda: api.compress_bytes(b"arzip fuzzes its readers; " * 40),
+         "file as bytes": lambda: api.compress_bytes(b"arzip fuzzes its readers; " * 40),  # the first model
+         "file as bytes: cm": lambda: cm_archive(1),
+         "file as bytes: cm, two segments": lambda: cm_archive(2),
          "jpeg: baseline": lambda: jpeg_archive(jpeg_file()),  # the side through lzma
          "jpeg: progressive": lambda: jpeg_archive(jpeg_file(progressive=True)),
          "jpeg: restart markers": lambda: jpeg_archive(jpeg_file(restart_marker_blocks=2)),
