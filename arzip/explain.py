@@ -88,13 +88,10 @@ def explain_file(data: bytes, name: str, suffix: str = "", level: int | None = N
 def explain_archive(pic: Picture, blob: bytes) -> Explanation:
     """The bits each part of an image archive spends on every sample of its picture (decoded
     from it, or the picture it was made from)."""
-    header = image_container.read_header(blob, api.DEFAULT_MAX_PIXELS)
+    header, payloads = image_container.unpack(blob, api.DEFAULT_MAX_PIXELS)
     factor = planes.widening(pic, header.parts)  # a 16-bit image coded as the 8-bit one it widens
     s, maps, coders = (pic.samples // factor).astype(np.uint8) if factor else pic.samples, [], []
-    at = header.size  # where the part's payload starts
-    for part in header.parts:
-        at += part.payload_len
-        first_byte = blob[at - part.payload_len] if part.payload_len else -1
+    for part, payload in zip(header.parts, payloads):
         plane = image_container.PLANES[part.plane]
         if part.method in image_container.NETWORK_METHODS:
             name = registry.installed(*header.models[part.model])
@@ -139,7 +136,7 @@ def explain_archive(pic: Picture, blob: bytes) -> Explanation:
         stream = serialise.serialise(np.ascontiguousarray(samples), depth, ct, part.transform)
         net = registry.installed(*header.models[part.model]) if part.model != image_container.NO_MODEL else \
             registry.bytes_model()  # a part that names no model was stored classically, yet costed by the model
-        costs = _byte_costs(stream, net, header.version, first_byte)
+        costs = _byte_costs(stream, net, header.version, payload[0] if payload else -1)
         maps.append(_sample_costs(costs, samples.shape, depth, part.transform))
         rows = {serialise.PNG: "PNG-filtered rows", serialise.MED: "MED residuals"}[part.transform]
         coders.append(f"{'every sample' if plane == 'samples' else plane} by the byte model {net} on {rows}" +

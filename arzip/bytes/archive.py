@@ -129,27 +129,26 @@ def code_block(net: NetTables, block: bytes, model_cost: int = 0, model: bool = 
     looks_random lzma's quick search and storing). The level decides the segments
     (cm.segments_for)."""
     noise = looks_random(block)
-    model = model and not noise
-    if not model:
-        candidates = _classical(block, noise)
-        method = min(candidates, key=lambda m: (len(candidates[m]), m))
-        return bc.Block(method, len(block), 0, candidates[method]), 0.0
-    segments = {bc.METHOD_CM: cm.segments_for(len(block), level)}
-    # a block in one segment leaves a core free: the classical coders run on it meanwhile (they
-    # and the kernels release the interpreter lock)
-    beside = segments[bc.METHOD_CM] == 1 and native.threads() > 1 and len(block) > SMALL_BLOCK
-    if beside:
-        from concurrent.futures import ThreadPoolExecutor  # here: small files need not import it
-    with ThreadPoolExecutor(1) if beside else contextlib.nullcontext() as pool:
-        classical = pool.submit(_classical, block) if pool else None
-        coded, nll = cm.encode_block(net, block, segments[bc.METHOD_CM])
-        candidates, nlls = {bc.METHOD_CM: coded}, {bc.METHOD_CM: nll}
-        if len(block) <= SMALL_BLOCK:
-            candidates[bc.METHOD_MODEL], nlls[bc.METHOD_MODEL], segments[bc.METHOD_MODEL] = \
-                codec.encode_block(net, block)
-        candidates.update(classical.result() if classical else _classical(block))
+    candidates, nlls, segments = {}, {bc.METHOD_CM: 0.0}, {}
+    if model and not noise:
+        segments[bc.METHOD_CM] = cm.segments_for(len(block), level)
+        # a block in one segment leaves a core free: the classical coders run on it meanwhile
+        # (they and the kernels release the interpreter lock)
+        beside = segments[bc.METHOD_CM] == 1 and native.threads() > 1 and len(block) > SMALL_BLOCK
+        if beside:
+            from concurrent.futures import ThreadPoolExecutor  # here: small files need not import it
+        with ThreadPoolExecutor(1) if beside else contextlib.nullcontext() as pool:
+            classical = pool.submit(_classical, block) if pool else None
+            candidates[bc.METHOD_CM], nlls[bc.METHOD_CM] = cm.encode_block(net, block, segments[bc.METHOD_CM])
+            if len(block) <= SMALL_BLOCK:
+                candidates[bc.METHOD_MODEL], nlls[bc.METHOD_MODEL], segments[bc.METHOD_MODEL] = \
+                    codec.encode_block(net, block)
+            candidates.update(classical.result() if classical else _classical(block))
+    else:
+        candidates.update(_classical(block, noise))
     method = min(candidates, key=lambda m: (len(candidates[m]) + (model_cost if m in bc.SEGMENTED else 0), m))
-    return bc.Block(method, len(block), segments.get(method, 0), candidates[method]), nlls.get(method, nll)
+    return (bc.Block(method, len(block), segments.get(method, 0), candidates[method]),
+            nlls.get(method, nlls[bc.METHOD_CM]))
 
 
 _SMALL_PART = struct.Struct("<BH")  # method, segments

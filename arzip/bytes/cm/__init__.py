@@ -12,6 +12,8 @@ blocks of at least SPLIT_MIN bytes are cut, and never at level 9.
 """
 from __future__ import annotations
 
+import io
+
 import numpy as np
 
 from ... import native
@@ -37,14 +39,10 @@ def _encode_segment(data: np.ndarray, net: NetTables, costs: np.ndarray | None =
     """(stream, NLL in bits); costs: where each byte's cost goes, else only their sum."""
     tables = engine.Tables(len(data), net)
     coder, nll = arithmetic.encoder_state(), np.zeros(1) if costs is None else costs
-    buf = np.empty(min(len(data), engine.CHUNK) * engine.WORST_BYTES_PER_BYTE + 8, dtype=np.uint8)
-    pieces = []
-    for i0 in range(0, len(data), engine.CHUNK):
-        end = engine.code(data, i0, min(len(data), i0 + engine.CHUNK), False, *tables.arguments(), buf, 0, coder, nll)
-        pieces.append(buf[:end].tobytes())
-    end = arithmetic.flush(coder, buf, 0)
-    pieces.append(buf[:end].tobytes())
-    return b"".join(pieces), float(nll.sum())
+    stream = arithmetic.encode_bands(coder, len(data), engine.CHUNK, engine.WORST_BYTES_PER_BYTE,
+                                     lambda i0, i1, buf: engine.code(data, i0, i1, False, *tables.arguments(), buf, 0,
+                                                                     coder, nll))
+    return stream, float(nll.sum())
 
 
 def encode_block(net: NetTables, block: bytes, segments: int) -> tuple[bytes, float]:
@@ -67,32 +65,34 @@ def byte_costs(net: NetTables, block: bytes, segments: int) -> np.ndarray:
 
 
 def _decode_segment(stream: bytes, out: np.ndarray, net: NetTables) -> None:
+    """Decode a segment's stream into out, checking every CHUNK bytes that the decoder has not
+    read past the stream (arithmetic.decode_bands, with out as one row of bytes)."""
     tables = engine.Tables(len(out), net)
     src = np.frombuffer(stream, dtype=np.uint8).copy()  # writable: one kernel signature both ways
     coder = arithmetic.decoder_state(src)
-    for i0 in range(0, len(out), engine.CHUNK):
-        engine.code(out, i0, min(len(out), i0 + engine.CHUNK), True, *tables.arguments(), src, 0, coder, np.zeros(1))
-        arithmetic.check_within(coder, src)
+    arithmetic.decode_bands(coder, src, len(out), 1, lambda i0, i1: engine.code(
+        out, i0, i1, True, *tables.arguments(), src, 0, coder, np.zeros(1)))
 
 
 def decode_block(net: NetTables, payload: bytes, n: int, segments: int) -> bytes:
     """The n bytes of encode_block's payload; ValueError where it is not one."""
-    at, lengths = 0, []
-    for _ in range(segments - 1):
-        def next_byte() -> int:
-            nonlocal at
-            if at >= len(payload):
-                raise ValueError("the segment lengths run past the block")
-            at += 1
-            return payload[at - 1]
-        lengths.append(decode_varint(next_byte, max_shift=35))
+    head = io.BytesIO(payload)
+
+    def next_byte() -> int:
+        byte = head.read(1)
+        if not byte:
+            raise ValueError("the segment lengths run past the block")
+        return byte[0]
+
+    lengths = [decode_varint(next_byte, max_shift=35) for _ in range(segments - 1)]
+    at = head.tell()
     lengths.append(len(payload) - at - sum(lengths))
     if lengths[-1] < 0:
         raise ValueError("the segment lengths exceed the block")
     out = np.zeros(n, dtype=np.uint8)
-    items, pos = [], at
+    items = []
     for (a, b), length in zip(_bounds(n, segments), lengths):
-        items.append((payload[pos:pos + length], a, b))
-        pos += length
+        items.append((payload[at:at + length], a, b))
+        at += length
     native.side_by_side(lambda stream, a, b: _decode_segment(stream, out[a:b], net), items)
     return out.tobytes()

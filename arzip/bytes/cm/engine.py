@@ -37,8 +37,8 @@ COUNT_LIMIT = 255
 APM_RATE = 7
 COST = -np.log2(np.maximum(np.arange(4096), 1) / 4096.0)  # bits of a 12-bit probability's outcome
 LINE_BITS_MAX = 21     # at most 2^21 lines of 64 bytes (128 MiB) of context cells a segment
-CHUNK = 1 << 16        # bytes coded per call: bounds the encoder's buffer, lets the decoder
-WORST_BYTES_PER_BYTE = 13  # check its stream as it goes; 8 bits of at most 12 bits each, rounded up
+CHUNK = 1 << 16        # bytes the encoder codes per call (its buffer's bound; the decoder's calls
+WORST_BYTES_PER_BYTE = 13  # are arithmetic.decode_bands'); 8 bits of at most 12 bits each, rounded up
 
 
 class Tables:
