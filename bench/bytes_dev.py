@@ -5,8 +5,12 @@ changes are tuned (models/EXPERIMENTS.md, B1-B11 and C-numbers), never on the be
 The set is B1's: the last 300 kB of the pretraining corpus's doc.txt and man.txt (built as
 arzip/bytes/corpus.py builds them, from this machine's /usr/share/doc and /usr/share/man),
 300 kB of click's Python sources (not in the corpus), the first 500 kB of the Python
-interpreter's machine code (libpython where the executable is a launcher) and the xz binary. Each is coded by arzip.bytes.cm as one segment (encode only: the decoder
-runs the same kernel), and the rate is reported per file and in total.
+interpreter's machine code (libpython where the executable is a launcher) and the xz binary;
+since C13, for the structures of issue 28, a spreadsheet (xlwt's BIFF8 .xls of matplotlib's
+goog.npz prices and jacksboro_fault_dem.npz elevations; kinds.py's benchmark uses neither) and
+a 1-bit page (man-tail's first lines drawn at 1728 x 2376 pixels, a fax page's shape). Each is
+coded by arzip.bytes.cm as one segment (encode only: the decoder runs the same kernel), and
+the rate is reported per file and in total.
 
     python bench/bytes_dev.py [--out bench/.cache/bytes-dev] [--tree PATH]
 
@@ -36,10 +40,49 @@ def _python_binary() -> Path:
     return lib if lib.is_file() and lib.stat().st_size > exe.stat().st_size else exe
 
 
+def _spreadsheet() -> bytes:
+    """A BIFF8 workbook of real numbers: daily prices (a date and six numbers a row) and a
+    terrain model (elevations in metres, two decimals), the kind of file kennedy.xls is."""
+    import io
+
+    import matplotlib
+    import numpy as np
+    import xlwt
+    data = Path(matplotlib.get_data_path()) / "sample_data"
+    book = xlwt.Workbook()
+    prices = np.load(data / "goog.npz", allow_pickle=True)["price_data"]
+    sheet = book.add_sheet("prices")
+    for j, name in enumerate(prices.dtype.names):
+        sheet.write(0, j, name)
+    for i, row in enumerate(prices, 1):
+        sheet.write(i, 0, str(row["date"]))
+        for j in range(1, 7):
+            sheet.write(i, j, float(row[j]))
+    elevation = np.load(data / "jacksboro_fault_dem.npz")["elevation"]
+    sheet = book.add_sheet("dem")
+    for i in range(elevation.shape[0]):
+        for j in range(0, elevation.shape[1], 2):
+            sheet.write(i, j // 2, round(float(elevation[i, j]) * 0.3048, 2))
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def _page(lines: list[str]) -> bytes:
+    """A 1-bit page of text, 1728 x 2376 pixels packed 8 to a byte (rows of 216 bytes)."""
+    from PIL import Image, ImageDraw, ImageFont
+    page = Image.new("1", (1728, 2376), 0)
+    draw, font = ImageDraw.Draw(page), ImageFont.load_default()
+    for k, line in enumerate(lines[:162]):
+        draw.text((60, 40 + 14 * k), line[:150], fill=1, font=font)
+    return page.tobytes()
+
+
 def make(out: Path) -> list[Path]:
     """Write the development files into `out` (kept once made: the corpus build reads a few
     thousand files)."""
-    names = ["doc-tail.txt", "man-tail.txt", "click-src.py", "python-head.bin", "xz.bin"]
+    names = ["doc-tail.txt", "man-tail.txt", "click-src.py", "python-head.bin", "xz.bin", "prices-dem.xls",
+             "page.bits"]
     if all((out / n).is_file() for n in names):
         return [out / n for n in names]
     from arzip.bytes import corpus
@@ -52,6 +95,8 @@ def make(out: Path) -> list[Path]:
     files = {"doc-tail.txt": doc[-300 * KB:], "man-tail.txt": man[-300 * KB:], "click-src.py": click[:300 * KB],
              "python-head.bin": _python_binary().read_bytes()[:500 * KB],
              "xz.bin": Path(xz).read_bytes() if xz else b""}
+    files["prices-dem.xls"] = _spreadsheet()
+    files["page.bits"] = _page(man.decode("latin-1").splitlines()[-3000:])
     for name, data in files.items():
         (out / name).write_bytes(data)
     return [out / n for n in names]
@@ -61,6 +106,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
     ap.add_argument("--tree", type=Path, help="the checkout whose arzip codes the files")
+    ap.add_argument("names", nargs="*", help="code only these of the set's files")
     args = ap.parse_args()
     if args.tree:
         sys.path.insert(0, str(args.tree.resolve()))
@@ -73,7 +119,7 @@ def main() -> None:
     total_bits = total_bytes = 0
     for path in files:
         data = path.read_bytes()
-        if not data:
+        if not data or (args.names and path.name not in args.names):
             continue
         t = time.perf_counter()
         payload, nll = cm.encode_block(net, data, 1)
