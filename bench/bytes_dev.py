@@ -106,6 +106,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
     ap.add_argument("--tree", type=Path, help="the checkout whose arzip codes the files")
+    ap.add_argument("--method", type=int, default=6, help="the cm block method (engine profile) to code with")
+    ap.add_argument("--profile", help="comma-separated integers that replace the method's engine profile "
+                    "(arzip/bytes/cm/engine.py PROFILES), for tuning")
     ap.add_argument("names", nargs="*", help="code only these of the set's files")
     args = ap.parse_args()
     if args.tree:
@@ -113,16 +116,18 @@ def main() -> None:
     files = make(args.out)
     from arzip import registry
     from arzip.bytes import cm
+    if args.profile:
+        cm.engine.PROFILES[args.method][:] = [int(v) for v in args.profile.split(",")]
     print(f"arzip from {Path(cm.__file__).resolve().parents[2]}", file=sys.stderr)
     net = registry.load_bytes(registry.bytes_model())
-    cm.encode_block(net, b"warm-up: compile the kernel " * 20, 1)
+    cm.encode_block(net, b"warm-up: compile the kernel " * 20, 1, args.method)
     total_bits = total_bytes = 0
     for path in files:
         data = path.read_bytes()
         if not data or (args.names and path.name not in args.names):
             continue
         t = time.perf_counter()
-        payload, nll = cm.encode_block(net, data, 1)
+        payload, nll = cm.encode_block(net, data, 1, args.method)
         seconds = time.perf_counter() - t
         total_bits += 8 * len(payload)
         total_bytes += len(data)

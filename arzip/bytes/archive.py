@@ -71,13 +71,13 @@ def decode_block(net: NetTables, block: bc.Block, version: int) -> bytes:
             return codec.decode_block(net, block.coded, block.raw_len, block.segments, sized=version >= 4)
         except (ValueError, RuntimeError, AssertionError) as e:
             raise FormatError(f"corrupted archive (block does not decode: {e})") from None
-    if block.method == bc.METHOD_CM:
+    if block.method in bc.CM_METHODS:
         # a cm block has one or two segments and its payload holds 8 decisions per byte
         if block.segments not in (1, 2) or block.segments > block.raw_len:
             raise FormatError(f"corrupted archive (a block of {block.raw_len} bytes in {block.segments} segments)")
         limits.check_justified(len(block.coded), 8 * block.raw_len, limits.MIN_BITS_BINARY, "cm block")
         try:
-            return cm.decode_block(net, block.coded, block.raw_len, block.segments)
+            return cm.decode_block(net, block.coded, block.raw_len, block.segments, block.method)
         except (ValueError, RuntimeError, AssertionError) as e:
             raise FormatError(f"corrupted archive (block does not decode: {e})") from None
     if block.method == bc.METHOD_STORED:
@@ -129,17 +129,18 @@ def code_block(net: NetTables, block: bytes, model_cost: int = 0, model: bool = 
     looks_random lzma's quick search and storing). The level decides the segments
     (cm.segments_for)."""
     noise = looks_random(block)
-    candidates, nlls, segments = {}, {bc.METHOD_CM: 0.0}, {}
+    written = bc.CM_WRITTEN
+    candidates, nlls, segments = {}, {written: 0.0}, {}
     if model and not noise:
-        segments[bc.METHOD_CM] = cm.segments_for(len(block), level)
+        segments[written] = cm.segments_for(len(block), level)
         # a block in one segment leaves a core free: the classical coders run on it meanwhile
         # (they and the kernels release the interpreter lock)
-        beside = segments[bc.METHOD_CM] == 1 and native.threads() > 1 and len(block) > SMALL_BLOCK
+        beside = segments[written] == 1 and native.threads() > 1 and len(block) > SMALL_BLOCK
         if beside:
             from concurrent.futures import ThreadPoolExecutor  # here: small files need not import it
         with ThreadPoolExecutor(1) if beside else contextlib.nullcontext() as pool:
             classical = pool.submit(_classical, block) if pool else None
-            candidates[bc.METHOD_CM], nlls[bc.METHOD_CM] = cm.encode_block(net, block, segments[bc.METHOD_CM])
+            candidates[written], nlls[written] = cm.encode_block(net, block, segments[written], written)
             if len(block) <= SMALL_BLOCK:
                 candidates[bc.METHOD_MODEL], nlls[bc.METHOD_MODEL], segments[bc.METHOD_MODEL] = \
                     codec.encode_block(net, block)
@@ -148,7 +149,7 @@ def code_block(net: NetTables, block: bytes, model_cost: int = 0, model: bool = 
         candidates.update(_classical(block, noise))
     method = min(candidates, key=lambda m: (len(candidates[m]) + (model_cost if m in bc.SEGMENTED else 0), m))
     return (bc.Block(method, len(block), segments.get(method, 0), candidates[method]),
-            nlls.get(method, nlls[bc.METHOD_CM]))
+            nlls.get(method, nlls[written]))
 
 
 _SMALL_PART = struct.Struct("<BH")  # method, segments

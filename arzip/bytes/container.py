@@ -32,10 +32,12 @@ from ..container import (BYTES_MODEL_HASH_BYTES, CRC, KIND_BYTES, PREFIX_SIZE, c
                          varint, version_of)
 from ..errors import FormatError
 
-METHOD_MODEL, METHOD_STORED, METHOD_LZMA, METHOD_ZLIB, METHOD_BZ2, METHOD_CM = 0, 1, 2, 3, 4, 5
+METHOD_MODEL, METHOD_STORED, METHOD_LZMA, METHOD_ZLIB, METHOD_BZ2, METHOD_CM, METHOD_CM2 = 0, 1, 2, 3, 4, 5, 6
 METHODS = {METHOD_MODEL: "model", METHOD_STORED: "stored", METHOD_LZMA: "lzma", METHOD_ZLIB: "zlib",
-           METHOD_BZ2: "bz2", METHOD_CM: "cm"}
-SEGMENTED = (METHOD_MODEL, METHOD_CM)  # the methods whose records carry a segment count
+           METHOD_BZ2: "bz2", METHOD_CM: "cm", METHOD_CM2: "cm2"}
+CM_METHODS = (METHOD_CM, METHOD_CM2)  # profiles of the context-mixing coder (arzip/bytes/cm/engine.py PROFILES)
+CM_WRITTEN = METHOD_CM2  # the one this arzip writes (format version 7 on; version 6 wrote METHOD_CM)
+SEGMENTED = (METHOD_MODEL, *CM_METHODS)  # the methods whose records carry a segment count
 METHOD_END = 0xFF
 BLOCK_SIZE = 1 << 23           # bytes of input per block (8 MiB)
 CODED_SLACK = 1 << 16          # a coded block may exceed its raw length by this much at most

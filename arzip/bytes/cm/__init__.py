@@ -35,9 +35,9 @@ def _bounds(n: int, segments: int) -> list[tuple[int, int]]:
     return [(k * n // segments, (k + 1) * n // segments) for k in range(segments)]
 
 
-def _encode_segment(data: np.ndarray, net: NetTables, costs: np.ndarray | None = None) -> tuple[bytes, float]:
+def _encode_segment(data: np.ndarray, net: NetTables, method: int, costs: np.ndarray | None = None) -> tuple[bytes, float]:
     """(stream, NLL in bits); costs: where each byte's cost goes, else only their sum."""
-    tables = engine.Tables(len(data), net)
+    tables = engine.Tables(len(data), net, method)
     coder, nll = arithmetic.encoder_state(), np.zeros(1) if costs is None else costs
     stream = arithmetic.encode_bands(coder, len(data), engine.CHUNK, engine.WORST_BYTES_PER_BYTE,
                                      lambda i0, i1, buf: engine.code(data, i0, i1, False, *tables.arguments(), buf, 0,
@@ -45,36 +45,36 @@ def _encode_segment(data: np.ndarray, net: NetTables, costs: np.ndarray | None =
     return stream, float(nll.sum())
 
 
-def encode_block(net: NetTables, block: bytes, segments: int) -> tuple[bytes, float]:
+def encode_block(net: NetTables, block: bytes, segments: int, method: int) -> tuple[bytes, float]:
     """(payload, the model's NLL in bits): the lengths of the segments' streams but the last
     (varints), then the streams."""
     data = np.frombuffer(block, dtype=np.uint8).copy()  # writable: the kernel has one signature for both directions
-    done = native.side_by_side(lambda a, b: _encode_segment(data[a:b], net), _bounds(len(data), segments))
+    done = native.side_by_side(lambda a, b: _encode_segment(data[a:b], net, method), _bounds(len(data), segments))
     streams = [stream for stream, _ in done]
     return b"".join(varint(len(s)) for s in streams[:-1]) + b"".join(streams), sum(nll for _, nll in done)
 
 
-def byte_costs(net: NetTables, block: bytes, segments: int) -> np.ndarray:
+def byte_costs(net: NetTables, block: bytes, segments: int, method: int) -> np.ndarray:
     """(len(block),) bits the coder spends on each byte of the block in `segments` segments
     (arzip explain's maps; their sum is the block's NLL)."""
     data = np.frombuffer(block, dtype=np.uint8).copy()
     costs = np.zeros(len(data))
     for a, b in _bounds(len(data), segments):
-        _encode_segment(data[a:b], net, costs[a:b])
+        _encode_segment(data[a:b], net, method, costs[a:b])
     return costs
 
 
-def _decode_segment(stream: bytes, out: np.ndarray, net: NetTables) -> None:
+def _decode_segment(stream: bytes, out: np.ndarray, net: NetTables, method: int) -> None:
     """Decode a segment's stream into out, checking every CHUNK bytes that the decoder has not
     read past the stream (arithmetic.decode_bands, with out as one row of bytes)."""
-    tables = engine.Tables(len(out), net)
+    tables = engine.Tables(len(out), net, method)
     src = np.frombuffer(stream, dtype=np.uint8).copy()  # writable: one kernel signature both ways
     coder = arithmetic.decoder_state(src)
     arithmetic.decode_bands(coder, src, len(out), 1, lambda i0, i1: engine.code(
         out, i0, i1, True, *tables.arguments(), src, 0, coder, np.zeros(1)))
 
 
-def decode_block(net: NetTables, payload: bytes, n: int, segments: int) -> bytes:
+def decode_block(net: NetTables, payload: bytes, n: int, segments: int, method: int) -> bytes:
     """The n bytes of encode_block's payload; ValueError where it is not one."""
     head = io.BytesIO(payload)
 
@@ -94,5 +94,5 @@ def decode_block(net: NetTables, payload: bytes, n: int, segments: int) -> bytes
     for (a, b), length in zip(_bounds(n, segments), lengths):
         items.append((payload[at:at + length], a, b))
         at += length
-    native.side_by_side(lambda stream, a, b: _decode_segment(stream, out[a:b], net), items)
+    native.side_by_side(lambda stream, a, b: _decode_segment(stream, out[a:b], net, method), items)
     return out.tobytes()

@@ -24,15 +24,23 @@ from ..mixer import NetTables
 from . import contexts, match, records
 from .contexts import CONTEXTS
 
-IN_MATCH, IN_NET, IN_BIAS = CONTEXTS, CONTEXTS + 1, CONTEXTS + 2
-INPUTS = CONTEXTS + 3
+MOST_CONTEXTS = CONTEXTS + contexts.EXTRA
+INPUTS = MOST_CONTEXTS + 3  # the contexts, the match, the network, a bias
+# A block method is a profile of this engine: the hashed contexts it uses (method 5's 19, or all
+# with contexts.compute_extra's), the mixer's learning rate, and whether it adds the weight sets
+# chosen by the orders seen and by the column, and the fourth and fifth APMs. Method 6 came from
+# the development set (models/EXPERIMENTS.md C13-C17): 1.1850 -> 1.1515 bpb.
+P_CONTEXTS, P_MIX_LR, P_ORDER_SET, P_COLUMN_SET, P_MORE_APMS = range(5)
+PROFILES = {5: np.array([CONTEXTS, 14, 0, 0, 0], dtype=np.int64),
+            6: np.array([MOST_CONTEXTS, 16, 1, 1, 1], dtype=np.int64)}
 # the weight sets, each chosen by: the partial byte; the match (its length, expected bit, bit
 # position); the last byte; the byte one record back (else the byte before the last); the last
-# two bytes and the partial byte, hashed
-WEIGHT_SETS = (256, 512, 256, 256, 2048)
+# two bytes and the partial byte, hashed; (method 6 on) how many of orders 1-6 have seen this
+# bit's context, with the bit position; the column in the record (else in the line of text)
+WEIGHT_SETS = (256, 512, 256, 256, 2048, 64, 512)
+ORDER_SET, COLUMN_SET = 5, 6
 SET_BASE = np.concatenate([[0], np.cumsum(WEIGHT_SETS)]).astype(np.int64)
 MIX_SHIFT = 16
-MIX_LR = 14
 COUNT_LIMIT = 255
 APM_RATE = 7
 COST = -np.log2(np.maximum(np.arange(4096), 1) / 4096.0)  # bits of a 12-bit probability's outcome
@@ -44,33 +52,47 @@ WORST_BYTES_PER_BYTE = 13  # are arithmetic.decode_bands'); 8 bits of at most 12
 class Tables:
     """Everything one segment of n bytes learns and tracks, sized to n."""
 
-    def __init__(self, n: int, net: NetTables) -> None:
+    def __init__(self, n: int, net: NetTables, method: int) -> None:
+        self.profile = PROFILES[method]
         bits = min(LINE_BITS_MAX, max(12, (max(n, 1) * 6).bit_length()))
         self.slots, self.bits = counters.line_table(16 << bits), np.int64(bits)
         self.match_table, match_bits, self.match_confidence, self.match_state = match.fresh(n)
         self.match_bits = np.int64(match_bits)
         self.weights = np.full((int(SET_BASE[-1]), INPUTS), (1 << MIX_SHIFT) // 8, dtype=np.int64)
-        self.weights[:, IN_BIAS] = 0
-        self.apms = (apm_init(256), apm_init(65536), apm_init(65536))
+        self.weights[:, self.profile[P_CONTEXTS] + 2] = 0  # the bias
+        self.apms = (apm_init(256), apm_init(65536), apm_init(65536), apm_init(1024), apm_init(65536))
         self.registers, self.follow = contexts.fresh()
         self.last_seen, self.record = records.fresh()
         self.net = (net.first, net.first_bias, net.act_shift, net.out_w, net.out_b, net.out_shift)
 
     def arguments(self) -> tuple:
         """The kernel's table arguments, in its order."""
-        return (self.slots, self.bits, self.match_table, self.match_bits, self.match_confidence, self.match_state,
+        return (self.profile, self.slots, self.bits, self.match_table, self.match_bits, self.match_confidence, self.match_state,
                 self.weights, *self.apms, self.registers, self.follow, self.last_seen, self.record, *self.net)
 
 
 @kernel()
-def code(data, i0, i1, decoding, slots, bits, mtab, mbits, msm, mstate, weights, apm1, apm2, apm3, regs, follow,
-         last_seen, record, first, first_bias, act_shift, out_w, out_b, out_shift, buf, at, coder, costs):
+def code(data, i0, i1, decoding, profile, slots, bits, mtab, mbits, msm, mstate, weights, apm1, apm2, apm3, apm4, apm5,
+         regs, follow, last_seen, record, first, first_bias, act_shift, out_w, out_b, out_shift, buf, at, coder, costs):
     """Code bytes i0..i1-1 of data (decoding: decode them into data) on the segment's tables;
     returns the new end of buf (the encoder's output, the decoder's input). The encoder adds
     each byte's cost in bits to costs[i], or to costs[0] where costs has one element."""
     last_cost = costs.shape[0] - 1
-    ctx = np.zeros(CONTEXTS, dtype=np.int64)
-    line = np.zeros(CONTEXTS, dtype=np.int64)
+    n_ctx = profile[P_CONTEXTS]
+    in_match, in_net, in_bias = n_ctx, n_ctx + 1, n_ctx + 2
+    n_in = n_ctx + 3
+    sets = np.arange(len(WEIGHT_SETS))  # the weight sets in use, in the order their products add up
+    n_sets = 5
+    if profile[P_ORDER_SET]:
+        sets[n_sets] = ORDER_SET
+        n_sets += 1
+    if profile[P_COLUMN_SET]:
+        sets[n_sets] = COLUMN_SET
+        n_sets += 1
+    more_apms = profile[P_MORE_APMS]
+    mix_lr = profile[P_MIX_LR]
+    ctx = np.zeros(MOST_CONTEXTS, dtype=np.int64)
+    line = np.zeros(MOST_CONTEXTS, dtype=np.int64)
     inputs = np.zeros(INPUTS, dtype=np.int64)
     rows = np.zeros(len(WEIGHT_SETS), dtype=np.int64)
     hidden = np.zeros(first_bias.shape[0], dtype=np.int32)
@@ -79,61 +101,80 @@ def code(data, i0, i1, decoding, slots, bits, mtab, mbits, msm, mstate, weights,
         network.hidden_layer(i, data, first, first_bias, act_shift, sums, hidden)
         c4 = regs[contexts.C4]
         c1 = c4 & 0xFF
-        above = contexts.compute(ctx, data, i, regs, record[records.LENGTH], follow)
+        rl = record[records.LENGTH]
+        above = contexts.compute(ctx, data, i, regs, rl, follow)
+        if n_ctx > CONTEXTS:
+            contexts.compute_extra(ctx, data, i, regs)
         want = match.expected(data, i, mstate)
         length = mstate[match.LENGTH]
         c0 = 1
         for j in range(8):
             if j == 0 or j == 4:
-                for k in range(CONTEXTS):
+                for k in range(n_ctx):
                     line[k] = counters.line(slots, 0, bits, h32(ctx[k] + c0 * 0x9E3779B1 + k))
             node = c0 if j < 4 else ((1 << (j - 4)) | (c0 & ((1 << (j - 4)) - 1)))  # 1..15 in the nibble's line
-            for k in range(CONTEXTS):
+            for k in range(n_ctx):
                 inputs[k] = STRETCH[counters.p12(slots, line[k] + node)]
+            seen = 0  # of orders 1-6, how many have seen this bit's context
+            if profile[P_ORDER_SET]:
+                for k in range(1, 7):
+                    seen += (np.int64(slots[line[k] + node]) & 1023) > 0
             mctx = 0
             expected_bit = 0
             strength = 0
             if want >= 0 and ((want | 256) >> (8 - j)) == c0:
                 expected_bit = (want >> (7 - j)) & 1
                 mctx = min(length, 31) * 2 + expected_bit
-                inputs[IN_MATCH] = STRETCH[msm[mctx] >> 4]
+                inputs[in_match] = STRETCH[msm[mctx] >> 4]
                 strength = 1 + min(15, length)
             else:
-                inputs[IN_MATCH] = 0
-            inputs[IN_NET] = network.logit(c0, out_w, out_b, out_shift, hidden)
-            inputs[IN_BIAS] = 256
+                inputs[in_match] = 0
+            inputs[in_net] = network.logit(c0, out_w, out_b, out_shift, hidden)
+            inputs[in_bias] = 256
             rows[0] = c0
             rows[1] = SET_BASE[1] + (strength * 2 + expected_bit) * 8 + j
             rows[2] = SET_BASE[2] + c1
-            rows[3] = SET_BASE[3] + (above if record[records.LENGTH] > 0 else (c4 >> 8) & 0xFF)
+            rows[3] = SET_BASE[3] + (above if rl > 0 else (c4 >> 8) & 0xFF)
             rows[4] = SET_BASE[4] + (h32((c4 & 0xFFFF) * 256 + c0) >> 21)
+            rows[5] = SET_BASE[5] + seen * 8 + j
+            rows[6] = SET_BASE[6] + (min(i % rl, 255) if rl > 0 else 256 + min(i - regs[contexts.LINE_START], 255))
             dot = 0
-            for s in range(len(WEIGHT_SETS)):
-                for k in range(INPUTS):
+            for t in range(n_sets):
+                s = sets[t]
+                for k in range(n_in):
                     dot += weights[rows[s], k] * inputs[k]
-            pm = max(1, min(4095, squash(max(-2047, min(2047, (dot // len(WEIGHT_SETS)) >> MIX_SHIFT)))))
+            pm = max(1, min(4095, squash(max(-2047, min(2047, (dot // n_sets) >> MIX_SHIFT)))))
             a1, k1 = apm_refine(apm1, c0, pm)
             a2, k2 = apm_refine(apm2, c0 | (c1 << 8), pm)
             a3, k3 = apm_refine(apm3, h32((c4 & 0xFFFF) * 256 + c0 + 0x1234) >> 16, pm)
-            p = max(1, min(4095, (2 * pm + a1 + 2 * a2 + 3 * a3 + 4) >> 3))
+            if more_apms:
+                a4, k4 = apm_refine(apm4, (min(length, 15) * 2 + expected_bit) * 32 + 16 + j if strength > 0 else j, pm)
+                a5, k5 = apm_refine(apm5, h32((c4 & 0xFFFFFF) * 256 + c0 + 0x5678) >> 16, pm)
+                p = max(1, min(4095, (3 * pm + a1 + 3 * a2 + 3 * a3 + 3 * a4 + 3 * a5 + 8) >> 4))
+            else:
+                p = max(1, min(4095, (2 * pm + a1 + 2 * a2 + 3 * a3 + 4) >> 3))
             if decoding:
                 bit = arithmetic.decode_bit(coder, buf, p)
             else:
                 bit = (np.int64(data[i]) >> (7 - j)) & 1
                 at = arithmetic.encode_bit(coder, bit, p, buf, at)
                 costs[min(i, last_cost)] += COST[p] if bit else COST[4096 - p]
-            for k in range(CONTEXTS):
+            for k in range(n_ctx):
                 counters.adapt(slots, line[k] + node, bit, COUNT_LIMIT)
             if strength > 0:
                 msm[mctx] += (65535 * bit - msm[mctx]) >> 6
-            err = ((bit << 12) - pm) * MIX_LR
-            for s in range(len(WEIGHT_SETS)):
-                for k in range(INPUTS):
+            err = ((bit << 12) - pm) * mix_lr
+            for t in range(n_sets):
+                s = sets[t]
+                for k in range(n_in):
                     weights[rows[s], k] = max(-(1 << 24), min(1 << 24, weights[rows[s], k]
                                                               + ((inputs[k] * err + 0x8000) >> 16)))
             apm_learn(apm1, k1, bit, APM_RATE)
             apm_learn(apm2, k2, bit, APM_RATE)
             apm_learn(apm3, k3, bit, APM_RATE)
+            if more_apms:
+                apm_learn(apm4, k4, bit, APM_RATE)
+                apm_learn(apm5, k5, bit, APM_RATE)
             c0 = 2 * c0 + bit
         c = c0 & 0xFF
         if decoding:
