@@ -8,7 +8,8 @@ arzip/bytes/corpus.py builds them, from this machine's /usr/share/doc and /usr/s
 interpreter's machine code (libpython where the executable is a launcher) and the xz binary;
 since C13, for the structures of issue 28, a spreadsheet (xlwt's BIFF8 .xls of matplotlib's
 goog.npz prices and jacksboro_fault_dem.npz elevations; kinds.py's benchmark uses neither) and
-a 1-bit page (man-tail's first lines drawn at 1728 x 2376 pixels, a fax page's shape). Each is
+a 1-bit page (man-tail's first lines drawn at 1728 x 2376 pixels, a fax page's shape) and an
+Excel 2 worksheet of integer and number cells (records of 13 and 19 bytes). Each is
 coded by arzip.bytes.cm as one segment (encode only: the decoder runs the same kernel), and
 the rate is reported per file and in total.
 
@@ -68,6 +69,29 @@ def _spreadsheet() -> bytes:
     return out.getvalue()
 
 
+def _biff2() -> bytes:
+    """An Excel 2 worksheet (BIFF2: records of a 16-bit type, a 16-bit length and the body), the
+    format of the oldest spreadsheets people keep: jacksboro's elevations (150 rows of 200, in
+    feet) as INTEGER cells (row, column, 3 attribute bytes, a 16-bit value: 13-byte records),
+    then goog's prices and volumes as NUMBER cells (the value a double: 19 bytes)."""
+    import struct
+
+    import matplotlib
+    import numpy as np
+    data = Path(matplotlib.get_data_path()) / "sample_data"
+    out = [struct.pack("<HHHH", 0x0009, 4, 0x0002, 0x0010)]  # BOF: BIFF2, a worksheet
+    elevation = np.load(data / "jacksboro_fault_dem.npz")["elevation"]
+    for i in range(150):
+        for j in range(200):
+            out.append(struct.pack("<HHHH3sH", 0x0002, 9, i, j, b"\x00\x00\x00", int(elevation[i, j])))
+    prices = np.load(data / "goog.npz", allow_pickle=True)["price_data"]
+    for i, row in enumerate(prices):
+        for j, name in enumerate(("open", "high", "low", "close", "volume")):
+            out.append(struct.pack("<HHHH3sd", 0x0003, 15, 150 + i, j, b"\x00\x03\x03", float(row[name])))
+    out.append(struct.pack("<HH", 0x000A, 0))  # EOF
+    return b"".join(out)
+
+
 def _page(lines: list[str]) -> bytes:
     """A 1-bit page of text, 1728 x 2376 pixels packed 8 to a byte (rows of 216 bytes)."""
     from PIL import Image, ImageDraw, ImageFont
@@ -82,7 +106,7 @@ def make(out: Path) -> list[Path]:
     """Write the development files into `out` (kept once made: the corpus build reads a few
     thousand files)."""
     names = ["doc-tail.txt", "man-tail.txt", "click-src.py", "python-head.bin", "xz.bin", "prices-dem.xls",
-             "page.bits"]
+             "page.bits", "dem-biff2.xls"]
     if all((out / n).is_file() for n in names):
         return [out / n for n in names]
     from arzip.bytes import corpus
@@ -97,6 +121,7 @@ def make(out: Path) -> list[Path]:
              "xz.bin": Path(xz).read_bytes() if xz else b""}
     files["prices-dem.xls"] = _spreadsheet()
     files["page.bits"] = _page(man.decode("latin-1").splitlines()[-3000:])
+    files["dem-biff2.xls"] = _biff2()
     for name, data in files.items():
         (out / name).write_bytes(data)
     return [out / n for n in names]

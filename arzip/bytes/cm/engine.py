@@ -21,18 +21,20 @@ from ...mixing.logistic import STRETCH, apm_init, apm_learn, apm_refine, squash
 from ...native import kernel
 from .. import network
 from ..mixer import NetTables
-from . import contexts, match, records
+from . import bitmap, contexts, match, records
 from .contexts import CONTEXTS
 
 MOST_CONTEXTS = CONTEXTS + contexts.EXTRA
-INPUTS = MOST_CONTEXTS + 3  # the contexts, the match, the network, a bias
+INPUTS = MOST_CONTEXTS + 3 + records.GUESSES + 2  # the contexts, the match, the network, a bias,
+# the record guesses, the 1-bit image model's two
 # A block method is a profile of this engine: the hashed contexts it uses (method 5's 19, or all
 # with contexts.compute_extra's), the mixer's learning rate, and whether it adds the weight sets
 # chosen by the orders seen and by the column, and the fourth and fifth APMs. Method 6 came from
 # the development set (models/EXPERIMENTS.md C13-C17): 1.1850 -> 1.1515 bpb.
-P_CONTEXTS, P_MIX_LR, P_ORDER_SET, P_COLUMN_SET, P_MORE_APMS = range(5)
-PROFILES = {5: np.array([CONTEXTS, 14, 0, 0, 0], dtype=np.int64),
-            6: np.array([MOST_CONTEXTS, 16, 1, 1, 1], dtype=np.int64)}
+P_CONTEXTS, P_MIX_LR, P_ORDER_SET, P_COLUMN_SET, P_MORE_APMS, P_GUESSES, P_LINE_BITS, P_BITMAP = range(8)
+PROFILES = {5: np.array([CONTEXTS, 14, 0, 0, 0, 0, 21, 0], dtype=np.int64),
+            6: np.array([MOST_CONTEXTS, 16, 1, 1, 1, 0, 21, 0], dtype=np.int64),
+            7: np.array([MOST_CONTEXTS, 16, 1, 1, 1, 1, 22, 1], dtype=np.int64)}
 # the weight sets, each chosen by: the partial byte; the match (its length, expected bit, bit
 # position); the last byte; the byte one record back (else the byte before the last); the last
 # two bytes and the partial byte, hashed; (method 6 on) how many of orders 1-6 have seen this
@@ -44,7 +46,6 @@ MIX_SHIFT = 16
 COUNT_LIMIT = 255
 APM_RATE = 7
 COST = -np.log2(np.maximum(np.arange(4096), 1) / 4096.0)  # bits of a 12-bit probability's outcome
-LINE_BITS_MAX = 21     # at most 2^21 lines of 64 bytes (128 MiB) of context cells a segment
 CHUNK = 1 << 16        # bytes the encoder codes per call (its buffer's bound; the decoder's calls
 WORST_BYTES_PER_BYTE = 13  # are arithmetic.decode_bands'); 8 bits of at most 12 bits each, rounded up
 
@@ -54,33 +55,44 @@ class Tables:
 
     def __init__(self, n: int, net: NetTables, method: int) -> None:
         self.profile = PROFILES[method]
-        bits = min(LINE_BITS_MAX, max(12, (max(n, 1) * 6).bit_length()))
+        bits = min(int(self.profile[P_LINE_BITS]), max(12, (max(n, 1) * 6).bit_length()))  # 2^21 lines: 128 MiB
         self.slots, self.bits = counters.line_table(16 << bits), np.int64(bits)
         self.match_table, match_bits, self.match_confidence, self.match_state = match.fresh(n)
         self.match_bits = np.int64(match_bits)
-        self.weights = np.full((int(SET_BASE[-1]), INPUTS), (1 << MIX_SHIFT) // 8, dtype=np.int64)
+        # int32: weights stay within +-2^24 (the kernel clips them), so their products vectorise
+        self.weights = np.full((int(SET_BASE[-1]), INPUTS), (1 << MIX_SHIFT) // 8, dtype=np.int32)
         self.weights[:, self.profile[P_CONTEXTS] + 2] = 0  # the bias
         self.apms = (apm_init(256), apm_init(65536), apm_init(65536), apm_init(1024), apm_init(65536))
         self.registers, self.follow = contexts.fresh()
         self.last_seen, self.record = records.fresh()
+        self.guess_confidence, self.guess_outcomes = records.fresh_guesses()
+        self.pixels = bitmap.fresh()
         self.net = (net.first, net.first_bias, net.act_shift, net.out_w, net.out_b, net.out_shift)
 
     def arguments(self) -> tuple:
         """The kernel's table arguments, in its order."""
         return (self.profile, self.slots, self.bits, self.match_table, self.match_bits, self.match_confidence, self.match_state,
-                self.weights, *self.apms, self.registers, self.follow, self.last_seen, self.record, *self.net)
+                self.weights, *self.apms, self.registers, self.follow, self.last_seen, self.record,
+                self.guess_confidence, self.guess_outcomes, self.pixels, *self.net)
 
 
 @kernel()
 def code(data, i0, i1, decoding, profile, slots, bits, mtab, mbits, msm, mstate, weights, apm1, apm2, apm3, apm4, apm5,
-         regs, follow, last_seen, record, first, first_bias, act_shift, out_w, out_b, out_shift, buf, at, coder, costs):
+         regs, follow, last_seen, record, gconf, goutcomes, pixels, first, first_bias, act_shift, out_w, out_b, out_shift, buf, at, coder, costs):
     """Code bytes i0..i1-1 of data (decoding: decode them into data) on the segment's tables;
     returns the new end of buf (the encoder's output, the decoder's input). The encoder adds
     each byte's cost in bits to costs[i], or to costs[0] where costs has one element."""
     last_cost = costs.shape[0] - 1
     n_ctx = profile[P_CONTEXTS]
     in_match, in_net, in_bias = n_ctx, n_ctx + 1, n_ctx + 2
-    n_in = n_ctx + 3
+    n_guesses = records.GUESSES if profile[P_GUESSES] else 0
+    in_guess = n_ctx + 3
+    n_pixels = 2 if profile[P_BITMAP] else 0
+    in_pixels = in_guess + n_guesses
+    n_in = in_pixels + n_pixels
+    pixel_cells = np.zeros(2, dtype=np.int64)
+    guesses = np.zeros(records.GUESSES, dtype=np.int64)
+    guess_slots = np.zeros(records.GUESSES, dtype=np.int64)
     sets = np.arange(len(WEIGHT_SETS))  # the weight sets in use, in the order their products add up
     n_sets = 5
     if profile[P_ORDER_SET]:
@@ -93,7 +105,7 @@ def code(data, i0, i1, decoding, profile, slots, bits, mtab, mbits, msm, mstate,
     mix_lr = profile[P_MIX_LR]
     ctx = np.zeros(MOST_CONTEXTS, dtype=np.int64)
     line = np.zeros(MOST_CONTEXTS, dtype=np.int64)
-    inputs = np.zeros(INPUTS, dtype=np.int64)
+    inputs = np.zeros(INPUTS, dtype=np.int32)  # stretched probabilities, within +-2047
     rows = np.zeros(len(WEIGHT_SETS), dtype=np.int64)
     hidden = np.zeros(first_bias.shape[0], dtype=np.int32)
     sums = np.zeros(first_bias.shape[0], dtype=np.int64)
@@ -105,6 +117,8 @@ def code(data, i0, i1, decoding, profile, slots, bits, mtab, mbits, msm, mstate,
         above = contexts.compute(ctx, data, i, regs, rl, follow)
         if n_ctx > CONTEXTS:
             contexts.compute_extra(ctx, data, i, regs)
+        for g in range(n_guesses):
+            guesses[g] = records.guess(data, i, rl, g)
         want = match.expected(data, i, mstate)
         length = mstate[match.LENGTH]
         c0 = 1
@@ -131,6 +145,15 @@ def code(data, i0, i1, decoding, profile, slots, bits, mtab, mbits, msm, mstate,
                 inputs[in_match] = 0
             inputs[in_net] = network.logit(c0, out_w, out_b, out_shift, hidden)
             inputs[in_bias] = 256
+            for m in range(n_pixels):
+                pixel_cells[m] = bitmap.cell(data, i, record[records.LONG + records.LENGTH], j, c0, c1, m)
+                inputs[in_pixels + m] = STRETCH[counters.p12(pixels, pixel_cells[m])] if pixel_cells[m] >= 0 else 0
+            for g in range(n_guesses):
+                guess_slots[g] = -1
+                inputs[in_guess + g] = 0
+                if guesses[g] >= 0 and ((guesses[g] | 256) >> (8 - j)) == c0:
+                    guess_slots[g] = records.guess_slot(i, rl, goutcomes, g, j, (guesses[g] >> (7 - j)) & 1)
+                    inputs[in_guess + g] = STRETCH[gconf[g, guess_slots[g]] >> 4]
             rows[0] = c0
             rows[1] = SET_BASE[1] + (strength * 2 + expected_bit) * 8 + j
             rows[2] = SET_BASE[2] + c1
@@ -140,9 +163,9 @@ def code(data, i0, i1, decoding, profile, slots, bits, mtab, mbits, msm, mstate,
             rows[6] = SET_BASE[6] + (min(i % rl, 255) if rl > 0 else 256 + min(i - regs[contexts.LINE_START], 255))
             dot = 0
             for t in range(n_sets):
-                s = sets[t]
+                row = weights[rows[sets[t]]]
                 for k in range(n_in):
-                    dot += weights[rows[s], k] * inputs[k]
+                    dot += np.int64(row[k]) * np.int64(inputs[k])
             pm = max(1, min(4095, squash(max(-2047, min(2047, (dot // n_sets) >> MIX_SHIFT)))))
             a1, k1 = apm_refine(apm1, c0, pm)
             a2, k2 = apm_refine(apm2, c0 | (c1 << 8), pm)
@@ -163,12 +186,17 @@ def code(data, i0, i1, decoding, profile, slots, bits, mtab, mbits, msm, mstate,
                 counters.adapt(slots, line[k] + node, bit, COUNT_LIMIT)
             if strength > 0:
                 msm[mctx] += (65535 * bit - msm[mctx]) >> 6
+            for m in range(n_pixels):
+                if pixel_cells[m] >= 0:
+                    counters.adapt(pixels, pixel_cells[m], bit, COUNT_LIMIT)
+            for g in range(n_guesses):
+                if guess_slots[g] >= 0:
+                    gconf[g, guess_slots[g]] += (65535 * bit - gconf[g, guess_slots[g]]) >> 6
             err = ((bit << 12) - pm) * mix_lr
             for t in range(n_sets):
-                s = sets[t]
+                row = weights[rows[sets[t]]]
                 for k in range(n_in):
-                    weights[rows[s], k] = max(-(1 << 24), min(1 << 24, weights[rows[s], k]
-                                                              + ((inputs[k] * err + 0x8000) >> 16)))
+                    row[k] = max(-(1 << 24), min(1 << 24, np.int64(row[k]) + ((np.int64(inputs[k]) * err + 0x8000) >> 16)))
             apm_learn(apm1, k1, bit, APM_RATE)
             apm_learn(apm2, k2, bit, APM_RATE)
             apm_learn(apm3, k3, bit, APM_RATE)
@@ -179,7 +207,10 @@ def code(data, i0, i1, decoding, profile, slots, bits, mtab, mbits, msm, mstate,
         c = c0 & 0xFF
         if decoding:
             data[i] = c
+        for g in range(n_guesses):
+            if guesses[g] >= 0:
+                records.guessed(i, rl, goutcomes, g, 1 if guesses[g] == c else 0)
         contexts.after(c, i, regs, follow)
-        records.observe(i, c, last_seen, record)
+        records.observe(i, c, last_seen, record, data, profile[P_GUESSES])
         match.after(c, want, i, data, regs[contexts.C4], regs[contexts.C8], mtab, mbits, mstate)
     return at

@@ -1,0 +1,37 @@
+"""The 1-bit image model (method 7): a page scanned or drawn at one bit a pixel, rows of rl
+bytes (the record length of distances of at least records.SHORT), predicted pixel by pixel from
+the pixels around it, as JBIG does: each bit of a byte is a pixel, and its neighbours in the two
+rows above and to its left are known. Two direct contexts (no hashing: 2^17 and 2^12 cells): 7
+pixels above, 5 two rows above and 5 to the left; and 3 above, 1 two above, 2 to the left and
+the bit's position. Where no row length is known, both inputs are 0.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ...native import kernel
+
+LARGE_BITS = 17
+CELLS = (1 << LARGE_BITS) + (1 << 12)
+
+
+def fresh() -> np.ndarray:
+    """The model's cells (arzip/mixing/counters.py), zero: p = 1/2, never seen."""
+    return np.zeros(CELLS, dtype=np.uint32)
+
+
+@kernel(inline="always")
+def cell(data, i, rl, j, c0, c1, small):
+    """The cell of the pixel at bit j of byte i (c0: the byte's bits so far with a leading 1,
+    c1: the byte before) in the large context, or the small one; -1 without two rows above."""
+    if rl <= 0 or i <= 2 * rl:
+        return -1
+    # the rows above as 24-bit windows centred on byte i's column: the pixel above is bit 15 - j
+    above = (np.int64(data[i - rl - 1]) << 16) | (np.int64(data[i - rl]) << 8) | np.int64(data[i - rl + 1])
+    above2 = (np.int64(data[i - 2 * rl - 1]) << 16) | (np.int64(data[i - 2 * rl]) << 8) | np.int64(data[i - 2 * rl + 1])
+    left = ((c1 << j) | (c0 & ((1 << j) - 1))) & 31
+    r1 = (above >> (12 - j)) & 0x7F
+    r2 = (above2 >> (13 - j)) & 0x1F
+    if small:
+        return (1 << LARGE_BITS) + ((((r1 >> 2) & 7) << 6) | (((r2 >> 2) & 1) << 5) | ((left & 3) << 3) | j)
+    return (r1 << 10) | (r2 << 5) | left
