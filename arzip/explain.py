@@ -162,8 +162,8 @@ def _network_bits(image: np.ndarray, name: str, part: image_container.Part) -> n
 def _byte_costs(stream: bytes, name: str, version: int, first_byte: int) -> np.ndarray:
     """(len(stream),) bits the byte path's model spends on each byte, as the writer of format
     `version` ran it, so the sum is the part's NLL: from version 6 the context-mixing coder
-    (arzip.bytes.cm, as the default level cuts a block; its profile "cm" in version 6, "cm2" from
-    7) unless the part is one block of the
+    (arzip.bytes.cm, as the default level cuts a block; the profile the part's first byte names
+    where it is a cm method, else "cm" in version 6, "cm2" in 7 and "cm3" from 8) unless the part is one block of the
     first byte model (its first byte, the block's method, says so); before, the model run of
     arzip.bytes.codec.encode_block (blocks, segments; tables sized to the block from version 4
     on), which codes step t of a block as byte t of every segment still running, bit 7 first
@@ -174,7 +174,9 @@ def _byte_costs(stream: bytes, name: str, version: int, first_byte: int) -> np.n
     for b0 in range(0, len(stream), BLOCK_SIZE):
         if version >= 6 and not first_model:
             block = stream[b0:b0 + BLOCK_SIZE]
-            method = byte_container.METHOD_CM2 if version >= 7 else byte_container.METHOD_CM
+            method = first_byte if first_byte in byte_container.CM_METHODS else \
+                byte_container.METHOD_CM if version == 6 else byte_container.METHOD_CM2 if version == 7 \
+                else cm.DEFAULT_METHOD
             out[b0:b0 + len(block)] = cm.byte_costs(net, block, cm.segments_for(len(block), byte_archive.DEFAULT_LEVEL),
                                                     method)
             continue

@@ -118,7 +118,7 @@ def test_many_blocks_mixed_methods(monkeypatch):
     info = arzip.info(blob)
     methods = info["methods"]  # 16 kB blocks try both models
     assert info["blocks"] == 4 and methods.pop("stored") == 1 and sum(methods.values()) == 3
-    assert set(methods) <= {"cm2", "model"}
+    assert set(methods) <= {"cm3", "model"}
     assert arzip.decompress_bytes(blob) == data
 
 
@@ -186,7 +186,7 @@ def test_cli_any_file(tmp_path):
     src.write_bytes(SAMPLES["text"])
     r = run_cli("compress", src)
     assert r.returncode == 0, r.stderr
-    assert "bits per byte" in r.stderr and "cm2 block" in r.stderr
+    assert "bits per byte" in r.stderr and "cm3 block" in r.stderr
     arz = tmp_path / "notes.txt.arz"
     assert src.read_bytes() == SAMPLES["text"]
     assert_one_line_error(run_cli("decompress", arz), "already exists")
@@ -293,7 +293,7 @@ def test_cm_segments_round_trip_and_levels(monkeypatch):
     net = registry.load_bytes(registry.bytes_model())
     data = SAMPLES["text"][:20_000]  # above SMALL_BLOCK: cm alone
     assert byte_cm.segments_for(len(data), 5) == 2 and byte_cm.segments_for(len(data), 9) == 1
-    cm = byte_container.CM_WRITTEN
+    cm = byte_cm.method_for(5)
     payload, nll = byte_cm.encode_block(net, data, 2, cm)
     arzip.set_threads(1)
     try:
@@ -305,7 +305,7 @@ def test_cm_segments_round_trip_and_levels(monkeypatch):
     whole, _ = byte_cm.encode_block(net, data, 1, cm)
     assert len(whole) < len(payload)  # one segment learns from all the block
     blob = arzip.compress_bytes(data)
-    assert arzip.info(blob)["methods"] == {"cm2": 1} and arzip.decompress_bytes(blob) == data
+    assert arzip.info(blob)["methods"] == {"cm3": 1} and arzip.decompress_bytes(blob) == data
     with pytest.raises(ValueError):
         byte_cm.decode_block(net, b"\xff\xff\xff\x7f" + payload[4:], len(data), 2, cm)
 
@@ -318,5 +318,5 @@ def test_cm_finds_records_and_beats_xz_on_them():
     rows = [f"{i:06d};{rng.integers(0, 50):03d};{1000 + 3 * i:08d};{'ABCD'[i % 4]}\n" for i in range(3000)]
     data = "".join(rows).encode()
     blob = arzip.compress_bytes(data)
-    assert arzip.info(blob)["methods"] == {"cm2": 1} and arzip.decompress_bytes(blob) == data
+    assert arzip.info(blob)["methods"] == {"cm3": 1} and arzip.decompress_bytes(blob) == data
     assert len(blob) < 0.8 * len(lzma.compress(data, preset=9 | lzma.PRESET_EXTREME))

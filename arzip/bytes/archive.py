@@ -129,7 +129,7 @@ def code_block(net: NetTables, block: bytes, model_cost: int = 0, model: bool = 
     looks_random lzma's quick search and storing). The level decides the segments
     (cm.segments_for)."""
     noise = looks_random(block)
-    written = bc.CM_WRITTEN
+    written = cm.method_for(level)
     candidates, nlls, segments = {}, {written: 0.0}, {}
     if model and not noise:
         segments[written] = cm.segments_for(len(block), level)

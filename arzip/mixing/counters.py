@@ -110,3 +110,4 @@ def adapt(table, k, y, limit):
 def p12(table, k):
     """Cell table[k]'s probability of a 1, in 12 bits (what STRETCH takes)."""
     return ((np.int64(table[k]) >> 10) ^ 0x200000) >> 10
+

@@ -23,7 +23,13 @@ from ..mixer import NetTables
 from . import engine
 
 SPLIT_MIN = 1 << 21     # blocks from 2 MiB on are coded as two segments, one per core
-STRONG_LEVEL = 9        # from this level on, one segment whatever the size
+STRONG_LEVEL = 9        # from this level on, one segment whatever the size, and the strong profile
+DEFAULT_METHOD, STRONG_METHOD = 7, 8  # block methods "cm3" and "cm3-strong" (arzip/bytes/container.py)
+
+
+def method_for(level: int) -> int:
+    """The block method (the engine's profile, engine.PROFILES) a block is coded with at `level`."""
+    return STRONG_METHOD if level >= STRONG_LEVEL else DEFAULT_METHOD
 
 
 def segments_for(n: int, level: int) -> int:

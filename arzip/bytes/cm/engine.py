@@ -25,16 +25,21 @@ from . import bitmap, contexts, match, records
 from .contexts import CONTEXTS
 
 MOST_CONTEXTS = CONTEXTS + contexts.EXTRA
-INPUTS = MOST_CONTEXTS + 3 + records.GUESSES + 2  # the contexts, the match, the network, a bias,
-# the record guesses, the 1-bit image model's two
+INPUTS = MOST_CONTEXTS + 3 + records.GUESSES + 2  # the contexts, the match, the network, a bias, the
+# record guesses, the 1-bit image model's two
 # A block method is a profile of this engine: the hashed contexts it uses (method 5's 19, or all
-# with contexts.compute_extra's), the mixer's learning rate, and whether it adds the weight sets
-# chosen by the orders seen and by the column, and the fourth and fifth APMs. Method 6 came from
-# the development set (models/EXPERIMENTS.md C13-C17): 1.1850 -> 1.1515 bpb.
-P_CONTEXTS, P_MIX_LR, P_ORDER_SET, P_COLUMN_SET, P_MORE_APMS, P_GUESSES, P_LINE_BITS, P_BITMAP = range(8)
-PROFILES = {5: np.array([CONTEXTS, 14, 0, 0, 0, 0, 21, 0], dtype=np.int64),
-            6: np.array([MOST_CONTEXTS, 16, 1, 1, 1, 0, 21, 0], dtype=np.int64),
-            7: np.array([MOST_CONTEXTS, 16, 1, 1, 1, 1, 22, 1], dtype=np.int64)}
+# with contexts.compute_extra's), the mixer's learning rate, whether it adds the weight sets chosen
+# by the orders seen and by the column and the fourth and fifth APMs, whether it has the record
+# guesses (records.guess, with the strict record periods) and the 1-bit image model (bitmap.py),
+# the log2 of the most lines its table may have, and the cells' count limits (orders 0-2, the
+# rest). Methods 6 to 8 came from the development set (bench/bytes_dev.py, models/EXPERIMENTS.md
+# C13-C21): method 5 1.1850 bpb on its first 7 files; method 6 1.1515; 7 and 8 0.9912 on all 8.
+P_CONTEXTS, P_MIX_LR, P_ORDER_SET, P_COLUMN_SET, P_MORE_APMS, P_GUESSES, P_LINE_BITS, P_BITMAP, P_COUNT_LIMIT, \
+    P_LOW_LIMIT = range(10)
+PROFILES = {5: np.array([CONTEXTS, 14, 0, 0, 0, 0, 21, 0, 255, 255], dtype=np.int64),
+            6: np.array([MOST_CONTEXTS, 16, 1, 1, 1, 0, 21, 0, 255, 255], dtype=np.int64),
+            7: np.array([MOST_CONTEXTS, 12, 1, 1, 1, 1, 21, 1, 10, 255], dtype=np.int64),
+            8: np.array([MOST_CONTEXTS, 12, 1, 1, 1, 1, 22, 1, 10, 255], dtype=np.int64)}
 # the weight sets, each chosen by: the partial byte; the match (its length, expected bit, bit
 # position); the last byte; the byte one record back (else the byte before the last); the last
 # two bytes and the partial byte, hashed; (method 6 on) how many of orders 1-6 have seen this
@@ -43,7 +48,7 @@ WEIGHT_SETS = (256, 512, 256, 256, 2048, 64, 512)
 ORDER_SET, COLUMN_SET = 5, 6
 SET_BASE = np.concatenate([[0], np.cumsum(WEIGHT_SETS)]).astype(np.int64)
 MIX_SHIFT = 16
-COUNT_LIMIT = 255
+PIXEL_LIMIT = 255  # the count limit of the 1-bit image model's cells
 APM_RATE = 7
 COST = -np.log2(np.maximum(np.arange(4096), 1) / 4096.0)  # bits of a 12-bit probability's outcome
 CHUNK = 1 << 16        # bytes the encoder codes per call (its buffer's bound; the decoder's calls
@@ -103,6 +108,8 @@ def code(data, i0, i1, decoding, profile, slots, bits, mtab, mbits, msm, mstate,
         n_sets += 1
     more_apms = profile[P_MORE_APMS]
     mix_lr = profile[P_MIX_LR]
+    count_limit = profile[P_COUNT_LIMIT]
+    low_limit = profile[P_LOW_LIMIT]
     ctx = np.zeros(MOST_CONTEXTS, dtype=np.int64)
     line = np.zeros(MOST_CONTEXTS, dtype=np.int64)
     inputs = np.zeros(INPUTS, dtype=np.int32)  # stretched probabilities, within +-2047
@@ -110,13 +117,13 @@ def code(data, i0, i1, decoding, profile, slots, bits, mtab, mbits, msm, mstate,
     hidden = np.zeros(first_bias.shape[0], dtype=np.int32)
     sums = np.zeros(first_bias.shape[0], dtype=np.int64)
     for i in range(i0, i1):
-        network.hidden_layer(i, data, first, first_bias, act_shift, sums, hidden)
         c4 = regs[contexts.C4]
         c1 = c4 & 0xFF
         rl = record[records.LENGTH]
         above = contexts.compute(ctx, data, i, regs, rl, follow)
         if n_ctx > CONTEXTS:
             contexts.compute_extra(ctx, data, i, regs)
+        network.hidden_layer(i, data, first, first_bias, act_shift, sums, hidden)
         for g in range(n_guesses):
             guesses[g] = records.guess(data, i, rl, g)
         want = match.expected(data, i, mstate)
@@ -183,12 +190,12 @@ def code(data, i0, i1, decoding, profile, slots, bits, mtab, mbits, msm, mstate,
                 at = arithmetic.encode_bit(coder, bit, p, buf, at)
                 costs[min(i, last_cost)] += COST[p] if bit else COST[4096 - p]
             for k in range(n_ctx):
-                counters.adapt(slots, line[k] + node, bit, COUNT_LIMIT)
+                counters.adapt(slots, line[k] + node, bit, low_limit if k < 3 else count_limit)
             if strength > 0:
                 msm[mctx] += (65535 * bit - msm[mctx]) >> 6
             for m in range(n_pixels):
                 if pixel_cells[m] >= 0:
-                    counters.adapt(pixels, pixel_cells[m], bit, COUNT_LIMIT)
+                    counters.adapt(pixels, pixel_cells[m], bit, PIXEL_LIMIT)
             for g in range(n_guesses):
                 if guess_slots[g] >= 0:
                     gconf[g, guess_slots[g]] += (65535 * bit - gconf[g, guess_slots[g]]) >> 6
