@@ -12,7 +12,7 @@ also reports the model's NLL; in this process, after a warm-up so model loading 
 compilation are not counted) and by gzip -9, bzip2 -9, xz -9e, zstd -19 and brotli -11
 (their Python bindings, same settings as the command-line tools). Every arzip decode is
 compared with the original and the run aborts if any differs. arzip runs at its default level
-and at -9 (one segment per block where the default cuts a block of 2 MiB or more in two). Rates are bits per byte
+and at -9 (one segment per block where the default cuts a block of 1 MiB or more in two). Rates are bits per byte
 (8 * compressed / original); a group's total is total compressed bits over total bytes.
 
     python bench/files.py [DATA_DIR] [--groups canterbury,canterbury_large,enwik8_partial,kinds]

@@ -85,7 +85,7 @@ def _numbered(n: int) -> bytes:
 
 
 def _two_segments(data: bytes) -> bytes:
-    """data's byte archive with its block cut in two cm segments, as a 2 MiB block would be."""
+    """data's byte archive with its block cut in two cm segments, as a block of 1 MiB or more would be."""
     import arzip
     from arzip.bytes import cm
     saved, cm.SPLIT_MIN = cm.SPLIT_MIN, len(data)

@@ -47,7 +47,7 @@ def jpeg_file(**options) -> bytes:
 
 def cm_archive(segments: int) -> bytes:
     """A byte archive of one cm block (above the first model's 16 KiB) in `segments` segments
-    (two: the block cut as a 2 MiB one would be)."""
+    (two: the block cut as one of 1 MiB or more would be)."""
     data = b"".join(f"line {i}: arzip fuzzes its readers; {i * i}\n".encode() for i in range(700))
     saved = byte_cm.SPLIT_MIN
     byte_cm.SPLIT_MIN = len(data) if segments == 2 else saved

@@ -111,3 +111,18 @@ def p12(table, k):
     """Cell table[k]'s probability of a 1, in 12 bits (what STRETCH takes)."""
     return ((np.int64(table[k]) >> 10) ^ 0x200000) >> 10
 
+
+
+@kernel(inline="always")
+def adapt_surprised(table, k, y, limit, surprise, keep):
+    """adapt, except that a bit the cell gave less than surprise/4096 first cuts its count to at
+    most `keep`: a context that has changed its mind relearns fast, one that holds stays slow."""
+    v = np.int64(table[k])
+    cnt = v & 1023
+    p22 = (v >> 10) ^ 0x200000
+    if cnt > keep and ((p22 >> 10) < surprise if y else (p22 >> 10) > 4095 - surprise):
+        cnt = keep
+    p22 += (((0x3FFFFF * y) - p22) * DT[cnt]) >> 16
+    if cnt < limit:
+        cnt += 1
+    table[k] = ((p22 ^ 0x200000) << 10) | cnt

@@ -27,6 +27,7 @@ from ...native import kernel
 
 CONTEXTS = 19
 EXTRA = 8  # method 6's contexts, after method 5's 19
+EXTRA2 = 4  # method 8's, after those
 # the history registers, kept between calls in one int64 array
 C4, C8, WORD, WORD_BEFORE, LINE_START, WORD_BEFORE2, LINE_BEFORE = range(7)
 REGISTERS = 7
@@ -88,6 +89,21 @@ def compute_extra(ctx, data, i, regs):
     ctx[CONTEXTS + 5] = h32((text_above << 8) + min(text_col, 255) + (4 << 40))
     ctx[CONTEXTS + 6] = h32(h32(c4) + (regs[C8] & 0xFFFFFF) + (5 << 40))
     ctx[CONTEXTS + 7] = h32(h32(w2) + word + (6 << 40))
+
+
+@kernel(inline="always")
+def compute_extra2(ctx, data, i, regs):
+    """ctx[CONTEXTS + EXTRA:CONTEXTS + EXTRA + EXTRA2] for byte i (method 8): order 5, order 12,
+    and the sparse pairs of bytes 1 and 3 back and 2 and 4 back."""
+    c4, c8 = regs[C4], regs[C8]
+    at = CONTEXTS + EXTRA
+    ctx[at] = h32(h32(c4) + (c8 & 0xFF) + (7 << 40))
+    long = np.int64(0x12345)
+    for k in range(1, 13):
+        long = h32(long + (np.int64(data[i - k]) if i >= k else 0) + k)
+    ctx[at + 1] = h32(long + (8 << 40))
+    ctx[at + 2] = h32((c4 & 0x00FF00FF) + (9 << 40))
+    ctx[at + 3] = h32((c4 & 0xFF00FF00) + (10 << 40))
 
 
 @kernel(inline="always")

@@ -24,22 +24,24 @@ from ..mixer import NetTables
 from . import bitmap, contexts, match, records
 from .contexts import CONTEXTS
 
-MOST_CONTEXTS = CONTEXTS + contexts.EXTRA
+MOST_CONTEXTS = CONTEXTS + contexts.EXTRA + contexts.EXTRA2
 INPUTS = MOST_CONTEXTS + 3 + records.GUESSES + 2  # the contexts, the match, the network, a bias, the
 # record guesses, the 1-bit image model's two
-# A block method is a profile of this engine: the hashed contexts it uses (method 5's 19, or all
-# with contexts.compute_extra's), the mixer's learning rate, whether it adds the weight sets chosen
-# by the orders seen and by the column and the fourth and fifth APMs, whether it has the record
-# guesses (records.guess, with the strict record periods) and the 1-bit image model (bitmap.py),
-# the log2 of the most lines its table may have, and the cells' count limits (orders 0-2, the
-# rest). Methods 6 to 8 came from the development set (bench/bytes_dev.py, models/EXPERIMENTS.md
-# C13-C21): method 5 1.1850 bpb on its first 7 files; method 6 1.1515; 7 and 8 0.9912 on all 8.
+# A block method is a profile of this engine: the hashed contexts it uses (method 5's 19; with
+# contexts.compute_extra's 27; with compute_extra2's 31), the mixer's learning rate, whether it
+# adds the weight sets chosen by the orders seen and by the column and the fourth and fifth APMs,
+# whether it has the record guesses (records.guess, with the strict record periods) and the 1-bit
+# image model (bitmap.py), the log2 of the most lines its table may have, the cells' count limits
+# (orders 0-2, the rest), and when a surprising bit cuts a cell's count (counters.adapt_surprised:
+# below P_SURPRISE/4096, to at most P_KEEP; 0: never). Methods 6 to 8 came from the development set
+# (bench/bytes_dev.py, models/EXPERIMENTS.md C13-C22), all 8 files: method 5 1.0951 bpb, 6 1.0649,
+# 7 0.9813, 8 0.9793.
 P_CONTEXTS, P_MIX_LR, P_ORDER_SET, P_COLUMN_SET, P_MORE_APMS, P_GUESSES, P_LINE_BITS, P_BITMAP, P_COUNT_LIMIT, \
-    P_LOW_LIMIT = range(10)
-PROFILES = {5: np.array([CONTEXTS, 14, 0, 0, 0, 0, 21, 0, 255, 255], dtype=np.int64),
-            6: np.array([MOST_CONTEXTS, 16, 1, 1, 1, 0, 21, 0, 255, 255], dtype=np.int64),
-            7: np.array([MOST_CONTEXTS, 12, 1, 1, 1, 1, 21, 1, 10, 255], dtype=np.int64),
-            8: np.array([MOST_CONTEXTS, 12, 1, 1, 1, 1, 22, 1, 10, 255], dtype=np.int64)}
+    P_LOW_LIMIT, P_SURPRISE, P_KEEP = range(12)
+PROFILES = {5: np.array([CONTEXTS, 14, 0, 0, 0, 0, 21, 0, 255, 255, 0, 0], dtype=np.int64),
+            6: np.array([CONTEXTS + contexts.EXTRA, 16, 1, 1, 1, 0, 21, 0, 255, 255, 0, 0], dtype=np.int64),
+            7: np.array([CONTEXTS + contexts.EXTRA, 14, 1, 1, 1, 1, 21, 1, 60, 255, 2000, 2], dtype=np.int64),
+            8: np.array([MOST_CONTEXTS, 14, 1, 1, 1, 1, 22, 1, 60, 255, 2000, 2], dtype=np.int64)}
 # the weight sets, each chosen by: the partial byte; the match (its length, expected bit, bit
 # position); the last byte; the byte one record back (else the byte before the last); the last
 # two bytes and the partial byte, hashed; (method 6 on) how many of orders 1-6 have seen this
@@ -110,6 +112,7 @@ def code(data, i0, i1, decoding, profile, slots, bits, mtab, mbits, msm, mstate,
     mix_lr = profile[P_MIX_LR]
     count_limit = profile[P_COUNT_LIMIT]
     low_limit = profile[P_LOW_LIMIT]
+    surprise, keep = profile[P_SURPRISE], profile[P_KEEP]
     ctx = np.zeros(MOST_CONTEXTS, dtype=np.int64)
     line = np.zeros(MOST_CONTEXTS, dtype=np.int64)
     inputs = np.zeros(INPUTS, dtype=np.int32)  # stretched probabilities, within +-2047
@@ -123,6 +126,8 @@ def code(data, i0, i1, decoding, profile, slots, bits, mtab, mbits, msm, mstate,
         above = contexts.compute(ctx, data, i, regs, rl, follow)
         if n_ctx > CONTEXTS:
             contexts.compute_extra(ctx, data, i, regs)
+        if n_ctx > CONTEXTS + contexts.EXTRA:
+            contexts.compute_extra2(ctx, data, i, regs)
         network.hidden_layer(i, data, first, first_bias, act_shift, sums, hidden)
         for g in range(n_guesses):
             guesses[g] = records.guess(data, i, rl, g)
@@ -189,8 +194,12 @@ def code(data, i0, i1, decoding, profile, slots, bits, mtab, mbits, msm, mstate,
                 bit = (np.int64(data[i]) >> (7 - j)) & 1
                 at = arithmetic.encode_bit(coder, bit, p, buf, at)
                 costs[min(i, last_cost)] += COST[p] if bit else COST[4096 - p]
-            for k in range(n_ctx):
-                counters.adapt(slots, line[k] + node, bit, low_limit if k < 3 else count_limit)
+            if surprise:
+                for k in range(n_ctx):
+                    counters.adapt_surprised(slots, line[k] + node, bit, low_limit if k < 3 else count_limit, surprise, keep)
+            else:
+                for k in range(n_ctx):
+                    counters.adapt(slots, line[k] + node, bit, low_limit if k < 3 else count_limit)
             if strength > 0:
                 msm[mctx] += (65535 * bit - msm[mctx]) >> 6
             for m in range(n_pixels):
