@@ -12,8 +12,9 @@ also reports the model's NLL; in this process, after a warm-up so model loading 
 compilation are not counted) and by gzip -9, bzip2 -9, xz -9e, zstd -19 and brotli -11
 (their Python bindings, same settings as the command-line tools). Every arzip decode is
 compared with the original and the run aborts if any differs. arzip runs at its default level
-and at -9 (one segment per block where the default cuts a block of 1 MiB or more in two). Rates are bits per byte
-(8 * compressed / original); a group's total is total compressed bits over total bytes.
+and at -9 (the strong profile, one segment per block where the default cuts a block of 1 MiB or
+more in two). Rates are bits per byte (8 * compressed / original); a group's total is total
+compressed bits over total bytes.
 
     python bench/files.py [DATA_DIR] [--groups canterbury,canterbury_large,enwik8_partial,kinds]
                           [--out bench/results] [--name files] [--threads N (default 2)]
@@ -42,7 +43,7 @@ import file_kinds
 
 import arzip
 from arzip import registry
-from arzip.bytes import archive as byte_archive, cm, container as byte_container
+from arzip.bytes import archive as byte_archive, container as byte_container
 
 REFERENCES = {
     "gzip-9": lambda d: gzip.compress(d, 9, mtime=0),
@@ -73,18 +74,14 @@ def _arzip(path: Path, data: bytes, level: int) -> tuple[int, float, float, byte
 
 
 def measure(path: Path) -> dict:
-    """arzip at the default level and at -9 (which differ only where a block is cut in two
-    segments, from cm.SPLIT_MIN bytes: elsewhere -9's columns repeat the default's), and the
+    """arzip at the default level and at -9 (the strong profile, one segment a block), and the
     references."""
     data = path.read_bytes()
     size, encode_s, decode_s, summary = _arzip(path, data, byte_archive.DEFAULT_LEVEL)
     methods = {m: summary.methods.count(m) for m in sorted(set(summary.methods))}
     row = {"file": path.name, "bytes": len(data), "arzip": size, "encode_s": encode_s, "decode_s": decode_s,
            "nll_bits": summary.nll_bits, "methods": methods}
-    if len(data) >= cm.SPLIT_MIN:
-        row["arzip-9"], row["encode9_s"], row["decode9_s"], _ = _arzip(path, data, 9)
-    else:
-        row["arzip-9"], row["encode9_s"], row["decode9_s"] = size, encode_s, decode_s
+    row["arzip-9"], row["encode9_s"], row["decode9_s"], _ = _arzip(path, data, 9)
     for name, fn in REFERENCES.items():
         row[name] = len(fn(data))
     return row

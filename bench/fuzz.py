@@ -131,6 +131,7 @@ def seeds() -> dict[str, bytes]:
         "bytes-model": arzip.compress_bytes(text[:2000]),  # 2,000 bytes: the first model wins over cm
         "bytes-cm": arzip.compress_bytes(_numbered(700)),  # above 16 KiB: the cm coder alone
         "bytes-cm-two-segments": _two_segments(_numbered(700)),
+        "bytes-cm-level9": arzip.compress_bytes(_numbered(700), 9),  # the strong profile
         "bytes-lzma": arzip.compress_bytes(rng.integers(0, 256, 3000, dtype=np.uint8).tobytes() * 8),  # cm loses here
         "bytes-stored": arzip.compress_bytes(bytes(rng.integers(0, 256, 500, dtype=np.uint8))),
         **jpeg_seeds(),

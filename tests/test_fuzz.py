@@ -45,14 +45,14 @@ def jpeg_file(**options) -> bytes:
     return f.getvalue()
 
 
-def cm_archive(segments: int) -> bytes:
+def cm_archive(segments: int, level: int | None = None) -> bytes:
     """A byte archive of one cm block (above the first model's 16 KiB) in `segments` segments
-    (two: the block cut as one of 1 MiB or more would be)."""
+    (two: the block cut as one of 1 MiB or more would be), at `level` (9: the strong profile)."""
     data = b"".join(f"line {i}: arzip fuzzes its readers; {i * i}\n".encode() for i in range(700))
     saved = byte_cm.SPLIT_MIN
     byte_cm.SPLIT_MIN = len(data) if segments == 2 else saved
     try:
-        blob = api.compress_bytes(data)
+        blob = api.compress_bytes(data, level)
     finally:
         byte_cm.SPLIT_MIN = saved
     block = byte_container.read_compact_record(io.BytesIO(blob[10:]))
@@ -88,6 +88,7 @@ SEEDS = {"rgb model": lambda: api.compress_image(IMAGE),  # quick mixing
          "file as bytes": lambda: api.compress_bytes(b"arzip fuzzes its readers; " * 40),  # the first model
          "file as bytes: cm": lambda: cm_archive(1),
          "file as bytes: cm, two segments": lambda: cm_archive(2),
+         "file as bytes: cm, level 9": lambda: cm_archive(1, 9),
          "jpeg: baseline": lambda: jpeg_archive(jpeg_file()),  # the side through lzma
          "jpeg: progressive": lambda: jpeg_archive(jpeg_file(progressive=True)),
          "jpeg: restart markers": lambda: jpeg_archive(jpeg_file(restart_marker_blocks=2)),

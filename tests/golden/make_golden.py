@@ -209,10 +209,18 @@ def inputs() -> dict[str, tuple[str, bytes, dict]]:
         "empty.bin": ("bytes", b"", {}),
         "random.bin": ("bytes", rng.integers(0, 256, 3000, dtype=np.uint8).tobytes(), {}),
         "zeros.bin": ("bytes", bytes(20000), {}),
-        # 2.1 MB of records: a cm block in two segments (arzip/bytes/cm: from 2 MiB)
+        # 2.1 MB of records: a cm block in two segments (arzip/bytes/cm: from 2 MiB in versions 6 and 7, 1 MiB on)
         "records-two-segments.csv": ("bytes", "".join(f"{i:07d},{i * 7919 % 1000:03d},{'abcd'[i % 4]}\n"
                                                       for i in range(150_000)).encode(), {}),
         "repeats.bin": ("bytes", rng.integers(0, 256, 1000, dtype=np.uint8).tobytes() * 20, {}),
+        # version 8: level 9's strong profile; fixed-length records (the record guesses) and a
+        # 1-bit page (the 1-bit image model) at the default level
+        "text-level9.txt": ("bytes", text, {"level": 9}),
+        "records-13.bin": ("bytes", b"".join(bytes([2, 0, 9, 0]) + (i // 40).to_bytes(2, "little") +
+                                              (i % 40).to_bytes(2, "little") + bytes(3) +
+                                              int(1000 + 30 * np.sin(i / 7)).to_bytes(2, "little")
+                                              for i in range(3000)), {}),
+        "page-1bit.bits": ("bytes", _page_bits(), {}),
         "photo-as-bytes.png": ("bytes", _png(Image.fromarray(rgb)), {}),
         "rgb-trailing-kept.png": ("file", _png(Image.fromarray(rgb)) + b"PK\x05\x06" + bytes(18), {}),
         "rgb-tags-kept.tif": ("file", _pillow(Image.fromarray(rgb), "TIFF", tiffinfo={270: "golden", 282: 300.0,
@@ -221,12 +229,22 @@ def inputs() -> dict[str, tuple[str, bytes, dict]]:
     }
 
 
+def _page_bits() -> bytes:
+    """A 1-bit page: arzip's docstring drawn at 432 x 400 pixels, packed 8 to a byte (rows of 54)."""
+    from PIL import ImageDraw
+    page = Image.new("1", (432, 400), 0)
+    draw = ImageDraw.Draw(page)
+    for k, line in enumerate(arzip.__doc__.splitlines()[:26]):
+        draw.text((4, 4 + 15 * k), line[:70], fill=1)
+    return page.tobytes()
+
+
 def _compress(path: str, data: bytes, options: dict) -> bytes:
     """learned_only: the learned coding even where the byte path, the index model or the PNG's
     own image data would be smaller (a palette photo's colours through the RGB model), so that the archive
     holds that kind of part."""
     if path == "bytes":
-        return arzip.compress_bytes(data)
+        return arzip.compress_bytes(data, **options)
     options = dict(options)
     if not options.pop("learned_only", False):
         return arzip.compress(data, **options)
