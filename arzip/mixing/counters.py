@@ -120,8 +120,9 @@ def adapt_surprised(table, k, y, limit, surprise, keep):
     v = np.int64(table[k])
     cnt = v & 1023
     p22 = (v >> 10) ^ 0x200000
-    if cnt > keep and ((p22 >> 10) < surprise if y else (p22 >> 10) > 4095 - surprise):
-        cnt = keep
+    p = p22 >> 10
+    surprised = np.int64((y == 1) & (p < surprise)) | np.int64((y == 0) & (p > 4095 - surprise))
+    cnt -= max(cnt - keep, 0) * surprised  # without a branch: it is taken at random
     p22 += (((0x3FFFFF * y) - p22) * DT[cnt]) >> 16
     if cnt < limit:
         cnt += 1

@@ -16,7 +16,8 @@ Method 6 adds EXTRA (compute_extra): the byte above in the previous line of text
 column) with the last byte, with the last two, and with the column; the current word with the
 two before it, and with the last byte; the word before with the last two bytes; the word two
 back with the current word; order 7. They bought 1.6 % on the development set's text and 3 %
-on its machine code (models/EXPERIMENTS.md C13).
+on its machine code (models/EXPERIMENTS.md C13). Method 8 adds EXTRA2 (compute_extra2): order 5,
+order 12, and two sparse pairs (C22).
 """
 from __future__ import annotations
 

@@ -6,10 +6,12 @@ Per byte: the hashed contexts (contexts.py, records.py), the match model's expec
 same one the older "model" blocks use). Per bit, the mixer's inputs are the stretched
 probability of each context's cell (a line of 16 adaptive cells per context and nibble in one
 hashed table), the match model's confidence signed by its expected bit, the network's logit and
-a bias; WEIGHT_SETS weight vectors, each chosen by its own context, are applied and their dot
-products averaged; three APMs refine the result; the binary arithmetic coder codes the bit with
-it; then every cell, weight vector and APM learns the bit. All integer arithmetic: the decoder
-repeats the encoder's steps exactly.
+a bias, and (method 7 on) the record guesses' confidences (records.py) and the 1-bit image
+model's two cells (bitmap.py); weight vectors, each chosen by its own context, are applied and
+their dot products averaged; three or five APMs refine the result; the binary arithmetic coder
+codes the bit with it; then every cell, weight vector and APM learns the bit. All integer
+arithmetic: the decoder repeats the encoder's steps exactly. Which of these a block method
+uses is its profile (PROFILES), so older methods keep their bits as the engine grows.
 """
 from __future__ import annotations
 

@@ -3,7 +3,9 @@ bitmaps whose rows are a fixed number of bytes) repeat their bytes at one distan
 recurs at the same distance three times running votes for that distance; two candidates are
 kept with their votes, and one that outvotes the other by VOTES becomes the record length,
 which the record contexts (arzip/bytes/cm/contexts.py) use as "the byte one and two records
-back" and "the column".
+back" and "the column". From method 7 a second state keeps the length among periods of at least
+SHORT bytes (a bitmap's rows, which a glyph's short period would otherwise outvote), for the
+1-bit image model (bitmap.py), and the guesses below predict a byte from the records above.
 """
 from __future__ import annotations
 
