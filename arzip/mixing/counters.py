@@ -98,8 +98,13 @@ def _line_start(first, bits, lh):
 def adapt(table, k, y, limit):
     """Learn bit y in cell table[k]."""
     v = np.int64(table[k])
-    cnt = v & 1023
-    p22 = (v >> 10) ^ 0x200000
+    _learn(table, k, (v >> 10) ^ 0x200000, v & 1023, y, limit)
+
+
+@kernel(inline="always")
+def _learn(table, k, p22, cnt, y, limit):
+    """Move probability p22 towards bit y by 1/(cnt + 1.25), count on up to limit, and store the
+    cell (adapt's step, and adapt_surprised's after its cut)."""
     p22 += (((0x3FFFFF * y) - p22) * DT[cnt]) >> 16
     if cnt < limit:
         cnt += 1
@@ -112,7 +117,6 @@ def p12(table, k):
     return ((np.int64(table[k]) >> 10) ^ 0x200000) >> 10
 
 
-
 @kernel(inline="always")
 def adapt_surprised(table, k, y, limit, surprise, keep):
     """adapt, except that a bit the cell gave less than surprise/4096 first cuts its count to at
@@ -123,7 +127,4 @@ def adapt_surprised(table, k, y, limit, surprise, keep):
     p = p22 >> 10
     surprised = np.int64((y == 1) & (p < surprise)) | np.int64((y == 0) & (p > 4095 - surprise))
     cnt -= max(cnt - keep, 0) * surprised  # without a branch: it is taken at random
-    p22 += (((0x3FFFFF * y) - p22) * DT[cnt]) >> 16
-    if cnt < limit:
-        cnt += 1
-    table[k] = ((p22 ^ 0x200000) << 10) | cnt
+    _learn(table, k, p22, cnt, y, limit)

@@ -21,14 +21,23 @@ def fresh() -> np.ndarray:
 
 
 @kernel(inline="always")
-def cell(data, i, rl, j, c0, c1, small):
-    """The cell of the pixel at bit j of byte i (c0: the byte's bits so far with a leading 1,
-    c1: the byte before) in the large context, or the small one; -1 without two rows above."""
+def rows_above(data, i, rl):
+    """The two rows above byte i as 24-bit windows centred on its column (the pixel above the
+    byte's bit j is bit 15 - j), once a byte; (-1, -1) without two rows above."""
     if rl <= 0 or i <= 2 * rl:
-        return -1
-    # the rows above as 24-bit windows centred on byte i's column: the pixel above is bit 15 - j
+        return np.int64(-1), np.int64(-1)
     above = (np.int64(data[i - rl - 1]) << 16) | (np.int64(data[i - rl]) << 8) | np.int64(data[i - rl + 1])
     above2 = (np.int64(data[i - 2 * rl - 1]) << 16) | (np.int64(data[i - 2 * rl]) << 8) | np.int64(data[i - 2 * rl + 1])
+    return above, above2
+
+
+@kernel(inline="always")
+def cell(above, above2, j, c0, c1, small):
+    """The cell of the pixel at bit j of the byte whose rows_above are above, above2 (c0: the
+    byte's bits so far with a leading 1, c1: the byte before) in the large context, or the small
+    one; -1 without two rows above."""
+    if above < 0:
+        return -1
     left = ((c1 << j) | (c0 & ((1 << j) - 1))) & 31
     r1 = (above >> (12 - j)) & 0x7F
     r2 = (above2 >> (13 - j)) & 0x1F

@@ -100,6 +100,7 @@ def code(data, i0, i1, decoding, profile, slots, bits, mtab, mbits, msm, mstate,
     in_pixels = in_guess + n_guesses
     n_in = in_pixels + n_pixels
     pixel_cells = np.zeros(2, dtype=np.int64)
+    row_above = row_above2 = np.int64(-1)  # the 1-bit image model's rows above this byte
     guesses = np.zeros(records.GUESSES, dtype=np.int64)
     guess_slots = np.zeros(records.GUESSES, dtype=np.int64)
     sets = np.arange(len(WEIGHT_SETS))  # the weight sets in use, in the order their products add up
@@ -125,6 +126,7 @@ def code(data, i0, i1, decoding, profile, slots, bits, mtab, mbits, msm, mstate,
         c4 = regs[contexts.C4]
         c1 = c4 & 0xFF
         rl = record[records.LENGTH]
+        col = i % rl if rl > 0 else -1  # the column in the record
         above = contexts.compute(ctx, data, i, regs, rl, follow)
         if n_ctx > CONTEXTS:
             contexts.compute_extra(ctx, data, i, regs)
@@ -133,6 +135,8 @@ def code(data, i0, i1, decoding, profile, slots, bits, mtab, mbits, msm, mstate,
         network.hidden_layer(i, data, first, first_bias, act_shift, sums, hidden)
         for g in range(n_guesses):
             guesses[g] = records.guess(data, i, rl, g)
+        if n_pixels:
+            row_above, row_above2 = bitmap.rows_above(data, i, record[records.LONG + records.LENGTH])
         want = match.expected(data, i, mstate)
         length = mstate[match.LENGTH]
         c0 = 1
@@ -160,13 +164,13 @@ def code(data, i0, i1, decoding, profile, slots, bits, mtab, mbits, msm, mstate,
             inputs[in_net] = network.logit(c0, out_w, out_b, out_shift, hidden)
             inputs[in_bias] = 256
             for m in range(n_pixels):
-                pixel_cells[m] = bitmap.cell(data, i, record[records.LONG + records.LENGTH], j, c0, c1, m)
+                pixel_cells[m] = bitmap.cell(row_above, row_above2, j, c0, c1, m)
                 inputs[in_pixels + m] = STRETCH[counters.p12(pixels, pixel_cells[m])] if pixel_cells[m] >= 0 else 0
             for g in range(n_guesses):
                 guess_slots[g] = -1
                 inputs[in_guess + g] = 0
                 if guesses[g] >= 0 and ((guesses[g] | 256) >> (8 - j)) == c0:
-                    guess_slots[g] = records.guess_slot(i, rl, goutcomes, g, j, (guesses[g] >> (7 - j)) & 1)
+                    guess_slots[g] = records.guess_slot(col, goutcomes, g, j, (guesses[g] >> (7 - j)) & 1)
                     inputs[in_guess + g] = STRETCH[gconf[g, guess_slots[g]] >> 4]
             rows[0] = c0
             rows[1] = SET_BASE[1] + (strength * 2 + expected_bit) * 8 + j
@@ -174,7 +178,7 @@ def code(data, i0, i1, decoding, profile, slots, bits, mtab, mbits, msm, mstate,
             rows[3] = SET_BASE[3] + (above if rl > 0 else (c4 >> 8) & 0xFF)
             rows[4] = SET_BASE[4] + (h32((c4 & 0xFFFF) * 256 + c0) >> 21)
             rows[5] = SET_BASE[5] + seen * 8 + j
-            rows[6] = SET_BASE[6] + (min(i % rl, 255) if rl > 0 else 256 + min(i - regs[contexts.LINE_START], 255))
+            rows[6] = SET_BASE[6] + (min(col, 255) if rl > 0 else 256 + min(i - regs[contexts.LINE_START], 255))
             dot = 0
             for t in range(n_sets):
                 row = weights[rows[sets[t]]]
@@ -227,7 +231,7 @@ def code(data, i0, i1, decoding, profile, slots, bits, mtab, mbits, msm, mstate,
             data[i] = c
         for g in range(n_guesses):
             if guesses[g] >= 0:
-                records.guessed(i, rl, goutcomes, g, 1 if guesses[g] == c else 0)
+                records.guessed(col, goutcomes, g, 1 if guesses[g] == c else 0)
         contexts.after(c, i, regs, follow)
         records.observe(i, c, last_seen, record, data, profile[P_GUESSES])
         match.after(c, want, i, data, regs[contexts.C4], regs[contexts.C8], mtab, mbits, mstate)

@@ -88,14 +88,12 @@ def guess(data, i, rl, g):
 
 
 @kernel(inline="always")
-def guess_slot(i, rl, outcomes, g, j, expected_bit):
-    """The confidence slot of guess g at bit j of byte i."""
-    col = i % rl
+def guess_slot(col, outcomes, g, j, expected_bit):
+    """The confidence slot of guess g at bit j of a byte in column col of its record."""
     return (((col % GUESS_COLUMNS) * 4 + outcomes[g, col & 0xFF]) * 8 + j) * 2 + expected_bit
 
 
 @kernel(inline="always")
-def guessed(i, rl, outcomes, g, right):
-    """Record whether guess g for byte i was right."""
-    col = i % rl
+def guessed(col, outcomes, g, right):
+    """Record whether guess g for a byte in column col was right."""
     outcomes[g, col & 0xFF] = ((outcomes[g, col & 0xFF] << 1) | right) & 3
