@@ -180,7 +180,8 @@ def decompress_pil(blob: bytes):
 
 def compress_bytes(data: bytes, level: int | None = None) -> bytes:
     """Any bytes -> .arz archive bytes (the byte path: the context-mixing coder, or a classical
-    coder per block where that is smaller; level 9 codes large blocks on one core, smaller)."""
+    coder per block where that is smaller; level 9 codes with the coder's strong profile and
+    large blocks on one core: smaller and slower)."""
     out = io.BytesIO()
     _compress_bytes_stream(io.BytesIO(data), out, level)
     return out.getvalue()

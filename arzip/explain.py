@@ -163,20 +163,19 @@ def _byte_costs(stream: bytes, name: str, version: int, first_byte: int) -> np.n
     """(len(stream),) bits the byte path's model spends on each byte, as the writer of format
     `version` ran it, so the sum is the part's NLL: from version 6 the context-mixing coder
     (arzip.bytes.cm, as the default level cuts a block; the profile the part's first byte names
-    where it is a cm method, else "cm" in version 6, "cm2" in 7 and "cm3" from 8) unless the part is one block of the
-    first byte model (its first byte, the block's method, says so); before, the model run of
+    where it is a cm method, else the one its version wrote by default) unless the part is one
+    block of the first byte model (its first byte, the block's method, says so); before, the model run of
     arzip.bytes.codec.encode_block (blocks, segments; tables sized to the block from version 4
     on), which codes step t of a block as byte t of every segment still running, bit 7 first
     (arzip.bytes.mixer)."""
     net = registry.load_bytes(name)
     out = np.empty(len(stream), dtype=np.float64)
     first_model = len(stream) <= BLOCK_SIZE and first_byte == byte_container.METHOD_MODEL
+    method = first_byte if first_byte in byte_container.CM_METHODS else \
+        {6: byte_container.METHOD_CM, 7: byte_container.METHOD_CM2}.get(version, cm.DEFAULT_METHOD)
     for b0 in range(0, len(stream), BLOCK_SIZE):
         if version >= 6 and not first_model:
             block = stream[b0:b0 + BLOCK_SIZE]
-            method = first_byte if first_byte in byte_container.CM_METHODS else \
-                byte_container.METHOD_CM if version == 6 else byte_container.METHOD_CM2 if version == 7 \
-                else cm.DEFAULT_METHOD
             out[b0:b0 + len(block)] = cm.byte_costs(net, block, cm.segments_for(len(block), byte_archive.DEFAULT_LEVEL),
                                                     method)
             continue

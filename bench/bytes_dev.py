@@ -8,15 +8,18 @@ arzip/bytes/corpus.py builds them, from this machine's /usr/share/doc and /usr/s
 interpreter's machine code (libpython where the executable is a launcher) and the xz binary;
 since C13, for the structures of issue 28, a spreadsheet (xlwt's BIFF8 .xls of matplotlib's
 goog.npz prices and jacksboro_fault_dem.npz elevations; kinds.py's benchmark uses neither) and
-a 1-bit page (man-tail's first lines drawn at 1728 x 2376 pixels, a fax page's shape) and an
-Excel 2 worksheet of integer and number cells (records of 13 and 19 bytes). Each is
+a 1-bit page (162 lines of the man pages drawn at 1728 x 2376 pixels, a fax page's shape) and
+an Excel 2 worksheet of integer and number cells (records of 13 and 19 bytes). Each is
 coded by arzip.bytes.cm as one segment (encode only: the decoder runs the same kernel), and
 the rate is reported per file and in total.
 
-    python bench/bytes_dev.py [--out bench/.cache/bytes-dev] [--tree PATH]
+    python bench/bytes_dev.py [--out bench/.cache/bytes-dev] [--tree PATH] [--method N]
+                              [--profile A,B,...] [FILE ...]
 
 --tree codes with the arzip of another checkout (a `git worktree` of a base commit), so that
-two versions can be compared on the same files, alternating runs for timings.
+two versions can be compared on the same files, alternating runs for timings; --method picks
+the cm block method (default: the default level's), --profile replaces its engine profile for
+a trial, and names code only those files of the set.
 """
 from __future__ import annotations
 
@@ -131,7 +134,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
     ap.add_argument("--tree", type=Path, help="the checkout whose arzip codes the files")
-    ap.add_argument("--method", type=int, default=6, help="the cm block method (engine profile) to code with")
+    ap.add_argument("--method", type=int, help="the cm block method (engine profile) to code with "
+                    "(default: the default level's)")
     ap.add_argument("--profile", help="comma-separated integers that replace the method's engine profile "
                     "(arzip/bytes/cm/engine.py PROFILES), for tuning")
     ap.add_argument("names", nargs="*", help="code only these of the set's files")
@@ -141,6 +145,7 @@ def main() -> None:
     files = make(args.out)
     from arzip import registry
     from arzip.bytes import cm
+    args.method = args.method or cm.DEFAULT_METHOD
     if args.profile:
         cm.engine.PROFILES[args.method][:] = [int(v) for v in args.profile.split(",")]
     print(f"arzip from {Path(cm.__file__).resolve().parents[2]}", file=sys.stderr)

@@ -95,7 +95,8 @@ def decode_block(net: NetTables, block: bc.Block, version: int) -> bytes:
         raise FormatError(f"corrupted archive ({bc.METHODS[block.method]} block: {e})") from None
 
 
-DEFAULT_LEVEL = 5  # the byte path's levels differ only in how a block is cut (cm.segments_for)
+DEFAULT_LEVEL = 5  # the byte path's levels differ in the cm profile and in how a block is cut (cm.method_for,
+                   # cm.segments_for)
 # blocks up to this size also try the first byte model ("model" blocks): on a few hundred bytes
 # of tables (a JPEG's side) it can beat the context-mixing coder by a sixth, at little time
 SMALL_BLOCK = 1 << 14
@@ -126,8 +127,8 @@ def code_block(net: NetTables, block: bytes, model_cost: int = 0, model: bool = 
     first byte model) or, when smaller (by model_cost bytes: what naming the model costs
     elsewhere), a classical coder; and the chosen model's NLL (the cm coder's where a classical
     coder won; 0 without a model: model=False tries the classical coders alone, a block that
-    looks_random lzma's quick search and storing). The level decides the segments
-    (cm.segments_for)."""
+    looks_random lzma's quick search and storing). The level decides the cm profile and the
+    segments (cm.method_for, cm.segments_for)."""
     noise = looks_random(block)
     written = cm.method_for(level)
     candidates, nlls, segments = {}, {written: 0.0}, {}
