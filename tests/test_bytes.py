@@ -341,7 +341,7 @@ def test_cm_codes_a_1bit_page_through_its_rows(monkeypatch):
     assert arzip.info(blob)["methods"] == {"cm3": 1} and arzip.info(strong)["methods"] == {"cm3-strong": 1}
     assert arzip.decompress_bytes(blob) == data and arzip.decompress_bytes(strong) == data
     assert len(blob) < 0.75 * len(lzma.compress(data, preset=9 | lzma.PRESET_EXTREME))
-    without = byte_cm.engine.PROFILES[7].copy()
+    without = byte_cm.engine.PROFILES[byte_cm.DEFAULT_METHOD].copy()
     without[byte_cm.engine.P_BITMAP] = 0
-    monkeypatch.setitem(byte_cm.engine.PROFILES, 7, without)
+    monkeypatch.setitem(byte_cm.engine.PROFILES, byte_cm.DEFAULT_METHOD, without)
     assert len(blob) < 0.95 * len(arzip.compress_bytes(data))
