@@ -338,10 +338,55 @@ def test_cm_codes_a_1bit_page_through_its_rows(monkeypatch):
         draw.text((6, 6 + 15 * k), line[:140], fill=1)
     data = page.tobytes()
     blob, strong = arzip.compress_bytes(data), arzip.compress_bytes(data, 9)
-    assert arzip.info(blob)["methods"] == {"cm3": 1} and arzip.info(strong)["methods"] == {"cm3-strong": 1}
+    assert arzip.info(blob)["methods"] == {"cm3": 1} and arzip.info(strong)["methods"] == {"cm4-strong": 1}
     assert arzip.decompress_bytes(blob) == data and arzip.decompress_bytes(strong) == data
     assert len(blob) < 0.75 * len(lzma.compress(data, preset=9 | lzma.PRESET_EXTREME))
     without = byte_cm.engine.PROFILES[byte_cm.DEFAULT_METHOD].copy()
     without[byte_cm.engine.P_BITMAP] = 0
     monkeypatch.setitem(byte_cm.engine.PROFILES, byte_cm.DEFAULT_METHOD, without)
     assert len(blob) < 0.95 * len(arzip.compress_bytes(data))
+
+
+def _strong_without(monkeypatch, field: int) -> None:
+    """Level 9's cm profile with one of its models switched off (engine.PROFILES[field] = 0)."""
+    without = byte_cm.engine.PROFILES[byte_cm.STRONG_METHOD].copy()
+    without[field] = 0
+    monkeypatch.setitem(byte_cm.engine.PROFILES, byte_cm.STRONG_METHOD, without)
+
+
+def test_level9_long_match_follows_the_longer_context(monkeypatch):
+    """Sentences of short common words, then repeated with a changed byte every 20: after each
+    change the short match model (5 bytes) often latches on to another sentence that shares a
+    few words, the long one (12 bytes) on the one being repeated, so level 9 with it costs less."""
+    rng = np.random.default_rng(7)
+    words = [bytes(rng.integers(97, 123, rng.integers(1, 4), dtype=np.uint8)) for _ in range(40)]
+    sentences = [b" ".join(words[k] for k in rng.integers(0, 40, 30)) + b".\n" for _ in range(40)]
+    again = bytearray(b"".join(sentences[k] for k in rng.integers(0, 40, 200)))
+    for at in range(0, len(again), 20):
+        again[at] = 48 + at % 10
+    data = b"".join(sentences) + bytes(again)
+    blob = arzip.compress_bytes(data, 9)
+    assert arzip.info(blob)["methods"] == {"cm4-strong": 1} and arzip.decompress_bytes(blob) == data
+    _strong_without(monkeypatch, byte_cm.engine.P_LONG_MATCH)
+    assert len(blob) < 0.99 * len(arzip.compress_bytes(data, 9))
+
+
+def test_level9_text_contexts_pay_on_nested_text(monkeypatch):
+    """Indented, nested JSON: level 9's text contexts (the open brackets, the line's indentation
+    and first byte, case-folded order 5, order-3 indirect) make it smaller than without them."""
+    import json
+    rng = np.random.default_rng(3)
+    names = ["id", "name", "tags", "size", "parts", "owner", "when", "ok"]
+
+    def node(depth: int):
+        if depth == 0 or rng.random() < 0.3:
+            return int(rng.integers(0, 10000)) if rng.random() < 0.5 else "".join(rng.choice(list("abcdefgh"), 5))
+        if rng.random() < 0.5:
+            return [node(depth - 1) for _ in range(int(rng.integers(1, 4)))]
+        return {names[k]: node(depth - 1) for k in rng.choice(8, int(rng.integers(1, 5)), replace=False)}
+
+    data = json.dumps([node(5) for _ in range(120)], indent=2).encode()
+    blob = arzip.compress_bytes(data, 9)
+    assert arzip.decompress_bytes(blob) == data
+    _strong_without(monkeypatch, byte_cm.engine.P_TEXT)
+    assert len(blob) < 0.99 * len(arzip.compress_bytes(data, 9))

@@ -17,7 +17,10 @@ column) with the last byte, with the last two, and with the column; the current 
 two before it, and with the last byte; the word before with the last two bytes; the word two
 back with the current word; order 7. They bought 1.6 % on the development set's text and 3 %
 on its machine code (models/EXPERIMENTS.md C13). Method 8 adds EXTRA2 (compute_extra2): order 5,
-order 12, and two sparse pairs (C22).
+order 12, and two sparse pairs (C22). Method 9 adds TEXT (compute_text): the two innermost open
+brackets, the line's indentation and first byte, the last five bytes case-folded, each with
+the last byte; and the bytes that followed the last occurrence of the last three (models/
+EXPERIMENTS.md C30, C31).
 """
 from __future__ import annotations
 
@@ -29,14 +32,16 @@ from ...native import kernel
 CONTEXTS = 19
 EXTRA = 8  # method 6's contexts, after method 5's 19
 EXTRA2 = 4  # method 8's, after those
+TEXT = 4  # method 9's text contexts (compute_text)
 # the history registers, kept between calls in one int64 array
-C4, C8, WORD, WORD_BEFORE, LINE_START, WORD_BEFORE2, LINE_BEFORE = range(7)
-REGISTERS = 7
+C4, C8, WORD, WORD_BEFORE, LINE_START, WORD_BEFORE2, LINE_BEFORE, BRACKETS, INDENT, LINE_FIRST = range(10)
+REGISTERS = 10
 
 
 def fresh() -> tuple[np.ndarray, np.ndarray]:
-    """(the registers, the indirect table: the bytes that followed each byte and byte pair)."""
-    return np.zeros(REGISTERS, dtype=np.int64), np.zeros(65536, dtype=np.int64)
+    """(the registers, the indirect table: the bytes that followed each byte and byte pair, then
+    (method 9) the two that followed each hashed byte triple)."""
+    return np.zeros(REGISTERS, dtype=np.int64), np.zeros(2 * 65536, dtype=np.int64)
 
 
 @kernel(inline="always")
@@ -108,12 +113,32 @@ def compute_extra2(ctx, data, i, regs):
 
 
 @kernel(inline="always")
+def compute_text(ctx, at, data, i, regs, follow):
+    """ctx[at:at + TEXT] for byte i (method 9): the two innermost open brackets with the last
+    byte (code and markup nest); the line's indentation and first byte with the last byte; the
+    last five bytes with letters case-folded (what follows "The" follows "the"); the two bytes
+    that followed the last occurrence of the last three, with the last byte."""
+    c4 = regs[C4]
+    c1 = c4 & 0xFF
+    ctx[at] = h32(((regs[BRACKETS] & 0xFFFF) << 8) + c1 + (13 << 40))
+    ctx[at + 1] = h32((min(regs[INDENT], 63) << 16) + (regs[LINE_FIRST] << 8) + c1 + (14 << 40))
+    folded = np.int64(0x5A5A)
+    for k in range(1, 6):
+        b = np.int64(data[i - k]) if i >= k else 0
+        folded = h32(folded + (b | 32 if 65 <= b <= 90 else b) + (k << 8))
+    ctx[at + 2] = h32(folded + (15 << 40))
+    ctx[at + 3] = h32(follow[65536 + (h32(c4 & 0xFFFFFF) >> 16)] + ((c4 & 0xFF) << 16) + (16 << 40))
+
+
+@kernel(inline="always")
 def after(c, i, regs, follow):
     """Advance the registers and the indirect table past byte c at position i."""
     c4 = regs[C4]
     c1 = c4 & 0xFF
     follow[c1] = ((follow[c1] << 8) | c) & 0xFFFF
     follow[c4 & 0xFFFF] = c
+    three = 65536 + (h32(c4 & 0xFFFFFF) >> 16)
+    follow[three] = ((follow[three] << 8) | c) & 0xFFFF
     regs[C8] = ((regs[C8] << 8) | (c4 >> 24)) & M32
     regs[C4] = ((c4 << 8) | c) & M32
     if (65 <= c <= 90) or (97 <= c <= 122) or c >= 128:
@@ -122,6 +147,17 @@ def after(c, i, regs, follow):
         regs[WORD_BEFORE2] = regs[WORD_BEFORE]
         regs[WORD_BEFORE] = regs[WORD]
         regs[WORD] = 0
+    if c == 40 or c == 91 or c == 123 or c == 60:  # ( [ { <
+        regs[BRACKETS] = ((regs[BRACKETS] << 8) | c) & 0xFFFFFFFFFFFF
+    elif (c == 41 or c == 93 or c == 125 or c == 62) and regs[BRACKETS] != 0:
+        regs[BRACKETS] >>= 8
     if c == 10:
         regs[LINE_BEFORE] = regs[LINE_START]
         regs[LINE_START] = i + 1
+        regs[INDENT] = 0
+        regs[LINE_FIRST] = 0
+    elif regs[LINE_FIRST] == 0:
+        if c == 32 or c == 9:
+            regs[INDENT] += 1
+        else:
+            regs[LINE_FIRST] = c
