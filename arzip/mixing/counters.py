@@ -59,6 +59,25 @@ def line(slots, first, bits, lh):
     return b
 
 
+@kernel(inline="always")
+def line_of_two(slots, first, bits, lh):
+    """line's two-way variant: the hash's line or its neighbour (the other half of the same 128
+    bytes), whichever holds this context; else the one whose first cell has seen fewer bits is
+    cleared and claimed, so a well-learnt context outlives a passing one. Without a branch, as
+    line."""
+    b = _line_start(first, bits, lh)
+    check = lh | 1
+    here = np.int64(slots[b] == check)
+    there = np.int64(slots[b ^ 16] == check)
+    weaker = np.int64((np.int64(slots[(b ^ 16) + 1]) & 1023) < (np.int64(slots[b + 1]) & 1023))
+    b ^= 16 * ((1 - here) & (there | ((1 - there) & weaker)))
+    keep = np.uint32(slots[b] == check)
+    for k in range(16):
+        slots[b + k] *= keep
+    slots[b] = check
+    return b
+
+
 @intrinsic
 def prefetch(typingctx, array, index):
     """Ask the processor to bring array[index]'s cache line in (LLVM's prefetch: read, keep in all
@@ -85,6 +104,14 @@ def prefetch_line(slots, first, bits, lh):
     """Prefetch the line that line(slots, first, bits, lh) will claim: issued a batch ahead of
     the claim, its cache miss overlaps the work in between."""
     prefetch(slots, _line_start(first, bits, lh))
+
+
+@kernel(inline="always")
+def prefetch_two(slots, first, bits, lh):
+    """prefetch_line for line_of_two: both of the lines it may claim."""
+    b = _line_start(first, bits, lh)
+    prefetch(slots, b)
+    prefetch(slots, b ^ 16)
 
 
 @kernel(inline="always")

@@ -221,12 +221,36 @@ def inputs() -> dict[str, tuple[str, bytes, dict]]:
                                               int(1000 + 30 * np.sin(i / 7)).to_bytes(2, "little")
                                               for i in range(3000)), {}),
         "page-1bit.bits": ("bytes", _page_bits(), {}),
+        # version 9: level 9's fourth profile on records and on nested text (its text contexts,
+        # two-way lines and long match; text-level9.txt above covers plain text)
+        "records-13-level9.bin": ("bytes", b"".join(bytes([2, 0, 9, 0]) + (i // 40).to_bytes(2, "little") +
+                                                     (i % 40).to_bytes(2, "little") + bytes(3) +
+                                                     int(1000 + 30 * np.sin(i / 7)).to_bytes(2, "little")
+                                                     for i in range(3000)), {"level": 9}),
+        "nested-level9.json": ("bytes", _nested_json(), {"level": 9}),
         "photo-as-bytes.png": ("bytes", _png(Image.fromarray(rgb)), {}),
         "rgb-trailing-kept.png": ("file", _png(Image.fromarray(rgb)) + b"PK\x05\x06" + bytes(18), {}),
         "rgb-tags-kept.tif": ("file", _pillow(Image.fromarray(rgb), "TIFF", tiffinfo={270: "golden", 282: 300.0,
                                                                                      283: 300.0, 296: 2}), {}),
         "gray-header-kept.bmp": ("file", _with_dpi(_pillow(Image.fromarray(gray), "BMP")), {}),
     }
+
+
+def _nested_json() -> bytes:
+    """Indented JSON of nested lists and objects (brackets and indentation for level 9's text
+    contexts), drawn from a seeded generator."""
+    import json
+    rng = np.random.default_rng(3)
+    names = ["id", "name", "tags", "size", "parts", "owner", "when", "ok"]
+
+    def node(depth: int):
+        if depth == 0 or rng.random() < 0.3:
+            return int(rng.integers(0, 10000)) if rng.random() < 0.5 else "".join(rng.choice(list("abcdefgh"), 5))
+        if rng.random() < 0.5:
+            return [node(depth - 1) for _ in range(int(rng.integers(1, 4)))]
+        return {names[k]: node(depth - 1) for k in rng.choice(8, int(rng.integers(1, 5)), replace=False)}
+
+    return json.dumps([node(4) for _ in range(40)], indent=2).encode()
 
 
 def _page_bits() -> bytes:

@@ -41,17 +41,17 @@ INPUTS = MOST_CONTEXTS + 3 + records.GUESSES + 2 + 1  # the contexts, the match,
 # (2^16 >> P_INIT_SHIFT: 1/16 of an input each, for its 46 inputs), a faster step for weight vectors
 # that have learnt little (P_FRESH: see Tables.fresh_rate), the match's expected byte and length as
 # a context (P_MATCH_CTX), a second match model that starts on P_LONG_MATCH bytes of context, the
-# first P_TEXT of contexts.compute_text's contexts, and the match's weight set also chosen by whether
-# the long match agrees (P_LONG_SET). Methods 6 to 9 came from the development set (bench/bytes_dev.py,
-# models/EXPERIMENTS.md C13-C22, C27-C33), all 8 files: method 5 1.0951 bpb, 6 1.0649, 7 0.9813,
-# 8 0.9793, 9 0.9654.
+# first P_TEXT of contexts.compute_text's contexts, the match's weight set also chosen by whether
+# the long match agrees (P_LONG_SET), and lines claimed two-way (P_TWO_WAY: counters.line_of_two).
+# Methods 6 to 9 came from the development set (bench/bytes_dev.py, models/EXPERIMENTS.md C13-C22,
+# C27-C35), all 8 files: method 5 1.0951 bpb, 6 1.0649, 7 0.9813, 8 0.9793, 9 0.9616.
 P_CONTEXTS, P_MIX_LR, P_ORDER_SET, P_COLUMN_SET, P_MORE_APMS, P_GUESSES, P_LINE_BITS, P_BITMAP, P_COUNT_LIMIT, \
-    P_LOW_LIMIT, P_SURPRISE, P_KEEP, P_INIT_SHIFT, P_FRESH, P_MATCH_CTX, P_LONG_MATCH, P_TEXT, P_LONG_SET = range(18)
-PROFILES = {5: np.array([CONTEXTS, 14, 0, 0, 0, 0, 21, 0, 255, 255, 0, 0, 3, 0, 0, 0, 0, 0], dtype=np.int64),
-            6: np.array([CONTEXTS + contexts.EXTRA, 16, 1, 1, 1, 0, 21, 0, 255, 255, 0, 0, 3, 0, 0, 0, 0, 0], dtype=np.int64),
-            7: np.array([CONTEXTS + contexts.EXTRA, 14, 1, 1, 1, 1, 21, 1, 60, 255, 2000, 2, 3, 0, 0, 0, 0, 0], dtype=np.int64),
-            8: np.array([HASHED, 14, 1, 1, 1, 1, 22, 1, 60, 255, 2000, 2, 3, 0, 0, 0, 0, 0], dtype=np.int64),
-            9: np.array([HASHED, 10, 1, 1, 1, 1, 23, 1, 90, 255, 1600, 2, 4, 16, 1, 12, 4, 1], dtype=np.int64)}
+    P_LOW_LIMIT, P_SURPRISE, P_KEEP, P_INIT_SHIFT, P_FRESH, P_MATCH_CTX, P_LONG_MATCH, P_TEXT, P_LONG_SET, P_TWO_WAY = range(19)
+PROFILES = {5: np.array([CONTEXTS, 14, 0, 0, 0, 0, 21, 0, 255, 255, 0, 0, 3, 0, 0, 0, 0, 0, 0], dtype=np.int64),
+            6: np.array([CONTEXTS + contexts.EXTRA, 16, 1, 1, 1, 0, 21, 0, 255, 255, 0, 0, 3, 0, 0, 0, 0, 0, 0], dtype=np.int64),
+            7: np.array([CONTEXTS + contexts.EXTRA, 14, 1, 1, 1, 1, 21, 1, 60, 255, 2000, 2, 3, 0, 0, 0, 0, 0, 0], dtype=np.int64),
+            8: np.array([HASHED, 14, 1, 1, 1, 1, 22, 1, 60, 255, 2000, 2, 3, 0, 0, 0, 0, 0, 0], dtype=np.int64),
+            9: np.array([HASHED, 10, 1, 1, 1, 1, 23, 1, 90, 255, 1600, 2, 4, 16, 1, 12, 4, 1, 1], dtype=np.int64)}
 # the weight sets, each chosen by: the partial byte; the match (its length, expected bit, bit
 # position); the last byte; the byte one record back (else the byte before the last); the last
 # two bytes and the partial byte, hashed; (method 6 on) how many of orders 1-6 have seen this
@@ -136,6 +136,7 @@ def code(data, i0, i1, decoding, profile, slots, bits, mtab, mbits, msm, mstate,
     more_apms = profile[P_MORE_APMS]
     mix_lr = profile[P_MIX_LR]
     fresh = profile[P_FRESH]
+    two_way = profile[P_TWO_WAY]
     count_limit = profile[P_COUNT_LIMIT]
     low_limit = profile[P_LOW_LIMIT]
     surprise, keep = profile[P_SURPRISE], profile[P_KEEP]
@@ -164,7 +165,10 @@ def code(data, i0, i1, decoding, profile, slots, bits, mtab, mbits, msm, mstate,
         if profile[P_MATCH_CTX]:
             ctx[n_hashed + n_text] = h32(((want + 1) << 4) + min(length, 15) + (11 << 40)) if want >= 0 else h32(12 << 40)
         for k in range(n_ctx):  # the first nibble's lines come in while the network works
-            counters.prefetch_line(slots, 0, bits, h32(ctx[k] + 0x9E3779B1 + k))
+            if two_way:
+                counters.prefetch_two(slots, 0, bits, h32(ctx[k] + 0x9E3779B1 + k))
+            else:
+                counters.prefetch_line(slots, 0, bits, h32(ctx[k] + 0x9E3779B1 + k))
         network.hidden_layer(i, data, first, first_bias, act_shift, sums, hidden)
         for g in range(n_guesses):
             guesses[g] = records.guess(data, i, rl, g)
@@ -174,11 +178,18 @@ def code(data, i0, i1, decoding, profile, slots, bits, mtab, mbits, msm, mstate,
         for j in range(8):
             if j == 3:  # both candidates for the second nibble's lines, a bit ahead
                 for k in range(n_ctx):
-                    counters.prefetch_line(slots, 0, bits, h32(ctx[k] + 2 * c0 * 0x9E3779B1 + k))
-                    counters.prefetch_line(slots, 0, bits, h32(ctx[k] + (2 * c0 + 1) * 0x9E3779B1 + k))
+                    if two_way:
+                        counters.prefetch_two(slots, 0, bits, h32(ctx[k] + 2 * c0 * 0x9E3779B1 + k))
+                        counters.prefetch_two(slots, 0, bits, h32(ctx[k] + (2 * c0 + 1) * 0x9E3779B1 + k))
+                    else:
+                        counters.prefetch_line(slots, 0, bits, h32(ctx[k] + 2 * c0 * 0x9E3779B1 + k))
+                        counters.prefetch_line(slots, 0, bits, h32(ctx[k] + (2 * c0 + 1) * 0x9E3779B1 + k))
             if j == 0 or j == 4:
                 for k in range(n_ctx):
-                    line[k] = counters.line(slots, 0, bits, h32(ctx[k] + c0 * 0x9E3779B1 + k))
+                    if two_way:
+                        line[k] = counters.line_of_two(slots, 0, bits, h32(ctx[k] + c0 * 0x9E3779B1 + k))
+                    else:
+                        line[k] = counters.line(slots, 0, bits, h32(ctx[k] + c0 * 0x9E3779B1 + k))
             node = c0 if j < 4 else ((1 << (j - 4)) | (c0 & ((1 << (j - 4)) - 1)))  # 1..15 in the nibble's line
             for k in range(n_ctx):
                 inputs[k] = STRETCH[counters.p12(slots, line[k] + node)]
