@@ -228,6 +228,8 @@ def inputs() -> dict[str, tuple[str, bytes, dict]]:
                                                      int(1000 + 30 * np.sin(i / 7)).to_bytes(2, "little")
                                                      for i in range(3000)), {"level": 9}),
         "nested-level9.json": ("bytes", _nested_json(), {"level": 9}),
+        # version 10: level 9's 1-bit image model with its two more contexts
+        "page-1bit-level9.bits": ("bytes", _page_bits(), {"level": 9}),
         "photo-as-bytes.png": ("bytes", _png(Image.fromarray(rgb)), {}),
         "rgb-trailing-kept.png": ("file", _png(Image.fromarray(rgb)) + b"PK\x05\x06" + bytes(18), {}),
         "rgb-tags-kept.tif": ("file", _pillow(Image.fromarray(rgb), "TIFF", tiffinfo={270: "golden", 282: 300.0,

@@ -24,7 +24,7 @@ from . import engine
 
 SPLIT_MIN = 1 << 20     # blocks from 1 MiB on are coded as two segments, one per core (2 MiB in format 6 and 7)
 STRONG_LEVEL = 9        # from this level on, one segment whatever the size, and the strong profile
-DEFAULT_METHOD, STRONG_METHOD = 7, 9  # block methods "cm3" and "cm4-strong" (arzip/bytes/container.py)
+DEFAULT_METHOD, STRONG_METHOD = 7, 10  # block methods "cm3" and "cm5-strong" (arzip/bytes/container.py)
 
 
 def method_for(level: int) -> int:

@@ -29,8 +29,8 @@ from .contexts import CONTEXTS
 
 HASHED = CONTEXTS + contexts.EXTRA + contexts.EXTRA2  # the contexts of contexts.py
 MOST_CONTEXTS = HASHED + contexts.TEXT + 1  # and the text contexts (P_TEXT), the match's expected byte (P_MATCH_CTX)
-INPUTS = MOST_CONTEXTS + 3 + records.GUESSES + 2 + 1  # the contexts, the match, the network, a bias, the
-# record guesses, the 1-bit image model's two, the long match
+INPUTS = MOST_CONTEXTS + 3 + records.GUESSES + 4 + 1  # the contexts, the match, the network, a bias, the
+# record guesses, the 1-bit image model's two (four in method 9), the long match
 # A block method is a profile of this engine: the hashed contexts it uses (method 5's 19; with
 # contexts.compute_extra's 27; with compute_extra2's 31), the mixer's learning rate, whether it
 # adds the weight sets chosen by the orders seen and by the column and the fourth and fifth APMs,
@@ -43,21 +43,25 @@ INPUTS = MOST_CONTEXTS + 3 + records.GUESSES + 2 + 1  # the contexts, the match,
 # a context (P_MATCH_CTX), a second match model that starts on P_LONG_MATCH bytes of context, the
 # first P_TEXT of contexts.compute_text's contexts, the match's weight set also chosen by whether
 # the long match agrees (P_LONG_SET), and lines claimed two-way (P_TWO_WAY: counters.line_of_two).
-# Methods 6 to 9 came from the development set (bench/bytes_dev.py, models/EXPERIMENTS.md C13-C22,
-# C27-C35), all 8 files: method 5 1.0951 bpb, 6 1.0649, 7 0.9813, 8 0.9793, 9 0.9616.
+# Method 10 is method 9 with the 1-bit image model's two more contexts and its own weight set
+# (P_BITMAP 2). Methods 6 to 10 came from the development set (bench/bytes_dev.py,
+# models/EXPERIMENTS.md C13-C22, C27-C36), all 8 files: method 5 1.0951 bpb, 6 1.0649, 7 0.9813,
+# 8 0.9793, 9 0.9616, 10 0.9523.
 P_CONTEXTS, P_MIX_LR, P_ORDER_SET, P_COLUMN_SET, P_MORE_APMS, P_GUESSES, P_LINE_BITS, P_BITMAP, P_COUNT_LIMIT, \
     P_LOW_LIMIT, P_SURPRISE, P_KEEP, P_INIT_SHIFT, P_FRESH, P_MATCH_CTX, P_LONG_MATCH, P_TEXT, P_LONG_SET, P_TWO_WAY = range(19)
 PROFILES = {5: np.array([CONTEXTS, 14, 0, 0, 0, 0, 21, 0, 255, 255, 0, 0, 3, 0, 0, 0, 0, 0, 0], dtype=np.int64),
             6: np.array([CONTEXTS + contexts.EXTRA, 16, 1, 1, 1, 0, 21, 0, 255, 255, 0, 0, 3, 0, 0, 0, 0, 0, 0], dtype=np.int64),
             7: np.array([CONTEXTS + contexts.EXTRA, 14, 1, 1, 1, 1, 21, 1, 60, 255, 2000, 2, 3, 0, 0, 0, 0, 0, 0], dtype=np.int64),
             8: np.array([HASHED, 14, 1, 1, 1, 1, 22, 1, 60, 255, 2000, 2, 3, 0, 0, 0, 0, 0, 0], dtype=np.int64),
-            9: np.array([HASHED, 10, 1, 1, 1, 1, 23, 1, 90, 255, 1600, 2, 4, 16, 1, 12, 4, 1, 1], dtype=np.int64)}
+            9: np.array([HASHED, 10, 1, 1, 1, 1, 23, 1, 90, 255, 1600, 2, 4, 16, 1, 12, 4, 1, 1], dtype=np.int64),
+            10: np.array([HASHED, 10, 1, 1, 1, 1, 23, 2, 90, 255, 1600, 2, 4, 16, 1, 12, 4, 1, 1], dtype=np.int64)}
 # the weight sets, each chosen by: the partial byte; the match (its length, expected bit, bit
 # position); the last byte; the byte one record back (else the byte before the last); the last
 # two bytes and the partial byte, hashed; (method 6 on) how many of orders 1-6 have seen this
-# bit's context, with the bit position; the column in the record (else in the line of text).
-# The match's set has room for twice its 272 rows: method 9's long match (P_LONG_SET)
-WEIGHT_SETS = (256, 544, 256, 256, 2048, 64, 512)
+# bit's context, with the bit position; the column in the record (else in the line of text), and
+# in method 10 a bitmap's small pixel context (its second 512 rows). The match's set has room for
+# twice its 272 rows: method 9's long match (P_LONG_SET)
+WEIGHT_SETS = (256, 544, 256, 256, 2048, 64, 1024)
 ORDER_SET, COLUMN_SET = 5, 6
 SET_BASE = np.concatenate([[0], np.cumsum(WEIGHT_SETS)]).astype(np.int64)
 MIX_SHIFT = 16
@@ -90,7 +94,7 @@ class Tables:
         self.registers, self.follow = contexts.fresh()
         self.last_seen, self.record = records.fresh()
         self.guess_confidence, self.guess_outcomes = records.fresh_guesses()
-        self.pixels = bitmap.fresh()
+        self.pixels = bitmap.fresh(self.profile[P_BITMAP] > 1)
         self.net = (net.first, net.first_bias, net.act_shift, net.out_w, net.out_b, net.out_shift)
 
     def arguments(self) -> tuple:
@@ -113,7 +117,7 @@ def code(data, i0, i1, decoding, profile, slots, bits, mtab, mbits, msm, mstate,
     in_match, in_net, in_bias = n_ctx, n_ctx + 1, n_ctx + 2
     n_guesses = records.GUESSES if profile[P_GUESSES] else 0
     in_guess = n_ctx + 3
-    n_pixels = 2 if profile[P_BITMAP] else 0
+    n_pixels = 2 * profile[P_BITMAP]
     in_pixels = in_guess + n_guesses
     long_min = profile[P_LONG_MATCH]
     long_set = profile[P_LONG_SET]  # the match's weight set also by whether the long match agrees
@@ -121,7 +125,7 @@ def code(data, i0, i1, decoding, profile, slots, bits, mtab, mbits, msm, mstate,
     n_in = in_match2 + (1 if long_min else 0)
     want2 = np.int64(-1)
     strength2 = mctx2 = 0
-    pixel_cells = np.zeros(2, dtype=np.int64)
+    pixel_cells = np.zeros(4, dtype=np.int64)
     row_above = row_above2 = np.int64(-1)  # the 1-bit image model's rows above this byte
     guesses = np.zeros(records.GUESSES, dtype=np.int64)
     guess_slots = np.zeros(records.GUESSES, dtype=np.int64)
@@ -231,7 +235,10 @@ def code(data, i0, i1, decoding, profile, slots, bits, mtab, mbits, msm, mstate,
             rows[3] = SET_BASE[3] + (above if rl > 0 else (c4 >> 8) & 0xFF)
             rows[4] = SET_BASE[4] + (h32((c4 & 0xFFFF) * 256 + c0) >> 21)
             rows[5] = SET_BASE[5] + seen * 8 + j
-            rows[6] = SET_BASE[6] + (min(col, 255) if rl > 0 else 256 + min(i - regs[contexts.LINE_START], 255))
+            if n_pixels > 2 and row_above >= 0:  # a bitmap's pixels: the set by the small pixel context
+                rows[6] = SET_BASE[6] + 512 + pixel_cells[1] - (1 << bitmap.LARGE_BITS)
+            else:
+                rows[6] = SET_BASE[6] + (min(col, 255) if rl > 0 else 256 + min(i - regs[contexts.LINE_START], 255))
             dot = 0
             for t in range(n_sets):
                 row = weights[rows[sets[t]]]
