@@ -374,18 +374,11 @@ def test_level9_long_match_follows_the_longer_context(monkeypatch):
 def test_level9_text_contexts_pay_on_nested_text(monkeypatch):
     """Indented, nested JSON: level 9's text contexts (the open brackets, the line's indentation
     and first byte, case-folded order 5, order-3 indirect) make it smaller than without them."""
-    import json
-    rng = np.random.default_rng(3)
-    names = ["id", "name", "tags", "size", "parts", "owner", "when", "ok"]
-
-    def node(depth: int):
-        if depth == 0 or rng.random() < 0.3:
-            return int(rng.integers(0, 10000)) if rng.random() < 0.5 else "".join(rng.choice(list("abcdefgh"), 5))
-        if rng.random() < 0.5:
-            return [node(depth - 1) for _ in range(int(rng.integers(1, 4)))]
-        return {names[k]: node(depth - 1) for k in rng.choice(8, int(rng.integers(1, 5)), replace=False)}
-
-    data = json.dumps([node(5) for _ in range(120)], indent=2).encode()
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("make_golden", Path(__file__).parent / "golden" / "make_golden.py")
+    make_golden = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(make_golden)
+    data = make_golden.nested_json(depth=5, items=120)
     blob = arzip.compress_bytes(data, 9)
     assert arzip.decompress_bytes(blob) == data
     _strong_without(monkeypatch, byte_cm.engine.P_TEXT)

@@ -227,7 +227,7 @@ def inputs() -> dict[str, tuple[str, bytes, dict]]:
                                                      (i % 40).to_bytes(2, "little") + bytes(3) +
                                                      int(1000 + 30 * np.sin(i / 7)).to_bytes(2, "little")
                                                      for i in range(3000)), {"level": 9}),
-        "nested-level9.json": ("bytes", _nested_json(), {"level": 9}),
+        "nested-level9.json": ("bytes", nested_json(), {"level": 9}),
         # version 10: level 9's 1-bit image model with its two more contexts
         "page-1bit-level9.bits": ("bytes", _page_bits(), {"level": 9}),
         "photo-as-bytes.png": ("bytes", _png(Image.fromarray(rgb)), {}),
@@ -238,9 +238,9 @@ def inputs() -> dict[str, tuple[str, bytes, dict]]:
     }
 
 
-def _nested_json() -> bytes:
+def nested_json(depth: int = 4, items: int = 40) -> bytes:
     """Indented JSON of nested lists and objects (brackets and indentation for level 9's text
-    contexts), drawn from a seeded generator."""
+    contexts), drawn from a seeded generator (tests/test_bytes.py draws a larger one)."""
     import json
     rng = np.random.default_rng(3)
     names = ["id", "name", "tags", "size", "parts", "owner", "when", "ok"]
@@ -252,7 +252,7 @@ def _nested_json() -> bytes:
             return [node(depth - 1) for _ in range(int(rng.integers(1, 4)))]
         return {names[k]: node(depth - 1) for k in rng.choice(8, int(rng.integers(1, 5)), replace=False)}
 
-    return json.dumps([node(4) for _ in range(40)], indent=2).encode()
+    return json.dumps([node(depth) for _ in range(items)], indent=2).encode()
 
 
 def _page_bits() -> bytes:
