@@ -14,14 +14,15 @@ import numpy as np
 from ...native import kernel
 
 LARGE_BITS = 17
-CELLS = (1 << LARGE_BITS) + (1 << 12)
-WIDE_BITS = 22  # method 9's two more contexts: a wide window hashed to 2^22 cells, a run along the row
+SMALL = 1 << LARGE_BITS  # where the small context's 2^12 cells start (its index also picks method 10's weight set)
+CELLS = SMALL + (1 << 12)
+WIDE_BITS = 22  # method 10's two more contexts: a wide window hashed to 2^22 cells, a run along the row
 MORE_CELLS = CELLS + (1 << WIDE_BITS) + (1 << 13)
 
 
 def fresh(more: bool = False) -> np.ndarray:
     """The model's cells (arzip/mixing/counters.py), zero: p = 1/2, never seen; more: with
-    method 9's two more contexts."""
+    method 10's two more contexts."""
     return np.zeros(MORE_CELLS if more else CELLS, dtype=np.uint32)
 
 
@@ -40,7 +41,7 @@ def rows_above(data, i, rl):
 def cell(above, above2, j, c0, c1, which):
     """The cell of the pixel at bit j of the byte whose rows_above are above, above2 (c0: the
     byte's bits so far with a leading 1, c1: the byte before) in context `which`: 0 the large,
-    1 the small, (method 9) 2 a wide window (11 pixels above, 7 two above, 8 to the left, hashed),
+    1 the small, (method 10) 2 a wide window (11 pixels above, 7 two above, 8 to the left, hashed),
     3 the 10 pixels to the left with the 3 above; -1 without two rows above."""
     if above < 0:
         return -1
@@ -49,7 +50,7 @@ def cell(above, above2, j, c0, c1, which):
     r1 = (above >> (12 - j)) & 0x7F
     r2 = (above2 >> (13 - j)) & 0x1F
     if which == 1:
-        return (1 << LARGE_BITS) + ((((r1 >> 2) & 7) << 6) | (((r2 >> 2) & 1) << 5) | ((left & 3) << 3) | j)
+        return SMALL + ((((r1 >> 2) & 7) << 6) | (((r2 >> 2) & 1) << 5) | ((left & 3) << 3) | j)
     if which == 2:
         wide = (((above >> (10 - j)) & 0x7FF) << 15) | (((above2 >> (12 - j)) & 0x7F) << 8) | (run & 0xFF)
         return CELLS + (((wide + 1) * 0x9E3779B1) & 0xFFFFFFFF) >> (32 - WIDE_BITS)

@@ -30,7 +30,7 @@ from .contexts import CONTEXTS
 HASHED = CONTEXTS + contexts.EXTRA + contexts.EXTRA2  # the contexts of contexts.py
 MOST_CONTEXTS = HASHED + contexts.TEXT + 1  # and the text contexts (P_TEXT), the match's expected byte (P_MATCH_CTX)
 INPUTS = MOST_CONTEXTS + 3 + records.GUESSES + 4 + 1  # the contexts, the match, the network, a bias, the
-# record guesses, the 1-bit image model's two (four in method 9), the long match
+# record guesses, the 1-bit image model's two (four in method 10), the long match
 # A block method is a profile of this engine: the hashed contexts it uses (method 5's 19; with
 # contexts.compute_extra's 27; with compute_extra2's 31), the mixer's learning rate, whether it
 # adds the weight sets chosen by the orders seen and by the column and the fourth and fifth APMs,
@@ -104,6 +104,13 @@ class Tables:
                 self.guess_confidence, self.guess_outcomes, self.pixels, *self.net)
 
 
+@kernel(inline="always")
+def _line_hash(ctx, k, c0):
+    """The hash that names context k's line for the nibble whose bits so far are c0 (1 at a byte's
+    start, 16..31 for its second nibble): what the kernel claims and prefetches."""
+    return h32(ctx[k] + c0 * 0x9E3779B1 + k)
+
+
 @kernel()
 def code(data, i0, i1, decoding, profile, slots, bits, mtab, mbits, msm, mstate, mtab2, mbits2, msm2, mstate2, weights, uses, fresh_rate, apm1, apm2, apm3, apm4, apm5,
          regs, follow, last_seen, record, gconf, goutcomes, pixels, first, first_bias, act_shift, out_w, out_b, out_shift, buf, at, coder, costs):
@@ -170,9 +177,9 @@ def code(data, i0, i1, decoding, profile, slots, bits, mtab, mbits, msm, mstate,
             ctx[n_hashed + n_text] = h32(((want + 1) << 4) + min(length, 15) + (11 << 40)) if want >= 0 else h32(12 << 40)
         for k in range(n_ctx):  # the first nibble's lines come in while the network works
             if two_way:
-                counters.prefetch_two(slots, 0, bits, h32(ctx[k] + 0x9E3779B1 + k))
+                counters.prefetch_two(slots, 0, bits, _line_hash(ctx, k, 1))
             else:
-                counters.prefetch_line(slots, 0, bits, h32(ctx[k] + 0x9E3779B1 + k))
+                counters.prefetch_line(slots, 0, bits, _line_hash(ctx, k, 1))
         network.hidden_layer(i, data, first, first_bias, act_shift, sums, hidden)
         for g in range(n_guesses):
             guesses[g] = records.guess(data, i, rl, g)
@@ -183,17 +190,17 @@ def code(data, i0, i1, decoding, profile, slots, bits, mtab, mbits, msm, mstate,
             if j == 3:  # both candidates for the second nibble's lines, a bit ahead
                 for k in range(n_ctx):
                     if two_way:
-                        counters.prefetch_two(slots, 0, bits, h32(ctx[k] + 2 * c0 * 0x9E3779B1 + k))
-                        counters.prefetch_two(slots, 0, bits, h32(ctx[k] + (2 * c0 + 1) * 0x9E3779B1 + k))
+                        counters.prefetch_two(slots, 0, bits, _line_hash(ctx, k, 2 * c0))
+                        counters.prefetch_two(slots, 0, bits, _line_hash(ctx, k, 2 * c0 + 1))
                     else:
-                        counters.prefetch_line(slots, 0, bits, h32(ctx[k] + 2 * c0 * 0x9E3779B1 + k))
-                        counters.prefetch_line(slots, 0, bits, h32(ctx[k] + (2 * c0 + 1) * 0x9E3779B1 + k))
+                        counters.prefetch_line(slots, 0, bits, _line_hash(ctx, k, 2 * c0))
+                        counters.prefetch_line(slots, 0, bits, _line_hash(ctx, k, 2 * c0 + 1))
             if j == 0 or j == 4:
                 for k in range(n_ctx):
                     if two_way:
-                        line[k] = counters.line_of_two(slots, 0, bits, h32(ctx[k] + c0 * 0x9E3779B1 + k))
+                        line[k] = counters.line_of_two(slots, 0, bits, _line_hash(ctx, k, c0))
                     else:
-                        line[k] = counters.line(slots, 0, bits, h32(ctx[k] + c0 * 0x9E3779B1 + k))
+                        line[k] = counters.line(slots, 0, bits, _line_hash(ctx, k, c0))
             node = c0 if j < 4 else ((1 << (j - 4)) | (c0 & ((1 << (j - 4)) - 1)))  # 1..15 in the nibble's line
             for k in range(n_ctx):
                 inputs[k] = STRETCH[counters.p12(slots, line[k] + node)]
@@ -236,7 +243,7 @@ def code(data, i0, i1, decoding, profile, slots, bits, mtab, mbits, msm, mstate,
             rows[4] = SET_BASE[4] + (h32((c4 & 0xFFFF) * 256 + c0) >> 21)
             rows[5] = SET_BASE[5] + seen * 8 + j
             if n_pixels > 2 and row_above >= 0:  # a bitmap's pixels: the set by the small pixel context
-                rows[6] = SET_BASE[6] + 512 + pixel_cells[1] - (1 << bitmap.LARGE_BITS)
+                rows[6] = SET_BASE[6] + 512 + pixel_cells[1] - bitmap.SMALL
             else:
                 rows[6] = SET_BASE[6] + (min(col, 255) if rl > 0 else 256 + min(i - regs[contexts.LINE_START], 255))
             dot = 0
