@@ -171,7 +171,7 @@ def _byte_costs(stream: bytes, name: str, version: int, first_byte: int) -> np.n
     net = registry.load_bytes(name)
     out = np.empty(len(stream), dtype=np.float64)
     first_model = len(stream) <= BLOCK_SIZE and first_byte == byte_container.METHOD_MODEL
-    method = first_byte if first_byte in byte_container.CM_METHODS else \
+    method = cm.BRANCH_PROFILES.get(first_byte, first_byte) if first_byte in byte_container.CM_METHODS else \
         {6: byte_container.METHOD_CM, 7: byte_container.METHOD_CM2}.get(version, cm.DEFAULT_METHOD)
     for b0 in range(0, len(stream), BLOCK_SIZE):
         if version >= 6 and not first_model:

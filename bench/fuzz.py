@@ -60,6 +60,9 @@ SLOW_CPU_S = 10.0     # a case over this much CPU is a failure ("slow")
 ACCEPTED = ("error", "exact", "same pixels, other file")
 
 
+BYTE_METHODS = {"bytes-model": "model", "bytes-cm": "cm3", "bytes-cm-two-segments": "cm3", "bytes-cm-level9": "cm5-strong",
+                "bytes-lzma": "lzma", "bytes-stored": "stored", "bytes-code": "cm3+branch",
+                "bytes-code-level9": "cm5-strong+branch"}
 PARTS = {"rgb-model": ["quick mixing"], "rgb-medium": ["medium mixing"], "rgb-mixing": ["mixing"],
          "gray-model": ["quick mixing"], "rgba-model+alpha-full-depth": ["quick mixing", "full depth"],
          "rgba-model+alpha-bytes": ["quick mixing", "bytes"], "palette-indices": ["indices"],
@@ -93,6 +96,16 @@ def _two_segments(data: bytes) -> bytes:
         return arzip.compress_bytes(data)
     finally:
         cm.SPLIT_MIN = saved
+
+
+def _golden_inputs():
+    """tests/golden/make_golden.py, whose generators make the code-like seeds."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("make_golden", Path(__file__).resolve().parents[1] / "tests" / "golden"
+                                                  / "make_golden.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def seeds() -> dict[str, bytes]:
@@ -134,6 +147,8 @@ def seeds() -> dict[str, bytes]:
         "bytes-cm-level9": arzip.compress_bytes(_numbered(700), 9),  # the strong profile
         "bytes-lzma": arzip.compress_bytes(rng.integers(0, 256, 3000, dtype=np.uint8).tobytes() * 8),  # cm loses here
         "bytes-stored": arzip.compress_bytes(bytes(rng.integers(0, 256, 500, dtype=np.uint8))),
+        "bytes-code": arzip.compress_bytes(_golden_inputs().machine_code("x86")),  # the branch transform
+        "bytes-code-level9": arzip.compress_bytes(_golden_inputs().machine_code("sparc"), 9),
         **jpeg_seeds(),
     }
     for name, blob in out.items():
@@ -145,7 +160,7 @@ def seeds() -> dict[str, bytes]:
                 (summary["byte_model_sha256"] != "00000000") == (name == "jpeg-level9"), name
         else:
             assert ([p["method"] for p in summary["parts"]] == PARTS[name] if name in PARTS else
-                    summary["methods"] == {name.split("-")[1]: 1}), name
+                    summary["methods"] == {BYTE_METHODS[name]: 1}), name
             if name.startswith("bytes-cm"):
                 assert _byte_layout(blob)[1][0][3] == (2 if "two" in name else 1), name
         assert all(set_field(blob, f, i, None) == blob for f, i in fields_of(blob)), name  # the field

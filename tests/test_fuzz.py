@@ -27,6 +27,7 @@ from .conftest import JPEG
 _SPEC = importlib.util.spec_from_file_location("arzip_bench_fuzz", Path(__file__).resolve().parents[1] / "bench" / "fuzz.py")
 fuzz = importlib.util.module_from_spec(_SPEC)
 _SPEC.loader.exec_module(fuzz)
+make_golden = fuzz._golden_inputs()
 
 IMAGE = np.ascontiguousarray(skdata.astronaut()[100:116, 200:216])  # a photo: the learned models win on it
 NOISE = np.random.default_rng(5).integers(0, 16, size=IMAGE.shape, dtype=np.uint16)
@@ -89,6 +90,8 @@ SEEDS = {"rgb model": lambda: api.compress_image(IMAGE),  # quick mixing
          "file as bytes: cm": lambda: cm_archive(1),
          "file as bytes: cm, two segments": lambda: cm_archive(2),
          "file as bytes: cm, level 9": lambda: cm_archive(1, 9),
+         "file as bytes: machine code": lambda: api.compress_bytes(make_golden.machine_code("x86")),  # branch transform
+         "file as bytes: machine code, level 9": lambda: api.compress_bytes(make_golden.machine_code("arm64"), 9),
          "jpeg: baseline": lambda: jpeg_archive(jpeg_file()),  # the side through lzma
          "jpeg: progressive": lambda: jpeg_archive(jpeg_file(progressive=True)),
          "jpeg: restart markers": lambda: jpeg_archive(jpeg_file(restart_marker_blocks=2)),

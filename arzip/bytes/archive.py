@@ -128,9 +128,9 @@ def code_block(net: NetTables, block: bytes, model_cost: int = 0, model: bool = 
     elsewhere), a classical coder; and the chosen model's NLL (the cm coder's where a classical
     coder won; 0 without a model: model=False tries the classical coders alone, a block that
     looks_random lzma's quick search and storing). The level decides the cm profile and the
-    segments (cm.method_for, cm.segments_for)."""
+    segments, and machine code in the block the branch transform (cm.method_for, cm.segments_for)."""
     noise = looks_random(block)
-    written = cm.method_for(level)
+    written = cm.method_for(level, block)
     candidates, nlls, segments = {}, {written: 0.0}, {}
     if model and not noise:
         segments[written] = cm.segments_for(len(block), level)

@@ -89,6 +89,13 @@ def workload() -> str:
     text = b"".join(b"line %d of a small log: value=%d status=ok\n" % (i, i * i % 97) for i in range(300))
     round_trip(api.compress(text))
     round_trip(api.compress(rng.integers(0, 256, 3000, dtype=np.uint8).tobytes() + text))
+    x86, arm64 = bytearray(), bytearray()  # machine code: calls to 16 shared functions (arzip.bytes.branch)
+    for k in range(2500):
+        x86 += b"\xe8" + ((k % 16) * 64 - len(x86) - 5).to_bytes(4, "little", signed=True) + b"\x48\x89\xc7"
+        arm64 += (0x94000000 | (((k % 16) * 64 - len(arm64)) // 4 & 0x3FFFFFF)).to_bytes(4, "little") + b"\xfd\x03\x00\x91"
+    for code in (x86, arm64):
+        for level in (None, 9):
+            round_trip(api.compress(bytes(code), level=level))
     return digest.hexdigest()
 
 

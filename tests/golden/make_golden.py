@@ -230,6 +230,11 @@ def inputs() -> dict[str, tuple[str, bytes, dict]]:
         "nested-level9.json": ("bytes", nested_json(), {"level": 9}),
         # version 10: level 9's 1-bit image model with its two more contexts
         "page-1bit-level9.bits": ("bytes", _page_bits(), {"level": 9}),
+        # version 11: machine code through the branch transform (block methods 11 and 12)
+        "x86-code.bin": ("bytes", machine_code("x86"), {}),
+        "x86-code-level9.bin": ("bytes", machine_code("x86"), {"level": 9}),
+        "sparc-code.bin": ("bytes", machine_code("sparc"), {}),
+        "arm64-code-level9.bin": ("bytes", machine_code("arm64"), {"level": 9}),
         "photo-as-bytes.png": ("bytes", _png(Image.fromarray(rgb)), {}),
         "rgb-trailing-kept.png": ("file", _png(Image.fromarray(rgb)) + b"PK\x05\x06" + bytes(18), {}),
         "rgb-tags-kept.tif": ("file", _pillow(Image.fromarray(rgb), "TIFF", tiffinfo={270: "golden", 282: 300.0,
@@ -253,6 +258,45 @@ def nested_json(depth: int = 4, items: int = 40) -> bytes:
         return {names[k]: node(depth - 1) for k in rng.choice(8, int(rng.integers(1, 5)), replace=False)}
 
     return json.dumps([node(depth) for _ in range(items)], indent=2).encode()
+
+
+def machine_code(isa: str, functions: int = 240, seed: int = 11) -> bytes:
+    """Code-like bytes of an instruction set ("x86", "sparc", "arm64"): functions of a few
+    common instructions each, which call other functions (relative displacements, as compilers
+    write them), drawn from a seeded generator, with a table of numbers after the code (what
+    arzip.bytes.branch must find, and leave alone)."""
+    rng = np.random.default_rng(seed)
+    if isa == "x86":
+        vocabulary = [b"\x55", b"\x48\x89\xe5", b"\x48\x83\xec\x10", b"\x8b\x45\xfc", b"\x31\xc0",
+                      b"\x48\x8b\x7d\xf8", b"\x89\xc7", b"\x0f\x1f\x44\x00\x00", b"\x85\xc0", b"\x74\x0a"]
+        entry, ret, call_size = b"\x55\x48\x89\xe5", b"\x5d\xc3", 5
+    else:
+        words = {"sparc": [0x9DE3BF98, 0x90100008, 0x92102001, 0x80A22000, 0x02800004, 0xD0062044, 0x01000000],
+                 "arm64": [0xA9BF7BFD, 0x910003FD, 0xF9400BE0, 0x52800020, 0x7100001F, 0x54000080, 0xD503201F]}[isa]
+        order = ">u4" if isa == "sparc" else "<u4"
+        vocabulary = [np.array([w], dtype=order).tobytes() for w in words]
+        entry = vocabulary[0]
+        ret = np.array([0x81C7E008, 0x81E80000] if isa == "sparc" else [0xA8C17BFD, 0xD65F03C0], dtype=order).tobytes()
+        call_size = 4
+    code, calls, starts = bytearray(), [], []
+    for _ in range(functions):
+        starts.append(len(code))
+        code += entry
+        for _ in range(int(rng.integers(8, 40))):
+            if rng.random() < 0.15:
+                calls.append((len(code), int(rng.integers(0, functions))))
+                code += bytes(call_size)
+            else:
+                code += vocabulary[int(rng.integers(0, len(vocabulary)))]
+        code += ret
+    for at, callee in calls:
+        if isa == "x86":
+            code[at:at + 5] = b"\xe8" + (starts[callee] - at - 5).to_bytes(4, "little", signed=True)
+        elif isa == "sparc":
+            code[at:at + 4] = (0x40000000 | ((starts[callee] - at) // 4 & 0x3FFFFFFF)).to_bytes(4, "big")
+        else:
+            code[at:at + 4] = (0x94000000 | ((starts[callee] - at) // 4 & 0x3FFFFFF)).to_bytes(4, "little")
+    return bytes(code) + np.arange(0, 40000, 37, dtype="<i4").tobytes()
 
 
 def _page_bits() -> bytes:
