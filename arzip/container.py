@@ -31,7 +31,7 @@ FORMAT_VERSION = 11
 # long contexts; development builds of 0.5.0 only), which a reader of 8 refuses by name; below level 9
 # as in 8. 10: level 9's byte blocks by method 10 ("cm5-strong": method 9 with two more contexts in
 # the 1-bit image model), which a reader of 9 refuses by name. 11: byte blocks that hold machine code
-# by methods 11 and 12 (methods 7 and 10 after a branch-address transform, arzip/bytes/branch.py),
+# by method 11 (a cm method after a branch-address transform, arzip/bytes/branch.py),
 # which a reader of 10 refuses by name; every other block as in 10.
 READABLE_VERSIONS = (3, 4, 5, 6, 7, 8, 9, 10, 11)
 # Which releases write each version (`info` says it): the package version changes whenever what

@@ -61,8 +61,8 @@ ACCEPTED = ("error", "exact", "same pixels, other file")
 
 
 BYTE_METHODS = {"bytes-model": "model", "bytes-cm": "cm3", "bytes-cm-two-segments": "cm3", "bytes-cm-level9": "cm5-strong",
-                "bytes-lzma": "lzma", "bytes-stored": "stored", "bytes-code": "cm3+branch",
-                "bytes-code-level9": "cm5-strong+branch"}
+                "bytes-lzma": "lzma", "bytes-stored": "stored", "bytes-code": "branch",
+                "bytes-code-level9": "branch"}
 PARTS = {"rgb-model": ["quick mixing"], "rgb-medium": ["medium mixing"], "rgb-mixing": ["mixing"],
          "gray-model": ["quick mixing"], "rgba-model+alpha-full-depth": ["quick mixing", "full depth"],
          "rgba-model+alpha-bytes": ["quick mixing", "bytes"], "palette-indices": ["indices"],

@@ -22,7 +22,7 @@ import numpy as np
 
 from .. import limits, native
 from ..errors import FormatError
-from . import cm, codec, container as bc
+from . import branch, cm, codec, container as bc
 from .mixer import NetTables
 
 # xz -9e, with the dictionary cut to the block size (a larger one cannot help, and costs memory)
@@ -128,9 +128,10 @@ def code_block(net: NetTables, block: bytes, model_cost: int = 0, model: bool = 
     elsewhere), a classical coder; and the chosen model's NLL (the cm coder's where a classical
     coder won; 0 without a model: model=False tries the classical coders alone, a block that
     looks_random lzma's quick search and storing). The level decides the cm profile and the
-    segments, and machine code in the block the branch transform (cm.method_for, cm.segments_for)."""
+    segments (cm.method_for, cm.segments_for); a block that holds machine code is coded after
+    the branch transform (arzip/bytes/branch.py), as block method cm.BRANCH_METHOD."""
     noise = looks_random(block)
-    written = cm.method_for(level, block)
+    written = cm.method_for(level)
     candidates, nlls, segments = {}, {written: 0.0}, {}
     if model and not noise:
         segments[written] = cm.segments_for(len(block), level)
@@ -141,7 +142,12 @@ def code_block(net: NetTables, block: bytes, model_cost: int = 0, model: bool = 
             from concurrent.futures import ThreadPoolExecutor  # here: small files need not import it
         with ThreadPoolExecutor(1) if beside else contextlib.nullcontext() as pool:
             classical = pool.submit(_classical, block) if pool else None
-            candidates[written], nlls[written] = cm.encode_block(net, block, segments[written], written)
+            code = branch.detect(block)
+            if code[0]:
+                segments[cm.BRANCH_METHOD] = segments[written]
+                candidates[cm.BRANCH_METHOD], nlls[written] = cm.encode_block(net, block, segments[written], written, code)
+            else:
+                candidates[written], nlls[written] = cm.encode_block(net, block, segments[written], written)
             if len(block) <= SMALL_BLOCK:
                 candidates[bc.METHOD_MODEL], nlls[bc.METHOD_MODEL], segments[bc.METHOD_MODEL] = \
                     codec.encode_block(net, block)

@@ -1,7 +1,7 @@
 """Branch-address transforms for machine code: a call names its target relative to itself, so
 the same function called from many places is a different 4 bytes at every call, and no context
-model sees it repeat; written as an absolute address, it repeats. Block methods 11 and 12
-(docs/FORMAT.md) code a block through the context-mixing coder after this reversible rewrite of
+model sees it repeat; written as an absolute address, it repeats. Block method 11 ("branch",
+docs/FORMAT.md) codes a block through the context-mixing coder after this reversible rewrite of
 its code regions, as xz's BCJ filters and paq8's exe transform do before their coders:
 
 - x86 and x86-64: E8 (call) and E9 (jmp) with a 32-bit displacement under 2^24 (its top byte

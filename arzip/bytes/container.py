@@ -34,22 +34,19 @@ from ..errors import FormatError
 
 METHOD_MODEL, METHOD_STORED, METHOD_LZMA, METHOD_ZLIB, METHOD_BZ2, METHOD_CM, METHOD_CM2 = 0, 1, 2, 3, 4, 5, 6
 METHOD_CM3, METHOD_CM3_STRONG, METHOD_CM4_STRONG, METHOD_CM5_STRONG = 7, 8, 9, 10
-METHOD_CM3_BRANCH, METHOD_CM5_STRONG_BRANCH = 11, 12
+METHOD_BRANCH = 11
 METHODS = {METHOD_MODEL: "model", METHOD_STORED: "stored", METHOD_LZMA: "lzma", METHOD_ZLIB: "zlib",
            METHOD_BZ2: "bz2", METHOD_CM: "cm", METHOD_CM2: "cm2", METHOD_CM3: "cm3", METHOD_CM3_STRONG: "cm3-strong",
-           METHOD_CM4_STRONG: "cm4-strong", METHOD_CM5_STRONG: "cm5-strong", METHOD_CM3_BRANCH: "cm3+branch",
-           METHOD_CM5_STRONG_BRANCH: "cm5-strong+branch"}
+           METHOD_CM4_STRONG: "cm4-strong", METHOD_CM5_STRONG: "cm5-strong", METHOD_BRANCH: "branch"}
 # profiles of the context-mixing coder (arzip/bytes/cm/engine.py PROFILES): version 6 wrote method 5;
 # version 8 wrote 7 below level 9 and 8 at level 9; version 9 (development builds of 0.5.0 only) 7
 # and 9; version 10 writes 7 below level 9 and 10 at level 9 (arzip.bytes.cm.method_for); version 7
 # wrote 6 (development builds of 0.4.0 only; tests/golden/v7 holds such archives). Version 11 adds
-# methods 11 and 12: 7 and 10 on a block whose machine code's branch addresses were made absolute
-# (arzip/bytes/branch.py; the payload starts with the transform's description), written where a
-# block holds code
-CM_METHODS = (METHOD_CM, METHOD_CM2, METHOD_CM3, METHOD_CM3_STRONG, METHOD_CM4_STRONG, METHOD_CM5_STRONG,
-              METHOD_CM3_BRANCH, METHOD_CM5_STRONG_BRANCH)
-BRANCHED = {METHOD_CM3_BRANCH: METHOD_CM3, METHOD_CM5_STRONG_BRANCH: METHOD_CM5_STRONG}  # the profile each codes with
-CM_WRITTEN = (METHOD_CM3, METHOD_CM5_STRONG, METHOD_CM3_BRANCH, METHOD_CM5_STRONG_BRANCH)
+# method 11 ("branch"): a cm method (its first payload byte) on a block whose machine code's branch
+# addresses were made absolute (arzip/bytes/branch.py; the transform's description follows),
+# written where a block holds code
+CM_METHODS = (METHOD_CM, METHOD_CM2, METHOD_CM3, METHOD_CM3_STRONG, METHOD_CM4_STRONG, METHOD_CM5_STRONG, METHOD_BRANCH)
+CM_WRITTEN = (METHOD_CM3, METHOD_CM5_STRONG, METHOD_BRANCH)
 SEGMENTED = (METHOD_MODEL, *CM_METHODS)  # the methods whose records carry a segment count
 METHOD_END = 0xFF
 BLOCK_SIZE = 1 << 23           # bytes of input per block (8 MiB)

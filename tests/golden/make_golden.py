@@ -230,7 +230,7 @@ def inputs() -> dict[str, tuple[str, bytes, dict]]:
         "nested-level9.json": ("bytes", nested_json(), {"level": 9}),
         # version 10: level 9's 1-bit image model with its two more contexts
         "page-1bit-level9.bits": ("bytes", _page_bits(), {"level": 9}),
-        # version 11: machine code through the branch transform (block methods 11 and 12)
+        # version 11: machine code through the branch transform (block method 11)
         "x86-code.bin": ("bytes", machine_code("x86"), {}),
         "x86-code-level9.bin": ("bytes", machine_code("x86"), {"level": 9}),
         "sparc-code.bin": ("bytes", machine_code("sparc"), {}),

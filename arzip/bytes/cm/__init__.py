@@ -26,17 +26,12 @@ from . import engine
 SPLIT_MIN = 1 << 20     # blocks from 1 MiB on are coded as two segments, one per core (2 MiB in format 6 and 7)
 STRONG_LEVEL = 9        # from this level on, one segment whatever the size, and the strong profile
 DEFAULT_METHOD, STRONG_METHOD = 7, 10  # block methods "cm3" and "cm5-strong" (arzip/bytes/container.py)
+BRANCH_METHOD = 11  # a block of machine code: the branch transform (arzip/bytes/branch.py), then one of the above
 
 
-BRANCH_METHODS = {DEFAULT_METHOD: 11, STRONG_METHOD: 12}  # the same on machine code (arzip/bytes/branch.py)
-BRANCH_PROFILES = {11: DEFAULT_METHOD, 12: STRONG_METHOD}  # the engine profile each of those codes with
-
-
-def method_for(level: int, block: bytes = b"") -> int:
-    """The block method a block is coded with at `level`: the engine's profile (engine.PROFILES),
-    or from format 11 the same profile after the branch transform where `block` holds machine code."""
-    method = STRONG_METHOD if level >= STRONG_LEVEL else DEFAULT_METHOD
-    return BRANCH_METHODS[method] if branch.detect(block)[0] else method
+def method_for(level: int) -> int:
+    """The block method (the engine's profile, engine.PROFILES) a block is coded with at `level`."""
+    return STRONG_METHOD if level >= STRONG_LEVEL else DEFAULT_METHOD
 
 
 def segments_for(n: int, level: int) -> int:
@@ -58,15 +53,17 @@ def _encode_segment(data: np.ndarray, net: NetTables, method: int, costs: np.nda
     return stream, float(nll.sum())
 
 
-def encode_block(net: NetTables, block: bytes, segments: int, method: int) -> tuple[bytes, float]:
-    """(payload, the model's NLL in bits): (methods 11 and 12) the branch transform's description,
-    then the lengths of the segments' streams but the last (varints), then the streams."""
+def encode_block(net: NetTables, block: bytes, segments: int, method: int,
+                 code: tuple[int, list[tuple[int, int]]] | None = None) -> tuple[bytes, float]:
+    """(payload, the model's NLL in bits): the lengths of the segments' streams but the last
+    (varints), then the streams. With `code` (branch.detect's instruction set and regions), the
+    payload of a block of method BRANCH_METHOD: the method, the branch transform's description,
+    then the same of the transformed block."""
     data = np.frombuffer(block, dtype=np.uint8).copy()  # writable: the kernel has one signature for both directions
     described = b""
-    if method in BRANCH_PROFILES:
-        isa, regions = branch.detect(block)
-        branch.rewrite(data, isa, regions, True)
-        described, method = branch.describe(isa, regions), BRANCH_PROFILES[method]
+    if code is not None:
+        branch.rewrite(data, *code, True)
+        described = bytes([method]) + branch.describe(*code)
     done = native.side_by_side(lambda a, b: _encode_segment(data[a:b], net, method), _bounds(len(data), segments))
     streams = [stream for stream, _ in done]
     return described + b"".join(varint(len(s)) for s in streams[:-1]) + b"".join(streams), sum(nll for _, nll in done)
@@ -93,11 +90,14 @@ def _decode_segment(stream: bytes, out: np.ndarray, net: NetTables, method: int)
 
 
 def decode_block(net: NetTables, payload: bytes, n: int, segments: int, method: int) -> bytes:
-    """The n bytes of encode_block's payload; ValueError where it is not one."""
+    """The n bytes of encode_block's payload for a block of `method` (BRANCH_METHOD: the payload
+    names the profile); ValueError where it is not one."""
     isa, regions, at = 0, [], 0
-    if method in BRANCH_PROFILES:
-        isa, regions, at = branch.read_description(payload, n)
-        method = BRANCH_PROFILES[method]
+    if method == BRANCH_METHOD:
+        if not payload or payload[0] not in engine.PROFILES:
+            raise ValueError("the branch transform names no profile of the coder")
+        isa, regions, at = branch.read_description(payload[1:], n)
+        method, at = payload[0], at + 1
     head = io.BytesIO(payload)
     head.seek(at)
 
