@@ -60,7 +60,7 @@ SLOW_CPU_S = 10.0     # a case over this much CPU is a failure ("slow")
 ACCEPTED = ("error", "exact", "same pixels, other file")
 
 
-BYTE_METHODS = {"bytes-model": "model", "bytes-cm": "cm3", "bytes-cm-two-segments": "cm3", "bytes-cm-level9": "cm5-strong",
+BYTE_METHODS = {"bytes-model": "model", "bytes-cm": "cm3", "bytes-cm-two-segments": "cm3", "bytes-cm-level9": "cm6-strong",
                 "bytes-lzma": "lzma", "bytes-stored": "stored", "bytes-code": "branch",
                 "bytes-code-level9": "branch"}
 PARTS = {"rgb-model": ["quick mixing"], "rgb-medium": ["medium mixing"], "rgb-mixing": ["mixing"],

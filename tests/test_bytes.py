@@ -338,7 +338,7 @@ def test_cm_codes_a_1bit_page_through_its_rows(monkeypatch):
         draw.text((6, 6 + 15 * k), line[:140], fill=1)
     data = page.tobytes()
     blob, strong = arzip.compress_bytes(data), arzip.compress_bytes(data, 9)
-    assert arzip.info(blob)["methods"] == {"cm3": 1} and arzip.info(strong)["methods"] == {"cm5-strong": 1}
+    assert arzip.info(blob)["methods"] == {"cm3": 1} and arzip.info(strong)["methods"] == {"cm6-strong": 1}
     assert arzip.decompress_bytes(blob) == data and arzip.decompress_bytes(strong) == data
     assert len(blob) < 0.75 * len(lzma.compress(data, preset=9 | lzma.PRESET_EXTREME))
     without = byte_cm.engine.PROFILES[byte_cm.DEFAULT_METHOD].copy()
@@ -366,7 +366,7 @@ def test_level9_long_match_follows_the_longer_context(monkeypatch):
         again[at] = 48 + at % 10
     data = b"".join(sentences) + bytes(again)
     blob = arzip.compress_bytes(data, 9)
-    assert arzip.info(blob)["methods"] == {"cm5-strong": 1} and arzip.decompress_bytes(blob) == data
+    assert arzip.info(blob)["methods"] == {"cm6-strong": 1} and arzip.decompress_bytes(blob) == data
     _strong_without(monkeypatch, byte_cm.engine.P_LONG_MATCH)
     assert len(blob) < 0.99 * len(arzip.compress_bytes(data, 9))
 
@@ -383,3 +383,60 @@ def test_level9_text_contexts_pay_on_nested_text(monkeypatch):
     assert arzip.decompress_bytes(blob) == data
     _strong_without(monkeypatch, byte_cm.engine.P_TEXT)
     assert len(blob) < 0.99 * len(arzip.compress_bytes(data, 9))
+
+
+def _table(rows: int = 3000) -> bytes:
+    """A tab-separated table of variable-width fields (a name, a version, a month, a rank that is
+    often empty, a few words), drawn from a seeded generator."""
+    rng = np.random.default_rng(12)
+    words = ["data", "tool", "fast", "client", "for", "the", "python", "simple", "api", "library", "test", "web"]
+    lines = [b"name\tversion\tmonth\trank\tsummary"]
+    for k in range(rows):
+        name = "-".join(rng.choice(words, int(rng.integers(1, 3))))
+        version = ".".join(str(int(v)) for v in rng.integers(0, 12, int(rng.integers(2, 4))))
+        month = f"20{int(rng.integers(15, 27))}-{int(rng.integers(1, 13)):02d}"
+        rank = str(int(rng.integers(1, 15000))) if rng.random() < 0.2 else ""
+        summary = " ".join(rng.choice(words, int(rng.integers(0, 8)))).capitalize()
+        lines.append(f"{name}{k}\t{version}\t{month}\t{rank}\t{summary}".encode())
+    return b"\n".join(lines) + b"\n"
+
+
+def test_level9_field_contexts_pay_on_a_table(monkeypatch):
+    """A table of tab-separated fields: level 9's field contexts (the field's index and the
+    position in it; with the byte at that position of the same field in the line before) make it
+    smaller than level 9 without them (its first four text contexts only)."""
+    data = _table()
+    blob = arzip.compress_bytes(data, 9)
+    assert arzip.decompress_bytes(blob) == data
+    fewer = byte_cm.engine.PROFILES[byte_cm.STRONG_METHOD].copy()
+    fewer[byte_cm.engine.P_TEXT] = 4
+    monkeypatch.setitem(byte_cm.engine.PROFILES, byte_cm.STRONG_METHOD, fewer)
+    assert len(blob) < 0.99 * len(arzip.compress_bytes(data, 9))
+
+
+@pytest.mark.parametrize("method", [byte_cm.DEFAULT_METHOD, byte_cm.STRONG_METHOD])
+def test_the_x86_model_pays_on_x86_code(method):
+    """x86 code after the branch transform: the level's method with the x86 model (13 below level
+    9, 12 at it) codes it smaller than the same profile without it, and decodes it."""
+    import importlib.util
+
+    from arzip import registry
+    from arzip.bytes import branch
+    spec = importlib.util.spec_from_file_location("make_golden", Path(__file__).parent / "golden" / "make_golden.py")
+    make_golden = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(make_golden)
+    code = make_golden.machine_code("x86", functions=600)
+    found = branch.detect(code)
+    net = registry.load_bytes(registry.bytes_model())
+    with_model = byte_cm.CODE_METHODS.get(method, method)
+    payload, _ = byte_cm.encode_block(net, code, 1, with_model, found)
+    assert byte_cm.decode_block(net, payload, len(code), 1, byte_cm.BRANCH_METHOD) == code
+    without = byte_cm.engine.PROFILES[with_model].copy()
+    without[byte_cm.engine.P_EXE] = 0
+    saved = byte_cm.engine.PROFILES[with_model]
+    byte_cm.engine.PROFILES[with_model] = without
+    try:
+        plain, _ = byte_cm.encode_block(net, code, 1, with_model, found)
+    finally:
+        byte_cm.engine.PROFILES[with_model] = saved
+    assert len(payload) < 0.99 * len(plain)

@@ -145,7 +145,8 @@ def code_block(net: NetTables, block: bytes, model_cost: int = 0, model: bool = 
             code = branch.detect(block)
             if code[0]:
                 segments[cm.BRANCH_METHOD] = segments[written]
-                candidates[cm.BRANCH_METHOD], nlls[written] = cm.encode_block(net, block, segments[written], written, code)
+                candidates[cm.BRANCH_METHOD], nlls[written] = cm.encode_block(
+                    net, block, segments[written], cm.method_for(level, code[0] == branch.X86), code)
             else:
                 candidates[written], nlls[written] = cm.encode_block(net, block, segments[written], written)
             if len(block) <= SMALL_BLOCK:

@@ -268,7 +268,9 @@ def machine_code(isa: str, functions: int = 240, seed: int = 11) -> bytes:
     rng = np.random.default_rng(seed)
     if isa == "x86":
         vocabulary = [b"\x55", b"\x48\x89\xe5", b"\x48\x83\xec\x10", b"\x8b\x45\xfc", b"\x31\xc0",
-                      b"\x48\x8b\x7d\xf8", b"\x89\xc7", b"\x0f\x1f\x44\x00\x00", b"\x85\xc0", b"\x74\x0a"]
+                      b"\x48\x8b\x7d\xf8", b"\x89\xc7", b"\x0f\x1f\x44\x00\x00", b"\x85\xc0", b"\x74\x0a",
+                      b"\x48\x8b\x45\xe8", b"\x48\x89\x45\xf0", b"\x8b\x55\xec", b"\xb8\x01\x00\x00\x00",
+                      b"\xba\x10\x00\x00\x00", b"\x48\x83\xc4\x10", b"\x48\x8d\x45\xe0", b"\x0f\xb6\x45\xf7"]
         entry, ret, call_size = b"\x55\x48\x89\xe5", b"\x5d\xc3", 5
     else:
         words = {"sparc": [0x9DE3BF98, 0x90100008, 0x92102001, 0x80A22000, 0x02800004, 0xD0062044, 0x01000000],

@@ -25,13 +25,16 @@ from . import engine
 
 SPLIT_MIN = 1 << 20     # blocks from 1 MiB on are coded as two segments, one per core (2 MiB in format 6 and 7)
 STRONG_LEVEL = 9        # from this level on, one segment whatever the size, and the strong profile
-DEFAULT_METHOD, STRONG_METHOD = 7, 10  # block methods "cm3" and "cm5-strong" (arzip/bytes/container.py)
-BRANCH_METHOD = 11  # a block of machine code: the branch transform (arzip/bytes/branch.py), then one of the above
+DEFAULT_METHOD, STRONG_METHOD = 7, 12  # block methods "cm3" and "cm6-strong" (arzip/bytes/container.py)
+BRANCH_METHOD = 11  # a block of machine code: the branch transform (arzip/bytes/branch.py), then a cm method
+CODE_METHODS = {DEFAULT_METHOD: 13}  # the method a level's method becomes on x86 code (13: 7 with the x86 model)
 
 
-def method_for(level: int) -> int:
-    """The block method (the engine's profile, engine.PROFILES) a block is coded with at `level`."""
-    return STRONG_METHOD if level >= STRONG_LEVEL else DEFAULT_METHOD
+def method_for(level: int, x86: bool = False) -> int:
+    """The block method (the engine's profile, engine.PROFILES) a block is coded with at `level`;
+    x86: the block holds x86 code (inside a BRANCH_METHOD block, the method it names)."""
+    method = STRONG_METHOD if level >= STRONG_LEVEL else DEFAULT_METHOD
+    return CODE_METHODS.get(method, method) if x86 else method
 
 
 def segments_for(n: int, level: int) -> int:
@@ -43,9 +46,21 @@ def _bounds(n: int, segments: int) -> list[tuple[int, int]]:
     return [(k * n // segments, (k + 1) * n // segments) for k in range(segments)]
 
 
-def _encode_segment(data: np.ndarray, net: NetTables, method: int, costs: np.ndarray | None = None) -> tuple[bytes, float]:
+def _x86_bytes(n: int, code: tuple[int, list[tuple[int, int]]] | None) -> np.ndarray | None:
+    """1 for each of a block's n bytes in x86 code (the x86 model's, engine.P_EXE), from branch.detect's
+    instruction set and regions; None where the block has none."""
+    if code is None or code[0] != branch.X86:
+        return None
+    inside = np.zeros(n, dtype=np.uint8)
+    for start, end in code[1]:
+        inside[start:end] = 1
+    return inside
+
+
+def _encode_segment(data: np.ndarray, net: NetTables, method: int, costs: np.ndarray | None = None,
+                    x86: np.ndarray | None = None) -> tuple[bytes, float]:
     """(stream, NLL in bits); costs: where each byte's cost goes, else only their sum."""
-    tables = engine.Tables(len(data), net, method)
+    tables = engine.Tables(len(data), net, method, x86)
     coder, nll = arithmetic.encoder_state(), np.zeros(1) if costs is None else costs
     stream = arithmetic.encode_bands(coder, len(data), engine.CHUNK, engine.WORST_BYTES_PER_BYTE,
                                      lambda i0, i1, buf: engine.code(data, i0, i1, False, *tables.arguments(), buf, 0,
@@ -64,7 +79,9 @@ def encode_block(net: NetTables, block: bytes, segments: int, method: int,
     if code is not None:
         branch.rewrite(data, *code, True)
         described = bytes([method]) + branch.describe(*code)
-    done = native.side_by_side(lambda a, b: _encode_segment(data[a:b], net, method), _bounds(len(data), segments))
+    x86 = _x86_bytes(len(data), code)
+    done = native.side_by_side(lambda a, b: _encode_segment(data[a:b], net, method, None, None if x86 is None else x86[a:b]),
+                               _bounds(len(data), segments))
     streams = [stream for stream, _ in done]
     return described + b"".join(varint(len(s)) for s in streams[:-1]) + b"".join(streams), sum(nll for _, nll in done)
 
@@ -79,10 +96,10 @@ def byte_costs(net: NetTables, block: bytes, segments: int, method: int) -> np.n
     return costs
 
 
-def _decode_segment(stream: bytes, out: np.ndarray, net: NetTables, method: int) -> None:
+def _decode_segment(stream: bytes, out: np.ndarray, net: NetTables, method: int, x86: np.ndarray | None) -> None:
     """Decode a segment's stream into out, checking every CHUNK bytes that the decoder has not
     read past the stream (arithmetic.decode_bands, with out as one row of bytes)."""
-    tables = engine.Tables(len(out), net, method)
+    tables = engine.Tables(len(out), net, method, x86)
     src = np.frombuffer(stream, dtype=np.uint8).copy()  # writable: one kernel signature both ways
     coder = arithmetic.decoder_state(src)
     arithmetic.decode_bands(coder, src, len(out), 1, lambda i0, i1: engine.code(
@@ -117,6 +134,8 @@ def decode_block(net: NetTables, payload: bytes, n: int, segments: int, method: 
     for (a, b), length in zip(_bounds(n, segments), lengths):
         items.append((payload[at:at + length], a, b))
         at += length
-    native.side_by_side(lambda stream, a, b: _decode_segment(stream, out[a:b], net, method), items)
+    x86 = _x86_bytes(n, (isa, regions) if isa else None)
+    native.side_by_side(lambda stream, a, b: _decode_segment(stream, out[a:b], net, method, None if x86 is None else x86[a:b]),
+                        items)
     branch.rewrite(out, isa, regions, False)
     return out.tobytes()

@@ -32,10 +32,13 @@ from ...native import kernel
 CONTEXTS = 19
 EXTRA = 8  # method 6's contexts, after method 5's 19
 EXTRA2 = 4  # method 8's, after those
-TEXT = 4  # method 9's text contexts (compute_text)
-# the history registers, kept between calls in one int64 array
-C4, C8, WORD, WORD_BEFORE, LINE_START, WORD_BEFORE2, LINE_BEFORE, BRACKETS, INDENT, LINE_FIRST = range(10)
-REGISTERS = 10
+TEXT = 6  # method 9's text contexts (compute_text: its first 4), method 12's (all 6)
+# the history registers, kept between calls in one int64 array; then where each of the first
+# FIELDS fields of the line before and of this line started (fields: text between , ; | or tab)
+C4, C8, WORD, WORD_BEFORE, LINE_START, WORD_BEFORE2, LINE_BEFORE, BRACKETS, INDENT, LINE_FIRST, FIELD, FIELD_START = range(12)
+FIELDS = 32
+FIELDS_BEFORE, FIELDS_NOW = 12, 12 + FIELDS
+REGISTERS = 12 + 2 * FIELDS
 
 
 def fresh() -> tuple[np.ndarray, np.ndarray]:
@@ -113,7 +116,7 @@ def compute_extra2(ctx, data, i, regs):
 
 
 @kernel(inline="always")
-def compute_text(ctx, at, data, i, regs, follow):
+def compute_text(ctx, at, n_text, data, i, regs, follow):
     """ctx[at:at + TEXT] for byte i (method 9): the two innermost open brackets with the last
     byte (code and markup nest); the line's indentation and first byte with the last byte; the
     last five bytes with letters case-folded (what follows "The" follows "the"); the two bytes
@@ -128,6 +131,16 @@ def compute_text(ctx, at, data, i, regs, follow):
         folded = h32(folded + (b | 32 if 65 <= b <= 90 else b) + (k << 8))
     ctx[at + 2] = h32(folded + (15 << 40))
     ctx[at + 3] = h32(follow[65536 + (h32(c4 & 0xFFFFFF) >> 16)] + ((c4 & 0xFF) << 16) + (16 << 40))
+    if n_text > 4:  # a table's fields: the field's index and the position in it, with the last byte;
+        # and with the byte at that position of the same field in the line before
+        field = min(regs[FIELD], FIELDS - 1)
+        inside = min(i - regs[FIELD_START], 255)
+        ctx[at + 4] = h32((field << 16) + (inside << 8) + c1 + (19 << 40))
+        up = regs[FIELDS_BEFORE + field] + inside
+        end = regs[FIELDS_BEFORE + field + 1] if field + 1 < FIELDS else 0
+        end = regs[LINE_START] if end == 0 else end  # the line before's last field ends with it
+        above = np.int64(data[up]) if regs[FIELDS_BEFORE + field] > 0 and up < end else 256
+        ctx[at + 5] = h32((field << 26) + (inside << 17) + (above << 8) + c1 + (20 << 40))
 
 
 @kernel(inline="always")
@@ -152,6 +165,12 @@ def after(c, i, regs, follow):
     elif (c == 41 or c == 93 or c == 125 or c == 62) and regs[BRACKETS] != 0:
         regs[BRACKETS] >>= 8
     if c == 10:
+        for k in range(FIELDS):
+            regs[FIELDS_BEFORE + k] = regs[FIELDS_NOW + k]
+            regs[FIELDS_NOW + k] = 0
+        regs[FIELDS_NOW] = i + 1
+        regs[FIELD] = 0
+        regs[FIELD_START] = i + 1
         regs[LINE_BEFORE] = regs[LINE_START]
         regs[LINE_START] = i + 1
         regs[INDENT] = 0
@@ -161,3 +180,8 @@ def after(c, i, regs, follow):
             regs[INDENT] += 1
         else:
             regs[LINE_FIRST] = c
+    if c == 44 or c == 9 or c == 59 or c == 124:  # , tab ; |
+        regs[FIELD] += 1
+        regs[FIELD_START] = i + 1
+        if regs[FIELD] < FIELDS:
+            regs[FIELDS_NOW + regs[FIELD]] = i + 1

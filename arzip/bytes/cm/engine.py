@@ -7,8 +7,8 @@ same one the older "model" blocks use). Per bit, the mixer's inputs are the stre
 probability of each context's cell (a line of 16 adaptive cells per context and nibble in one
 hashed table), the match model's confidence signed by its expected bit, the network's logit and
 a bias, and (method 7 on) the record guesses' confidences (records.py) and the 1-bit image
-model's two cells (bitmap.py), and (method 9) a second match model's on contexts of at least
-12 bytes; weight vectors, each chosen by its own context, are applied and their dot products
+model's two cells (bitmap.py), and (method 9 on) a second match model's on contexts of at least
+12 bytes, and (methods 12, 13) the x86 model's cells (exe.py); weight vectors, each chosen by its own context, are applied and their dot products
 averaged; three or five APMs refine the result; the binary arithmetic coder codes the bit with
 it; then every cell, weight vector and APM learns the bit. All integer arithmetic: the decoder
 repeats the encoder's steps exactly. Which of these a block method uses is its profile
@@ -24,11 +24,11 @@ from ...mixing.logistic import STRETCH, apm_init, apm_learn, apm_refine, squash
 from ...native import kernel
 from .. import network
 from ..mixer import NetTables
-from . import bitmap, contexts, match, records
+from . import bitmap, contexts, exe, match, records
 from .contexts import CONTEXTS
 
 HASHED = CONTEXTS + contexts.EXTRA + contexts.EXTRA2  # the contexts of contexts.py
-MOST_CONTEXTS = HASHED + contexts.TEXT + 1  # and the text contexts (P_TEXT), the match's expected byte (P_MATCH_CTX)
+MOST_CONTEXTS = HASHED + contexts.TEXT + exe.CONTEXTS + 1  # and the text contexts (P_TEXT), the match's expected byte (P_MATCH_CTX)
 INPUTS = MOST_CONTEXTS + 3 + records.GUESSES + 4 + 1  # the contexts, the match, the network, a bias, the
 # record guesses, the 1-bit image model's two (four in method 10), the long match
 # A block method is a profile of this engine: the hashed contexts it uses (method 5's 19; with
@@ -44,17 +44,23 @@ INPUTS = MOST_CONTEXTS + 3 + records.GUESSES + 4 + 1  # the contexts, the match,
 # first P_TEXT of contexts.compute_text's contexts, the match's weight set also chosen by whether
 # the long match agrees (P_LONG_SET), and lines claimed two-way (P_TWO_WAY: counters.line_of_two).
 # Method 10 is method 9 with the 1-bit image model's two more contexts and its own weight set
-# (P_BITMAP 2). Methods 6 to 10 came from the development set (bench/bytes_dev.py,
-# models/EXPERIMENTS.md C13-C22, C27-C36), all 8 files: method 5 1.0951 bpb, 6 1.0649, 7 0.9813,
-# 8 0.9793, 9 0.9616, 10 0.9523.
+# (P_BITMAP 2). Method 12 is method 10 with compute_text's two field contexts (P_TEXT 6) and the x86
+# model (P_EXE: exe.py's contexts, 0 to the mixer outside the x86 code regions the segment's `x86`
+# marks), method 13 method 7 with the x86 model. Methods 6 to 12 came from the development set
+# (bench/bytes_dev.py, models/EXPERIMENTS.md C13-C22, C27-C36, C41), all 8 files: method 5 1.0951
+# bpb, 6 1.0649, 7 0.9813, 8 0.9793, 9 0.9616, 10 0.9523, 12 0.9448 (in blocks as level 9 writes
+# them: xz.bin's code through the branch transform).
 P_CONTEXTS, P_MIX_LR, P_ORDER_SET, P_COLUMN_SET, P_MORE_APMS, P_GUESSES, P_LINE_BITS, P_BITMAP, P_COUNT_LIMIT, \
-    P_LOW_LIMIT, P_SURPRISE, P_KEEP, P_INIT_SHIFT, P_FRESH, P_MATCH_CTX, P_LONG_MATCH, P_TEXT, P_LONG_SET, P_TWO_WAY = range(19)
-PROFILES = {5: np.array([CONTEXTS, 14, 0, 0, 0, 0, 21, 0, 255, 255, 0, 0, 3, 0, 0, 0, 0, 0, 0], dtype=np.int64),
-            6: np.array([CONTEXTS + contexts.EXTRA, 16, 1, 1, 1, 0, 21, 0, 255, 255, 0, 0, 3, 0, 0, 0, 0, 0, 0], dtype=np.int64),
-            7: np.array([CONTEXTS + contexts.EXTRA, 14, 1, 1, 1, 1, 21, 1, 60, 255, 2000, 2, 3, 0, 0, 0, 0, 0, 0], dtype=np.int64),
-            8: np.array([HASHED, 14, 1, 1, 1, 1, 22, 1, 60, 255, 2000, 2, 3, 0, 0, 0, 0, 0, 0], dtype=np.int64),
-            9: np.array([HASHED, 10, 1, 1, 1, 1, 23, 1, 90, 255, 1600, 2, 4, 16, 1, 12, 4, 1, 1], dtype=np.int64),
-            10: np.array([HASHED, 10, 1, 1, 1, 1, 23, 2, 90, 255, 1600, 2, 4, 16, 1, 12, 4, 1, 1], dtype=np.int64)}
+    P_LOW_LIMIT, P_SURPRISE, P_KEEP, P_INIT_SHIFT, P_FRESH, P_MATCH_CTX, P_LONG_MATCH, P_TEXT, P_LONG_SET, P_TWO_WAY, \
+    P_EXE = range(20)
+PROFILES = {5: np.array([CONTEXTS, 14, 0, 0, 0, 0, 21, 0, 255, 255, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0], dtype=np.int64),
+            6: np.array([CONTEXTS + contexts.EXTRA, 16, 1, 1, 1, 0, 21, 0, 255, 255, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0], dtype=np.int64),
+            7: np.array([CONTEXTS + contexts.EXTRA, 14, 1, 1, 1, 1, 21, 1, 60, 255, 2000, 2, 3, 0, 0, 0, 0, 0, 0, 0], dtype=np.int64),
+            8: np.array([HASHED, 14, 1, 1, 1, 1, 22, 1, 60, 255, 2000, 2, 3, 0, 0, 0, 0, 0, 0, 0], dtype=np.int64),
+            9: np.array([HASHED, 10, 1, 1, 1, 1, 23, 1, 90, 255, 1600, 2, 4, 16, 1, 12, 4, 1, 1, 0], dtype=np.int64),
+            10: np.array([HASHED, 10, 1, 1, 1, 1, 23, 2, 90, 255, 1600, 2, 4, 16, 1, 12, 4, 1, 1, 0], dtype=np.int64),
+            12: np.array([HASHED, 10, 1, 1, 1, 1, 23, 2, 90, 255, 1600, 2, 4, 16, 1, 12, 6, 1, 1, 1], dtype=np.int64),
+            13: np.array([CONTEXTS + contexts.EXTRA, 14, 1, 1, 1, 1, 21, 1, 60, 255, 2000, 2, 3, 0, 0, 0, 0, 0, 0, 1], dtype=np.int64)}
 # the weight sets, each chosen by: the partial byte; the match (its length, expected bit, bit
 # position); the last byte; the byte one record back (else the byte before the last); the last
 # two bytes and the partial byte, hashed; (method 6 on) how many of orders 1-6 have seen this
@@ -76,7 +82,9 @@ WORST_BYTES_PER_BYTE = 13  # are arithmetic.decode_bands'); 8 bits of at most 12
 class Tables:
     """Everything one segment of n bytes learns and tracks, sized to n."""
 
-    def __init__(self, n: int, net: NetTables, method: int) -> None:
+    def __init__(self, n: int, net: NetTables, method: int, x86: np.ndarray | None = None) -> None:
+        """x86: 1 for each byte of the segment in x86 code (arzip/bytes/branch.py's regions), the
+        bytes the x86 model (P_EXE) keys its contexts for; else (None) none is."""
         self.profile = PROFILES[method]
         bits = min(int(self.profile[P_LINE_BITS]), max(12, (max(n, 1) * 6).bit_length()))  # 2^21 lines: 128 MiB, 2^23: 512
         self.slots, self.bits = counters.line_table(16 << bits), np.int64(bits)
@@ -86,11 +94,13 @@ class Tables:
         self.long_match = (table, np.int64(long_bits), confidence, state)
         # int32: weights stay within +-2^24 (the kernel clips them), so their products vectorise
         self.weights = np.full((int(SET_BASE[-1]), INPUTS), (1 << MIX_SHIFT) >> self.profile[P_INIT_SHIFT], dtype=np.int32)
-        self.weights[:, self.profile[P_CONTEXTS] + self.profile[P_TEXT] + self.profile[P_MATCH_CTX] + 2] = 0  # the bias
+        self.weights[:, self.profile[P_CONTEXTS] + self.profile[P_TEXT] + exe.CONTEXTS * self.profile[P_EXE] + self.profile[P_MATCH_CTX] + 2] = 0  # the bias
         self.uses = np.zeros(int(SET_BASE[-1]), dtype=np.int32)  # each weight vector's updates (P_FRESH)
         # a fresh weight vector learns faster: the rate's addition after u updates, fresh * 1024 / (1024 + u)
         self.fresh_rate = (self.profile[P_FRESH] * 1024) // (1024 + np.arange(FRESH_USES + 1, dtype=np.int64))
         self.apms = (apm_init(256), apm_init(65536), apm_init(65536), apm_init(1024), apm_init(65536))
+        self.exe_state = exe.fresh()
+        self.x86 = np.zeros(n if self.profile[P_EXE] else 0, dtype=np.uint8) if x86 is None else x86
         self.registers, self.follow = contexts.fresh()
         self.last_seen, self.record = records.fresh()
         self.guess_confidence, self.guess_outcomes = records.fresh_guesses()
@@ -101,7 +111,7 @@ class Tables:
         """The kernel's table arguments, in its order."""
         return (self.profile, self.slots, self.bits, self.match_table, self.match_bits, self.match_confidence, self.match_state, *self.long_match,
                 self.weights, self.uses, self.fresh_rate, *self.apms, self.registers, self.follow, self.last_seen, self.record,
-                self.guess_confidence, self.guess_outcomes, self.pixels, *self.net)
+                self.guess_confidence, self.guess_outcomes, self.pixels, self.exe_state, self.x86, *self.net)
 
 
 @kernel(inline="always")
@@ -113,14 +123,15 @@ def _line_hash(ctx, k, c0):
 
 @kernel()
 def code(data, i0, i1, decoding, profile, slots, bits, mtab, mbits, msm, mstate, mtab2, mbits2, msm2, mstate2, weights, uses, fresh_rate, apm1, apm2, apm3, apm4, apm5,
-         regs, follow, last_seen, record, gconf, goutcomes, pixels, first, first_bias, act_shift, out_w, out_b, out_shift, buf, at, coder, costs):
+         regs, follow, last_seen, record, gconf, goutcomes, pixels, xstate, x86, first, first_bias, act_shift, out_w, out_b, out_shift, buf, at, coder, costs):
     """Code bytes i0..i1-1 of data (decoding: decode them into data) on the segment's tables;
     returns the new end of buf (the encoder's output, the decoder's input). The encoder adds
     each byte's cost in bits to costs[i], or to costs[0] where costs has one element."""
     last_cost = costs.shape[0] - 1
     n_hashed = profile[P_CONTEXTS]
     n_text = profile[P_TEXT]
-    n_ctx = n_hashed + n_text + profile[P_MATCH_CTX]  # the contexts with cells
+    n_exe = exe.CONTEXTS * profile[P_EXE]
+    n_ctx = n_hashed + n_text + n_exe + profile[P_MATCH_CTX]  # the contexts with cells
     in_match, in_net, in_bias = n_ctx, n_ctx + 1, n_ctx + 2
     n_guesses = records.GUESSES if profile[P_GUESSES] else 0
     in_guess = n_ctx + 3
@@ -172,9 +183,12 @@ def code(data, i0, i1, decoding, profile, slots, bits, mtab, mbits, msm, mstate,
         if long_min:
             want2 = match.expected(data, i, mstate2)
         if n_text:
-            contexts.compute_text(ctx, n_hashed, data, i, regs, follow)
+            contexts.compute_text(ctx, n_hashed, n_text, data, i, regs, follow)
+        in_code = n_exe and x86[i]
+        if n_exe:
+            exe.compute(ctx, n_hashed + n_text, xstate, c1, in_code)
         if profile[P_MATCH_CTX]:
-            ctx[n_hashed + n_text] = h32(((want + 1) << 4) + min(length, 15) + (11 << 40)) if want >= 0 else h32(12 << 40)
+            ctx[n_hashed + n_text + n_exe] = h32(((want + 1) << 4) + min(length, 15) + (11 << 40)) if want >= 0 else h32(12 << 40)
         for k in range(n_ctx):  # the first nibble's lines come in while the network works
             if two_way:
                 counters.prefetch_two(slots, 0, bits, _line_hash(ctx, k, 1))
@@ -204,6 +218,9 @@ def code(data, i0, i1, decoding, profile, slots, bits, mtab, mbits, msm, mstate,
             node = c0 if j < 4 else ((1 << (j - 4)) | (c0 & ((1 << (j - 4)) - 1)))  # 1..15 in the nibble's line
             for k in range(n_ctx):
                 inputs[k] = STRETCH[counters.p12(slots, line[k] + node)]
+            if n_exe and not in_code:  # outside x86 code the x86 model says nothing
+                for k in range(n_hashed + n_text, n_hashed + n_text + n_exe):
+                    inputs[k] = 0
             seen = 0  # of orders 1-6, how many have seen this bit's context
             if profile[P_ORDER_SET]:
                 for k in range(1, 7):
@@ -307,6 +324,8 @@ def code(data, i0, i1, decoding, profile, slots, bits, mtab, mbits, msm, mstate,
             if guesses[g] >= 0:
                 records.guessed(col, goutcomes, g, 1 if guesses[g] == c else 0)
         contexts.after(c, i, regs, follow)
+        if n_exe:
+            exe.after(c, xstate)
         records.observe(i, c, last_seen, record, data, profile[P_GUESSES])
         match.after(c, want, i, data, regs[contexts.C4], regs[contexts.C8], mtab, mbits, mstate)
         if long_min:
