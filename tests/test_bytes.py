@@ -385,27 +385,15 @@ def test_level9_text_contexts_pay_on_nested_text(monkeypatch):
     assert len(blob) < 0.99 * len(arzip.compress_bytes(data, 9))
 
 
-def _table(rows: int = 3000) -> bytes:
-    """A tab-separated table of variable-width fields (a name, a version, a month, a rank that is
-    often empty, a few words), drawn from a seeded generator."""
-    rng = np.random.default_rng(12)
-    words = ["data", "tool", "fast", "client", "for", "the", "python", "simple", "api", "library", "test", "web"]
-    lines = [b"name\tversion\tmonth\trank\tsummary"]
-    for k in range(rows):
-        name = "-".join(rng.choice(words, int(rng.integers(1, 3))))
-        version = ".".join(str(int(v)) for v in rng.integers(0, 12, int(rng.integers(2, 4))))
-        month = f"20{int(rng.integers(15, 27))}-{int(rng.integers(1, 13)):02d}"
-        rank = str(int(rng.integers(1, 15000))) if rng.random() < 0.2 else ""
-        summary = " ".join(rng.choice(words, int(rng.integers(0, 8)))).capitalize()
-        lines.append(f"{name}{k}\t{version}\t{month}\t{rank}\t{summary}".encode())
-    return b"\n".join(lines) + b"\n"
-
-
 def test_level9_field_contexts_pay_on_a_table(monkeypatch):
     """A table of tab-separated fields: level 9's field contexts (the field's index and the
     position in it; with the byte at that position of the same field in the line before) make it
     smaller than level 9 without them (its first four text contexts only)."""
-    data = _table()
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("make_golden", Path(__file__).parent / "golden" / "make_golden.py")
+    make_golden = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(make_golden)
+    data = make_golden.table()
     blob = arzip.compress_bytes(data, 9)
     assert arzip.decompress_bytes(blob) == data
     fewer = byte_cm.engine.PROFILES[byte_cm.STRONG_METHOD].copy()

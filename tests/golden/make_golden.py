@@ -235,6 +235,7 @@ def inputs() -> dict[str, tuple[str, bytes, dict]]:
         "x86-code-level9.bin": ("bytes", machine_code("x86"), {"level": 9}),
         "sparc-code.bin": ("bytes", machine_code("sparc"), {}),
         "arm64-code-level9.bin": ("bytes", machine_code("arm64"), {"level": 9}),
+        "table-level9.tsv": ("bytes", table(600), {"level": 9}),  # level 9's field contexts
         "photo-as-bytes.png": ("bytes", _png(Image.fromarray(rgb)), {}),
         "rgb-trailing-kept.png": ("file", _png(Image.fromarray(rgb)) + b"PK\x05\x06" + bytes(18), {}),
         "rgb-tags-kept.tif": ("file", _pillow(Image.fromarray(rgb), "TIFF", tiffinfo={270: "golden", 282: 300.0,
@@ -258,6 +259,22 @@ def nested_json(depth: int = 4, items: int = 40) -> bytes:
         return {names[k]: node(depth - 1) for k in rng.choice(8, int(rng.integers(1, 5)), replace=False)}
 
     return json.dumps([node(depth) for _ in range(items)], indent=2).encode()
+
+
+def table(rows: int = 3000) -> bytes:
+    """A tab-separated table of variable-width fields (a name, a version, a month, a rank that is
+    often empty, a few words), drawn from a seeded generator."""
+    rng = np.random.default_rng(12)
+    words = ["data", "tool", "fast", "client", "for", "the", "python", "simple", "api", "library", "test", "web"]
+    lines = [b"name\tversion\tmonth\trank\tsummary"]
+    for k in range(rows):
+        name = "-".join(rng.choice(words, int(rng.integers(1, 3))))
+        version = ".".join(str(int(v)) for v in rng.integers(0, 12, int(rng.integers(2, 4))))
+        month = f"20{int(rng.integers(15, 27))}-{int(rng.integers(1, 13)):02d}"
+        rank = str(int(rng.integers(1, 15000))) if rng.random() < 0.2 else ""
+        summary = " ".join(rng.choice(words, int(rng.integers(0, 8)))).capitalize()
+        lines.append(f"{name}{k}\t{version}\t{month}\t{rank}\t{summary}".encode())
+    return b"\n".join(lines) + b"\n"
 
 
 def machine_code(isa: str, functions: int = 240, seed: int = 11) -> bytes:
