@@ -144,6 +144,17 @@ def _end(state):
 
 
 @kernel(inline="always")
+def _operand_next(state):
+    """After the ModRM (and SIB) byte: the displacement, else the immediate, else the next instruction."""
+    if state[DISP_LEFT] > 0:
+        state[KIND] = DISP
+    elif state[IMM_LEFT] > 0:
+        state[KIND] = IMM
+    else:
+        _end(state)
+
+
+@kernel(inline="always")
 def after(c, state):
     """Advance the decoder past byte c."""
     kind = state[KIND]
@@ -188,21 +199,12 @@ def after(c, state):
         state[PLACE] = 0
         if mod != 3 and rm == 4:
             state[KIND] = SIB
-        elif disp > 0:
-            state[KIND] = DISP
-        elif state[IMM_LEFT] > 0:
-            state[KIND] = IMM
         else:
-            _end(state)
+            _operand_next(state)
     elif kind == SIB:
         if (state[MODRM] >> 6) == 0 and (c & 7) == 5:
             state[DISP_LEFT] = 4
-        if state[DISP_LEFT] > 0:
-            state[KIND] = DISP
-        elif state[IMM_LEFT] > 0:
-            state[KIND] = IMM
-        else:
-            _end(state)
+        _operand_next(state)
     elif kind == DISP:
         state[_last_slot(state)] = c
         state[DISP_LEFT] -= 1
