@@ -76,6 +76,7 @@ OPERAND16, ADDRESS32, WIDE = 1, 2, 4
 
 
 def fresh() -> np.ndarray:
+    """The decoder's state before a segment's first byte: an instruction starts there."""
     return np.zeros(STATE, dtype=np.int64)
 
 
@@ -104,8 +105,8 @@ def _last_slot(state):
 
 
 @kernel(inline="always")
-def _operands(state, c, has_modrm, imm_kind):
-    """After an opcode byte c: a ModRM byte next, or the immediate, or the next instruction."""
+def _operands(state, has_modrm, imm_kind):
+    """After an opcode byte: a ModRM byte next, or the immediate, or the next instruction."""
     flags = state[FLAGS]
     if imm_kind == IB:
         n = 1
@@ -174,18 +175,18 @@ def after(c, state):
             state[KIND] = ESCAPE
         else:
             state[OPCODE] = c
-            _operands(state, c, ONE_MODRM[c], ONE_IMM[c])
+            _operands(state, ONE_MODRM[c], ONE_IMM[c])
     elif kind == ESCAPE:
         if c == 0x38 or c == 0x3A:
             state[OPCODE] = 0x300 | c
             state[KIND] = ESCAPE3
         else:
             state[OPCODE] = 0x100 | c
-            _operands(state, c, TWO_MODRM[c], TWO_IMM[c])
+            _operands(state, TWO_MODRM[c], TWO_IMM[c])
     elif kind == ESCAPE3:
         three_a = state[OPCODE] == 0x33A
         state[OPCODE] = (0x200 | c) if three_a else (0x300 | c)
-        _operands(state, c, 1, IB if three_a else NO)
+        _operands(state, 1, IB if three_a else NO)
     elif kind == MODRM_BYTE:
         state[MODRM] = c
         mod, reg, rm = c >> 6, (c >> 3) & 7, c & 7
