@@ -163,11 +163,11 @@ def _byte_costs(stream: bytes, name: str, version: int, first_byte: int) -> np.n
     """(len(stream),) bits the byte path's model spends on each byte, as the writer of format
     `version` ran it, so the sum is the part's NLL: from version 6 the context-mixing coder
     (arzip.bytes.cm, as the default level cuts a block; the profile the part's first byte names
-    where it is a cm method but the branch transform's, else the one its version wrote by default) unless the part is one
-    block of the first byte model (its first byte, the block's method, says so); before, the model run of
-    arzip.bytes.codec.encode_block (blocks, segments; tables sized to the block from version 4
-    on), which codes step t of a block as byte t of every segment still running, bit 7 first
-    (arzip.bytes.mixer)."""
+    where it is a cm method but the branch transform's, else the one its version wrote by
+    default) unless the part is one block of the first byte model (its first byte, the block's
+    method, says so); before, the model run of arzip.bytes.codec.encode_block (blocks,
+    segments; tables sized to the block from version 4 on), which codes step t of a block as
+    byte t of every segment still running, bit 7 first (arzip.bytes.mixer)."""
     net = registry.load_bytes(name)
     out = np.empty(len(stream), dtype=np.float64)
     first_model = len(stream) <= BLOCK_SIZE and first_byte == byte_container.METHOD_MODEL

@@ -98,6 +98,7 @@ def _two_segments(data: bytes) -> bytes:
         cm.SPLIT_MIN = saved
 
 
+@lru_cache(maxsize=None)
 def _golden_inputs():
     """tests/golden/make_golden.py, whose generators make the code-like seeds."""
     import importlib.util

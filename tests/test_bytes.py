@@ -347,6 +347,15 @@ def test_cm_codes_a_1bit_page_through_its_rows(monkeypatch):
     assert len(blob) < 0.95 * len(arzip.compress_bytes(data))
 
 
+def _make_golden():
+    """tests/golden/make_golden.py, whose seeded generators make some of these inputs."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("make_golden", Path(__file__).parent / "golden" / "make_golden.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def _strong_without(monkeypatch, field: int) -> None:
     """Level 9's cm profile with one of its models switched off (engine.PROFILES[field] = 0)."""
     without = byte_cm.engine.PROFILES[byte_cm.STRONG_METHOD].copy()
@@ -374,10 +383,7 @@ def test_level9_long_match_follows_the_longer_context(monkeypatch):
 def test_level9_text_contexts_pay_on_nested_text(monkeypatch):
     """Indented, nested JSON: level 9's text contexts (the open brackets, the line's indentation
     and first byte, case-folded order 5, order-3 indirect) make it smaller than without them."""
-    import importlib.util
-    spec = importlib.util.spec_from_file_location("make_golden", Path(__file__).parent / "golden" / "make_golden.py")
-    make_golden = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(make_golden)
+    make_golden = _make_golden()
     data = make_golden.nested_json(depth=5, items=120)
     blob = arzip.compress_bytes(data, 9)
     assert arzip.decompress_bytes(blob) == data
@@ -389,10 +395,7 @@ def test_level9_field_contexts_pay_on_a_table(monkeypatch):
     """A table of tab-separated fields: level 9's field contexts (the field's index and the
     position in it; with the byte at that position of the same field in the line before) make it
     smaller than level 9 without them (its first four text contexts only)."""
-    import importlib.util
-    spec = importlib.util.spec_from_file_location("make_golden", Path(__file__).parent / "golden" / "make_golden.py")
-    make_golden = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(make_golden)
+    make_golden = _make_golden()
     data = make_golden.table()
     blob = arzip.compress_bytes(data, 9)
     assert arzip.decompress_bytes(blob) == data
@@ -403,16 +406,12 @@ def test_level9_field_contexts_pay_on_a_table(monkeypatch):
 
 
 @pytest.mark.parametrize("method", [byte_cm.DEFAULT_METHOD, byte_cm.STRONG_METHOD])
-def test_the_x86_model_pays_on_x86_code(method):
+def test_the_x86_model_pays_on_x86_code(method, monkeypatch):
     """x86 code after the branch transform: the level's method with the x86 model (13 below level
     9, 12 at it) codes it smaller than the same profile without it, and decodes it."""
-    import importlib.util
-
     from arzip import registry
     from arzip.bytes import branch
-    spec = importlib.util.spec_from_file_location("make_golden", Path(__file__).parent / "golden" / "make_golden.py")
-    make_golden = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(make_golden)
+    make_golden = _make_golden()
     code = make_golden.machine_code("x86", functions=600)
     found = branch.detect(code)
     net = registry.load_bytes(registry.bytes_model())
@@ -421,10 +420,6 @@ def test_the_x86_model_pays_on_x86_code(method):
     assert byte_cm.decode_block(net, payload, len(code), 1, byte_cm.BRANCH_METHOD) == code
     without = byte_cm.engine.PROFILES[with_model].copy()
     without[byte_cm.engine.P_EXE] = 0
-    saved = byte_cm.engine.PROFILES[with_model]
-    byte_cm.engine.PROFILES[with_model] = without
-    try:
-        plain, _ = byte_cm.encode_block(net, code, 1, with_model, found)
-    finally:
-        byte_cm.engine.PROFILES[with_model] = saved
+    monkeypatch.setitem(byte_cm.engine.PROFILES, with_model, without)
+    plain, _ = byte_cm.encode_block(net, code, 1, with_model, found)
     assert len(payload) < 0.99 * len(plain)

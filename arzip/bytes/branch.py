@@ -156,12 +156,13 @@ def describe(isa: int, regions: list[tuple[int, int]]) -> bytes:
     return bytes(out)
 
 
-def read_description(payload: bytes, n: int) -> tuple[int, list[tuple[int, int]], int]:
-    """(isa, regions, where the coded bytes start) from a payload that begins with describe's
-    bytes, checked against a block of n bytes; ValueError where it is not such a description."""
-    if not payload or payload[0] not in ISAS:
+def read_description(payload: bytes, n: int, offset: int = 0) -> tuple[int, list[tuple[int, int]], int]:
+    """(isa, regions, where the coded bytes start) from a payload whose bytes from `offset` on
+    begin with describe's, checked against a block of n bytes; ValueError where they are not
+    such a description."""
+    if len(payload) <= offset or payload[offset] not in ISAS:
         raise ValueError("unknown instruction set")
-    at = 1
+    at = offset + 1
 
     def next_byte() -> int:
         nonlocal at
@@ -180,4 +181,4 @@ def read_description(payload: bytes, n: int) -> tuple[int, list[tuple[int, int]]
         if end > n or end <= start:
             raise ValueError("a region outside the block")
         regions.append((start, end))
-    return payload[0], regions, at
+    return payload[offset], regions, at

@@ -113,8 +113,8 @@ def decode_block(net: NetTables, payload: bytes, n: int, segments: int, method: 
     if method == BRANCH_METHOD:
         if not payload or payload[0] not in engine.PROFILES:
             raise ValueError("the branch transform names no profile of the coder")
-        isa, regions, at = branch.read_description(payload[1:], n)
-        method, at = payload[0], at + 1
+        isa, regions, at = branch.read_description(payload, n, 1)
+        method = payload[0]
     head = io.BytesIO(payload)
     head.seek(at)
 

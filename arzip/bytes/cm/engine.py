@@ -8,9 +8,10 @@ probability of each context's cell (a line of 16 adaptive cells per context and 
 hashed table), the match model's confidence signed by its expected bit, the network's logit and
 a bias, and (method 7 on) the record guesses' confidences (records.py) and the 1-bit image
 model's two cells (bitmap.py), and (method 9 on) a second match model's on contexts of at least
-12 bytes, and (methods 12, 13) the x86 model's cells (exe.py); weight vectors, each chosen by its own context, are applied and their dot products
-averaged; three or five APMs refine the result; the binary arithmetic coder codes the bit with
-it; then every cell, weight vector and APM learns the bit. All integer arithmetic: the decoder
+12 bytes, and (methods 12, 13) the x86 model's cells (exe.py); weight vectors, each chosen by
+its own context, are applied and their dot products averaged; three or five APMs refine the
+result; the binary arithmetic coder codes the bit with it; then every cell, weight vector and
+APM learns the bit. All integer arithmetic: the decoder
 repeats the encoder's steps exactly. Which of these a block method uses is its profile
 (PROFILES), so older methods keep their bits as the engine grows.
 """
