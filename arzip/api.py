@@ -244,15 +244,24 @@ def _compress_jpeg_or_bytes(data: bytes, as_: str, level: int | None) -> bytes:
         return compress_bytes(data, level)
 
 
+# A file holding a raster (DICOM, FITS, a TIFF Pillow cannot rewrite) up to this size is also
+# coded as bytes, and the smaller archive kept: in a small file the header is much of the file, and
+# its bytes cost more apart from the samples they describe than beside them.
+RASTER_ALSO_AS_BYTES = 256 << 10
+
+
 def _compress_picture(pic: picture.Picture, data: bytes, as_: str, **how) -> bytes:
     """An image file's archive; where its archive would break a limit (arzip.limits), the byte
     path's unless the image path was forced."""
     try:
-        return compress_image(pic, **how)
+        blob = compress_image(pic, **how)
     except UnsupportedInput:
         if as_ == "image":
             raise
         return compress_bytes(data, how.get("level"))
+    if as_ == "auto" and pic.format in picture.RASTER_FORMATS and len(data) <= RASTER_ALSO_AS_BYTES:
+        return min(blob, compress_bytes(data, how.get("level")), key=len)
+    return blob
 
 
 PATHS = ("auto", "bytes", "image", "jpeg")
@@ -436,7 +445,7 @@ def compress_file(source: str | Path, target: str | Path | None = None, force: b
     with files.open_input(source) as src:
         files.check_target(source, target, force)
         keep = files.metadata_of(source, src)
-        head = src.read(16)
+        head = src.read(132)  # a DICOM file says what it is at byte 128
         if as_ == "jpeg" or (as_ == "auto" and is_jpeg(head)):
             data = head + files.read_all(src, source)
             try:

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from .errors import FormatError
 
 MAGIC = b"\x89ARZ"
-FORMAT_VERSION = 11
+FORMAT_VERSION = 12
 # 4: compact byte archives, byte-model tables sized to the block; 5: an image's file kept whole
 # (a PNG's bytes after IEND, a Pillow format's patch or WebP metadata chunks in the wrapper:
 # arzip/formats/rewrite.py), byte blocks held to the writer's segment rule. A reader of 4 would
@@ -32,11 +32,14 @@ FORMAT_VERSION = 11
 # as in 8. 10: level 9's byte blocks by method 10 ("cm5-strong": method 9 with two more contexts in
 # the 1-bit image model), which a reader of 9 refuses by name. 11: byte blocks that hold machine code
 # by method 11 (a cm method after a branch-address transform, arzip/bytes/branch.py),
-# which a reader of 10 refuses by name; every other block as in 10.
-READABLE_VERSIONS = (3, 4, 5, 6, 7, 8, 9, 10, 11)
+# which a reader of 10 refuses by name; every other block as in 10. 12: files that hold a raster among
+# other bytes (DICOM, FITS, TIFF that Pillow cannot rewrite: arzip/formats/raster.py) as images of
+# formats 7-9, their wrapper through the byte path where that is smaller (wrapper codec 2); every
+# other archive as in 11.
+READABLE_VERSIONS = (3, 4, 5, 6, 7, 8, 9, 10, 11, 12)
 # Which releases write each version (`info` says it): the package version changes whenever what
 # the encoder writes changes.
-WRITTEN_BY = {3: "arzip 0.1.0 (early)", 4: "arzip 0.1.0", 5: "arzip 0.2.0", 6: "arzip 0.3.0", 7: "arzip 0.4.0 (development builds)", 8: "arzip 0.4.0", 9: "arzip 0.5.0 (development builds)", 10: "arzip 0.5.0", 11: "arzip 0.6.0"}
+WRITTEN_BY = {3: "arzip 0.1.0 (early)", 4: "arzip 0.1.0", 5: "arzip 0.2.0", 6: "arzip 0.3.0", 7: "arzip 0.4.0 (development builds)", 8: "arzip 0.4.0", 9: "arzip 0.5.0 (development builds)", 10: "arzip 0.5.0", 11: "arzip 0.6.0", 12: "arzip 0.7.0"}
 KIND_IMAGE = 1  # an image's samples, coded by planes: arzip/image/container.py
 KIND_BYTES = 2  # any file, coded byte by byte: arzip/bytes/container.py
 KIND_JPEG = 3   # a JPEG file through its DCT coefficients: arzip/jpeg/container.py (written from arzip 0.3.0;

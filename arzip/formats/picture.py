@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from . import netpbm, png, rewrite
+from . import netpbm, png, raster, rewrite
 from .. import limits
 from ..errors import FormatError, UnsupportedInput
 
@@ -41,9 +41,14 @@ if TYPE_CHECKING:  # Pillow is imported where a Pillow format is read or written
 GRAY, RGB, PALETTE, GRAY_ALPHA, RGBA = 0, 2, 3, 4, 6
 CHANNELS = {GRAY: 1, RGB: 3, PALETTE: 1, GRAY_ALPHA: 2, RGBA: 4}
 COLOR_NAMES = {GRAY: "gray", RGB: "RGB", PALETTE: "palette", GRAY_ALPHA: "gray+alpha", RGBA: "RGBA"}
-FORMATS = ("png", "pnm", "bmp", "tiff", "tga", "qoi", "webp")
+# The format's index in this tuple is what an image archive records (dicom, fits and tiff-raster from
+# format version 12): never reorder it.
+FORMATS = ("png", "pnm", "bmp", "tiff", "tga", "qoi", "webp", "dicom", "fits", "tiff-raster")
 SUFFIXES = {"png": ".png", "pnm": ".pnm", "bmp": ".bmp", "tiff": ".tif", "tga": ".tga", "qoi": ".qoi",
-            "webp": ".webp"}
+            "webp": ".webp", "dicom": ".dcm", "fits": ".fits", "tiff-raster": ".tif"}
+# Files whose samples sit among other bytes (arzip/formats/raster.py): format -> the raster kind.
+# A TIFF goes this way where Pillow cannot rewrite it (several pages, 16-bit colour, signed samples).
+RASTER_FORMATS = {"dicom": "dicom", "fits": "fits", "tiff-raster": "tiff"}
 _PILLOW_FORMATS = {"bmp": "BMP", "tiff": "TIFF", "tga": "TGA", "qoi": "QOI", "webp": "WEBP"}
 # Pillow mode -> (colour type, depth); only modes Pillow holds without altering the samples
 _PILLOW_MODES = {"1": (GRAY, 1), "L": (GRAY, 8), "LA": (GRAY_ALPHA, 8), "P": (PALETTE, 8),
@@ -85,7 +90,7 @@ class Picture:
         """What writing the picture back gives of the file it was read from (arzip/formats/rewrite.py)."""
         if self.format == "png":
             return rewrite.PNG_CHUNKS
-        if self.format == "pnm":
+        if self.format == "pnm" or self.format in RASTER_FORMATS:
             return rewrite.BYTES_EXACT
         options = _pillow_meta(self.wrapper)["options"]
         return rewrite.BYTES_EXACT if "patch" in options else rewrite.WEBP_CHUNKS if "chunks" in options else \
@@ -123,10 +128,14 @@ def sniff(data: bytes, suffix: str = "") -> str | None:
         return "pnm"
     if data[:2] == b"BM":
         return "bmp"
+    if raster.is_dicom(data):  # before TIFF: a DICOM's preamble may be a TIFF header (dual-format files)
+        return "dicom"
     if data[:4] in (b"II*\x00", b"MM\x00*"):
         return "tiff"
     if data[:4] == b"qoif":
         return "qoi"
+    if raster.is_fits(data):
+        return "fits"
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return "webp"
     if suffix.lower() in (".tga", ".tpic"):
@@ -150,14 +159,29 @@ def read(data: bytes, name: str = "input", suffix: str = "", max_pixels: int = 1
         n = netpbm.read(data, name, max_pixels)
         pic = Picture(n.samples, n.color_type, n.depth, "pnm", n.header)
         kept = write(pic) == data  # a PBM's padding bits, say, are not samples: then it is coded as bytes
+    elif fmt in RASTER_FORMATS:
+        pic = _read_raster(data, fmt, name, max_pixels)
+        kept = write(pic) == data
     else:
-        pic, kept = _read_pillow(data, fmt, name, max_pixels), True
+        try:
+            pic, kept = _read_pillow(data, fmt, name, max_pixels), True
+        except UnsupportedInput:
+            if fmt != "tiff" or raster.find(data, "tiff") is None:
+                raise
+            pic = _read_raster(data, "tiff-raster", name, max_pixels)
+            kept = write(pic) == data
     if not kept:
         raise UnsupportedInput(f"{name}: this {fmt.upper()} file holds bytes its image would not give back")
     if len(pic.wrapper) > limits.MAX_WRAPPER:
         raise UnsupportedInput(f"{name}: {len(pic.wrapper)} bytes besides the pixels, over the limit of "
                                f"{limits.MAX_WRAPPER}")
     return pic
+
+
+def _read_raster(data: bytes, fmt: str, name: str, max_pixels: int) -> Picture:
+    """A file's raster as a picture, every other byte in its wrapper (arzip/formats/raster.py)."""
+    samples, color_type, depth, wrapper = raster.read(data, RASTER_FORMATS[fmt], name, max_pixels)
+    return Picture(samples, color_type, depth, fmt, wrapper)
 
 
 def read_rgb8(data: bytes, name: str = "input", suffix: str = "") -> np.ndarray:
@@ -194,8 +218,9 @@ def _decode_pillow(data: bytes, fmt: str, name: str, max_pixels: int) -> tuple[s
                 samples = _samples_of(im)
     except UnsupportedInput:
         raise
-    except (OSError, ValueError, SyntaxError, struct.error, Image.DecompressionBombError, EOFError) as e:
-        raise UnsupportedInput(f"{name}: cannot decode {fmt.upper()} ({e})") from None
+    except Exception as e:  # noqa: BLE001 - Pillow's readers raise more than their documented errors on
+        # damaged files (a TypeError from a missing TIFF tag was seen): what Pillow cannot read goes the byte path
+        raise UnsupportedInput(f"{name}: cannot decode {fmt.upper()} ({type(e).__name__}: {e})") from None
     return im.mode, samples, options
 
 
@@ -221,9 +246,12 @@ def _layout(data: bytes, fmt: str) -> bytes:
         return b"lossless" if b"VP8L" in kinds and b"VP8 " not in kinds else b"lossy"
     if fmt == "tiff":
         from PIL import Image
-        with Image.open(io.BytesIO(data)) as im:
-            tags = im.tag_v2
-            return repr((tags.get(258), tags.get(277), tags.get(262), tags.get(284))).encode()
+        try:
+            with Image.open(io.BytesIO(data)) as im:
+                tags = im.tag_v2
+                return repr((tags.get(258), tags.get(277), tags.get(262), tags.get(284))).encode()
+        except Exception as e:  # noqa: BLE001 - as in _decode_pillow: any failure of Pillow's reader
+            raise UnsupportedInput(f"cannot decode TIFF ({type(e).__name__}: {e})") from None
     return b""
 
 
@@ -289,6 +317,8 @@ def write(pic: Picture, to: str | None = None) -> bytes:
         raise UnsupportedInput(f"cannot write a {pic.format} image as {fmt} (use png)")
     if fmt == "pnm":
         return netpbm.write(pic.wrapper, pic.samples, pic.depth)
+    if fmt in RASTER_FORMATS:
+        return raster.write(pic.wrapper, pic.samples)
     found = _pillow_meta(pic.wrapper)["options"].get("patch")
     return _pillow_write(pic) if found is None else rewrite.apply_patch(_pillow_write(pic), found)
 

@@ -9,7 +9,9 @@ the reference. All integers little-endian; "varint" is unsigned LEB128.
     color_type 1 | depth 1 | format 1 | width varint | height varint
     checksum 16           BLAKE2b-128 of the samples (arzip.formats.picture.Picture.checksum)
     wrapper_codec 1 | wrapper_len varint | wrapper   what it takes to write the file back
-                                                      (0 raw, 1 zlib)
+                                                      (0 raw, 1 zlib, 2 the byte path from
+                                                      version 12: model 1 (index, 0xFF none) |
+                                                      raw_len varint | byte-path part)
     models 1 | per model: name_len 1 | name | sha256 prefix 8
     parts 1  | per part:
         plane 1 | method 1 | model 1 (index, 0xFF none) | transform 1
@@ -60,6 +62,7 @@ SIDE_BY_SIDE_METHODS = (METHOD_LIGHT_MIXING, METHOD_MEDIUM_MIXING, METHOD_QUICK_
                                                                                          # on two threads
 NETWORK_METHODS = (METHOD_MODEL, *MIXING_PROFILES)  # parts that name a network and a layout
 NO_MODEL = 0xFF
+WRAPPER_CODED = 2  # the wrapper's codec where the byte path codes it (format version 12 on)
 
 # default limits on what a header may claim, checked before anything is allocated (arzip.limits)
 MAX_PIXELS = limits.MAX_PIXELS
@@ -86,12 +89,15 @@ class Header:
     width: int
     height: int
     checksum: bytes
-    wrapper: bytes                             # uncompressed
+    wrapper: bytes                             # uncompressed (empty where wrapper_coded holds it)
     models: tuple[tuple[str, bytes], ...]      # (name, IMAGE_MODEL_HASH_BYTES of its sha256)
     parts: tuple[Part, ...] = field(default=())
     size: int = 0                              # header bytes, set when read
     version: int = FORMAT_VERSION              # format version, set when read (3 and 4 differ only in
                                                # the byte model's table sizes, arzip.bytes.mixer.table_bits)
+    wrapper_coded: bytes = b""                 # the wrapper through the byte path (codec 2, WRAPPER_CODED):
+                                               # model index 1 | raw length varint | part; the image path
+                                               # decodes it (arzip/image/planes.py), it needs the byte model
 
     @property
     def nll_bits(self) -> float:
@@ -107,9 +113,12 @@ def pack(header: Header, payloads: list[bytes]) -> bytes:
     UnsupportedInput where the header would break a limit read_header enforces (arzip.limits):
     what the decoder would refuse is never written."""
     _check_limits(header)
-    wrapper = zlib.compress(header.wrapper, 9)
-    codec = 1 if len(wrapper) < len(header.wrapper) else 0
-    wrapper = wrapper if codec else header.wrapper
+    if header.wrapper_coded:
+        codec, wrapper = WRAPPER_CODED, header.wrapper_coded
+    else:
+        wrapper = zlib.compress(header.wrapper, 9)
+        codec = 1 if len(wrapper) < len(header.wrapper) else 0
+        wrapper = wrapper if codec else header.wrapper
     out = bytearray(prefix(KIND_IMAGE) + bytes([header.color_type, header.depth, header.format]))
     out += varint(header.width) + varint(header.height) + header.checksum
     out += bytes([codec]) + varint(len(wrapper)) + wrapper
@@ -147,7 +156,9 @@ def read_header(blob: bytes, max_pixels: int = MAX_PIXELS) -> Header:
     width, height = r.varint(), r.varint()
     checksum = r.take(16)
     codec, wrapper_len = r.byte(), r.varint()
-    if codec not in (0, 1) or wrapper_len > len(blob) or (codec == 0 and wrapper_len > limits.MAX_WRAPPER):
+    version = version_of(blob[:6])
+    if codec not in (0, 1, WRAPPER_CODED) or (codec == WRAPPER_CODED and version < 12) or \
+            wrapper_len > len(blob) or (codec == 0 and wrapper_len > limits.MAX_WRAPPER):
         raise FormatError("corrupted archive (wrapper)")
     wrapper = r.take(wrapper_len)
     models = []
@@ -173,7 +184,10 @@ def read_header(blob: bytes, max_pixels: int = MAX_PIXELS) -> Header:
     head_end = r.pos
     check_seal(blob[:head_end], r.take(CRC.size), "header")
     limits.check_pixels(width, height, max_pixels)
-    if codec == 1:
+    coded = b""
+    if codec == WRAPPER_CODED:
+        wrapper, coded = b"", wrapper
+    elif codec == 1:
         inflater = zlib.decompressobj()
         try:
             wrapper = inflater.decompress(wrapper, limits.MAX_WRAPPER + 1)
@@ -182,7 +196,7 @@ def read_header(blob: bytes, max_pixels: int = MAX_PIXELS) -> Header:
         if len(wrapper) > limits.MAX_WRAPPER or not inflater.eof:
             raise FormatError("corrupted archive (wrapper too large)")
     return Header(color_type, depth, fmt, width, height, checksum, wrapper, tuple(models), tuple(parts),
-                  size=r.pos, version=version_of(blob[:6]))
+                  size=r.pos, version=version, wrapper_coded=coded)
 
 
 def unpack(blob: bytes, max_pixels: int = MAX_PIXELS) -> tuple[Header, list[bytes]]:

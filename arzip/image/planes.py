@@ -39,7 +39,7 @@ from ..container import IMAGE_MODEL_HASH_BYTES
 from ..errors import FormatError
 from ..formats import serialise
 from ..formats.picture import CHANNELS, FORMATS, GRAY, GRAY_ALPHA, PALETTE, RGB, RGBA, Picture
-from . import container, network_parts, pixel_parts
+from . import container, network_parts, pixel_parts, wrapper
 
 SYNTHETIC_REPEATS = 0.3  # share of pixels equal to their left neighbour above which an image
                          # is treated as synthetic and the byte path is tried too
@@ -243,8 +243,10 @@ def encode(pic: Picture, level: int | None = None, model: str | None = None, dev
 
 
 def _pack(pic: Picture, coding: _Coding) -> bytes:
+    wrapper_coded = wrapper.encode(pic, coding.models)  # first: it may name the byte model
     header = container.Header(pic.color_type, pic.depth, FORMATS.index(pic.format), pic.width, pic.height,
-                              pic.checksum(), pic.wrapper, tuple(coding.models), tuple(coding.parts))
+                              pic.checksum(), pic.wrapper, tuple(coding.models), tuple(coding.parts),
+                              wrapper_coded=wrapper_coded)
     return container.pack(header, coding.payloads)
 
 
@@ -279,8 +281,9 @@ def decode(blob: bytes, device: str = "cpu", max_pixels: int = container.MAX_PIX
     shape = (header.height, header.width, CHANNELS[ct])
     for part, payload in zip(header.parts, payloads):
         _check_justified(part, len(payload), shape)
+    file_data = wrapper.decode(header) if header.wrapper_coded else header.wrapper
     pic = Picture(np.zeros(shape, np.uint16 if depth == 16 else np.uint8), ct, depth,
-                  FORMATS[header.format], header.wrapper)
+                  FORMATS[header.format], file_data)
     if not _expected_planes(pic, header.parts):
         raise FormatError("corrupted archive (parts do not fit the image)")
     factor = widening(pic, header.parts)
