@@ -389,8 +389,8 @@ def _info_text(file: Path, summary: dict) -> str:
         elif "layout" in part:  # context mixing (full, medium, light) around a network
             what = f"{part['method'].replace('mixing', 'context mixing')} around {model}"
             how = f"{part['layout']} layout, levels {_levels(part['levels'])}"
-        elif part["method"] == "bilevel":
-            what, how = "bilevel model", "2-D contexts, mixed"
+        elif part["method"] in ("bilevel", "bilevel strong"):
+            what, how = "bilevel model", "2-D contexts, mixed" if part["method"] == "bilevel" else "seven 2-D contexts, mixed"
         elif part["method"] == "16-bit gray":
             what, how = "16-bit gray model", "full depth, mixed"
         elif part["method"] == "indices":

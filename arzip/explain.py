@@ -107,9 +107,13 @@ def explain_archive(pic: Picture, blob: bytes) -> Explanation:
             coders.append(f"{plane} by {profile} context mixing around {name}" if profile else
                           f"{plane} by the network {name} alone")
             continue
-        if part.method in (image_container.METHOD_BILEVEL, image_container.METHOD_INDICES):  # each pixel's bits
+        if part.method in (image_container.METHOD_BILEVEL, image_container.METHOD_BILEVEL_STRONG,
+                           image_container.METHOD_INDICES):  # each pixel's bits
             from .image import bilevel, indices
+            from .mixing import bilevel as bilevel_strong
             model, said = {image_container.METHOD_BILEVEL: (bilevel, "the bilevel model (2-D contexts, mixed)"),
+                           image_container.METHOD_BILEVEL_STRONG: (bilevel_strong,
+                                                                   "the bilevel model (seven 2-D contexts, mixed)"),
                            image_container.METHOD_INDICES: (indices, "the index model (exact 2-D contexts, mixed)")
                            }[part.method]
             costs = np.zeros(s.shape[:2])

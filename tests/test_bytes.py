@@ -322,13 +322,8 @@ def test_cm_finds_records_and_beats_xz_on_them():
     assert len(blob) < 0.8 * len(lzma.compress(data, preset=9 | lzma.PRESET_EXTREME))
 
 
-def test_cm_codes_a_1bit_page_through_its_rows(monkeypatch):
-    """A page drawn at one bit a pixel (a fax's raw rows): the long record period finds the row
-    length and the 1-bit image model predicts pixels from the rows above, so the default level
-    costs far under xz, and less than without that model; level 9 writes the strong profile and
-    both decode."""
-    import lzma
-
+def _page() -> bytes:
+    """A page drawn at one bit a pixel, packed 8 to a byte: a fax's raw rows (of 108 bytes)."""
     from PIL import Image, ImageDraw
 
     from arzip import api, cli
@@ -336,7 +331,19 @@ def test_cm_codes_a_1bit_page_through_its_rows(monkeypatch):
     draw = ImageDraw.Draw(page)
     for k, line in enumerate((api.__doc__ + cli.__doc__).splitlines()[:38]):
         draw.text((6, 6 + 15 * k), line[:140], fill=1)
-    data = page.tobytes()
+    return page.tobytes()
+
+
+def test_cm_codes_a_1bit_page_through_its_rows(monkeypatch):
+    """A 1-bit page coded by cm (the bitmap method switched off): the long record period finds
+    the row length and the 1-bit image model predicts pixels from the rows above, so the default
+    level costs far under xz, and less than without that model; level 9 writes the strong
+    profile and both decode."""
+    import lzma
+
+    from arzip.bytes import pages
+    monkeypatch.setattr(pages, "detect", lambda block: 0)
+    data = _page()
     blob, strong = arzip.compress_bytes(data), arzip.compress_bytes(data, 9)
     assert arzip.info(blob)["methods"] == {"cm3": 1} and arzip.info(strong)["methods"] == {"cm6-strong": 1}
     assert arzip.decompress_bytes(blob) == data and arzip.decompress_bytes(strong) == data
@@ -345,6 +352,48 @@ def test_cm_codes_a_1bit_page_through_its_rows(monkeypatch):
     without[byte_cm.engine.P_BITMAP] = 0
     monkeypatch.setitem(byte_cm.engine.PROFILES, byte_cm.DEFAULT_METHOD, without)
     assert len(blob) < 0.95 * len(arzip.compress_bytes(data))
+
+
+def test_a_1bit_page_is_coded_as_a_page(monkeypatch):
+    """The same page: detect finds its row length, the bilevel model codes it (block method 14)
+    well under the cm coder at either level, and it decodes."""
+    from arzip.bytes import pages
+    data = _page()
+    assert pages.detect(data) == 108
+    blob, strong = arzip.compress_bytes(data), arzip.compress_bytes(data, 9)
+    assert arzip.info(blob)["methods"] == arzip.info(strong)["methods"] == {"bitmap": 1}
+    assert arzip.decompress_bytes(blob) == data and arzip.decompress_bytes(strong) == data
+    monkeypatch.setattr(pages, "detect", lambda block: 0)
+    assert len(blob) < 0.9 * len(arzip.compress_bytes(data, 9))
+
+
+@pytest.mark.parametrize("tail", [0, 1, 107])
+def test_a_page_with_bytes_after_its_last_row_round_trips(tail):
+    from arzip.bytes import pages
+    data = _page() + bytes(range(tail))
+    payload, _ = pages.encode(data, 108)
+    assert pages.decode(payload, len(data)) == data
+
+
+def test_only_pages_are_taken_for_pages():
+    from arzip.bytes import pages
+    rng = np.random.default_rng(5)
+    records = np.zeros((4000, 13), np.uint8)  # fixed-length records, mostly zeros: a table, not a page
+    records[:, :4] = rng.integers(0, 256, (4000, 4))
+    for data in (Path(arzip.__file__).read_bytes() * 20, bytes(rng.integers(0, 256, 1 << 16, dtype=np.uint8)),
+                 records.tobytes(), bytes(1 << 16)[:100]):
+        assert pages.detect(data) == 0
+
+
+def test_a_damaged_page_block_is_refused():
+    from arzip.bytes import pages
+    data = _page()
+    payload, _ = pages.encode(data, 108)
+    for damaged in (payload[:1], payload[:len(payload) // 3], b"", b"\x07" + payload[1:], b"\xff" * 6):
+        try:
+            assert len(pages.decode(damaged, len(data))) == len(data)
+        except FormatError:
+            pass
 
 
 def _make_golden():

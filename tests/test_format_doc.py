@@ -152,7 +152,8 @@ def test_block_methods_are_the_codes_methods_with_their_names():
 
 
 def test_block_methods_written_and_decoded_as_the_code_does():
-    written = {*bytes_container.CM_WRITTEN, bytes_container.METHOD_MODEL, *byte_archive._classical(b"x")}  # code_block's
+    written = {*bytes_container.CM_WRITTEN, bytes_container.METHOD_MODEL, bytes_container.METHOD_BITMAP,
+               *byte_archive._classical(b"x")}  # code_block's
     decoder = inspect.getsource(byte_archive.decode_block)
     for m, row in block_methods().items():
         assert yes_no(row["written by this arzip"]) == (m in written), f"block method {m}"

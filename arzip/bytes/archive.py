@@ -22,7 +22,7 @@ import numpy as np
 
 from .. import limits, native
 from ..errors import FormatError
-from . import branch, cm, codec, container as bc
+from . import branch, cm, codec, container as bc, pages
 from .mixer import NetTables
 
 # xz -9e, with the dictionary cut to the block size (a larger one cannot help, and costs memory)
@@ -80,6 +80,8 @@ def decode_block(net: NetTables, block: bc.Block, version: int) -> bytes:
             return cm.decode_block(net, block.coded, block.raw_len, block.segments, block.method)
         except (ValueError, RuntimeError, AssertionError) as e:
             raise FormatError(f"corrupted archive (block does not decode: {e})") from None
+    if block.method == bc.METHOD_BITMAP:
+        return pages.decode(block.coded, block.raw_len)
     if block.method == bc.METHOD_STORED:
         if len(block.coded) != block.raw_len:
             raise FormatError("corrupted archive (stored block has the wrong size)")
@@ -129,7 +131,8 @@ def code_block(net: NetTables, block: bytes, model_cost: int = 0, model: bool = 
     coder won; 0 without a model: model=False tries the classical coders alone, a block that
     looks_random lzma's quick search and storing). The level decides the cm profile and the
     segments (cm.method_for, cm.segments_for); a block that holds machine code is coded after
-    the branch transform (arzip/bytes/branch.py), as block method cm.BRANCH_METHOD."""
+    the branch transform (arzip/bytes/branch.py), as block method cm.BRANCH_METHOD; one that
+    looks like packed 1-bit rows (arzip/bytes/pages.py) is also coded as a page (bc.METHOD_BITMAP)."""
     noise = looks_random(block)
     written = cm.method_for(level)
     candidates, nlls, segments = {}, {written: 0.0}, {}
@@ -140,8 +143,10 @@ def code_block(net: NetTables, block: bytes, model_cost: int = 0, model: bool = 
         beside = segments[written] == 1 and native.threads() > 1 and len(block) > SMALL_BLOCK
         if beside:
             from concurrent.futures import ThreadPoolExecutor  # here: small files need not import it
+        row = pages.detect(block)
         with ThreadPoolExecutor(1) if beside else contextlib.nullcontext() as pool:
             classical = pool.submit(_classical, block) if pool else None
+            page = pool.submit(pages.encode, block, row) if pool and row else None
             code = branch.detect(block)
             if code[0]:
                 segments[cm.BRANCH_METHOD] = segments[written]
@@ -153,6 +158,8 @@ def code_block(net: NetTables, block: bytes, model_cost: int = 0, model: bool = 
                 candidates[bc.METHOD_MODEL], nlls[bc.METHOD_MODEL], segments[bc.METHOD_MODEL] = \
                     codec.encode_block(net, block)
             candidates.update(classical.result() if classical else _classical(block))
+            if row:
+                candidates[bc.METHOD_BITMAP], nlls[bc.METHOD_BITMAP] = page.result() if page else pages.encode(block, row)
     else:
         candidates.update(_classical(block, noise))
     method = min(candidates, key=lambda m: (len(candidates[m]) + (model_cost if m in bc.SEGMENTED else 0), m))

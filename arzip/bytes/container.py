@@ -35,10 +35,11 @@ from ..errors import FormatError
 METHOD_MODEL, METHOD_STORED, METHOD_LZMA, METHOD_ZLIB, METHOD_BZ2, METHOD_CM, METHOD_CM2 = 0, 1, 2, 3, 4, 5, 6
 METHOD_CM3, METHOD_CM3_STRONG, METHOD_CM4_STRONG, METHOD_CM5_STRONG = 7, 8, 9, 10
 METHOD_BRANCH, METHOD_CM6_STRONG, METHOD_CM3_X86 = 11, 12, 13
+METHOD_BITMAP = 14  # packed 1-bit rows through the bilevel model (arzip/bytes/pages.py), from version 12
 METHODS = {METHOD_MODEL: "model", METHOD_STORED: "stored", METHOD_LZMA: "lzma", METHOD_ZLIB: "zlib",
            METHOD_BZ2: "bz2", METHOD_CM: "cm", METHOD_CM2: "cm2", METHOD_CM3: "cm3", METHOD_CM3_STRONG: "cm3-strong",
            METHOD_CM4_STRONG: "cm4-strong", METHOD_CM5_STRONG: "cm5-strong", METHOD_BRANCH: "branch",
-           METHOD_CM6_STRONG: "cm6-strong", METHOD_CM3_X86: "cm3-x86"}
+           METHOD_CM6_STRONG: "cm6-strong", METHOD_CM3_X86: "cm3-x86", METHOD_BITMAP: "bitmap"}
 # profiles of the context-mixing coder (arzip/bytes/cm/engine.py PROFILES): version 6 wrote method 5;
 # version 8 wrote 7 below level 9 and 8 at level 9; version 9 (development builds of 0.5.0 only) 7
 # and 9; version 10 writes 7 below level 9 and 10 at level 9 (arzip.bytes.cm.method_for); version 7

@@ -48,14 +48,17 @@ METHOD_BYTES = 1   # serialised (arzip/formats/serialise.py), then byte-path blo
 METHOD_MIXING = 2  # a learned image model with context mixing around it (arzip/image/mixing_codec.py)
 METHOD_LIGHT_MIXING = 3  # the same with the light profile, stripes coded side by side
 METHOD_MEDIUM_MIXING = 4  # the same with the medium profile
-METHOD_BILEVEL = 5  # a 1-bit image's pixels with 2-D contexts, mixed (arzip/image/bilevel.py)
+METHOD_BILEVEL = 5  # a 1-bit image's pixels with 2-D contexts, mixed (arzip/image/bilevel.py; read, no longer written)
 METHOD_GRAY16 = 6   # a 16-bit gray image's pixels at full depth, mixed (arzip/image/gray16.py; read, no longer written)
 METHOD_DEPTH16 = 7  # a 16-bit image's samples at full depth: blended predictors, mixed (arzip/image/depth16.py)
 METHOD_INDICES = 8  # palette indices, 2 and 4-bit gray: exact 2-D contexts of the values, mixed (arzip/image/indices.py)
 METHOD_QUICK_MIXING = 9  # a learned image model with the quick mixing profile (its mixture prior), side by side
+METHOD_BILEVEL_STRONG = 10  # a 1-bit image's pixels with seven 2-D contexts, mixed (arzip/mixing/bilevel.py;
+                            # from version 12, where method 5 is read only)
 METHODS = {METHOD_MODEL: "model", METHOD_BYTES: "bytes", METHOD_MIXING: "mixing", METHOD_LIGHT_MIXING: "light mixing",
            METHOD_MEDIUM_MIXING: "medium mixing", METHOD_BILEVEL: "bilevel", METHOD_GRAY16: "16-bit gray",
-           METHOD_DEPTH16: "full depth", METHOD_INDICES: "indices", METHOD_QUICK_MIXING: "quick mixing"}
+           METHOD_DEPTH16: "full depth", METHOD_INDICES: "indices", METHOD_QUICK_MIXING: "quick mixing",
+           METHOD_BILEVEL_STRONG: "bilevel strong"}
 MIXING_PROFILES = {METHOD_MIXING: "full", METHOD_LIGHT_MIXING: "light",  # arzip.image.profiles.PROFILES
                    METHOD_MEDIUM_MIXING: "medium", METHOD_QUICK_MIXING: "quick"}
 SIDE_BY_SIDE_METHODS = (METHOD_LIGHT_MIXING, METHOD_MEDIUM_MIXING, METHOD_QUICK_MIXING)  # two stripes at least,

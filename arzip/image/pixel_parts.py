@@ -2,7 +2,8 @@
 decoder checks that the part fits the image before it decodes (a damaged header must not send
 a 16-bit model's output into an 8-bit image).
 
-  - bilevel (part method 5, arzip/image/bilevel.py): the pixels of a 1-bit gray or palette image;
+  - bilevel (part method 10, arzip/mixing/bilevel.py; method 5, arzip/image/bilevel.py, read
+    only): the pixels of a 1-bit gray or palette image;
   - 16-bit gray (method 6, arzip/image/gray16.py): the pixels of a 16-bit gray image, read only;
   - full depth (method 7, arzip/image/depth16.py): every sample of a 16-bit image, or the alpha
     plane of an 8-bit one;
@@ -24,7 +25,10 @@ def decode_part(pic: Picture, part: container.Part, payload: bytes) -> None:
 def _bilevel(pic: Picture, part: container.Part, payload: bytes) -> None:
     if part.plane != container.PLANE_SAMPLES or pic.depth != 1 or pic.color_type not in (GRAY, PALETTE):
         raise FormatError("corrupted archive (a bilevel part of an image that is not 1-bit)")
-    from . import bilevel
+    if part.method == container.METHOD_BILEVEL_STRONG:
+        from ..mixing import bilevel
+    else:
+        from . import bilevel
     pic.samples[..., 0] = bilevel.decode(payload, pic.height, pic.width)
 
 
@@ -57,6 +61,6 @@ def _indices(pic: Picture, part: container.Part, payload: bytes) -> None:
     pic.samples[..., 0] = indices.decode(payload, pic.height, pic.width, pic.depth)
 
 
-DECODERS = {container.METHOD_BILEVEL: _bilevel, container.METHOD_GRAY16: _gray16, container.METHOD_DEPTH16: _full_depth,
+DECODERS = {container.METHOD_BILEVEL: _bilevel, container.METHOD_BILEVEL_STRONG: _bilevel, container.METHOD_GRAY16: _gray16, container.METHOD_DEPTH16: _full_depth,
             container.METHOD_INDICES: _indices}
 METHODS = tuple(DECODERS)

@@ -10,7 +10,7 @@
     distinct (so they map back to indices);
   - palette images (always), 1, 2 and 4-bit gray, and 8-bit gray that looks synthetic: their
     values through the index model (arzip/image/indices.py: exact 2-D contexts, mixed);
-  - 1-bit images (gray, or palette indices): also the bilevel model (arzip/image/bilevel.py);
+  - 1-bit images (gray, or palette indices): also the bilevel model (arzip/mixing/bilevel.py);
   - 16-bit images of every colour type: their samples through the full-depth model
     (arzip/image/depth16.py: blended predictors, mixed; method 6's 16-bit gray model,
     arzip/image/gray16.py, is still read); and those whose samples are 8-bit values times 257
@@ -171,9 +171,9 @@ def _bilevel(pic: Picture) -> _Coding | None:
     indices); None for other images."""
     if pic.depth != 1 or pic.color_type not in (GRAY, PALETTE):
         return None
-    from . import bilevel
+    from ..mixing import bilevel
     payload, nll = bilevel.encode(np.ascontiguousarray(pic.samples[..., 0]))
-    return _Coding.whole(container.METHOD_BILEVEL, payload, nll)
+    return _Coding.whole(container.METHOD_BILEVEL_STRONG, payload, nll)
 
 
 def _indices(pic: Picture, synthetic: bool = False) -> _Coding | None:
