@@ -60,13 +60,13 @@ SLOW_CPU_S = 10.0     # a case over this much CPU is a failure ("slow")
 ACCEPTED = ("error", "exact", "same pixels, other file")
 
 
-BYTE_METHODS = {"bytes-model": "model", "bytes-cm": "cm3", "bytes-cm-two-segments": "cm3", "bytes-cm-level9": "cm6-strong",
+BYTE_METHODS = {"bytes-model": "model", "bytes-cm": "cm3", "bytes-cm-two-segments": "cm3", "bytes-cm-level9": "cm7-strong",
                 "bytes-lzma": "lzma", "bytes-stored": "stored", "bytes-code": "branch",
-                "bytes-code-level9": "branch"}
+                "bytes-code-level9": "branch", "bytes-bitmap": "bitmap"}
 PARTS = {"rgb-model": ["quick mixing"], "rgb-medium": ["medium mixing"], "rgb-mixing": ["mixing"],
          "gray-model": ["quick mixing"], "rgba-model+alpha-full-depth": ["quick mixing", "full depth"],
          "rgba-model+alpha-bytes": ["quick mixing", "bytes"], "palette-indices": ["indices"],
-         "gray4-indices": ["indices"], "1bit-indices": ["indices"], "1bit-bilevel": ["bilevel"], "16bit-bytes": ["bytes"],
+         "gray4-indices": ["indices"], "1bit-indices": ["indices"], "1bit-bilevel": ["bilevel strong"], "16bit-bytes": ["bytes"],
          "16bit-gray-full-depth": ["full depth"], "16bit-rgb-full-depth": ["full depth"],
          "16bit-widened-model": ["quick mixing"]}
 
@@ -150,6 +150,7 @@ def seeds() -> dict[str, bytes]:
         "bytes-stored": arzip.compress_bytes(bytes(rng.integers(0, 256, 500, dtype=np.uint8))),
         "bytes-code": arzip.compress_bytes(_golden_inputs().machine_code("x86")),  # the branch transform
         "bytes-code-level9": arzip.compress_bytes(_golden_inputs().machine_code("sparc"), 9),
+        "bytes-bitmap": arzip.compress_bytes(_golden_inputs()._page_bits()),  # a page: the strong bilevel model
         **jpeg_seeds(),
     }
     for name, blob in out.items():

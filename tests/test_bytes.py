@@ -345,7 +345,7 @@ def test_cm_codes_a_1bit_page_through_its_rows(monkeypatch):
     monkeypatch.setattr(pages, "detect", lambda block: 0)
     data = _page()
     blob, strong = arzip.compress_bytes(data), arzip.compress_bytes(data, 9)
-    assert arzip.info(blob)["methods"] == {"cm3": 1} and arzip.info(strong)["methods"] == {"cm6-strong": 1}
+    assert arzip.info(blob)["methods"] == {"cm3": 1} and arzip.info(strong)["methods"] == {"cm7-strong": 1}
     assert arzip.decompress_bytes(blob) == data and arzip.decompress_bytes(strong) == data
     assert len(blob) < 0.75 * len(lzma.compress(data, preset=9 | lzma.PRESET_EXTREME))
     without = byte_cm.engine.PROFILES[byte_cm.DEFAULT_METHOD].copy()
@@ -424,7 +424,7 @@ def test_level9_long_match_follows_the_longer_context(monkeypatch):
         again[at] = 48 + at % 10
     data = b"".join(sentences) + bytes(again)
     blob = arzip.compress_bytes(data, 9)
-    assert arzip.info(blob)["methods"] == {"cm6-strong": 1} and arzip.decompress_bytes(blob) == data
+    assert arzip.info(blob)["methods"] == {"cm7-strong": 1} and arzip.decompress_bytes(blob) == data
     _strong_without(monkeypatch, byte_cm.engine.P_LONG_MATCH)
     assert len(blob) < 0.99 * len(arzip.compress_bytes(data, 9))
 

@@ -61,6 +61,22 @@ def cm_archive(segments: int, level: int | None = None) -> bytes:
     return blob
 
 
+def page_archive() -> bytes:
+    """A byte archive of one bitmap block (block method 14): the golden 1-bit page."""
+    blob = api.compress_bytes(make_golden._page_bits())
+    assert api.info(blob)["methods"] == {"bitmap": 1}
+    return blob
+
+
+def raster_archive() -> bytes:
+    """A FITS file's image archive: its samples by the full-depth model, its cards and its
+    extension (the wrapper) through the byte path (wrapper codec 2)."""
+    from .test_raster import fits, twelve_bit
+    blob = api.compress(fits(twelve_bit(16, 16) + 30000, extension=skdata.camera()[:8, :8]), as_="image")
+    assert image_container.read_header(blob).wrapper_coded
+    return blob
+
+
 def jpeg_archive(data: bytes, level: int | None = None) -> bytes:
     """The JPEG archive (kind 3) of data: checked to go the JPEG path (the coefficient model's
     strong profile, method 2, at level 9, else the default one), its side through the byte model
@@ -92,6 +108,8 @@ SEEDS = {"rgb model": lambda: api.compress_image(IMAGE),  # quick mixing
          "file as bytes: cm, level 9": lambda: cm_archive(1, 9),
          "file as bytes: machine code": lambda: api.compress_bytes(make_golden.machine_code("x86")),  # branch transform
          "file as bytes: machine code, level 9": lambda: api.compress_bytes(make_golden.machine_code("arm64"), 9),
+         "file as bytes: a page": lambda: page_archive(),  # the bitmap block (the strong bilevel model)
+         "fits: samples, wrapper through the byte path": lambda: raster_archive(),
          "jpeg: baseline": lambda: jpeg_archive(jpeg_file()),  # the side through lzma
          "jpeg: progressive": lambda: jpeg_archive(jpeg_file(progressive=True)),
          "jpeg: restart markers": lambda: jpeg_archive(jpeg_file(restart_marker_blocks=2)),

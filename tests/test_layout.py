@@ -36,7 +36,7 @@ ALLOWED = {
                   "arzip.formats",
                   "arzip.bytes", "arzip.image", "arzip.jpeg"},
     "arzip.explain": {"arzip.errors", "arzip.limits", "arzip.container", "arzip.coder", "arzip.registry", "arzip.formats",
-                      "arzip.bytes", "arzip.image", "arzip.api"},
+                      "arzip.mixing", "arzip.bytes", "arzip.image", "arzip.api"},
     "arzip.pillow_plugin": {"arzip.errors", "arzip.limits", "arzip.container", "arzip.formats", "arzip.image", "arzip.api"},
     "arzip.many": {"arzip.errors", "arzip.api", "arzip.files"},
     "arzip": {"arzip.api", "arzip.errors", "arzip.formats", "arzip.pillow_plugin"},

@@ -225,12 +225,11 @@ def test_a_wrapper_that_names_the_wrong_shape_is_refused():
         raster.write(pic.wrapper, np.full_like(pic.samples, 65535))
 
 
-pydicom = pytest.importorskip("pydicom", reason="pydicom's bundled files are real scanners' DICOMs")
-
-
 @pytest.mark.parametrize("name, kind", [("CT_small.dcm", "16-bit gray"), ("MR_small_bigendian.dcm", "16-bit gray"),
                                         ("examples_rgb_color.dcm", "8-bit RGB"), ("JPEG2000.dcm", None)])
 def test_real_dicom_files(name, kind):
+    """pydicom's bundled files: real scanners' DICOMs (CT, MR, big-endian, colour, JPEG 2000)."""
+    pydicom = pytest.importorskip("pydicom")
     path = Path(pydicom.__file__).parent / "data" / "test_files" / name
     data = path.read_bytes()
     if kind is None:  # compressed pixel data: the byte path

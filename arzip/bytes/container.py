@@ -36,10 +36,12 @@ METHOD_MODEL, METHOD_STORED, METHOD_LZMA, METHOD_ZLIB, METHOD_BZ2, METHOD_CM, ME
 METHOD_CM3, METHOD_CM3_STRONG, METHOD_CM4_STRONG, METHOD_CM5_STRONG = 7, 8, 9, 10
 METHOD_BRANCH, METHOD_CM6_STRONG, METHOD_CM3_X86 = 11, 12, 13
 METHOD_BITMAP = 14  # packed 1-bit rows through the bilevel model (arzip/bytes/pages.py), from version 12
+METHOD_CM7_STRONG = 15  # level 9 from version 12: method 12 with run predictions (arzip/bytes/cm/runs.py)
 METHODS = {METHOD_MODEL: "model", METHOD_STORED: "stored", METHOD_LZMA: "lzma", METHOD_ZLIB: "zlib",
            METHOD_BZ2: "bz2", METHOD_CM: "cm", METHOD_CM2: "cm2", METHOD_CM3: "cm3", METHOD_CM3_STRONG: "cm3-strong",
            METHOD_CM4_STRONG: "cm4-strong", METHOD_CM5_STRONG: "cm5-strong", METHOD_BRANCH: "branch",
-           METHOD_CM6_STRONG: "cm6-strong", METHOD_CM3_X86: "cm3-x86", METHOD_BITMAP: "bitmap"}
+           METHOD_CM6_STRONG: "cm6-strong", METHOD_CM3_X86: "cm3-x86", METHOD_BITMAP: "bitmap",
+           METHOD_CM7_STRONG: "cm7-strong"}
 # profiles of the context-mixing coder (arzip/bytes/cm/engine.py PROFILES): version 6 wrote method 5;
 # version 8 wrote 7 below level 9 and 8 at level 9; version 9 (development builds of 0.5.0 only) 7
 # and 9; version 10 writes 7 below level 9 and 10 at level 9 (arzip.bytes.cm.method_for); version 7
@@ -48,10 +50,12 @@ METHODS = {METHOD_MODEL: "model", METHOD_STORED: "stored", METHOD_LZMA: "lzma", 
 # addresses were made absolute (arzip/bytes/branch.py; the transform's description follows),
 # written where a block holds code; method 12 ("cm6-strong", level 9: method 10 with field contexts
 # and the x86 model, arzip/bytes/cm/exe.py) and method 13 ("cm3-x86": method 7 with the x86 model,
-# written only inside a branch block of x86 code below level 9)
+# written only inside a branch block of x86 code below level 9). Version 12 writes method 15
+# ("cm7-strong": method 12 with run predictions) at level 9 instead of 12, and method 14 ("bitmap",
+# not a cm method) where a block is a page of packed 1-bit rows
 CM_METHODS = (METHOD_CM, METHOD_CM2, METHOD_CM3, METHOD_CM3_STRONG, METHOD_CM4_STRONG, METHOD_CM5_STRONG, METHOD_BRANCH,
-              METHOD_CM6_STRONG, METHOD_CM3_X86)
-CM_WRITTEN = (METHOD_CM3, METHOD_BRANCH, METHOD_CM6_STRONG)
+              METHOD_CM6_STRONG, METHOD_CM3_X86, METHOD_CM7_STRONG)
+CM_WRITTEN = (METHOD_CM3, METHOD_BRANCH, METHOD_CM7_STRONG)
 SEGMENTED = (METHOD_MODEL, *CM_METHODS)  # the methods whose records carry a segment count
 METHOD_END = 0xFF
 BLOCK_SIZE = 1 << 23           # bytes of input per block (8 MiB)

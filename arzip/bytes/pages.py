@@ -25,7 +25,7 @@ from ..mixing import bilevel
 SAMPLE = 1 << 16          # bytes of a block that detect looks at
 MIN_ROW, MAX_ROW = 8, 2048  # row lengths tried, in bytes (64 to 16,384 pixels)
 PAPER = 0.6               # share of the sample that must be 0x00 or 0xFF (white or black paper)
-ROW_AGREES = 0.85         # share of bytes equal to the byte one row up, at the row length
+ROW_AGREES = 0.8          # share of bytes equal to the byte one row up, at the row length
 TIE = 0.002               # a shorter row length within this share of the best is taken (not twice the row)
 
 

@@ -241,7 +241,26 @@ def inputs() -> dict[str, tuple[str, bytes, dict]]:
         "rgb-tags-kept.tif": ("file", _pillow(Image.fromarray(rgb), "TIFF", tiffinfo={270: "golden", 282: 300.0,
                                                                                      283: 300.0, 296: 2}), {}),
         "gray-header-kept.bmp": ("file", _with_dpi(_pillow(Image.fromarray(gray), "BMP")), {}),
+        # version 12: files that hold a raster (image formats 7-9, their wrapper through the byte
+        # path), 1-bit images through the strong bilevel model (part method 10, bilevel-text.png
+        # above), pages as bitmap blocks (block method 14, the page-1bit inputs above), level 9's
+        # run predictions (block method 15, the *-level9 byte inputs above)
+        **{name: ("file", _kept(name, make), {"as_": "image"}) for name, make in _rasters().items()},
     }
+
+
+def _rasters() -> dict[str, object]:
+    """DICOM, FITS and TIFF files made by tests/test_raster.py's builders (kept in inputs/:
+    their samples come from floating-point filters, and tifffile's layout may change)."""
+    sys.path.insert(0, str(HERE.parents[1]))
+    from tests import test_raster as r
+    return {"scan-12bit.dcm": lambda: r.dicom(r.twelve_bit(48, 64)),
+            "ct-signed-frames-implicit.dcm": lambda: r.dicom(
+                (np.concatenate([r.twelve_bit(24, 40), r.twelve_bit(24, 40, 1)]).astype(np.int32) - 1024)
+                .astype(np.int16), r.IMPLICIT_LE, signed=True, frames=2),
+            "image-and-table.fits": lambda: r.fits(r.twelve_bit(40, 48) + 30000, extension=_skimage("camera")[:8, :8]),
+            "pages-16bit.tif": lambda: r.tiff(np.stack([r.twelve_bit(20, 48, s) for s in range(3)]),
+                                              photometric="minisblack")}
 
 
 def nested_json(depth: int = 4, items: int = 40) -> bytes:

@@ -25,7 +25,7 @@ from . import engine
 
 SPLIT_MIN = 1 << 20     # blocks from 1 MiB on are coded as two segments, one per core (2 MiB in format 6 and 7)
 STRONG_LEVEL = 9        # from this level on, one segment whatever the size, and the strong profile
-DEFAULT_METHOD, STRONG_METHOD = 7, 12  # block methods "cm3" and "cm6-strong" (arzip/bytes/container.py)
+DEFAULT_METHOD, STRONG_METHOD = 7, 15  # block methods "cm3" and "cm7-strong" (arzip/bytes/container.py)
 BRANCH_METHOD = 11  # a block of machine code: the branch transform (arzip/bytes/branch.py), then a cm method
 CODE_METHODS = {DEFAULT_METHOD: 13}  # the method a level's method becomes on x86 code (13: 7 with the x86 model)
 

@@ -8,7 +8,8 @@ probability of each context's cell (a line of 16 adaptive cells per context and 
 hashed table), the match model's confidence signed by its expected bit, the network's logit and
 a bias, and (method 7 on) the record guesses' confidences (records.py) and the 1-bit image
 model's two cells (bitmap.py), and (method 9 on) a second match model's on contexts of at least
-12 bytes, and (methods 12, 13) the x86 model's cells (exe.py); weight vectors, each chosen by
+12 bytes, and (methods 12, 13, 15) the x86 model's cells (exe.py), and (method 15) the run
+predictions' confidences (runs.py); weight vectors, each chosen by
 its own context, are applied and their dot products averaged; three or five APMs refine the
 result; the binary arithmetic coder codes the bit with it; then every cell, weight vector and
 APM learns the bit. All integer arithmetic: the decoder
@@ -25,13 +26,13 @@ from ...mixing.logistic import STRETCH, apm_init, apm_learn, apm_refine, squash
 from ...native import kernel
 from .. import network
 from ..mixer import NetTables
-from . import bitmap, contexts, exe, match, records
+from . import bitmap, contexts, exe, match, records, runs
 from .contexts import CONTEXTS
 
 HASHED = CONTEXTS + contexts.EXTRA + contexts.EXTRA2  # the contexts of contexts.py
 MOST_CONTEXTS = HASHED + contexts.TEXT + exe.CONTEXTS + 1  # and the text contexts (P_TEXT), the match's expected byte (P_MATCH_CTX)
-INPUTS = MOST_CONTEXTS + 3 + records.GUESSES + 4 + 1  # the contexts, the match, the network, a bias, the
-# record guesses, the 1-bit image model's two (four in method 10), the long match
+INPUTS = MOST_CONTEXTS + 3 + records.GUESSES + 4 + 1 + runs.RUNS  # the contexts, the match, the network, a
+# bias, the record guesses, the 1-bit image model's two (four in method 10), the long match, the runs
 # A block method is a profile of this engine: the hashed contexts it uses (method 5's 19; with
 # contexts.compute_extra's 27; with compute_extra2's 31), the mixer's learning rate, whether it
 # adds the weight sets chosen by the orders seen and by the column and the fourth and fifth APMs,
@@ -47,21 +48,23 @@ INPUTS = MOST_CONTEXTS + 3 + records.GUESSES + 4 + 1  # the contexts, the match,
 # Method 10 is method 9 with the 1-bit image model's two more contexts and its own weight set
 # (P_BITMAP 2). Method 12 is method 10 with compute_text's two field contexts (P_TEXT 6) and the x86
 # model (P_EXE: exe.py's contexts, 0 to the mixer outside the x86 code regions the segment's `x86`
-# marks), method 13 method 7 with the x86 model. Methods 6 to 12 came from the development set
+# marks), method 13 method 7 with the x86 model, method 15 method 12 with run predictions (P_RUNS:
+# runs.py, paq8's run map; C46: −0.2 % on the development set). Methods 6 to 12 came from the development set
 # (bench/bytes_dev.py, models/EXPERIMENTS.md C13-C22, C27-C36, C41), all 8 files: method 5 1.0951
 # bpb, 6 1.0649, 7 0.9813, 8 0.9793, 9 0.9616, 10 0.9523, 12 0.9448 (in blocks as level 9 writes
 # them: xz.bin's code through the branch transform).
 P_CONTEXTS, P_MIX_LR, P_ORDER_SET, P_COLUMN_SET, P_MORE_APMS, P_GUESSES, P_LINE_BITS, P_BITMAP, P_COUNT_LIMIT, \
     P_LOW_LIMIT, P_SURPRISE, P_KEEP, P_INIT_SHIFT, P_FRESH, P_MATCH_CTX, P_LONG_MATCH, P_TEXT, P_LONG_SET, P_TWO_WAY, \
-    P_EXE = range(20)
-PROFILES = {5: np.array([CONTEXTS, 14, 0, 0, 0, 0, 21, 0, 255, 255, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0], dtype=np.int64),
-            6: np.array([CONTEXTS + contexts.EXTRA, 16, 1, 1, 1, 0, 21, 0, 255, 255, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0], dtype=np.int64),
-            7: np.array([CONTEXTS + contexts.EXTRA, 14, 1, 1, 1, 1, 21, 1, 60, 255, 2000, 2, 3, 0, 0, 0, 0, 0, 0, 0], dtype=np.int64),
-            8: np.array([HASHED, 14, 1, 1, 1, 1, 22, 1, 60, 255, 2000, 2, 3, 0, 0, 0, 0, 0, 0, 0], dtype=np.int64),
-            9: np.array([HASHED, 10, 1, 1, 1, 1, 23, 1, 90, 255, 1600, 2, 4, 16, 1, 12, 4, 1, 1, 0], dtype=np.int64),
-            10: np.array([HASHED, 10, 1, 1, 1, 1, 23, 2, 90, 255, 1600, 2, 4, 16, 1, 12, 4, 1, 1, 0], dtype=np.int64),
-            12: np.array([HASHED, 10, 1, 1, 1, 1, 23, 2, 90, 255, 1600, 2, 4, 16, 1, 12, 6, 1, 1, 1], dtype=np.int64),
-            13: np.array([CONTEXTS + contexts.EXTRA, 14, 1, 1, 1, 1, 21, 1, 60, 255, 2000, 2, 3, 0, 0, 0, 0, 0, 0, 1], dtype=np.int64)}
+    P_EXE, P_RUNS = range(21)
+PROFILES = {5: np.array([CONTEXTS, 14, 0, 0, 0, 0, 21, 0, 255, 255, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0], dtype=np.int64),
+            6: np.array([CONTEXTS + contexts.EXTRA, 16, 1, 1, 1, 0, 21, 0, 255, 255, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0], dtype=np.int64),
+            7: np.array([CONTEXTS + contexts.EXTRA, 14, 1, 1, 1, 1, 21, 1, 60, 255, 2000, 2, 3, 0, 0, 0, 0, 0, 0, 0, 0], dtype=np.int64),
+            8: np.array([HASHED, 14, 1, 1, 1, 1, 22, 1, 60, 255, 2000, 2, 3, 0, 0, 0, 0, 0, 0, 0, 0], dtype=np.int64),
+            9: np.array([HASHED, 10, 1, 1, 1, 1, 23, 1, 90, 255, 1600, 2, 4, 16, 1, 12, 4, 1, 1, 0, 0], dtype=np.int64),
+            10: np.array([HASHED, 10, 1, 1, 1, 1, 23, 2, 90, 255, 1600, 2, 4, 16, 1, 12, 4, 1, 1, 0, 0], dtype=np.int64),
+            12: np.array([HASHED, 10, 1, 1, 1, 1, 23, 2, 90, 255, 1600, 2, 4, 16, 1, 12, 6, 1, 1, 1, 0], dtype=np.int64),
+            13: np.array([CONTEXTS + contexts.EXTRA, 14, 1, 1, 1, 1, 21, 1, 60, 255, 2000, 2, 3, 0, 0, 0, 0, 0, 0, 1, 0], dtype=np.int64),
+            15: np.array([HASHED, 10, 1, 1, 1, 1, 23, 2, 90, 255, 1600, 2, 4, 16, 1, 12, 6, 1, 1, 1, 1], dtype=np.int64)}
 # the weight sets, each chosen by: the partial byte; the match (its length, expected bit, bit
 # position); the last byte; the byte one record back (else the byte before the last); the last
 # two bytes and the partial byte, hashed; (method 6 on) how many of orders 1-6 have seen this
@@ -106,13 +109,14 @@ class Tables:
         self.last_seen, self.record = records.fresh()
         self.guess_confidence, self.guess_outcomes = records.fresh_guesses()
         self.pixels = bitmap.fresh(self.profile[P_BITMAP] > 1)
+        self.runs = runs.fresh(self.profile[P_RUNS])
         self.net = (net.first, net.first_bias, net.act_shift, net.out_w, net.out_b, net.out_shift)
 
     def arguments(self) -> tuple:
         """The kernel's table arguments, in its order."""
         return (self.profile, self.slots, self.bits, self.match_table, self.match_bits, self.match_confidence, self.match_state, *self.long_match,
                 self.weights, self.uses, self.fresh_rate, *self.apms, self.registers, self.follow, self.last_seen, self.record,
-                self.guess_confidence, self.guess_outcomes, self.pixels, self.exe_state, self.x86, *self.net)
+                self.guess_confidence, self.guess_outcomes, self.pixels, self.exe_state, self.x86, *self.runs, *self.net)
 
 
 @kernel(inline="always")
@@ -124,7 +128,8 @@ def _line_hash(ctx, k, c0):
 
 @kernel()
 def code(data, i0, i1, decoding, profile, slots, bits, mtab, mbits, msm, mstate, mtab2, mbits2, msm2, mstate2, weights, uses, fresh_rate, apm1, apm2, apm3, apm4, apm5,
-         regs, follow, last_seen, record, gconf, goutcomes, pixels, xstate, x86, first, first_bias, act_shift, out_w, out_b, out_shift, buf, at, coder, costs):
+         regs, follow, last_seen, record, gconf, goutcomes, pixels, xstate, x86, run_table, run_conf, run_state, first, first_bias, act_shift,
+         out_w, out_b, out_shift, buf, at, coder, costs):
     """Code bytes i0..i1-1 of data (decoding: decode them into data) on the segment's tables;
     returns the new end of buf (the encoder's output, the decoder's input). The encoder adds
     each byte's cost in bits to costs[i], or to costs[0] where costs has one element."""
@@ -141,7 +146,10 @@ def code(data, i0, i1, decoding, profile, slots, bits, mtab, mbits, msm, mstate,
     long_min = profile[P_LONG_MATCH]
     long_set = profile[P_LONG_SET]  # the match's weight set also by whether the long match agrees
     in_match2 = in_pixels + n_pixels
-    n_in = in_match2 + (1 if long_min else 0)
+    in_runs = in_match2 + (1 if long_min else 0)
+    n_runs = runs.RUNS if profile[P_RUNS] else 0
+    n_in = in_runs + n_runs
+    run_slots = np.zeros(runs.RUNS, dtype=np.int64)
     want2 = np.int64(-1)
     strength2 = mctx2 = 0
     pixel_cells = np.zeros(4, dtype=np.int64)
@@ -188,6 +196,8 @@ def code(data, i0, i1, decoding, profile, slots, bits, mtab, mbits, msm, mstate,
         in_code = n_exe and x86[i]
         if n_exe:
             exe.compute(ctx, n_hashed + n_text, xstate, c1, in_code)
+        if n_runs:
+            runs.look_up(ctx, run_table, run_state)
         if profile[P_MATCH_CTX]:
             ctx[n_hashed + n_text + n_exe] = h32(((want + 1) << 4) + min(length, 15) + (11 << 40)) if want >= 0 else h32(12 << 40)
         for k in range(n_ctx):  # the first nibble's lines come in while the network works
@@ -243,6 +253,9 @@ def code(data, i0, i1, decoding, profile, slots, bits, mtab, mbits, msm, mstate,
                     mctx2 = min(mstate2[match.LENGTH] >> 2, 31) * 2 + ((want2 >> (7 - j)) & 1)
                     inputs[in_match2] = STRETCH[msm2[mctx2] >> 4]
                     strength2 = 1
+            for r in range(n_runs):
+                run_slots[r] = runs.slot(run_state, r, j, c0)
+                inputs[in_runs + r] = STRETCH[run_conf[run_slots[r]] >> 4] if run_slots[r] >= 0 else 0
             inputs[in_net] = network.logit(c0, out_w, out_b, out_shift, hidden)
             inputs[in_bias] = 256
             for m in range(n_pixels):
@@ -295,6 +308,9 @@ def code(data, i0, i1, decoding, profile, slots, bits, mtab, mbits, msm, mstate,
                 msm[mctx] += (65535 * bit - msm[mctx]) >> 6
             if strength2 > 0:
                 msm2[mctx2] += (65535 * bit - msm2[mctx2]) >> 6
+            for r in range(n_runs):
+                if run_slots[r] >= 0:
+                    run_conf[run_slots[r]] += (65535 * bit - run_conf[run_slots[r]]) >> 6
             for m in range(n_pixels):
                 if pixel_cells[m] >= 0:
                     counters.adapt(pixels, pixel_cells[m], bit, PIXEL_LIMIT)
@@ -327,6 +343,8 @@ def code(data, i0, i1, decoding, profile, slots, bits, mtab, mbits, msm, mstate,
         contexts.after(c, i, regs, follow)
         if n_exe:
             exe.after(c, xstate)
+        if n_runs:
+            runs.after(c, run_table, run_state)
         records.observe(i, c, last_seen, record, data, profile[P_GUESSES])
         match.after(c, want, i, data, regs[contexts.C4], regs[contexts.C8], mtab, mbits, mstate)
         if long_min:
