@@ -25,6 +25,14 @@ from .errors import ArzipError
 
 SUFFIX = ".arz"
 STDIO = Path("-")
+_commits = 0  # outputs this process has begun to link into place (see commits)
+
+
+def commits() -> int:
+    """How many outputs this process has begun to link into place: arzip.many's workers compare
+    it before and after a signal, so that a job whose output is on its way to its name finishes
+    and is reported instead of being cut off with its output already there."""
+    return _commits
 
 
 def default_output(source: Path, decompress: bool) -> Path:
@@ -225,6 +233,8 @@ def open_output(target: Path, force: bool, keep: Metadata | None = None) -> Iter
             if keep is not None:
                 os.utime(f.fileno(), ns=(keep.atime_ns, keep.mtime_ns))
             os.fsync(f.fileno())
+            global _commits
+            _commits += 1  # before the link: a signal from here on finds the job committed
             tmp = _publish(f.fileno(), tmp, target, force)
     except OSError as e:
         raise ArzipError(f"{target}: cannot write ({e.strerror})") from None

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from . import api
 from .errors import ArzipError
-from .files import STDIO, SUFFIX
+from .files import STDIO, SUFFIX, commits
 
 
 @dataclass(frozen=True)
@@ -97,6 +97,7 @@ def run_job(job: Job) -> Outcome:
 
 _busy = False      # in a worker: a job is running
 _stopping = False  # in a worker: told to stop (Ctrl-C at the terminal, or the main process)
+_commits_before = 0  # in a worker: files.commits() when the running job started
 
 
 STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
@@ -119,17 +120,20 @@ def _stop_worker(signum: int, frame: object) -> None:
     """SIGINT or SIGTERM in a worker: the job in progress unwinds as Ctrl-C unwinds a single
     file (its output never appears: arzip.files), and no further job starts. Between jobs the
     worker waits for the pool to close it: an interrupt there would only print a traceback.
-    Only the first signal acts, so a second one cannot cut the first unwinding short."""
+    A job whose output has begun to be linked into place (files.commits) is not interrupted: it
+    finishes and is reported, rather than leave its output there unreported. Only the first
+    signal acts, so a second one cannot cut the first unwinding short."""
     global _stopping
     if not _stopping:
         _stopping = True
-        if _busy:
+        if _busy and commits() == _commits_before:
             raise KeyboardInterrupt
 
 
 def _run_in_worker(job: Job) -> Outcome:
     """run_job in a worker process, unless the worker was told to stop."""
-    global _busy
+    global _busy, _commits_before
+    _commits_before = commits()
     _busy = True  # before the check: a signal in between finds the job busy and interrupts it
     try:
         if _stopping:
