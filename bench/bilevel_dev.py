@@ -1,13 +1,11 @@
 """The bilevel models' development set, and their rate on it: where the 1-bit models are tuned
 (models/EXPERIMENTS.md C44), never on the benchmark (Canterbury's ptt5, bench/kinds.py's 1-bit
-images).
+images, which are scikit-image's horse, text, page and line art: none of them is here).
 
 The set: bytes_dev.py's page.bits (man text drawn at 1728 x 2376 pixels with Pillow's bitmap
 font); three fax-shaped pages of this machine's man pages drawn with Pillow's scalable font and
 blurred as a scanner blurs, two of them with a scanner's noise (fax-noisy, fax-dense) and one
-without (fax-clean), each with a box, a diagonal and a circle; scikit-image's page scan
-(`data.page`, enlarged four times and thresholded at Otsu's level: a real scan's texture); its
-horse silhouette; its photo of text (`data.text`, thresholded locally).
+without (fax-clean), each with a box, a diagonal and a circle.
 
     python bench/bilevel_dev.py [first|strong]
 """
@@ -21,7 +19,6 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
-from skimage import data as skdata, filters, transform
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bytes_dev  # noqa: E402
@@ -57,15 +54,10 @@ def _fax(lines: list[str], size: int, seed: int, noisy: bool) -> np.ndarray:
 def images() -> dict[str, np.ndarray]:
     lines = _man_lines()
     page = np.frombuffer(bytes_dev._page(lines[-3000:]), np.uint8)
-    scan = transform.resize(skdata.page().astype(float) / 255, (191 * 4, 384 * 4), order=3)
-    text = skdata.text().astype(float)
     return {"page.bits": np.unpackbits(page).reshape(2376, 1728),
             "fax-noisy": _fax(lines[:400], 22, 1, True),
             "fax-dense": _fax(lines[800:1400], 30, 3, True),
-            "fax-clean": _fax(lines[400:800], 18, 2, False),
-            "scan-page": (scan < filters.threshold_otsu(scan)).astype(np.uint8),
-            "horse": (~skdata.horse()).astype(np.uint8),
-            "text-photo": (text < filters.threshold_local(text, 35)).astype(np.uint8)}
+            "fax-clean": _fax(lines[400:800], 18, 2, False)}
 
 
 def main() -> None:

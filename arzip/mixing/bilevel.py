@@ -5,9 +5,9 @@ rows (a fax page, block method 14) takes, so it lives here, below both paths.
 Why seven: the first bilevel model (arzip/image/bilevel.py, part method 5, still read) had
 JBIG's three templates; a page of text has structure of every reach (a glyph's stroke, the
 glyph, the line of text above), and paq8px's 1-bit image model mixes many. On a development set
-of pages drawn from man pages (clean and with a scanner's blur and noise), a page scan and two
-small images (models/EXPERIMENTS.md, C44), the four more contexts below took 8.8 % off method
-5's bits: 21-26 % on clean pages, 3-4 % on noisy ones.
+of four fax-shaped pages drawn from man pages (clean, and with a scanner's blur and noise;
+bench/bilevel_dev.py, models/EXPERIMENTS.md C44), the four more contexts below took 10.9 % off
+method 5's bits: 19-26 % on clean pages, 4 % on noisy ones.
 
 For pixel (y, x) in raster order, everything outside the image reading 0:
   - NEAR, JBIG's three-line template (10 pixels), and MID, JBIG2's template 0 reach (16

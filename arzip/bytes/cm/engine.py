@@ -30,7 +30,8 @@ from . import bitmap, contexts, exe, match, records, runs
 from .contexts import CONTEXTS
 
 HASHED = CONTEXTS + contexts.EXTRA + contexts.EXTRA2  # the contexts of contexts.py
-MOST_CONTEXTS = HASHED + contexts.TEXT + exe.CONTEXTS + 1  # and the text contexts (P_TEXT), the match's expected byte (P_MATCH_CTX)
+MOST_CONTEXTS = HASHED + contexts.TEXT + exe.CONTEXTS + 1 + runs.INDIRECT  # and the text contexts (P_TEXT), the match's
+# expected byte (P_MATCH_CTX), the runs' bytes as contexts (P_RUNS 2)
 INPUTS = MOST_CONTEXTS + 3 + records.GUESSES + 4 + 1 + runs.RUNS  # the contexts, the match, the network, a
 # bias, the record guesses, the 1-bit image model's two (four in method 10), the long match, the runs
 # A block method is a profile of this engine: the hashed contexts it uses (method 5's 19; with
@@ -64,7 +65,7 @@ PROFILES = {5: np.array([CONTEXTS, 14, 0, 0, 0, 0, 21, 0, 255, 255, 0, 0, 3, 0, 
             10: np.array([HASHED, 10, 1, 1, 1, 1, 23, 2, 90, 255, 1600, 2, 4, 16, 1, 12, 4, 1, 1, 0, 0], dtype=np.int64),
             12: np.array([HASHED, 10, 1, 1, 1, 1, 23, 2, 90, 255, 1600, 2, 4, 16, 1, 12, 6, 1, 1, 1, 0], dtype=np.int64),
             13: np.array([CONTEXTS + contexts.EXTRA, 14, 1, 1, 1, 1, 21, 1, 60, 255, 2000, 2, 3, 0, 0, 0, 0, 0, 0, 1, 0], dtype=np.int64),
-            15: np.array([HASHED, 10, 1, 1, 1, 1, 23, 2, 90, 255, 1600, 2, 4, 16, 1, 12, 6, 1, 1, 1, 1], dtype=np.int64)}
+            15: np.array([HASHED, 10, 1, 1, 1, 1, 23, 2, 90, 255, 1600, 2, 4, 16, 1, 12, 6, 1, 1, 1, 2], dtype=np.int64)}
 # the weight sets, each chosen by: the partial byte; the match (its length, expected bit, bit
 # position); the last byte; the byte one record back (else the byte before the last); the last
 # two bytes and the partial byte, hashed; (method 6 on) how many of orders 1-6 have seen this
@@ -98,7 +99,8 @@ class Tables:
         self.long_match = (table, np.int64(long_bits), confidence, state)
         # int32: weights stay within +-2^24 (the kernel clips them), so their products vectorise
         self.weights = np.full((int(SET_BASE[-1]), INPUTS), (1 << MIX_SHIFT) >> self.profile[P_INIT_SHIFT], dtype=np.int32)
-        self.weights[:, self.profile[P_CONTEXTS] + self.profile[P_TEXT] + exe.CONTEXTS * self.profile[P_EXE] + self.profile[P_MATCH_CTX] + 2] = 0  # the bias
+        self.weights[:, self.profile[P_CONTEXTS] + self.profile[P_TEXT] + exe.CONTEXTS * self.profile[P_EXE] + self.profile[P_MATCH_CTX]
+                     + runs.INDIRECT * (self.profile[P_RUNS] > 1) + 2] = 0  # the bias
         self.uses = np.zeros(int(SET_BASE[-1]), dtype=np.int32)  # each weight vector's updates (P_FRESH)
         # a fresh weight vector learns faster: the rate's addition after u updates, fresh * 1024 / (1024 + u)
         self.fresh_rate = (self.profile[P_FRESH] * 1024) // (1024 + np.arange(FRESH_USES + 1, dtype=np.int64))
@@ -137,7 +139,8 @@ def code(data, i0, i1, decoding, profile, slots, bits, mtab, mbits, msm, mstate,
     n_hashed = profile[P_CONTEXTS]
     n_text = profile[P_TEXT]
     n_exe = exe.CONTEXTS * profile[P_EXE]
-    n_ctx = n_hashed + n_text + n_exe + profile[P_MATCH_CTX]  # the contexts with cells
+    n_run_ctx = runs.INDIRECT if profile[P_RUNS] > 1 else 0
+    n_ctx = n_hashed + n_text + n_exe + profile[P_MATCH_CTX] + n_run_ctx  # the contexts with cells
     in_match, in_net, in_bias = n_ctx, n_ctx + 1, n_ctx + 2
     n_guesses = records.GUESSES if profile[P_GUESSES] else 0
     in_guess = n_ctx + 3
@@ -200,6 +203,8 @@ def code(data, i0, i1, decoding, profile, slots, bits, mtab, mbits, msm, mstate,
             runs.look_up(ctx, run_table, run_state)
         if profile[P_MATCH_CTX]:
             ctx[n_hashed + n_text + n_exe] = h32(((want + 1) << 4) + min(length, 15) + (11 << 40)) if want >= 0 else h32(12 << 40)
+        if n_run_ctx:
+            runs.indirect(ctx, n_ctx - n_run_ctx, run_state, c4)
         for k in range(n_ctx):  # the first nibble's lines come in while the network works
             if two_way:
                 counters.prefetch_two(slots, 0, bits, _line_hash(ctx, k, 1))

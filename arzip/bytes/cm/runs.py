@@ -1,6 +1,7 @@
 """Run predictions (paq8's run map): for a few of the orders, the byte that last followed the
 context and how many times in a row it has, each an input to the mixer while the byte's bits so
-far agree with it (method 15 on, engine.P_RUNS).
+far agree with it (method 15 on, engine.P_RUNS); and (P_RUNS 2) two of those bytes as contexts
+of their own (indirect contexts: in a table of records, a column's value one row up).
 
 Why: a context's cells say how often each bit followed it, over its whole history; a run says
 that the same whole byte followed it the last k times, which on text and tables is a sharper
@@ -21,6 +22,7 @@ ORDERS = np.array([1, 2, 3, 4, 6, 25], dtype=np.int64)  # contexts.py's orders 1
 RUNS = len(ORDERS)
 TABLE_BITS = 22
 CONFIDENCE = 64  # slots per order: run length to 31, times the expected bit
+INDIRECT = 2  # contexts of the runs' bytes (P_RUNS 2): order 6's with its length and the last byte; order 4's with two
 
 
 def fresh(runs: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -63,3 +65,12 @@ def after(c, table, state):
     for r in range(RUNS):
         length = min(state[r, 2] + 1, 255) if state[r, 1] == c else 1
         table[state[r, 0]] = (state[r, 3] << 16) | (c << 8) | length
+
+
+@kernel(inline="always")
+def indirect(ctx, at, state, c4):
+    """ctx[at], ctx[at + 1]: the byte that last followed the order-6 context (its run length to 3)
+    with the last byte, and the byte that last followed the order-4 context with the last two:
+    indirect contexts, which see a column's value one row up in a table of records."""
+    ctx[at] = h32(((state[4, 1] + 1) << 10) + (min(state[4, 2], 3) << 8) + (c4 & 0xFF) + (21 << 40))
+    ctx[at + 1] = h32(((state[3, 1] + 1) << 16) + (c4 & 0xFFFF) + (22 << 40))
