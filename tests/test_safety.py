@@ -220,6 +220,24 @@ def test_interrupted_jobs_still_report_every_file_done(tmp_path, how):
     assert api.decompress((tmp_path / "small.txt.arz").read_bytes()) == TEXT[:2000]
 
 
+@pytest.mark.parametrize("committed", [False, True])
+def test_a_worker_stops_a_job_unless_its_output_is_committed(tmp_path, monkeypatch, committed):
+    """The rule behind the test above, without its timing: a stop signal in a --jobs worker
+    interrupts the running job, unless that job's output has begun to be linked into place
+    (files.commits moved since it started); then the job finishes and is reported."""
+    from arzip import files, many
+    monkeypatch.setattr(many, "_stopping", False)
+    monkeypatch.setattr(many, "_busy", True)
+    monkeypatch.setattr(many, "_commits_before", files.commits())
+    if committed:
+        files.write_atomic(tmp_path / "out.arz", b"done", force=False)
+        many._stop_worker(signal.SIGINT, None)
+    else:
+        with pytest.raises(KeyboardInterrupt):
+            many._stop_worker(signal.SIGINT, None)
+    assert many._stopping
+
+
 def _wait_until_main_runs(proc: subprocess.Popen) -> None:
     """Until arzip's main() has taken SIGTERM (its bit in /proc's SigCgt mask): before that the
     interpreter is still starting and importing click (0.1-0.3 s on a busy machine), and SIGTERM
