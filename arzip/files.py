@@ -214,6 +214,7 @@ def open_output(target: Path, force: bool, keep: Metadata | None = None) -> Iter
     partial file. Without force an existing target is never replaced, even one that appeared
     while we were working. keep: the input's permission bits and times, which the output
     takes (as gzip does: a private file stays private)."""
+    global _commits
     if target == STDIO:
         yield sys.stdout.buffer
         sys.stdout.buffer.flush()
@@ -233,7 +234,6 @@ def open_output(target: Path, force: bool, keep: Metadata | None = None) -> Iter
             if keep is not None:
                 os.utime(f.fileno(), ns=(keep.atime_ns, keep.mtime_ns))
             os.fsync(f.fileno())
-            global _commits
             _commits += 1  # before the link: a signal from here on finds the job committed
             tmp = _publish(f.fileno(), tmp, target, force)
     except OSError as e:

@@ -23,7 +23,7 @@ ALLOWED = {
                                                                         # input; run as a module, it is the CLI's
     "arzip.mixing": {"arzip.native"},
     "arzip.training": set(),
-    "arzip.formats": {"arzip.errors", "arzip.limits", "arzip.native"},
+    "arzip.formats": {"arzip.errors", "arzip.limits", "arzip.container", "arzip.native"},
     "arzip.bytes": {"arzip.errors", "arzip.limits", "arzip.container", "arzip.coder", "arzip.native", "arzip.mixing",
                     "arzip.training"},
     "arzip.jpeg": {"arzip.errors", "arzip.limits", "arzip.container", "arzip.native", "arzip.mixing", "arzip.bytes"},

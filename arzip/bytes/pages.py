@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import limits
+from ..container import Reader, varint
 from ..errors import FormatError
 from ..mixing import bilevel
 
@@ -44,34 +45,18 @@ def detect(block: bytes) -> int:
     return int(rows[np.argmax(agree >= agree.max() - TIE)])
 
 
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        out.append((n & 0x7F) | (0x80 if n > 0x7F else 0))
-        n >>= 7
-        if not n:
-            return bytes(out)
-
-
 def encode(block: bytes, row: int) -> tuple[bytes, float]:
     """(payload, the model's NLL in bits) of a block of rows of `row` bytes."""
     height = len(block) // row
     packed = np.frombuffer(block, dtype=np.uint8, count=height * row).reshape(height, row)
     coded, nll = bilevel.encode(np.unpackbits(packed, axis=1))
-    return _varint(row) + coded + block[height * row:], nll
+    return varint(row) + coded + block[height * row:], nll
 
 
 def decode(payload: bytes, raw_len: int) -> bytes:
     """The block of raw_len bytes that encode's payload holds; FormatError for a damaged one."""
-    row = shift = pos = 0
-    while True:
-        if pos >= len(payload) or shift > 28:
-            raise FormatError("corrupted archive (bitmap block)")
-        byte = payload[pos]
-        row |= (byte & 0x7F) << shift
-        pos, shift = pos + 1, shift + 7
-        if byte < 0x80:
-            break
+    head = Reader(payload, 0)
+    row, pos = head.varint(), head.pos
     height, tail = (raw_len // row, raw_len % row) if MIN_ROW <= row <= MAX_ROW else (0, -1)
     if tail < 0 or pos + tail > len(payload):
         raise FormatError("corrupted archive (bitmap block)")

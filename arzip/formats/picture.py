@@ -165,10 +165,13 @@ def read(data: bytes, name: str = "input", suffix: str = "", max_pixels: int = 1
     else:
         try:
             pic, kept = _read_pillow(data, fmt, name, max_pixels), True
-        except UnsupportedInput:
-            if fmt != "tiff" or raster.find(data, "tiff") is None:
+        except UnsupportedInput as refused:
+            if fmt != "tiff":
                 raise
-            pic = _read_raster(data, "tiff-raster", name, max_pixels)
+            try:  # a TIFF Pillow cannot rewrite: its samples where raster.py finds them
+                pic = _read_raster(data, "tiff-raster", name, max_pixels)
+            except UnsupportedInput:
+                raise refused from None
             kept = write(pic) == data
     if not kept:
         raise UnsupportedInput(f"{name}: this {fmt.upper()} file holds bytes its image would not give back")

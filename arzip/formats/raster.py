@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..container import Reader, varint
 from ..errors import FormatError, UnsupportedInput
 
 KINDS = ("dicom", "fits", "tiff")
@@ -70,11 +71,14 @@ def find(data: bytes, kind: str) -> Layout | None:
         return None
     if layout is None or layout.height * layout.width == 0 or len(layout.spans) > _MAX_SPANS:
         return None
-    ends = sorted(layout.spans)
-    if sum(n for _, n in ends) != layout.size or ends[-1][0] + ends[-1][1] > len(data) or any(
-            a + n > b for (a, n), (b, _) in zip(ends, ends[1:])):
-        return None
-    return layout
+    return layout if _spans_fit(layout.spans, layout.size, len(data)) else None
+
+
+def _spans_fit(spans: tuple[tuple[int, int], ...], size: int, total: int) -> bool:
+    """Whether spans hold `size` bytes in all, do not overlap and lie within a file of `total`."""
+    ends = sorted(spans)
+    return sum(n for _, n in spans) == size and (not ends or ends[-1][0] + ends[-1][1] <= total) and all(
+        a + n <= b for (a, n), (b, _) in zip(ends, ends[1:]))
 
 
 def read(data: bytes, kind: str, name: str, max_pixels: int) -> tuple[np.ndarray, int, int, bytes]:
@@ -120,24 +124,15 @@ def write(wrapper: bytes, samples: np.ndarray) -> bytes:
 
 # -- the wrapper: the layout, the base value, every byte that is not a sample --------------------
 
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        out.append((n & 0x7F) | (0x80 if n > 0x7F else 0))
-        n >>= 7
-        if not n:
-            return bytes(out)
-
-
 def _wrapper(layout: Layout, base: int, data: bytes) -> bytes:
     """kind | flags (16-bit, big-endian, signed) | channels | width | height | base + 2^15 |
     spans (offset, length) in raster order | the file less its samples."""
     flags = (layout.bits == 16) | layout.big_endian << 1 | layout.signed << 2
     out = bytearray([KINDS.index(layout.kind), flags, layout.channels])
     for n in (layout.width, layout.height, base + (1 << 15), len(layout.spans)):
-        out += _varint(n)
+        out += varint(n)
     for offset, n in layout.spans:
-        out += _varint(offset) + _varint(n)
+        out += varint(offset) + varint(n)
     rest, done = bytearray(), 0
     for offset, n in sorted(layout.spans):
         rest += data[done:offset]
@@ -146,34 +141,19 @@ def _wrapper(layout: Layout, base: int, data: bytes) -> bytes:
 
 
 def _parse_wrapper(wrapper: bytes) -> tuple[Layout, int, bytes]:
-    pos = 3
-
-    def varint() -> int:
-        nonlocal pos
-        n = shift = 0
-        while True:
-            if pos >= len(wrapper) or shift > 56:
-                raise FormatError("corrupted archive (raster layout)")
-            b = wrapper[pos]
-            pos += 1
-            n |= (b & 0x7F) << shift
-            shift += 7
-            if b < 0x80:
-                return n
-
+    """(layout, base, the file less its samples) of _wrapper's bytes; FormatError for damaged ones."""
+    r = Reader(wrapper, 3)
     if len(wrapper) < 3 or wrapper[0] >= len(KINDS) or wrapper[1] > 7 or wrapper[2] not in COLOR_TYPES:
         raise FormatError("corrupted archive (raster layout)")
-    width, height, base, count = varint(), varint(), varint() - (1 << 15), varint()
+    width, height, base, count = r.varint(), r.varint(), r.varint() - (1 << 15), r.varint()
     if count > _MAX_SPANS or count > len(wrapper):
         raise FormatError("corrupted archive (raster layout)")
-    spans = tuple((varint(), varint()) for _ in range(count))
+    spans = tuple((r.varint(), r.varint()) for _ in range(count))
     flags = wrapper[1]
     layout = Layout(KINDS[wrapper[0]], spans, height, width, wrapper[2], 16 if flags & 1 else 8,
                     bool(flags & 2), bool(flags & 4))
-    rest = wrapper[pos:]
-    total, ends = len(rest) + layout.size, sorted(spans)
-    if sum(n for _, n in spans) != layout.size or (ends and ends[-1][0] + ends[-1][1] > total) or any(
-            a + n > b for (a, n), (b, _) in zip(ends, ends[1:])):
+    rest = wrapper[r.pos:]
+    if not _spans_fit(spans, layout.size, len(rest) + layout.size):
         raise FormatError("corrupted archive (raster layout)")
     return layout, base, rest
 

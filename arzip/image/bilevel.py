@@ -28,6 +28,7 @@ import numpy as np
 
 from ..native import kernel
 from ..mixing import arithmetic, counters
+from ..mixing.bilevel import row_bits
 from ..mixing.hashing import h32
 from ..mixing.logistic import STRETCH, apm_init, apm_learn, apm_refine, squash
 from ..mixing.mixer import MIX_SHIFT, dot, train
@@ -91,13 +92,6 @@ def _near(px, r, c):
             | (px[r - 1, c + 2] << 2) | (px[r, c - 2] << 1) | px[r, c - 1])
 
 
-@kernel(inline="always")
-def _row_bits(px, r, c0, c1, acc):
-    for c in range(c0, c1 + 1):
-        acc = (acc << 1) | px[r, c]
-    return acc
-
-
 def _kernel(decoding: bool):
     """The coding loop, compiled once each way (`decoding` is a constant inside, so the
     decoder carries none of the encoder's bookkeeping). Rows y0..y1-1 in raster order:
@@ -116,13 +110,13 @@ def _kernel(decoding: bool):
             for x in range(w):
                 c = x + PAD_SIDE
                 near = np.int64(_near(px, r, c))
-                mid = _row_bits(px, r - 2, c - 2, c + 2, 0)
-                mid = _row_bits(px, r - 1, c - 3, c + 3, mid)
-                mid = _row_bits(px, r, c - 4, c - 1, mid)
-                far = _row_bits(px, r - 3, c - 2, c + 2, 0)
-                far = _row_bits(px, r - 2, c - 3, c + 3, far)
-                far = _row_bits(px, r - 1, c - 4, c + 4, far)
-                far = _row_bits(px, r, c - 6, c - 1, far)
+                mid = row_bits(px, r - 2, c - 2, c + 2, 0)
+                mid = row_bits(px, r - 1, c - 3, c + 3, mid)
+                mid = row_bits(px, r, c - 4, c - 1, mid)
+                far = row_bits(px, r - 3, c - 2, c + 2, 0)
+                far = row_bits(px, r - 2, c - 3, c + 3, far)
+                far = row_bits(px, r - 1, c - 4, c + 4, far)
+                far = row_bits(px, r, c - 6, c - 1, far)
                 far_cell = h32(far + 0x5BD1E995) >> far_shift
                 inputs[0] = STRETCH[counters.p12(near_t, near)]
                 inputs[1] = STRETCH[counters.p12(mid_t, mid)]

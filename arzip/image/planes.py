@@ -243,7 +243,7 @@ def encode(pic: Picture, level: int | None = None, model: str | None = None, dev
 
 
 def _pack(pic: Picture, coding: _Coding) -> bytes:
-    wrapper_coded = wrapper.encode(pic, coding.models)  # first: it may name the byte model
+    wrapper_coded = wrapper.encode(pic, coding)  # first: it may name the byte model
     header = container.Header(pic.color_type, pic.depth, FORMATS.index(pic.format), pic.width, pic.height,
                               pic.checksum(), pic.wrapper, tuple(coding.models), tuple(coding.parts),
                               wrapper_coded=wrapper_coded)

@@ -20,20 +20,18 @@ from . import container
 BY_BYTES_FROM = 512  # a raster file's wrapper from this size is tried through the byte path
 
 
-def encode(pic: Picture, models: list[tuple[str, bytes]]) -> bytes:
+def encode(pic: Picture, coding) -> bytes:
     """The header's wrapper field for codec 2 (model index | raw length | bytes part) where it
-    is smaller than zlib's, else b"". Adds the byte model to `models` when the part names it."""
+    is smaller than zlib's, else b"". coding: the picture's planes._Coding, whose model_index
+    names the byte model when the part needs it."""
     if pic.format not in RASTER_FORMATS or len(pic.wrapper) < BY_BYTES_FROM:
         return b""
     name = registry.bytes_model()
-    ref = (name, registry.hash_prefix(name, IMAGE_MODEL_HASH_BYTES))
-    ref_cost = 0 if ref in models else len(name) + 1 + IMAGE_MODEL_HASH_BYTES
+    ref_cost = 0 if any(n == name for n, _ in coding.models) else len(name) + 1 + IMAGE_MODEL_HASH_BYTES
     payload, _, used_model = byte_archive.encode_part(pic.wrapper, registry.load_bytes(name), ref_cost)
     if len(payload) + (ref_cost if used_model else 0) + 8 >= len(zlib.compress(pic.wrapper, 9)):
         return b""
-    if used_model and ref not in models:
-        models.append(ref)
-    model = models.index(ref) if used_model else container.NO_MODEL
+    model = coding.model_index(name) if used_model else container.NO_MODEL
     return bytes([model]) + varint(len(pic.wrapper)) + payload
 
 

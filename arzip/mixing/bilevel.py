@@ -91,7 +91,7 @@ def decode(payload: bytes, height: int, width: int) -> np.ndarray:
 
 
 @kernel(inline="always")
-def _row_bits(px, r, c0, c1, acc):
+def row_bits(px, r, c0, c1, acc):
     """acc with the pixels of row r from column c0 to c1 appended, one bit each."""
     for c in range(c0, c1 + 1):
         acc = (acc << 1) | px[r, c]
@@ -102,29 +102,29 @@ def _row_bits(px, r, c0, c1, acc):
 def _contexts(px, r, c, run, cells, hashed_shift):
     """The seven contexts' cells for the pixel at (r, c) of the padded buffer; returns MID."""
     left = np.int64(px[r, c - 1])
-    near = _row_bits(px, r - 2, c - 1, c + 1, 0)
-    near = _row_bits(px, r - 1, c - 2, c + 2, near)
-    near = _row_bits(px, r, c - 2, c - 1, near)
-    mid = _row_bits(px, r - 2, c - 2, c + 2, 0)
-    mid = _row_bits(px, r - 1, c - 3, c + 3, mid)
-    mid = _row_bits(px, r, c - 4, c - 1, mid)
-    far = _row_bits(px, r - 3, c - 2, c + 2, 0)
-    far = _row_bits(px, r - 2, c - 3, c + 3, far)
-    far = _row_bits(px, r - 1, c - 4, c + 4, far)
-    far = _row_bits(px, r, c - 6, c - 1, far)
-    wide = _row_bits(px, r - 2, c - 5, c + 5, 0)
-    wide = _row_bits(px, r - 1, c - 8, c + 8, wide)
-    wide = _row_bits(px, r, c - 8, c - 1, wide)
-    above = _row_bits(px, r - 1, c - 2, c + 2, 0)
+    near = row_bits(px, r - 2, c - 1, c + 1, 0)
+    near = row_bits(px, r - 1, c - 2, c + 2, near)
+    near = row_bits(px, r, c - 2, c - 1, near)
+    mid = row_bits(px, r - 2, c - 2, c + 2, 0)
+    mid = row_bits(px, r - 1, c - 3, c + 3, mid)
+    mid = row_bits(px, r, c - 4, c - 1, mid)
+    far = row_bits(px, r - 3, c - 2, c + 2, 0)
+    far = row_bits(px, r - 2, c - 3, c + 3, far)
+    far = row_bits(px, r - 1, c - 4, c + 4, far)
+    far = row_bits(px, r, c - 6, c - 1, far)
+    wide = row_bits(px, r - 2, c - 5, c + 5, 0)
+    wide = row_bits(px, r - 1, c - 8, c + 8, wide)
+    wide = row_bits(px, r, c - 8, c - 1, wide)
+    above = row_bits(px, r - 1, c - 2, c + 2, 0)
     vertical = 0
     for k in range(1, 9):
         vertical = (vertical << 1) | px[r - k, c]
     for k in range(1, 5):
         vertical = (vertical << 2) | (px[r - k, c - 1] << 1) | px[r - k, c + 1]
     vertical = (vertical << 2) | (left << 1) | px[r, c - 2]
-    far_rows = _row_bits(px, r - 6, c - 1, c + 1, 0)
-    far_rows = _row_bits(px, r - 5, c - 1, c + 1, far_rows)
-    far_rows = _row_bits(px, r - 4, c - 1, c + 1, far_rows)
+    far_rows = row_bits(px, r - 6, c - 1, c + 1, 0)
+    far_rows = row_bits(px, r - 5, c - 1, c + 1, far_rows)
+    far_rows = row_bits(px, r - 4, c - 1, c + 1, far_rows)
     cells[0] = near
     cells[1] = NEAR_CELLS + mid
     cells[2] = h32(far + 0x5BD1E995) >> hashed_shift
